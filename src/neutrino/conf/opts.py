@@ -1,0 +1,192 @@
+"""Every configuration option Neutrino reads, in Neutron's sections and names.
+
+Operators' `neutron.conf`, `linuxbridge_conf.ini` and `dhcp_agent.ini` load unchanged:
+oslo.config ignores keys nobody registered, so options of other OpenStack services are harmless.
+"""
+
+import socket
+
+import oslo_messaging
+from oslo_config import cfg
+from oslo_messaging import opts as messaging_opts
+
+common_opts = [
+    cfg.HostAddressOpt("host", default=socket.gethostname(),
+                       sample_default="example.domain",
+                       help="The name of this host, as agents report it and the scheduler "
+                            "uses it."),
+    cfg.StrOpt("state_path", default="/var/lib/neutrino",
+               help="Where Neutrino keeps its state: the SQLite database, DHCP files."),
+    cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
+    cfg.StrOpt("log_file", help="Log to this file instead of standard error."),
+]
+
+rpc_opts = [
+    cfg.StrOpt("rabbit_host", default="localhost",
+               help="RabbitMQ host, used when transport_url is not set."),
+    cfg.PortOpt("rabbit_port", default=5672, help="RabbitMQ port."),
+    cfg.StrOpt("rabbit_userid", default="guest", help="RabbitMQ user."),
+    cfg.StrOpt("rabbit_password", default="guest", secret=True, help="RabbitMQ password."),
+    cfg.StrOpt("rabbit_virtual_host", default="/", help="RabbitMQ virtual host."),
+]
+
+server_opts = [
+    cfg.StrOpt("core_plugin", default="ml2",
+               help="Accepted for compatibility: 'ml2', 'linuxbridge' or their Neutron "
+                    "class paths. Neutrino has one plugin."),
+    cfg.BoolOpt("allow_overlapping_ips", default=False,
+                help="Allow the same CIDR in different projects."),
+    cfg.IntOpt("agent_down_time", default=75, min=1,
+               help="Seconds since the last heartbeat after which an agent is dead."),
+    cfg.HostAddressOpt("bind_host", default="0.0.0.0", help="Address the API listens on."),
+    cfg.PortOpt("bind_port", default=9696, help="Port the API listens on."),
+    cfg.StrOpt("auth_strategy", default="builtin",
+               choices=["builtin", "keystone", "noauth"],
+               help="builtin: the server's own identity API; keystone: validate tokens "
+                    "with keystonemiddleware; noauth: trust X-Project-Id/X-Roles headers "
+                    "(tests only)."),
+    cfg.IntOpt("api_workers", default=1, min=1, help="API worker processes."),
+    cfg.StrOpt("network_scheduler_driver", default="weight",
+               help="DHCP network scheduler: chance, weight or az (Neutron's class paths "
+                    "ChanceScheduler, WeightScheduler, AZAwareWeightScheduler work too)."),
+    cfg.IntOpt("dhcp_agents_per_network", default=1, min=1,
+               help="How many DHCP agents host each network."),
+    cfg.StrOpt("dhcp_load_type", default="networks",
+               choices=["networks", "subnets", "ports"],
+               help="What the weight scheduler counts as an agent's load."),
+    cfg.BoolOpt("network_auto_schedule", default=True,
+                help="Schedule networks to DHCP agents automatically."),
+    cfg.BoolOpt("allow_automatic_dhcp_failover", default=True,
+                help="Move networks off DHCP agents that are dead."),
+    cfg.BoolOpt("enable_new_agents", default=True,
+                help="Whether newly registered agents start admin-up."),
+    cfg.ListOpt("default_availability_zones", default=[],
+                help="Availability zones used when a network has no hints."),
+    cfg.StrOpt("base_mac", default="fa:16:3e:00:00:00",
+               help="MAC prefix for generated port addresses; zero octets are random."),
+    cfg.IntOpt("global_physnet_mtu", default=1500, min=68, help="MTU of physical networks."),
+    cfg.IntOpt("pagination_max_limit", default=-1,
+               help="Largest page a list returns; -1 is unlimited."),
+]
+
+agent_opts = [
+    cfg.FloatOpt("report_interval", default=30,
+                 help="Seconds between an agent's state reports."),
+    cfg.StrOpt("availability_zone", default="nova", help="The agent's availability zone."),
+    cfg.BoolOpt("log_agent_heartbeats", default=False, help="Log every state report."),
+]
+
+database_opts = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL; mysql:// URLs use PyMySQL. Default: SQLite in "
+                    "state_path."),
+    cfg.IntOpt("retry_interval", default=10, min=0,
+               help="Seconds between attempts to reach the database."),
+    cfg.IntOpt("max_retries", default=10, min=-1,
+               help="Attempts to reach the database before giving up; -1 forever."),
+    cfg.IntOpt("connection_recycle_time", default=3600,
+               help="Seconds after which pooled connections are replaced."),
+]
+
+vlans_opts = [
+    cfg.StrOpt("tenant_network_type", default="vlan",
+               choices=["vlan", "flat", "local", "none"],
+               help="Type of networks created by non-admins."),
+    cfg.ListOpt("network_vlan_ranges", default=[],
+                help="physnet:min:max VLAN ranges to allocate from (or a bare physnet, "
+                     "usable for provider networks only)."),
+]
+
+ml2_opts = [
+    cfg.ListOpt("tenant_network_types", default=[], help="ML2 spelling of tenant_network_type."),
+]
+ml2_type_vlan_opts = [
+    cfg.ListOpt("network_vlan_ranges", default=[], help="ML2 spelling of [vlans] ranges."),
+]
+
+linux_bridge_opts = [
+    cfg.ListOpt("physical_interface_mappings", default=[],
+                help="physnet:interface pairs for the Linux bridge agent."),
+]
+
+dhcp_agent_opts = [
+    cfg.StrOpt("interface_driver", default="linuxbridge",
+               help="linuxbridge (neutron.agent.linux.interface.BridgeInterfaceDriver)."),
+    cfg.StrOpt("dhcp_driver", default="neutron.agent.linux.dhcp.Dnsmasq",
+               help="dnsmasq (neutron.agent.linux.dhcp.Dnsmasq)."),
+    cfg.IntOpt("dhcp_lease_duration", default=86400,
+               deprecated_name="dhcp_lease_time",
+               help="DHCP lease time in seconds; -1 is infinite."),
+    cfg.IntOpt("resync_interval", default=5, min=1,
+               help="Seconds between retries of networks whose reconcile failed; a full "
+                    "sync also runs every resync_interval * 60."),
+    cfg.IntOpt("num_sync_threads", default=4, min=1,
+               help="Networks reconciled in parallel."),
+    cfg.StrOpt("dhcp_confs", default="$state_path/dhcp",
+               help="Directory of the per-network dnsmasq files."),
+    cfg.StrOpt("dhcp_domain", default="openstacklocal", help="Domain of DHCP host names."),
+    cfg.ListOpt("dnsmasq_dns_servers", default=[],
+                help="DNS servers dnsmasq hands out when a subnet has none."),
+    cfg.IntOpt("dnsmasq_lease_max", default=2 ** 24, help="Most leases per dnsmasq."),
+]
+
+identity_opts = [
+    cfg.MultiStrOpt("user",
+                    default=["admin:adminpassword:admin:admin",
+                             "demo:demopassword:demo:member"],
+                    help="name:password:project:role of a builtin identity user. Repeat for "
+                         "more users. CHANGE THE DEFAULT PASSWORDS."),
+    cfg.StrOpt("token_secret", secret=True,
+               help="Key that signs tokens; every server replica needs the same. Default: "
+                    "a random key kept in state_path/identity.key."),
+    cfg.IntOpt("token_expiration", default=3600, min=60, help="Token lifetime in seconds."),
+    cfg.StrOpt("public_endpoint",
+               help="URL the catalog gives for the network endpoint; default: the URL the "
+                    "client used."),
+    cfg.StrOpt("region", default="RegionOne", help="Region in the service catalog."),
+]
+
+GROUPS = {
+    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts,
+    "AGENT": agent_opts,
+    "database": database_opts,
+    "vlans": vlans_opts,
+    "ml2": ml2_opts,
+    "ml2_type_vlan": ml2_type_vlan_opts,
+    "linux_bridge": linux_bridge_opts,
+    "identity": identity_opts,
+}
+
+
+# oslo.messaging's own options (transport_url, control_exchange, rpc_response_timeout and the
+# [oslo_messaging_rabbit] tuning) are registered as its objects so that the transport and our
+# settings read the same values.
+_MESSAGING_GROUPS = (None, "oslo_messaging_rabbit")
+
+
+def _messaging_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    oslo_messaging.set_transport_defaults(control_exchange="neutron")
+    return [(g, list(o)) for g, o in messaging_opts.list_opts() if g in _MESSAGING_GROUPS]
+
+
+def register(conf: cfg.ConfigOpts) -> None:
+    for group, opts in GROUPS.items():
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    for group, opts in _messaging_opts():
+        conf.register_opts(opts, group=group)
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """For oslo-config-generator."""
+    extra = {(g or "DEFAULT"): o for g, o in _messaging_opts()}
+    return [(group, list(opts) + extra.pop(group, [])) for group, opts in GROUPS.items()] + \
+        list(extra.items())
+
+
+def load(argv: list[str], prog: str) -> cfg.ConfigOpts:
+    """Parse `--config-file`/`--config-dir` arguments into a fresh ConfigOpts."""
+    conf = cfg.ConfigOpts()
+    register(conf)
+    conf(argv, project="neutron", prog=prog, default_config_files=[],
+         default_config_dirs=[])
+    return conf
