@@ -1,0 +1,135 @@
+"""Neutron's error types. The class name is the `type` of the API's NeutronError body and
+`kind` decides the HTTP status; the API maps them, core and RPC only raise them."""
+
+from __future__ import annotations
+
+BAD_REQUEST = "bad_request"  # 400
+FORBIDDEN = "forbidden"  # 403
+NOT_FOUND = "not_found"  # 404
+CONFLICT = "conflict"  # 409
+SERVICE_UNAVAILABLE = "service_unavailable"  # 503
+
+
+class NeutronException(Exception):
+    kind = BAD_REQUEST
+    message = "An unknown exception occurred."
+
+    def __init__(self, message: str | None = None, **kwargs: object) -> None:
+        self.kwargs = kwargs
+        self.msg = message if message is not None else self.message % kwargs
+        super().__init__(self.msg)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+class BadRequest(NeutronException):
+    kind = BAD_REQUEST
+    message = "Bad %(resource)s request: %(msg)s."
+
+
+class InvalidInput(BadRequest):
+    message = "Invalid input for operation: %(error_message)s."
+
+
+class NotAuthorized(NeutronException):
+    kind = FORBIDDEN
+    message = "Not authorized."
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    message = "Rule:%(action)s is disallowed by policy"
+
+
+class NotFound(NeutronException):
+    kind = NOT_FOUND
+    message = "An unknown exception occurred."
+
+
+class Conflict(NeutronException):
+    kind = CONFLICT
+
+
+class InUse(Conflict):
+    message = "The resource is in use."
+
+
+class ServiceUnavailable(NeutronException):
+    kind = SERVICE_UNAVAILABLE
+    message = "The service is unavailable."
+
+
+class NetworkNotFound(NotFound):
+    message = "Network %(net_id)s could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet %(subnet_id)s could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port %(port_id)s could not be found."
+
+
+class AgentNotFound(NotFound):
+    message = "Agent %(id)s could not be found."
+
+
+class InvalidDHCPAgent(AgentNotFound):
+    message = "Agent %(id)s is not a valid DHCP Agent or has been disabled."
+
+
+class NetworkHostedByDHCPAgent(Conflict):
+    message = "The network %(network_id)s has been already hosted by the DHCP Agent %(agent_id)s."
+
+
+class NetworkNotHostedByDhcpAgent(Conflict):
+    message = "The network %(network_id)s is not hosted by the DHCP Agent %(agent_id)s."
+
+
+class NetworkInUse(InUse):
+    message = ("Unable to complete operation on network %(net_id)s. There are one or more "
+               "ports still in use on the network.")
+
+
+class SubnetInUse(InUse):
+    message = ("Unable to complete operation on subnet %(subnet_id)s: One or more ports have "
+               "an IP allocation from this subnet.")
+
+
+class IpAddressInUse(InUse):
+    message = ("Unable to complete operation for network %(net_id)s. The IP address "
+               "%(ip_address)s is in use.")
+
+
+class MacAddressInUse(InUse):
+    message = ("Unable to complete operation for network %(net_id)s. The mac address %(mac)s "
+               "is in use.")
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network %(net_id)s."
+
+
+class MacAddressGenerationFailure(ServiceUnavailable):
+    message = "Unable to generate unique mac on network %(net_id)s."
+
+
+class NoNetworkAvailable(ServiceUnavailable):
+    message = ("Unable to create the network. No tenant network is available for "
+               "allocation.")
+
+
+class VlanIdInUse(InUse):
+    message = ("Unable to create the network. The VLAN %(vlan_id)s on physical network "
+               "%(physical_network)s is in use.")
+
+
+class FlatNetworkInUse(InUse):
+    message = ("Unable to create the flat network. Physical network %(physical_network)s is "
+               "in use.")
+
+
+class AgentCreationNotSupported(BadRequest):
+    message = "Agent creation using API is not supported."

@@ -1,0 +1,38 @@
+"""Core's interfaces to the outside, implemented by rpc/ (and by fakes in tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+class DhcpAgentNotifier(Protocol):
+    """Tells one host's DHCP agent about a change. Called by core after the commit."""
+
+    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Naive UTC now, the server's clock (agents' clocks never count)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+
+class NullNotifier:
+    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None:
+        return None
+
+
+class RecordingNotifier:
+    """For tests: keeps every cast as (host, method, payload)."""
+
+    def __init__(self) -> None:
+        self.casts: list[tuple[str, str, dict[str, Any]]] = []
+
+    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None:
+        self.casts.append((host, method, payload))

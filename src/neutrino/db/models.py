@@ -1,0 +1,237 @@
+"""The database schema. Unique constraints here are what settle races between server
+replicas: duplicate IPs, double scheduling and duplicate VLANs fail in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ID = String(36)
+NAME = String(255)
+PROJECT = String(255)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StandardAttrs:
+    """created_at/updated_at/revision_number/description, as Neutron's standard attributes."""
+
+    description: Mapped[str] = mapped_column(String(255), default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+
+class Network(StandardAttrs, Base):
+    __tablename__ = "networks"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)
+    name: Mapped[str] = mapped_column(NAME, default="", nullable=False)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    mtu: Mapped[int] = mapped_column(Integer, nullable=False)
+    dns_domain: Mapped[str] = mapped_column(String(255), default="", nullable=False)
+    # JSON list of availability zone names.
+    availability_zone_hints: Mapped[str] = mapped_column(String(255), default="[]",
+                                                         nullable=False)
+
+    segments: Mapped[list[NetworkSegment]] = relationship(
+        back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
+        lazy="selectin")
+    subnets: Mapped[list[Subnet]] = relationship(
+        back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
+        lazy="selectin", order_by="Subnet.id")
+
+
+class NetworkSegment(Base):
+    __tablename__ = "network_segments"
+    # One network per VLAN on a physical network; flat networks use segmentation_id 0 so the
+    # same constraint keeps one flat network per physical network.
+    __table_args__ = (UniqueConstraint("network_type", "physical_network", "segmentation_id",
+                                       name="uniq_segments0type0physnet0segid"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    network_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("networks.id", ondelete="CASCADE"), index=True, nullable=False)
+    network_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    physical_network: Mapped[str | None] = mapped_column(String(64))
+    segmentation_id: Mapped[int | None] = mapped_column(Integer)
+
+    network: Mapped[Network] = relationship(back_populates="segments")
+
+
+class Subnet(StandardAttrs, Base):
+    __tablename__ = "subnets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)
+    network_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("networks.id", ondelete="CASCADE"), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(NAME, default="", nullable=False)
+    ip_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    cidr: Mapped[str] = mapped_column(String(64), nullable=False)
+    gateway_ip: Mapped[str | None] = mapped_column(String(64))
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(16))
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(16))
+
+    network: Mapped[Network] = relationship(back_populates="subnets")
+    allocation_pools: Mapped[list[IPAllocationPool]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        order_by="IPAllocationPool.first_ip")
+    dns_nameservers: Mapped[list[DNSNameServer]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        order_by="DNSNameServer.order")
+    host_routes: Mapped[list[SubnetRoute]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+
+
+class IPAllocationPool(Base):
+    __tablename__ = "ipallocationpools"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("subnets.id", ondelete="CASCADE"), index=True, nullable=False)
+    first_ip: Mapped[str] = mapped_column(String(64), nullable=False)
+    last_ip: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class DNSNameServer(Base):
+    __tablename__ = "dnsnameservers"
+
+    address: Mapped[str] = mapped_column(String(128), primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True)
+    order: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class SubnetRoute(Base):
+    __tablename__ = "subnetroutes"
+
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nexthop: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Port(StandardAttrs, Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address",
+                                       name="uniq_ports0network_id0mac_address"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)
+    network_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("networks.id"), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(NAME, default="", nullable=False)
+    mac_address: Mapped[str] = mapped_column(String(32), nullable=False)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True,
+                                           nullable=False)
+    device_owner: Mapped[str] = mapped_column(String(255), default="", nullable=False)
+    dns_name: Mapped[str] = mapped_column(String(255), default="", nullable=False)
+    host_id: Mapped[str] = mapped_column(String(255), default="", index=True, nullable=False)
+    vnic_type: Mapped[str] = mapped_column(String(64), default="normal", nullable=False)
+    vif_type: Mapped[str] = mapped_column(String(64), default="unbound", nullable=False)
+    profile: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
+    vif_details: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
+
+    fixed_ips: Mapped[list[IPAllocation]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        order_by="IPAllocation.ip_address")
+    extra_dhcp_opts: Mapped[list[ExtraDhcpOpt]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    provisioning_blocks: Mapped[list[ProvisioningBlock]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+
+
+class IPAllocation(Base):
+    """One IP of a port. The primary key makes a duplicate IP on a subnet impossible."""
+
+    __tablename__ = "ipallocations"
+
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True)
+    port_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"), index=True, nullable=False)
+    network_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("networks.id", ondelete="CASCADE"), index=True, nullable=False)
+
+
+class ExtraDhcpOpt(Base):
+    __tablename__ = "extradhcpopts"
+    __table_args__ = (UniqueConstraint("port_id", "opt_name", "ip_version",
+                                       name="uniq_extradhcpopts0port0name0version"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    port_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"), nullable=False)
+    opt_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    opt_value: Mapped[str] = mapped_column(String(255), nullable=False)
+    ip_version: Mapped[int] = mapped_column(Integer, default=4, nullable=False)
+
+
+class ProvisioningBlock(Base):
+    """A component (DHCP, L2) that has yet to wire a port; the port is ACTIVE with none."""
+
+    __tablename__ = "provisioningblocks"
+
+    port_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("agent_type", "host", name="uniq_agents0agent_type0host"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    agent_type: Mapped[str] = mapped_column(String(255), nullable=False)
+    binary: Mapped[str] = mapped_column(String(255), nullable=False)
+    topic: Mapped[str] = mapped_column(String(255), nullable=False)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    heartbeat_timestamp: Mapped[datetime] = mapped_column(DateTime, index=True, nullable=False)
+    description: Mapped[str | None] = mapped_column(String(255))
+    configurations: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
+    load: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    resources_synced: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class NetworkDhcpAgentBinding(Base):
+    """(network, binding_index) is unique so two servers cannot bind more agents than asked."""
+
+    __tablename__ = "networkdhcpagentbindings"
+    __table_args__ = (UniqueConstraint("network_id", "binding_index",
+                                       name="uniq_network_dhcp_agent_binding0network0index"),)
+
+    network_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    dhcp_agent_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    binding_index: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+
+class Lease(Base):
+    """A named, expiring lock held through the database: one actor for cluster-wide jobs
+    (the DHCP HA monitor) however many server replicas run."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
