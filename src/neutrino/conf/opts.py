@@ -69,6 +69,16 @@ server_opts = [
                help="Largest page a list returns; -1 is unlimited."),
 ]
 
+# Several hosts on one machine (the lab, tests, the all-in-one mode): an agent can act in a
+# network namespace other than its own and keep its named namespaces in another directory.
+host_namespace_opts = [
+    cfg.StrOpt("host_netns",
+               help="Path of the network namespace this agent's host devices live in "
+                    "(default: the agent's own)."),
+    cfg.StrOpt("netns_dir", default="/run/netns",
+               help="Directory holding the agent's named namespaces (qdhcp-...)."),
+]
+
 agent_opts = [
     cfg.FloatOpt("report_interval", default=30,
                  help="Seconds between an agent's state reports."),
@@ -109,7 +119,17 @@ linux_bridge_opts = [
                 help="physnet:interface pairs for the Linux bridge agent."),
 ]
 
-dhcp_agent_opts = [
+dhcp_# Several hosts on one machine (the lab, tests, the all-in-one mode): an agent can act in a
+# network namespace other than its own and keep its named namespaces in another directory.
+host_namespace_opts = [
+    cfg.StrOpt("host_netns",
+               help="Path of the network namespace this agent's host devices live in "
+                    "(default: the agent's own)."),
+    cfg.StrOpt("netns_dir", default="/run/netns",
+               help="Directory holding the agent's named namespaces (qdhcp-...)."),
+]
+
+agent_opts = [
     cfg.StrOpt("interface_driver", default="linuxbridge",
                help="linuxbridge (neutron.agent.linux.interface.BridgeInterfaceDriver)."),
     cfg.StrOpt("dhcp_driver", default="neutron.agent.linux.dhcp.Dnsmasq",
@@ -147,7 +167,7 @@ identity_opts = [
 ]
 
 GROUPS = {
-    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts,
+    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts,
     "AGENT": agent_opts,
     "database": database_opts,
     "vlans": vlans_opts,

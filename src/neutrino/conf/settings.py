@@ -129,6 +129,8 @@ class AgentSettings:
     report_interval: float = 30
     availability_zone: str = "nova"
     log_agent_heartbeats: bool = False
+    host_netns: str | None = None  # None: the agent's own network namespace
+    netns_dir: str = "/run/netns"
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,8 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
 
 def agent_settings(conf: cfg.ConfigOpts) -> AgentSettings:
     return AgentSettings(conf.host, conf.state_path, conf.AGENT.report_interval,
-                         conf.AGENT.availability_zone, conf.AGENT.log_agent_heartbeats)
+                         conf.AGENT.availability_zone, conf.AGENT.log_agent_heartbeats,
+                         conf.host_netns, conf.netns_dir)
 
 
 def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
