@@ -119,17 +119,7 @@ linux_bridge_opts = [
                 help="physnet:interface pairs for the Linux bridge agent."),
 ]
 
-dhcp_# Several hosts on one machine (the lab, tests, the all-in-one mode): an agent can act in a
-# network namespace other than its own and keep its named namespaces in another directory.
-host_namespace_opts = [
-    cfg.StrOpt("host_netns",
-               help="Path of the network namespace this agent's host devices live in "
-                    "(default: the agent's own)."),
-    cfg.StrOpt("netns_dir", default="/run/netns",
-               help="Directory holding the agent's named namespaces (qdhcp-...)."),
-]
-
-agent_opts = [
+dhcp_agent_opts = [
     cfg.StrOpt("interface_driver", default="linuxbridge",
                help="linuxbridge (neutron.agent.linux.interface.BridgeInterfaceDriver)."),
     cfg.StrOpt("dhcp_driver", default="neutron.agent.linux.dhcp.Dnsmasq",
