@@ -47,7 +47,8 @@ def parse_vlan_ranges(entries: list[str]) -> list[VlanRange]:
             physnet, low, high = parts
             low_i, high_i = int(low), int(high)
         except ValueError:
-            raise ConfigError(f"network_vlan_ranges entry {entry!r} is not physnet[:min:max]")
+            raise ConfigError(
+                f"network_vlan_ranges entry {entry!r} is not physnet[:min:max]") from None
         if not physnet or not (1 <= low_i <= high_i <= 4094):
             raise ConfigError(f"network_vlan_ranges entry {entry!r} is out of 1..4094")
         ranges.append(VlanRange(physnet, low_i, high_i))
