@@ -1,0 +1,111 @@
+"""The walk-through's configuration files load unchanged and take effect."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from neutrino.conf import opts, settings
+
+ETC = Path(__file__).resolve().parents[3] / "etc"
+WALK = ETC / "walkthrough"
+
+
+def load(*files: str):
+    return opts.load([arg for f in files for arg in ("--config-file", str(WALK / f))], "test")
+
+
+def test_controller_files_take_effect():
+    conf = load("neutron.conf", "linuxbridge_conf.ini")
+    core = settings.core_settings(conf)
+    assert core.host == "controlnode"
+    assert core.agent_down_time == 5
+    assert core.allow_overlapping_ips is True
+    assert core.tenant_network_type == "vlan"
+    assert core.vlan_ranges == (settings.VlanRange("physnet1", 1000, 2999),)
+    db = settings.database_settings(conf)
+    assert db.url == "mysql://root:root@127.0.0.1:3306/neutron_linux_bridge"
+    assert db.retry_interval == 2
+    assert settings.rpc_settings(conf).transport_url == "rabbit://guest:guest@controlnode:5672/"
+
+
+def test_host_files_take_effect():
+    conf = load("neutron-hostA.conf", "linuxbridge_conf.ini", "dhcp_agent.ini")
+    dhcp = settings.dhcp_agent_settings(conf)
+    assert dhcp.agent.host == "HostA"
+    assert dhcp.interface_driver == "linuxbridge"
+    assert dhcp.lease_duration == 86400
+    assert settings.agent_settings(conf).report_interval == 30
+    assert settings.rpc_settings(conf).transport_url == (
+        "rabbit://guest:openstack@controlnode:5672/")
+    assert settings.linuxbridge_settings(conf).interface_mappings == {"physnet1": "eth0"}
+
+
+def test_transport_url_wins_over_rabbit_keys(tmp_path):
+    f = tmp_path / "n.conf"
+    f.write_text("[DEFAULT]\ntransport_url = rabbit://u:p@h:1234/v\nrabbit_host = other\n")
+    conf = opts.load(["--config-file", str(f)], "test")
+    assert settings.rpc_settings(conf).transport_url == "rabbit://u:p@h:1234/v"
+
+
+def test_deprecated_lease_time_name_and_unknown_keys(tmp_path):
+    f = tmp_path / "d.ini"
+    f.write_text("[DEFAULT]\ndhcp_lease_time = 120\nsome_nova_option = x\n[nova]\nfoo = 1\n")
+    conf = opts.load(["--config-file", str(f)], "test")
+    assert settings.dhcp_agent_settings(conf).lease_duration == 120
+
+
+def test_defaults():
+    conf = opts.load([], "test")
+    core = settings.core_settings(conf)
+    assert (core.agent_down_time, core.dhcp_agents_per_network, core.network_scheduler) == (
+        75, 1, "weight")
+    assert conf.bind_port == 9696
+    assert conf.AGENT.availability_zone == "nova"
+    api = settings.api_settings(conf)
+    assert api.auth_strategy == "builtin"
+    assert [u.name for u in api.users] == ["admin", "demo"]
+    assert settings.database_settings(conf).url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize("driver, expected", [
+    ("neutron.scheduler.dhcp_agent_scheduler.ChanceScheduler", "chance"),
+    ("neutron.scheduler.dhcp_agent_scheduler.WeightScheduler", "weight"),
+    ("chance", "chance"),
+])
+def test_scheduler_names(tmp_path, driver, expected):
+    f = tmp_path / "s.conf"
+    f.write_text(f"[DEFAULT]\nnetwork_scheduler_driver = {driver}\n")
+    conf = opts.load(["--config-file", str(f)], "test")
+    assert settings.core_settings(conf).network_scheduler == expected
+
+
+@pytest.mark.parametrize("text", [
+    "[DEFAULT]\nnetwork_scheduler_driver = nonsense\n",
+    "[DEFAULT]\ncore_plugin = ovn\n",
+    "[vlans]\nnetwork_vlan_ranges = physnet1:3000:1000\n",
+    "[vlans]\nnetwork_vlan_ranges = physnet1:x:9\n",
+    "[identity]\nuser = admin:onlythree:admin\n",
+])
+def test_bad_values_are_refused(tmp_path, text):
+    f = tmp_path / "bad.conf"
+    f.write_text(text)
+    conf = opts.load(["--config-file", str(f)], "test")
+    with pytest.raises(settings.ConfigError):
+        settings.core_settings(conf)
+        settings.api_settings(conf)
+
+
+def test_bad_interface_driver_is_refused(tmp_path):
+    f = tmp_path / "d.ini"
+    f.write_text("[DEFAULT]\ninterface_driver = openvswitch\n")
+    with pytest.raises(settings.ConfigError):
+        settings.dhcp_agent_settings(opts.load(["--config-file", str(f)], "test"))
+
+
+def test_sample_config_lists_every_option():
+    sample = (ETC / "neutrino.conf.sample").read_text()
+    for group, options in opts.list_opts():
+        assert f"[{group.lower() if group != 'DEFAULT' else group}]" in sample
+        for opt in options:
+            assert re.search(rf"^#{re.escape(opt.dest)} =", sample, re.M), opt.name
