@@ -1,0 +1,245 @@
+"""The database: engine, sessions, Alembic upgrades and the transaction retry core relies on.
+
+Server replicas settle races in the database (unique constraints, row locks); what loses a
+race gets a deadlock, a lock timeout, a serialization failure or a duplicate key. The first
+three, and a connection dropped in flight, mean "run the whole transaction again":
+`Database.transaction` does that. Duplicate keys need the caller's judgement (another
+candidate IP, or a 409), so callers raise `RetryRequest` when they want a fresh attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from neutrino.conf.settings import DatabaseSettings
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# MySQL/MariaDB error numbers worth a new attempt: deadlock, lock wait timeout, "record has
+# changed since last read" (MariaDB's snapshot isolation), and a connection lost in flight.
+_MYSQL_RETRY = {1213, 1205, 1020, 2006, 2013, 2055, 4031}
+# PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not available.
+_PG_RETRY = {"40001", "40P01", "55P03"}
+_SQLITE_RETRY = ("database is locked", "database table is locked", "database is busy")
+
+
+class RetryRequest(Exception):
+    """Raised inside a transaction to have `Database.transaction` run it again."""
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The database did not answer within the configured retries."""
+
+
+def normalize_url(url: str) -> URL:
+    """Pick the drivers we ship (PyMySQL, psycopg 3) for bare scheme names."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername=f"{backend}+pymysql")
+    elif parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """True for errors after which the same transaction, run again, may succeed."""
+    if isinstance(exc, RetryRequest):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRY:
+        return True
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _PG_RETRY:
+        return True
+    if isinstance(exc, OperationalError):
+        message = str(orig).lower()
+        if any(m in message for m in _SQLITE_RETRY):
+            return True
+        # psycopg reports a lost connection as OperationalError without a SQLSTATE (or 08xxx).
+        if getattr(orig, "sqlstate", "x") in (None, "") and "psycopg" in type(orig).__module__:
+            return True
+        if isinstance(sqlstate, str) and sqlstate.startswith("08"):
+            return True
+    return False
+
+
+def integrity_kind(exc: IntegrityError) -> str:
+    """'duplicate' for a unique/primary key clash, 'foreign_key' for a missing parent or a
+    parent still referenced, 'other' otherwise."""
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        if args[0] in (1062, 1586):
+            return "duplicate"
+        if args[0] in (1451, 1452, 1216, 1217):
+            return "foreign_key"
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate == "23505":
+        return "duplicate"
+    if sqlstate == "23503":
+        return "foreign_key"
+    message = str(orig).lower()
+    if "unique constraint failed" in message:
+        return "duplicate"
+    if "foreign key constraint failed" in message:
+        return "foreign_key"
+    return "other"
+
+
+class Database:
+    """One database, used by every thread of one process. Constructing it does no I/O."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self.url = normalize_url(settings.url)
+        self.backend = self.url.get_backend_name()
+        self.engine = self._create_engine()
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def _create_engine(self) -> Engine:
+        if self.backend == "sqlite":
+            return self._create_sqlite_engine()
+        kwargs: dict = {"pool_pre_ping": True, "pool_recycle": self.settings.recycle_time,
+                        "future": True}
+        if self.backend in ("mysql", "mariadb"):
+            # READ COMMITTED: fewer gap locks (fewer deadlocks) under concurrent inserts, and
+            # a retried statement sees what the winner committed.
+            kwargs["isolation_level"] = "READ COMMITTED"
+            kwargs["connect_args"] = {"charset": "utf8mb4"}
+        return create_engine(self.url, **kwargs)
+
+    def _create_sqlite_engine(self) -> Engine:
+        path = self.url.database
+        in_memory = not path or path == ":memory:"
+        kwargs: dict = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        if in_memory:
+            from sqlalchemy.pool import StaticPool
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(self.url, **kwargs)
+
+        @event.listens_for(engine, "do_connect")
+        def _make_dir(dialect, conn_rec, cargs, cparams):  # noqa: ANN001
+            if not in_memory:
+                os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, conn_rec):  # noqa: ANN001
+            # Take transaction control from pysqlite so BEGIN IMMEDIATE and savepoints work.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            if not in_memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads then
+            # writes can fail at once with SQLITE_BUSY, which the busy timeout cannot wait out.
+            if conn.get_execution_options().get("neutrino_readonly"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def session(self, readonly: bool = False) -> Iterator[Session]:
+        """A Session in one transaction: committed when the block ends, rolled back on error.
+
+        `readonly` lets SQLite readers run beside a writer; other backends ignore it.
+        """
+        bind = self.engine.execution_options(neutrino_readonly=True) if readonly else self.engine
+        session = self._sessions(bind=bind)
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    def transaction(self, fn: Callable[[Session], T], *, readonly: bool = False,
+                    max_attempts: int = 20) -> T:
+        """Run fn(session) in one transaction, again from scratch (after a short random
+        pause) when it loses a race to another transaction or its connection drops."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.session(readonly=readonly) as session:
+                    return fn(session)
+            except Exception as exc:
+                if attempt >= max_attempts or not is_retriable(exc):
+                    raise
+                LOG.debug("transaction attempt %d failed (%s); retrying", attempt, exc)
+                time.sleep(random.uniform(0, min(0.01 * 2 ** attempt, 0.5)))
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Alembic upgrade to `revision` (head by default)."""
+        from alembic import command
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic_config(conn), revision)
+
+    def downgrade(self, revision: str) -> None:
+        from alembic import command
+        with self.engine.begin() as conn:
+            command.downgrade(self._alembic_config(conn), revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.migration import MigrationContext
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+        return ScriptDirectory.from_config(self._alembic_config(None)).get_current_head()
+
+    def _alembic_config(self, connection: Connection | None):  # noqa: ANN202
+        from alembic.config import Config
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        return config
+
+    def wait_until_reachable(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Block until a trivial query succeeds; `max_retries` -1 waits forever."""
+        attempt = 0
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                return
+            except DBAPIError as exc:
+                attempt += 1
+                retries = self.settings.max_retries
+                if retries >= 0 and attempt > retries:
+                    raise DatabaseUnreachable(
+                        f"database {self.url.render_as_string(hide_password=True)} "
+                        f"unreachable after {attempt} attempts: {exc.orig}") from exc
+                LOG.warning("database unreachable (%s); retry %d in %ss", exc.orig, attempt,
+                            self.settings.retry_interval)
+                sleep(self.settings.retry_interval)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

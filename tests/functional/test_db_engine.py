@@ -1,0 +1,172 @@
+"""The Database wrapper: URLs, SQLite set-up, sessions, retries, reachability."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from neutrino.conf.settings import DatabaseSettings
+from neutrino.db import models
+from neutrino.db.engine import (
+    Database,
+    DatabaseUnreachable,
+    RetryRequest,
+    integrity_kind,
+    normalize_url,
+)
+
+
+@pytest.mark.parametrize(("given", "driver"), [
+    ("mysql://u:p@h/db", "mysql+pymysql"),
+    ("mysql+pymysql://u:p@h/db", "mysql+pymysql"),
+    ("mariadb://u:p@h/db", "mariadb+pymysql"),
+    ("postgresql://u@h/db", "postgresql+psycopg"),
+    ("postgres://u@h/db", "postgresql+psycopg"),
+    ("sqlite:////tmp/x.sqlite", "sqlite"),
+])
+def test_url_drivers(given: str, driver: str) -> None:
+    assert normalize_url(given).drivername == driver
+
+
+def test_sqlite_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "deeper" / "neutrino.sqlite"
+    db = Database(DatabaseSettings(f"sqlite:///{path}"))
+    assert not path.parent.exists()  # constructing does no I/O
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        assert path.exists()
+    finally:
+        db.dispose()
+
+
+def _network(net_id: str) -> models.Network:
+    from datetime import datetime
+    now = datetime(2026, 1, 1)
+    return models.Network(id=net_id, project_id="p", name="n", status="ACTIVE", mtu=1500,
+                          created_at=now, updated_at=now)
+
+
+def test_session_commits_and_rolls_back(database: Database) -> None:
+    with database.session() as s:
+        s.add(_network("n1"))
+    with pytest.raises(RuntimeError):
+        with database.session() as s:
+            s.add(_network("n2"))
+            s.flush()
+            raise RuntimeError("boom")
+    with database.session() as s:
+        assert s.scalars(select(models.Network.id)).all() == ["n1"]
+
+
+def test_foreign_keys_enforced_and_classified(database: Database) -> None:
+    from datetime import datetime
+    now = datetime(2026, 1, 1)
+    with pytest.raises(IntegrityError) as err:
+        with database.session() as s:
+            s.add(models.Subnet(id="s1", project_id="p", network_id="missing", ip_version=4,
+                                cidr="10.0.0.0/24", created_at=now, updated_at=now))
+    assert integrity_kind(err.value) == "foreign_key"
+    with database.session() as s:
+        s.add(_network("n1"))
+    with pytest.raises(IntegrityError) as err:
+        with database.session() as s:
+            s.add(_network("n1"))
+    assert integrity_kind(err.value) == "duplicate"
+
+
+def test_transaction_retries_on_request(sqlite_database: Database) -> None:
+    calls = []
+
+    def work(s):  # noqa: ANN001, ANN202
+        calls.append(1)
+        s.add(_network(f"n{len(calls)}"))
+        if len(calls) < 3:
+            s.flush()
+            raise RetryRequest()
+        return len(calls)
+
+    assert sqlite_database.transaction(work) == 3
+    with sqlite_database.session() as s:
+        # The first two attempts were rolled back.
+        assert s.scalars(select(models.Network.id)).all() == ["n3"]
+
+
+def test_transaction_gives_up_and_does_not_retry_other_errors(sqlite_database: Database) -> None:
+    calls = []
+
+    def always(s):  # noqa: ANN001, ANN202
+        calls.append(1)
+        raise RetryRequest()
+
+    with pytest.raises(RetryRequest):
+        sqlite_database.transaction(always, max_attempts=4)
+    assert len(calls) == 4
+    calls.clear()
+
+    def broken(s):  # noqa: ANN001, ANN202
+        calls.append(1)
+        raise ValueError("not a race")
+
+    with pytest.raises(ValueError):
+        sqlite_database.transaction(broken)
+    assert len(calls) == 1
+
+
+def test_transaction_survives_deadlocks(database: Database) -> None:
+    """Two transactions lock two rows in opposite orders; the loser is retried, both end."""
+    with database.session() as s:
+        s.add_all([_network("a"), _network("b")])
+    barrier = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+    attempts = {"x": 0, "y": 0}
+
+    def worker(first: str, second: str, key: str) -> None:
+        def work(s):  # noqa: ANN001, ANN202
+            attempts[key] += 1
+            s.execute(text("UPDATE networks SET name = :k WHERE id = :i"),
+                      {"k": key, "i": first})
+            if attempts[key] == 1:
+                try:
+                    barrier.wait()
+                except threading.BrokenBarrierError:
+                    pass
+            s.execute(text("UPDATE networks SET name = :k WHERE id = :i"),
+                      {"k": key, "i": second})
+        try:
+            database.transaction(work)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=("a", "b", "x")),
+               threading.Thread(target=worker, args=("b", "a", "y"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with database.session() as s:
+        names = set(s.scalars(select(models.Network.name)).all())
+    assert len(names) == 1  # one transaction's both updates won, serially
+
+
+def test_wait_until_reachable_gives_up(tmp_path: Path) -> None:
+    db = Database(DatabaseSettings("mysql://root@127.0.0.1:1/nothing", retry_interval=0,
+                                   max_retries=2))
+    sleeps: list[float] = []
+    try:
+        with pytest.raises(DatabaseUnreachable):
+            db.wait_until_reachable(sleep=sleeps.append)
+    finally:
+        db.dispose()
+    assert sleeps == [0, 0]
+
+
+def test_wait_until_reachable(database: Database) -> None:
+    database.wait_until_reachable(sleep=lambda _: pytest.fail("should not wait"))
