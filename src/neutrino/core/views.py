@@ -1,0 +1,169 @@
+"""Rows → the plain dicts every core method returns, with all of a resource's attributes
+as Neutron shows them (the API strips by visibility and `fields=`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from neutrino.db import models
+from neutrino.lib import constants
+
+# Neutron's default `dns_domain`, used for dns_assignment's fqdn.
+DEFAULT_DNS_DOMAIN = "openstacklocal."
+
+
+def timestamp(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def _standard(row: models.StandardAttrs) -> dict[str, Any]:
+    return {
+        "description": row.description or "",
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+        "revision_number": row.revision_number,
+    }
+
+
+def provider_attributes(segments: Sequence[models.NetworkSegment]) -> dict[str, Any]:
+    segment = segments[0] if segments else None
+    if segment is None:
+        return {"provider:network_type": None, "provider:physical_network": None,
+                "provider:segmentation_id": None}
+    seg_id = segment.segmentation_id
+    if segment.network_type != constants.TYPE_VLAN:
+        seg_id = None  # flat networks store 0 only to make the unique constraint bite
+    return {"provider:network_type": segment.network_type,
+            "provider:physical_network": segment.physical_network,
+            "provider:segmentation_id": seg_id}
+
+
+def network_availability_zones(session: Session,
+                               network_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The zones of the DHCP agents hosting each network, in one query for all of them."""
+    ids = list(set(network_ids))
+    zones: dict[str, set[str]] = {i: set() for i in ids}
+    if not ids:
+        return {}
+    binding = models.NetworkDhcpAgentBinding
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start:chunk_start + 500]
+        rows = session.execute(
+            select(binding.network_id, models.Agent.availability_zone)
+            .join(models.Agent, models.Agent.id == binding.dhcp_agent_id)
+            .where(binding.network_id.in_(chunk))
+        )
+        for net_id, zone in rows:
+            if zone:
+                zones[net_id].add(zone)
+    return {i: sorted(z) for i, z in zones.items()}
+
+
+def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) -> dict[str, Any]:
+    result = {
+        "id": net.id,
+        "name": net.name,
+        "tenant_id": net.project_id,
+        "project_id": net.project_id,
+        "admin_state_up": net.admin_state_up,
+        "status": net.status,
+        "shared": net.shared,
+        "router:external": net.external,
+        "subnets": sorted(s.id for s in net.subnets),
+        "mtu": net.mtu,
+        "dns_domain": net.dns_domain or "",
+        "availability_zone_hints": json.loads(net.availability_zone_hints or "[]"),
+        "availability_zones": list(availability_zones),
+    }
+    result.update(provider_attributes(net.segments))
+    result.update(_standard(net))
+    return result
+
+
+def network_dicts(session: Session, nets: Sequence[models.Network]) -> list[dict[str, Any]]:
+    zones = network_availability_zones(session, (n.id for n in nets))
+    return [network_dict(n, zones.get(n.id, [])) for n in nets]
+
+
+def subnet_dict(subnet: models.Subnet) -> dict[str, Any]:
+    result = {
+        "id": subnet.id,
+        "name": subnet.name,
+        "tenant_id": subnet.project_id,
+        "project_id": subnet.project_id,
+        "network_id": subnet.network_id,
+        "ip_version": subnet.ip_version,
+        "cidr": subnet.cidr,
+        "gateway_ip": subnet.gateway_ip,
+        "allocation_pools": [{"start": p.first_ip, "end": p.last_ip}
+                             for p in subnet.allocation_pools],
+        "dns_nameservers": [d.address for d in sorted(subnet.dns_nameservers,
+                                                      key=lambda d: d.order)],
+        "host_routes": [{"destination": r.destination, "nexthop": r.nexthop}
+                        for r in sorted(subnet.host_routes,
+                                        key=lambda r: (r.destination, r.nexthop))],
+        "enable_dhcp": subnet.enable_dhcp,
+        "ipv6_ra_mode": subnet.ipv6_ra_mode,
+        "ipv6_address_mode": subnet.ipv6_address_mode,
+        "subnetpool_id": None,
+    }
+    result.update(_standard(subnet))
+    return result
+
+
+def dns_assignment(dns_name: str, ips: Iterable[str],
+                   dns_domain: str = DEFAULT_DNS_DOMAIN) -> list[dict[str, str]]:
+    assignment = []
+    for ip in ips:
+        if dns_name:
+            hostname = dns_name
+            fqdn = dns_name if dns_name.endswith(".") else f"{dns_name}.{dns_domain}"
+        else:
+            hostname = "host-" + ip.replace(".", "-").replace(":", "-")
+            fqdn = f"{hostname}.{dns_domain}"
+        assignment.append({"ip_address": ip, "hostname": hostname, "fqdn": fqdn})
+    return assignment
+
+
+def _ip_sort_key(allocation: models.IPAllocation) -> tuple[str, int, int]:
+    address = ipaddress.ip_address(allocation.ip_address)
+    return (allocation.subnet_id, address.version, int(address))
+
+
+def port_dict(port: models.Port) -> dict[str, Any]:
+    allocations = sorted(port.fixed_ips, key=_ip_sort_key)
+    fixed_ips = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in allocations]
+    result = {
+        "id": port.id,
+        "name": port.name,
+        "tenant_id": port.project_id,
+        "project_id": port.project_id,
+        "network_id": port.network_id,
+        "mac_address": port.mac_address,
+        "admin_state_up": port.admin_state_up,
+        "status": port.status,
+        "device_id": port.device_id,
+        "device_owner": port.device_owner,
+        "fixed_ips": fixed_ips,
+        "binding:host_id": port.host_id or "",
+        "binding:vnic_type": port.vnic_type,
+        "binding:profile": json.loads(port.profile or "{}"),
+        "binding:vif_type": port.vif_type,
+        "binding:vif_details": json.loads(port.vif_details or "{}"),
+        "dns_name": port.dns_name or "",
+        "dns_assignment": dns_assignment(port.dns_name or "",
+                                         (ip["ip_address"] for ip in fixed_ips)),
+        "extra_dhcp_opts": [{"opt_name": o.opt_name, "opt_value": o.opt_value,
+                             "ip_version": o.ip_version}
+                            for o in sorted(port.extra_dhcp_opts,
+                                            key=lambda o: (o.ip_version, o.opt_name))],
+    }
+    result.update(_standard(port))
+    return result
