@@ -1,0 +1,188 @@
+"""Links: bridges, VLAN devices, veth pairs, their MACs, MTUs and addresses.
+
+Each function does one idempotent thing in a `HostNamespaces`: in the host's own network
+namespace, or in one of its named namespaces when `namespace` is given.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+from collections.abc import Iterable
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from neutrino.linux.host import HostNamespaces, netlink
+
+
+class LinkNotFound(LookupError):
+    pass
+
+
+def _index(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def _require(ipr: IPRoute, name: str) -> int:
+    index = _index(ipr, name)
+    if index is None:
+        raise LinkNotFound(name)
+    return index
+
+
+def list_links(host: HostNamespaces, prefix: str = "",
+               namespace: str | None = None) -> list[str]:
+    with netlink(host, namespace) as ipr:
+        names = [link.get("ifname") for link in ipr.link("dump")]
+    return sorted(n for n in names if n and n.startswith(prefix))
+
+
+def link_exists(host: HostNamespaces, name: str, namespace: str | None = None) -> bool:
+    with netlink(host, namespace) as ipr:
+        return _index(ipr, name) is not None
+
+
+def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> dict | None:
+    """{"mac", "mtu", "up", "master" (bridge name or None), "kind"} of a link, or None."""
+    with netlink(host, namespace) as ipr:
+        index = _index(ipr, name)
+        if index is None:
+            return None
+        link = ipr.link("get", index=index)[0]
+        master_index = link.get("IFLA_MASTER")
+        master = None
+        if master_index:
+            master = ipr.link("get", index=master_index)[0].get("IFLA_IFNAME")
+        linkinfo = link.get("IFLA_LINKINFO")
+        return {
+            "mac": link.get("IFLA_ADDRESS"),
+            "mtu": link.get("IFLA_MTU"),
+            "up": bool(link["flags"] & 1),
+            "master": master,
+            "kind": linkinfo.get("IFLA_INFO_KIND") if linkinfo else None,
+        }
+
+
+def _add(ipr: IPRoute, **spec: object) -> bool:
+    try:
+        ipr.link("add", **spec)
+    except NetlinkError as e:
+        if e.code == errno.EEXIST:
+            return False
+        raise
+    return True
+
+
+def ensure_bridge(host: HostNamespaces, name: str) -> bool:
+    """Create bridge `name` (up) unless it exists; True when created."""
+    with netlink(host) as ipr:
+        created = _add(ipr, ifname=name, kind="bridge")
+        ipr.link("set", index=_require(ipr, name), state="up")
+    return created
+
+
+def delete_link(host: HostNamespaces, name: str, namespace: str | None = None) -> bool:
+    """Delete a link if it is there (a veth takes its peer along); True when deleted."""
+    with netlink(host, namespace) as ipr:
+        index = _index(ipr, name)
+        if index is None:
+            return False
+        try:
+            ipr.link("del", index=index)
+        except NetlinkError as e:
+            if e.code == errno.ENODEV:
+                return False
+            raise
+    return True
+
+
+def ensure_vlan(host: HostNamespaces, interface: str, vlan: int, name: str) -> bool:
+    """Create VLAN device `name` for `vlan` on `interface` (up) unless there; True if created."""
+    with netlink(host) as ipr:
+        parent = _require(ipr, interface)
+        created = _add(ipr, ifname=name, kind="vlan", link=parent, vlan_id=vlan)
+        ipr.link("set", index=_require(ipr, name), state="up")
+    return created
+
+
+def enslave(host: HostNamespaces, device: str, bridge: str) -> None:
+    """Make `device` a port of `bridge` (a no-op when it already is)."""
+    with netlink(host) as ipr:
+        ipr.link("set", index=_require(ipr, device), master=_require(ipr, bridge))
+
+
+def set_up(host: HostNamespaces, name: str, namespace: str | None = None) -> None:
+    with netlink(host, namespace) as ipr:
+        ipr.link("set", index=_require(ipr, name), state="up")
+
+
+def set_mac(host: HostNamespaces, name: str, mac: str, namespace: str | None = None) -> None:
+    with netlink(host, namespace) as ipr:
+        index = _require(ipr, name)
+        current = ipr.link("get", index=index)[0].get("IFLA_ADDRESS")
+        if current != mac.lower():
+            ipr.link("set", index=index, address=mac)
+
+
+def set_mtu(host: HostNamespaces, name: str, mtu: int, namespace: str | None = None) -> None:
+    with netlink(host, namespace) as ipr:
+        ipr.link("set", index=_require(ipr, name), mtu=mtu)
+
+
+def ensure_veth(host: HostNamespaces, name: str, peer: str, peer_namespace: str,
+                peer_mac: str | None = None, mtu: int | None = None) -> bool:
+    """A veth pair: `name` in the host's namespace, `peer` in the named `peer_namespace`.
+
+    A half-made pair (one end missing) is replaced. True when the pair was created.
+    """
+    peer_path = host.namespace_path(peer_namespace)
+    with netlink(host) as ipr:
+        if _index(ipr, name) is not None:
+            if link_exists(host, peer, peer_namespace):
+                return False
+            ipr.link("del", index=_require(ipr, name))
+        peer_spec: dict[str, object] = {"ifname": peer, "net_ns_fd": peer_path}
+        if peer_mac:
+            peer_spec["address"] = peer_mac
+        spec: dict[str, object] = {"ifname": name, "kind": "veth", "peer": peer_spec}
+        if mtu:
+            spec["mtu"] = mtu
+            peer_spec["mtu"] = mtu
+        ipr.link("add", **spec)
+    return True
+
+
+def _network(cidr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+    return ipaddress.ip_interface(cidr)
+
+
+def set_addresses(host: HostNamespaces, name: str, cidrs: Iterable[str],
+                  namespace: str | None = None) -> None:
+    """Make `cidrs` (e.g. "10.0.0.2/24") exactly the addresses of `name`.
+
+    IPv6 link-local addresses are the kernel's and stay.
+    """
+    wanted = {_network(c) for c in cidrs}
+    with netlink(host, namespace) as ipr:
+        index = _require(ipr, name)
+        present = set()
+        for addr in ipr.get_addr(index=index):
+            iface = _network(f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}")
+            if iface.version == 6 and iface.ip.is_link_local:
+                continue
+            present.add(iface)
+        for iface in present - wanted:
+            ipr.addr("del", index=index, address=str(iface.ip),
+                     prefixlen=iface.network.prefixlen)
+        for iface in sorted(wanted - present, key=str):
+            ipr.addr("add", index=index, address=str(iface.ip),
+                     prefixlen=iface.network.prefixlen)
+
+
+def get_addresses(host: HostNamespaces, name: str, namespace: str | None = None) -> list[str]:
+    with netlink(host, namespace) as ipr:
+        index = _require(ipr, name)
+        return sorted(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}"
+                      for a in ipr.get_addr(index=index))
