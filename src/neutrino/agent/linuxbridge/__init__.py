@@ -1,0 +1,1 @@
+"""The Linux bridge agent: plugs the host's taps into per-network bridges."""

@@ -1,0 +1,205 @@
+"""The Linux bridge agent: a reconcile loop over the host's taps.
+
+Every `polling_interval` it lists the host's links; a tap it has not seen is looked up on
+the server (`get_device_details`), and the links the known taps need are planned and
+applied. A tap in place is reported up, a tap that vanished down. A full sync refreshes
+every tap's details in one call: at start, after the server or broker came back, and every
+`full_sync_interval`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Protocol
+
+from neutrino.agent.linuxbridge.executor import apply_plan
+from neutrino.agent.linuxbridge.links import HostLinks
+from neutrino.agent.linuxbridge.plan import TAP_PREFIX, has_port, plan_links
+from neutrino.agent.report import ReportClient, StateReporter
+from neutrino.conf.settings import LinuxBridgeSettings
+from neutrino.lib import constants
+
+LOG = logging.getLogger(__name__)
+
+# A tap without a port may get one soon (the port is created or bound after the tap).
+_UNKNOWN_TAP_RETRY = 5.0
+
+
+class L2Plugin(Protocol):
+    def get_device_details(self, device: str) -> dict[str, Any]: ...
+    def update_device_up(self, device: str) -> None: ...
+    def update_device_down(self, device: str) -> None: ...
+    def get_ports_on_host(self) -> list[dict[str, Any]]: ...
+
+
+def agent_state(settings: LinuxBridgeSettings) -> dict[str, Any]:
+    return {"binary": constants.BINARY_LINUXBRIDGE, "topic": constants.TOPIC_LINUXBRIDGE,
+            "agent_type": constants.AGENT_TYPE_LINUXBRIDGE}
+
+
+class LinuxBridgeAgent:
+    def __init__(self, settings: LinuxBridgeSettings, host_links: HostLinks,
+                 plugin_client: L2Plugin, report_client: ReportClient,
+                 full_sync_interval: float = 60.0) -> None:
+        self._settings = settings
+        self._host = host_links
+        self._plugin = plugin_client
+        self._full_sync_interval = full_sync_interval
+        self._details: dict[str, dict[str, Any]] = {}  # present taps -> device details
+        self._asked_at: dict[str, float] = {}  # taps without a port -> when last asked
+        self._up: dict[str, str] = {}  # taps reported up -> their bridge
+        self._pending_down: set[str] = set()
+        self._warned: dict[str, str] = {}
+        self._resync = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._reporter = StateReporter(
+            report_client, agent_state(settings), self.configurations,
+            settings.agent.report_interval, on_resync=self.request_resync,
+            log_heartbeats=settings.agent.log_agent_heartbeats)
+
+    def configurations(self) -> dict[str, Any]:
+        return {"interface_mappings": dict(self._settings.interface_mappings),
+                "bridge_mappings": {}, "devices": len(self._up)}
+
+    def request_resync(self) -> None:
+        """Re-read every tap's port and report every plugged tap again."""
+        self._resync.set()
+
+    # -- one pass -------------------------------------------------------------------
+
+    def reconcile_once(self, full: bool = False, resync: bool = False) -> None:
+        links = self._host.links()
+        taps = {name for name in links if name.startswith(TAP_PREFIX)}
+        self._forget_vanished(taps)
+        if resync:
+            self._up.clear()
+        if full:
+            self._refresh_all(taps, sweep_down=resync)
+        else:
+            self._look_up_new(taps)
+        self._report_down_pending()
+        devices = {tap: d for tap, d in self._details.items() if tap in taps}
+        plan = plan_links(devices, self._settings.interface_mappings, links)
+        self._warn_unpluggable(plan.unpluggable)
+        plugged = apply_plan(plan, self._host)
+        self._report(plugged)
+
+    def _forget_vanished(self, taps: set[str]) -> None:
+        for tap in set(self._details) - taps:
+            if has_port(self._details.pop(tap)):
+                self._pending_down.add(tap)
+            self._asked_at.pop(tap, None)
+            self._up.pop(tap, None)
+            self._warned.pop(tap, None)
+        self._pending_down -= taps
+
+    def _refresh_all(self, taps: set[str], sweep_down: bool) -> None:
+        ports = {d["device"]: d for d in self._plugin.get_ports_on_host()}
+        for tap in taps:
+            if tap in ports:
+                self._store(tap, ports[tap])
+            else:
+                self._ask(tap)
+        if sweep_down:
+            # Taps that vanished while nobody watched: their ports are still up.
+            self._pending_down |= set(ports) - taps
+
+    def _look_up_new(self, taps: set[str]) -> None:
+        now = time.monotonic()
+        for tap in sorted(taps):
+            if tap not in self._details:
+                self._ask(tap)
+            elif tap in self._asked_at and now - self._asked_at[tap] >= _UNKNOWN_TAP_RETRY:
+                self._ask(tap)
+
+    def _ask(self, tap: str) -> None:
+        try:
+            details = self._plugin.get_device_details(tap)
+        except Exception as exc:  # noqa: BLE001 - retried on the next pass
+            LOG.warning("Could not get the details of %s: %s", tap, exc)
+            return
+        self._store(tap, details)
+
+    def _store(self, tap: str, details: dict[str, Any]) -> None:
+        if has_port(details):
+            self._asked_at.pop(tap, None)
+        else:
+            self._asked_at[tap] = time.monotonic()
+        if self._details.get(tap) != details:
+            self._details[tap] = details
+            self._up.pop(tap, None)  # the port changed: report it again once in place
+
+    def _report_down_pending(self) -> None:
+        for tap in sorted(self._pending_down):
+            try:
+                self._plugin.update_device_down(tap)
+            except Exception as exc:  # noqa: BLE001
+                LOG.warning("Could not report %s down: %s", tap, exc)
+                continue
+            self._pending_down.discard(tap)
+
+    def _warn_unpluggable(self, unpluggable: dict[str, str]) -> None:
+        for tap, why in unpluggable.items():
+            if self._warned.get(tap) != why:
+                LOG.warning("Cannot plug %s: %s", tap, why)
+                self._warned[tap] = why
+
+    def _report(self, plugged: dict[str, str]) -> None:
+        for tap in sorted(set(self._up) - set(plugged)):
+            try:
+                self._plugin.update_device_down(tap)
+            except Exception as exc:  # noqa: BLE001
+                LOG.warning("Could not report %s down: %s", tap, exc)
+                continue
+            del self._up[tap]
+        for tap, bridge in sorted(plugged.items()):
+            if self._up.get(tap) == bridge:
+                continue
+            try:
+                self._plugin.update_device_up(tap)
+            except Exception as exc:  # noqa: BLE001
+                LOG.warning("Could not report %s up: %s", tap, exc)
+                continue
+            LOG.info("%s plugged into %s", tap, bridge)
+            self._up[tap] = bridge
+
+    # -- the loop -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_full = 0.0
+        while not self._stop.is_set():
+            resync = self._resync.is_set()
+            self._resync.clear()
+            full = resync or time.monotonic() >= next_full
+            try:
+                self.reconcile_once(full=full, resync=resync)
+                if full:
+                    next_full = time.monotonic() + self._full_sync_interval
+            except Exception:  # noqa: BLE001 - the loop must outlive any failure
+                LOG.exception("Reconcile failed; retrying")
+                if resync:
+                    self._resync.set()
+            self._stop.wait(self._settings.polling_interval)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._resync.set()
+        self._reporter.start()
+        self._thread = threading.Thread(target=self._run, name="linuxbridge-agent",
+                                        daemon=True)
+        self._thread.start()
+        LOG.info("Linux bridge agent on %s started, mappings %s", self._settings.agent.host,
+                 self._settings.interface_mappings)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._reporter.stop()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+

@@ -1,0 +1,43 @@
+"""Applying a link plan; one failed step spoils only the taps that depend on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from neutrino.agent.linuxbridge.links import HostLinks
+from neutrino.agent.linuxbridge.plan import Plan
+
+LOG = logging.getLogger(__name__)
+
+
+def apply_plan(plan: Plan, host: HostLinks) -> dict[str, str]:
+    """Apply `plan`; returns tap -> bridge for the taps that are now plugged."""
+    failed: set[str] = set()
+
+    def step(target: str, action: Callable[[], None], what: str) -> None:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - one broken link must not stop the rest
+            LOG.warning("Could not %s: %s", what, exc)
+            failed.add(target)
+
+    for bridge in plan.bridges:
+        step(bridge, lambda b=bridge: host.ensure_bridge(b), f"create bridge {bridge}")
+    for vlan in plan.vlans:
+        step(vlan.device,
+             lambda v=vlan: host.ensure_vlan(v.interface, v.vlan, v.device),
+             f"create VLAN device {vlan.device}")
+    for device, bridge in plan.enslave:
+        if bridge in failed:
+            failed.add(device)
+            continue
+        step(device, lambda d=device, b=bridge: host.enslave(d, b),
+             f"add {device} to {bridge}")
+    for device in plan.set_up:
+        step(device, lambda d=device: host.set_up(d), f"set {device} up")
+    for name in plan.delete:
+        step(name, lambda n=name: host.delete(n), f"delete {name}")
+
+    return {tap: bridge for tap, bridge in plan.plugged.items()
+            if tap not in failed and not failed.intersection(plan.needs.get(tap, ()))}

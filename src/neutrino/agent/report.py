@@ -1,0 +1,98 @@
+"""The heartbeat every agent sends: `report_state` every `report_interval`.
+
+The server's answer tells the agent when its view may be stale: "revived" (the server had
+counted it dead), "new" after the first report (its row was deleted), or a success after
+failures (the server or the broker was unreachable). Then `on_resync` runs, so the agent
+does a full sync. Reporting never stops on errors; only `stop()` ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from neutrino.lib import constants
+
+LOG = logging.getLogger(__name__)
+
+
+class ReportClient(Protocol):
+    def report_state(self, agent_state: dict[str, Any], start_flag: bool) -> str: ...
+
+
+def needs_resync(answer: str, first_success: bool, failed_before: bool) -> bool:
+    """Whether an answer to a report means the agent must do a full sync."""
+    if failed_before or answer == constants.AGENT_REVIVED:
+        return True
+    return answer == constants.AGENT_NEW and not first_success
+
+
+class StateReporter:
+    def __init__(self, client: ReportClient, agent_state: dict[str, Any],
+                 configurations: Callable[[], dict[str, Any]], interval: float,
+                 on_resync: Callable[[], None] | None = None,
+                 log_heartbeats: bool = False) -> None:
+        """`agent_state` holds the fixed fields (binary, topic, agent_type, ...)."""
+        self._client = client
+        self._agent_state = dict(agent_state)
+        self._configurations = configurations
+        self._interval = interval
+        self._on_resync = on_resync
+        self._log_heartbeats = log_heartbeats
+        self._started = False  # a report succeeded since start: the start flag was seen
+        self._failing = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_answer: str | None = None
+
+    def report_once(self) -> str | None:
+        """Send one report; the answer, or None when it failed (already logged)."""
+        try:
+            state = dict(self._agent_state, configurations=self._configurations())
+            answer = self._client.report_state(state, start_flag=not self._started)
+        except Exception as exc:  # noqa: BLE001 - a heartbeat must outlive any failure
+            if not self._failing:
+                LOG.warning("Failed reporting state: %s", exc)
+            else:
+                LOG.debug("Still failing to report state: %s", exc)
+            self._failing = True
+            return None
+        resync = needs_resync(answer, not self._started, self._failing)
+        if self._failing:
+            LOG.info("Reporting state again (answer %r)", answer)
+        elif self._log_heartbeats:
+            LOG.info("Reported state: %s", answer)
+        self._started = True
+        self._failing = False
+        self.last_answer = answer
+        if resync and self._on_resync is not None:
+            try:
+                self._on_resync()
+            except Exception:  # noqa: BLE001
+                LOG.exception("Resync request failed")
+        return answer
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            self.report_once()
+            # Keep a steady cadence however long a report took; never busy-loop.
+            next_at = max(next_at + self._interval, time.monotonic())
+            self._stop.wait(next_at - time.monotonic())
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="state-reporter", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop reporting; waits for a report in flight (bounded by the call's timeout)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,173 @@
+"""Agent-side RPC: proxies for the server's APIs and the DHCP agent's cast listener.
+
+Every proxy call is an oslo.messaging `call`; the server's errors arrive as
+`oslo_messaging.RemoteError` (its `exc_type` is the Neutron error's name).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import oslo_messaging
+
+from neutrino.lib import constants
+
+LOG = logging.getLogger(__name__)
+
+_CONTEXT: dict[str, Any] = {}
+
+
+def _client(transport: oslo_messaging.Transport, topic: str,
+            timeout: float | None = None) -> oslo_messaging.RPCClient:
+    return oslo_messaging.get_rpc_client(
+        transport, oslo_messaging.Target(topic=topic), timeout=timeout)
+
+
+class StateReportClient:
+    """`report_state` to `q-reports-plugin`; answers "new", "alive" or "revived"."""
+
+    def __init__(self, transport: oslo_messaging.Transport, host: str,
+                 timeout: float | None = None) -> None:
+        self.host = host
+        # A report older than the next one is worthless: callers pass report_interval.
+        self._client = _client(transport, constants.TOPIC_REPORTS, timeout)
+
+    def report_state(self, agent_state: dict[str, Any], start_flag: bool) -> str:
+        state = dict(agent_state, host=self.host)
+        if start_flag:
+            state["start_flag"] = True
+        # Neutron's wire format; the agent's clock is informational only.
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat()
+        return self._client.call(_CONTEXT, "report_state",
+                                 agent_state={"agent_state": state}, time=now)
+
+
+class DhcpPluginClient:
+    """The DHCP plugin API on `q-plugin`, on behalf of the agent on `host`."""
+
+    def __init__(self, transport: oslo_messaging.Transport, host: str,
+                 timeout: float | None = None) -> None:
+        self.host = host
+        self._client = _client(transport, constants.TOPIC_PLUGIN, timeout)
+
+    def get_active_networks_info(self) -> list[dict[str, Any]]:
+        return self._client.call(_CONTEXT, "get_active_networks_info", host=self.host)
+
+    def get_network_info(self, network_id: str) -> dict[str, Any] | None:
+        return self._client.call(_CONTEXT, "get_network_info", network_id=network_id,
+                                 host=self.host)
+
+    def create_dhcp_port(self, port: dict[str, Any]) -> dict[str, Any]:
+        return self._client.call(_CONTEXT, "create_dhcp_port", port=port, host=self.host)
+
+    def update_dhcp_port(self, port_id: str, port: dict[str, Any]) -> dict[str, Any]:
+        return self._client.call(_CONTEXT, "update_dhcp_port", port_id=port_id, port=port,
+                                 host=self.host)
+
+    def release_dhcp_port(self, network_id: str, device_id: str) -> None:
+        self._client.call(_CONTEXT, "release_dhcp_port", network_id=network_id,
+                          device_id=device_id, host=self.host)
+
+    def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
+        self._client.call(_CONTEXT, "dhcp_ready_on_ports", port_ids=list(port_ids))
+
+
+class L2PluginClient:
+    """The Linux bridge agent's device API on `q-plugin`."""
+
+    def __init__(self, transport: oslo_messaging.Transport, host: str,
+                 timeout: float | None = None) -> None:
+        self.host = host
+        self._client = _client(transport, constants.TOPIC_PLUGIN, timeout)
+
+    def get_device_details(self, device: str) -> dict[str, Any]:
+        return self._client.call(_CONTEXT, "get_device_details", device=device,
+                                 host=self.host)
+
+    def update_device_up(self, device: str) -> None:
+        self._client.call(_CONTEXT, "update_device_up", device=device, host=self.host)
+
+    def update_device_down(self, device: str) -> None:
+        self._client.call(_CONTEXT, "update_device_down", device=device, host=self.host)
+
+    def get_ports_on_host(self) -> list[dict[str, Any]]:
+        return self._client.call(_CONTEXT, "get_ports_on_host", host=self.host)
+
+
+class DhcpAgentCasts(Protocol):
+    """What a DHCP agent handles; each takes the cast's payload."""
+
+    def network_create_end(self, payload: dict[str, Any]) -> None: ...
+    def network_update_end(self, payload: dict[str, Any]) -> None: ...
+    def network_delete_end(self, payload: dict[str, Any]) -> None: ...
+    def subnet_create_end(self, payload: dict[str, Any]) -> None: ...
+    def subnet_update_end(self, payload: dict[str, Any]) -> None: ...
+    def subnet_delete_end(self, payload: dict[str, Any]) -> None: ...
+    def port_create_end(self, payload: dict[str, Any]) -> None: ...
+    def port_update_end(self, payload: dict[str, Any]) -> None: ...
+    def port_delete_end(self, payload: dict[str, Any]) -> None: ...
+    def agent_updated(self, payload: dict[str, Any]) -> None: ...
+
+
+class DhcpAgentEndpoint:
+    """The wire side of `DhcpAgentCasts`: strips the RPC context, nothing else."""
+
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, agent: DhcpAgentCasts) -> None:
+        self._agent = agent
+
+    def network_create_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.network_create_end(payload)
+
+    def network_update_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.network_update_end(payload)
+
+    def network_delete_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.network_delete_end(payload)
+
+    def subnet_create_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.subnet_create_end(payload)
+
+    def subnet_update_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.subnet_update_end(payload)
+
+    def subnet_delete_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.subnet_delete_end(payload)
+
+    def port_create_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.port_create_end(payload)
+
+    def port_update_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.port_update_end(payload)
+
+    def port_delete_end(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.port_delete_end(payload)
+
+    def agent_updated(self, context: Any, payload: dict[str, Any]) -> None:
+        self._agent.agent_updated(payload)
+
+
+class DhcpAgentListener:
+    """A running cast listener; `stop()` waits for the casts in flight."""
+
+    def __init__(self, server: oslo_messaging.MessageHandlingServer) -> None:
+        self._server: oslo_messaging.MessageHandlingServer | None = server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server.wait()
+            self._server = None
+
+
+def serve_dhcp_agent(transport: oslo_messaging.Transport, host: str,
+                     endpoint: DhcpAgentCasts) -> DhcpAgentListener:
+    """Receive the casts for `host`'s DHCP agent (`dhcp_agent.<host>` and the fanout)."""
+    server = oslo_messaging.get_rpc_server(
+        transport, oslo_messaging.Target(topic=constants.TOPIC_DHCP_AGENT, server=host),
+        [DhcpAgentEndpoint(endpoint)], access_policy=oslo_messaging.DefaultRPCAccessPolicy)
+    server.start()
+    return DhcpAgentListener(server)

@@ -1,0 +1,29 @@
+"""Core's DhcpAgentNotifier over RPC: casts to one host's DHCP agent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import oslo_messaging
+
+from neutrino.lib import constants
+
+LOG = logging.getLogger(__name__)
+
+# A cast happens after core committed; it must neither fail the API request nor hold it for
+# long while the broker is unreachable. The agent's periodic resync repairs a lost cast.
+_CAST_RETRIES = 1
+
+
+class RpcDhcpNotifier:
+    def __init__(self, transport: oslo_messaging.Transport) -> None:
+        self._client = oslo_messaging.get_rpc_client(
+            transport, oslo_messaging.Target(topic=constants.TOPIC_DHCP_AGENT))
+
+    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None:
+        try:
+            self._client.prepare(server=host, retry=_CAST_RETRIES).cast(
+                {}, method, payload=payload)
+        except Exception as exc:  # noqa: BLE001 - nothing may escape into core
+            LOG.warning("Dropped %s cast to the DHCP agent on %s: %s", method, host, exc)
