@@ -133,3 +133,51 @@ class FlatNetworkInUse(InUse):
 
 class AgentCreationNotSupported(BadRequest):
     message = "Agent creation using API is not supported."
+
+
+# Resources (networks, subnets, ports): Neutron's names, kinds and messages.
+
+class HTTPBadRequest(BadRequest):
+    """What Neutron's API raises as webob's HTTPBadRequest (e.g. another project's id)."""
+    message = "Bad request."
+
+
+class InvalidSharedSetting(Conflict):
+    message = ("Unable to reconfigure sharing settings for network %(network)s. Multiple "
+               "tenants are using it.")
+
+
+class InvalidAllocationPool(BadRequest):
+    message = "The allocation pool %(pool)s is not valid."
+
+
+class OutOfBoundsAllocationPool(BadRequest):
+    message = "The allocation pool %(pool)s spans beyond the subnet cidr %(subnet_cidr)s."
+
+
+class OverlappingAllocationPools(Conflict):
+    message = ("Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet "
+               "%(subnet_cidr)s.")
+
+
+class GatewayConflictWithAllocationPools(InUse):
+    message = "Gateway ip %(ip_address)s conflicts with allocation pool %(pool)s."
+
+
+class InvalidIpForNetwork(BadRequest):
+    message = ("IP address %(ip_address)s is not a valid IP for any of the subnets on the "
+               "specified network.")
+
+
+class InvalidIpForSubnet(BadRequest):
+    message = "IP address %(ip_address)s is not a valid IP for the specified subnet."
+
+
+class DNSNameServersExhausted(BadRequest):
+    message = ("Unable to complete operation for %(subnet_id)s. The number of DNS "
+               "nameservers exceeds the limit %(quota)s.")
+
+
+class HostRoutesExhausted(BadRequest):
+    message = ("Unable to complete operation for %(subnet_id)s. The number of host routes "
+               "exceeds the limit %(quota)s.")
