@@ -1,0 +1,14 @@
+"""The `neutrino` commands, by the names the old neutron client gave them."""
+
+from __future__ import annotations
+
+from cliff.command import Command
+
+from neutrino.cli.commands import agents, extensions, networks, ports, scheduler, subnets
+
+
+def all_commands() -> dict[str, type[Command]]:
+    commands: dict[str, type[Command]] = {}
+    for module in (extensions, agents, networks, subnets, ports, scheduler):
+        commands.update(module.COMMANDS)
+    return commands
