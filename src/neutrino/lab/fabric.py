@@ -1,0 +1,115 @@
+"""The lab's namespaces and links: physnet1, the management network, the hosts.
+
+Each step is one idempotent-enough command list; `down` removes everything by name.
+"""
+
+from __future__ import annotations
+
+import os
+
+from neutrino.lab import config
+from neutrino.lab.naming import (
+    CONTROLLER_ADDRESS,
+    HOST_MGMT_IF,
+    HOST_PHYS_IF,
+    MGMT_BRIDGE,
+    MGMT_NETWORK,
+    LabNames,
+    host_mgmt_address,
+)
+from neutrino.lab.system import Cgroup, ns_inode, run, start, wait_for
+
+HOLDER_LEAF = "hosts"
+PREFIXLEN = MGMT_NETWORK.prefixlen
+
+
+def physnet_commands(names: LabNames) -> list[list[str]]:
+    """physnet1: a plain bridge in the root namespace; without VLAN filtering it is a trunk."""
+    br = names.physnet_bridge
+    return [["ip", "link", "add", br, "type", "bridge", "stp_state", "0"],
+            ["ip", "link", "set", br, "up"]]
+
+
+def mgmt_commands(names: LabNames) -> list[list[str]]:
+    ns = names.mgmt_netns
+    return [["ip", "netns", "add", ns],
+            ["ip", "-n", ns, "link", "set", "lo", "up"],
+            ["ip", "-n", ns, "link", "add", MGMT_BRIDGE, "type", "bridge"],
+            ["ip", "-n", ns, "addr", "add", f"{CONTROLLER_ADDRESS}/{PREFIXLEN}",
+             "dev", MGMT_BRIDGE],
+            ["ip", "-n", ns, "link", "set", MGMT_BRIDGE, "up"]]
+
+
+def host_link_commands(names: LabNames, host: str, index: int) -> list[list[str]]:
+    """A host's eth0 on physnet1 and mgmt0 on the management network."""
+    hns, mns = names.host_netns(host), names.mgmt_netns
+    root_end, peer = names.phys_veth(index), names.mgmt_peer(index)
+    return [
+        ["ip", "-n", hns, "link", "set", "lo", "up"],
+        ["ip", "link", "add", root_end, "type", "veth", "peer", "name", HOST_PHYS_IF,
+         "netns", hns],
+        ["ip", "link", "set", root_end, "master", names.physnet_bridge, "up"],
+        ["ip", "-n", hns, "link", "set", HOST_PHYS_IF, "up"],
+        ["ip", "link", "add", HOST_MGMT_IF, "netns", hns, "type", "veth", "peer", "name",
+         peer, "netns", mns],
+        ["ip", "-n", mns, "link", "set", peer, "master", MGMT_BRIDGE, "up"],
+        ["ip", "-n", hns, "addr", "add", f"{host_mgmt_address(index)}/{PREFIXLEN}",
+         "dev", HOST_MGMT_IF],
+        ["ip", "-n", hns, "link", "set", HOST_MGMT_IF, "up"],
+    ]
+
+
+def holder_command() -> list[str]:
+    """A process that owns a fresh network and private mount namespace and does nothing."""
+    return ["unshare", "--net", "--mount", "--propagation", "private", "--",
+            "sleep", "infinity"]
+
+
+def host_mount_commands(pid: int, hosts_file: str) -> list[list[str]]:
+    """Inside the host's mount namespace: its own /run/netns and /etc/hosts."""
+    enter = ["nsenter", "-t", str(pid), "-m", "--"]
+    return [enter + ["mkdir", "-p", "/run/netns"],
+            enter + ["mount", "-t", "tmpfs", "-o", "mode=0755", "neutrino-lab", "/run/netns"],
+            enter + ["mount", "--bind", hosts_file, "/etc/hosts"]]
+
+
+def run_all(commands: list[list[str]]) -> None:
+    for argv in commands:
+        run(argv)
+
+
+def create_physnet(names: LabNames) -> None:
+    run_all(physnet_commands(names))
+
+
+def create_mgmt(names: LabNames) -> None:
+    run_all(mgmt_commands(names))
+
+
+def create_host(names: LabNames, cgroup: Cgroup, host: str, index: int) -> int:
+    """Starts the host's holder, gives it its mounts and links; returns the holder's pid."""
+    hdir = names.host_dir(host)
+    os.makedirs(hdir, exist_ok=True)
+    hosts_file = os.path.join(hdir, "hosts")
+    with open(hosts_file, "w") as f:
+        f.write(config.etc_hosts(host))
+    proc = start(holder_command(), log_path=names.log_file(f"holder-{host}"), cgroup=cgroup,
+                 leaf=HOLDER_LEAF)
+    own_net, own_mnt = ns_inode("/proc/self/ns/net"), ns_inode("/proc/self/ns/mnt")
+
+    def unshared() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the holder of {host} exited with {proc.returncode}")
+        return (ns_inode(f"/proc/{proc.pid}/ns/net") not in (None, own_net)
+                and ns_inode(f"/proc/{proc.pid}/ns/mnt") not in (None, own_mnt))
+
+    wait_for(unshared, 10, 0.02, f"{host}'s namespaces")
+    run(["ip", "netns", "attach", names.host_netns(host), str(proc.pid)])
+    run_all(host_mount_commands(proc.pid, hosts_file))
+    run_all(host_link_commands(names, host, index))
+    return proc.pid
+
+
+def in_host(pid: int, argv: list[str]) -> list[str]:
+    """`argv` run inside a host: its network and mount namespaces."""
+    return ["nsenter", "-t", str(pid), "-n", "-m", "--"] + argv

@@ -1,0 +1,384 @@
+"""The lab: controlnode (the root namespace), hosts, physnet1, management, services, VMs.
+
+    lab = Lab(LabNames("lab"))
+    lab.up(transport="rabbit")      # cleans a dirty machine first
+    lab.stop_dhcp("HostA"); lab.start_dhcp("HostA")
+    lab.down()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import urllib.error
+import urllib.request
+
+from neutrino.lab import cleanup, config, fabric, state
+from neutrino.lab.naming import (
+    CONTROLLER_ADDRESS,
+    CONTROLNODE,
+    LabNames,
+    check_host_name,
+    next_host_index,
+)
+from neutrino.lab.state import HostRecord, LabState
+from neutrino.lab.system import (
+    Cgroup,
+    ns_inode,
+    pid_alive,
+    pids_in_netns,
+    run,
+    start,
+    terminate,
+    wait_for,
+)
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_HOSTS = ("HostA", "HostB")
+RABBIT_PORT = 5672
+MGMT_API_PORT = 9696
+AGENTS = ("dhcp", "linuxbridge")
+TRANSPORTS = ("rabbit", "inproc")
+
+
+class LabError(RuntimeError):
+    """Something the operator asked for that the lab cannot do (printed, no traceback)."""
+
+
+def rabbit_answers(host: str = "127.0.0.1", port: int = RABBIT_PORT) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def default_transport() -> str:
+    return "rabbit" if rabbit_answers() else "inproc"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
+    if not found:
+        raise LabError(f"{name} is not installed")
+    return found
+
+
+def _write(path: str, text: str) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Lab:
+    def __init__(self, names: LabNames, cgroup: Cgroup | None = None) -> None:
+        self.names = names
+        self.cgroup = cgroup or Cgroup(names.cgroup)
+
+    # --- record ----------------------------------------------------------------------
+    def load(self) -> LabState:
+        st = state.load(self.names.state_file)
+        if st is None:
+            raise LabError(f"lab {self.names.lab!r} is not up")
+        return st
+
+    def save(self, st: LabState) -> None:
+        state.save(self.names.state_file, st)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.load().api_port}/v2.0/"
+
+    # --- up / down -------------------------------------------------------------------
+    def up(self, transport: str | None = None, hosts: tuple[str, ...] = DEFAULT_HOSTS,
+           services: bool = True, agent_down_time: int = 5,
+           report_interval: float = 1) -> LabState:
+        for h in hosts:
+            check_host_name(h)
+        transport = transport or default_transport()
+        if transport not in TRANSPORTS:
+            raise LabError(f"transport {transport!r} is not one of {TRANSPORTS}")
+        self.down()
+        n = self.names
+        os.makedirs(n.run_dir, exist_ok=True)
+        os.makedirs(n.state_dir, exist_ok=True)
+        st = LabState(lab=n.lab, transport=transport if services else None)
+        self.save(st)
+        try:
+            fabric.create_physnet(n)
+            fabric.create_mgmt(n)
+            for i, h in enumerate(hosts):
+                pid = fabric.create_host(n, self.cgroup, h, i)
+                st.hosts[h] = HostRecord(h, i, pid)
+                self.save(st)
+            if services:
+                self._start_services(st, agent_down_time, report_interval)
+        except BaseException:
+            LOG.error("lab up failed; cleaning up")
+            self.down()
+            raise
+        return st
+
+    def down(self) -> None:
+        cleanup.teardown(self.names, self.cgroup)
+
+    def leftovers(self) -> list[str]:
+        return cleanup.leftovers(self.names, self.cgroup)
+
+    # --- services --------------------------------------------------------------------
+    def _rabbit(self, for_host: bool) -> config.Rabbit:
+        return config.Rabbit(CONTROLNODE if for_host else "127.0.0.1", RABBIT_PORT,
+                             self.names.rabbit_user, config.RABBIT_PASSWORD,
+                             self.names.rabbit_vhost)
+
+    def _setup_rabbit(self) -> None:
+        n = self.names
+        _write(os.path.join(n.run_dir, cleanup.RABBIT_MARKER), "")
+        cleanup.rabbit_cleanup(n)
+        run(["rabbitmqctl", "-q", "add_vhost", n.rabbit_vhost])
+        run(["rabbitmqctl", "-q", "add_user", n.rabbit_user, config.RABBIT_PASSWORD])
+        run(["rabbitmqctl", "-q", "set_permissions", "-p", n.rabbit_vhost, n.rabbit_user,
+             ".*", ".*", ".*"])
+
+    def _controller_files(self, st: LabState, agent_down_time: int,
+                          report_interval: float) -> list[str]:
+        d = self.names.controller_dir
+        rabbit = self._rabbit(False) if st.transport == "rabbit" else None
+        assert st.api_port is not None
+        conf = _write(f"{d}/neutron.conf", config.server_conf(
+            state_path=d, api_port=st.api_port, rabbit=rabbit,
+            agent_down_time=agent_down_time, report_interval=report_interval))
+        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf())
+        return [conf, lb]
+
+    def _host_files(self, host: str, report_interval: float) -> dict[str, str]:
+        d = self.names.host_dir(host)
+        return {
+            "neutron": _write(f"{d}/neutron.conf", config.host_conf(
+                host=host, state_path=f"{d}/state", rabbit=self._rabbit(True),
+                report_interval=report_interval)),
+            "linuxbridge": _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf()),
+            "dhcp": _write(f"{d}/dhcp_agent.ini", config.dhcp_agent_ini()),
+        }
+
+    def _start_services(self, st: LabState, agent_down_time: int,
+                        report_interval: float) -> None:
+        n = self.names
+        st.api_port = free_port()
+        self._write_report_interval(report_interval)
+        files = self._controller_files(st, agent_down_time, report_interval)
+        args = [a for f in files for a in ("--config-file", f)]
+        mappings = [f"{CONTROLLER_ADDRESS}:{MGMT_API_PORT}={st.api_port}"]
+        if st.transport == "rabbit":
+            self._setup_rabbit()
+            st.rabbit = True
+            mappings.append(f"{CONTROLLER_ADDRESS}:{RABBIT_PORT}={RABBIT_PORT}")
+        self._start_forwarder(st, mappings)
+        if st.transport == "rabbit":
+            st.server_pid = start([_binary("neutrino-server")] + args,
+                                  log_path=n.log_file("server"), cgroup=self.cgroup,
+                                  leaf="server").pid
+            self.save(st)
+            self._wait_api(st)
+            for h in st.hosts:
+                for agent in AGENTS:
+                    self._start_agent(st, h, agent)
+        else:
+            hosts = [a for h in st.hosts for a in ("--host", f"{h}=/run/netns/{n.host_netns(h)}")]
+            st.aio_pid = start([_binary("neutrino-aio")] + args + hosts,
+                               log_path=n.log_file("aio"), cgroup=self.cgroup,
+                               leaf="aio").pid
+            self.save(st)
+            self._wait_api(st)
+        self.save(st)
+
+    def _write_report_interval(self, report_interval: float) -> None:
+        _write(os.path.join(self.names.run_dir, "report_interval"), str(report_interval))
+
+    def _report_interval(self) -> float:
+        try:
+            with open(os.path.join(self.names.run_dir, "report_interval")) as f:
+                return float(f.read())
+        except (OSError, ValueError):
+            return 1.0
+
+    def _start_forwarder(self, st: LabState, mappings: list[str]) -> None:
+        n = self.names
+        ready = os.path.join(n.run_dir, "forwarder.ready")
+        proc = start([sys.executable, "-m", "neutrino.lab.forwarder", "--netns",
+                      f"/run/netns/{n.mgmt_netns}", "--ready-file", ready] + mappings,
+                     log_path=n.log_file("forwarder"), cgroup=self.cgroup, leaf="forwarder")
+        st.forwarder_pid = proc.pid
+        self.save(st)
+
+        def ready_now() -> bool:
+            if proc.poll() is not None:
+                raise LabError(f"the forwarder exited; see {n.log_file('forwarder')}")
+            return os.path.exists(ready)
+        wait_for(ready_now, 20, 0.05, "the forwarder")
+
+    def _wait_api(self, st: LabState, timeout: float = 60) -> None:
+        pid = st.server_pid or st.aio_pid
+        url = f"http://127.0.0.1:{st.api_port}/"
+
+        def answers() -> bool:
+            if pid is not None and not pid_alive(pid):
+                what = "server" if st.server_pid else "aio"
+                raise LabError(f"the {what} exited; see {self.names.log_file(what)}")
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                return True
+            except urllib.error.HTTPError:
+                return True
+            except OSError:
+                return False
+        wait_for(answers, timeout, 0.2, f"the API on {url}")
+
+    def _agent_leaf(self, host: str, agent: str) -> str:
+        return f"{host}-{agent}"
+
+    def _start_agent(self, st: LabState, host: str, agent: str) -> int:
+        rec = st.hosts[host]
+        files = self._host_files(host, self._report_interval())
+        binary = _binary("neutrino-dhcp-agent" if agent == "dhcp"
+                         else "neutrino-linuxbridge-agent")
+        argv = fabric.in_host(rec.holder_pid, [binary, "--config-file", files["neutron"],
+                                               "--config-file", files[agent]])
+        pid = start(argv, log_path=self.names.log_file(f"{host}-{agent}-agent"),
+                    cgroup=self.cgroup, leaf=self._agent_leaf(host, agent)).pid
+        rec.agents[agent] = pid
+        self.save(st)
+        return pid
+
+    # --- hosts -----------------------------------------------------------------------
+    def add_host(self, host: str) -> HostRecord:
+        check_host_name(host)
+        st = self.load()
+        if host in st.hosts:
+            raise LabError(f"host {host} already exists")
+        if st.transport == "inproc":
+            raise LabError("the all-in-one takes its hosts when it starts: add hosts with "
+                           "--transport rabbit, or `up --host` them")
+        index = next_host_index({r.index for r in st.hosts.values()})
+        pid = fabric.create_host(self.names, self.cgroup, host, index)
+        rec = HostRecord(host, index, pid)
+        st.hosts[host] = rec
+        self.save(st)
+        if st.transport == "rabbit":
+            for agent in AGENTS:
+                self._start_agent(st, host, agent)
+        return rec
+
+    def _host(self, st: LabState, host: str) -> HostRecord:
+        if host not in st.hosts:
+            raise LabError(f"no host {host!r} in lab {self.names.lab!r} "
+                           f"(hosts: {', '.join(st.hosts)})")
+        return st.hosts[host]
+
+    def agent_running(self, host: str, agent: str) -> bool:
+        st = self.load()
+        rec = self._host(st, host)
+        pid = rec.agents.get(agent)
+        return pid is not None and pid_alive(pid)
+
+    def stop_agent(self, host: str, agent: str = "dhcp") -> None:
+        """The agent only: its dnsmasq keeps serving."""
+        st = self.load()
+        rec = self._host(st, host)
+        if st.transport == "inproc":
+            self._aio(host, agent, "stop")
+            return
+        pid = rec.agents.pop(agent, None)
+        if pid is not None and pid_alive(pid):
+            terminate(pid)
+        self.save(st)
+
+    def start_agent(self, host: str, agent: str = "dhcp") -> None:
+        st = self.load()
+        rec = self._host(st, host)
+        if st.transport == "inproc":
+            self._aio(host, agent, "start")
+            return
+        pid = rec.agents.get(agent)
+        if pid is None or not pid_alive(pid):
+            self._start_agent(st, host, agent)
+
+    def stop_dhcp(self, host: str) -> None:
+        """The DHCP agent and its dnsmasq processes, as the walk-through's HA test asks."""
+        st = self.load()
+        rec = self._host(st, host)
+        if st.transport == "inproc":
+            self._aio(host, "dhcp", "stop")
+            self._kill_host_dnsmasq(host)
+            return
+        self.cgroup.kill(self._agent_leaf(host, "dhcp"))
+        rec.agents.pop("dhcp", None)
+        self.save(st)
+
+    def start_dhcp(self, host: str) -> None:
+        self.start_agent(host, "dhcp")
+
+    def _kill_host_dnsmasq(self, host: str) -> None:
+        """All-in-one: the host's dnsmasq run in the namespaces kept in its netns_dir."""
+        d = os.path.join(self.names.controller_dir, host, "netns")
+        inodes = {i for i in (ns_inode(os.path.join(d, f)) for f in _listdir(d)) if i}
+        for pid in pids_in_netns(inodes):
+            terminate(pid, 5)
+
+    def _aio(self, host: str, agent: str, op: str) -> dict:
+        path = os.path.join(self.names.controller_dir, "aio.sock")
+        request = json.dumps({"op": op, "host": host, "agent": agent}) + "\n"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(30)
+            s.connect(path)
+            s.sendall(request.encode())
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        reply = json.loads(data) if data.strip() else {}
+        if isinstance(reply, dict) and reply.get("error"):
+            raise LabError(f"all-in-one: {reply['error']}")
+        return reply
+
+    # --- status ----------------------------------------------------------------------
+    def status(self) -> dict:
+        st = state.load(self.names.state_file)
+        if st is None:
+            return {"lab": self.names.lab, "up": False, "leftovers": self.leftovers()}
+        hosts = {}
+        for h, rec in st.hosts.items():
+            hosts[h] = {
+                "netns": self.names.host_netns(h), "holder": pid_alive(rec.holder_pid),
+                "agents": {a: pid_alive(p) for a, p in rec.agents.items()},
+            }
+        out = {"lab": st.lab, "up": True, "transport": st.transport, "hosts": hosts,
+               "vms": sorted(st.vms)}
+        if st.api_port:
+            out["api"] = f"http://127.0.0.1:{st.api_port}/v2.0/"
+        for what, pid in (("server", st.server_pid), ("aio", st.aio_pid),
+                          ("forwarder", st.forwarder_pid)):
+            if pid:
+                out[what] = pid_alive(pid)
+        return out
+
+
+def _listdir(d: str) -> list[str]:
+    try:
+        return os.listdir(d)
+    except OSError:
+        return []

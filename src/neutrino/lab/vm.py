@@ -1,0 +1,162 @@
+"""VMs: a namespace per VM, wired to its host like nova wires an instance.
+
+`boot` creates the port through the API (`binding:host_id`, `device_owner = compute:nova`,
+`device_id` = the VM's id), then a veth whose host end is `tap<port id[:11]>` in the host's
+namespace (the host's Linux bridge agent plugs it) and whose VM end `eth0` carries the port's
+MAC. `dhcp` runs udhcpc once inside the VM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import uuid
+from dataclasses import dataclass
+
+from neutrino.lab import config
+from neutrino.lab.api import ApiError, NetworkApi
+from neutrino.lab.lab import Lab, LabError
+from neutrino.lab.naming import VM_IF, check_vm_name
+from neutrino.lab.state import VmRecord
+from neutrino.lab.system import run
+from neutrino.lib.naming import tap_name
+
+_LEASE = re.compile(r"^NEUTRINO_LAB_LEASE (\S+)$", re.M)
+
+
+@dataclass(frozen=True)
+class VmRow:
+    id: str
+    name: str
+    status: str
+    networks: str
+
+
+def vm_link_commands(vm_ns: str, host_ns: str, port_id: str, mac: str) -> list[list[str]]:
+    tap = tap_name(port_id)
+    return [
+        ["ip", "netns", "add", vm_ns],
+        ["ip", "-n", vm_ns, "link", "set", "lo", "up"],
+        ["ip", "link", "add", tap, "netns", host_ns, "type", "veth", "peer", "name", VM_IF,
+         "netns", vm_ns],
+        ["ip", "-n", vm_ns, "link", "set", VM_IF, "address", mac],
+        ["ip", "-n", vm_ns, "link", "set", VM_IF, "up"],
+        ["ip", "-n", host_ns, "link", "set", tap, "up"],
+    ]
+
+
+def udhcpc_command(vm_ns: str, script: str, tries: int = 3, timeout: int = 1) -> list[str]:
+    # -n: give up instead of backgrounding; -q: quit once bound; -f: stay in the foreground.
+    return ["ip", "netns", "exec", vm_ns, "udhcpc", "-f", "-q", "-n", "-i", VM_IF,
+            "-t", str(tries), "-T", str(timeout), "-A", "1", "-s", script]
+
+
+def parse_lease(output: str) -> str | None:
+    found = _LEASE.findall(output)
+    return found[-1] if found else None
+
+
+def format_networks(port: dict, network_name: str) -> str:
+    ips = ", ".join(ip["ip_address"] for ip in port.get("fixed_ips", []))
+    return f"{network_name}={ips}" if ips else ""
+
+
+def nova_table(rows: list[VmRow]) -> str:
+    """`nova list`'s table."""
+    headers = ("ID", "Name", "Status", "Networks")
+    data = [(r.id, r.name, r.status, r.networks) for r in rows]
+    widths = [max([len(h)] + [len(d[i]) for d in data]) for i, h in enumerate(headers)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths, strict=True)) + "|"
+    return "\n".join([line, fmt(headers), line] + [fmt(d) for d in data] + [line])
+
+
+class Vms:
+    def __init__(self, lab: Lab, api: NetworkApi) -> None:
+        self.lab = lab
+        self.api = api
+
+    def _script(self) -> str:
+        path = os.path.join(self.lab.names.run_dir, "udhcpc.script")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(config.udhcpc_script())
+            os.chmod(path, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP)
+        return path
+
+    def boot(self, name: str, network_id: str, host: str) -> VmRecord:
+        check_vm_name(name)
+        st = self.lab.load()
+        if host not in st.hosts:
+            raise LabError(f"no host {host!r} (hosts: {', '.join(st.hosts)})")
+        if name in st.vms:
+            raise LabError(f"a VM named {name!r} exists")
+        vm_id = str(uuid.uuid4())
+        port = self.api.create_port({
+            "network_id": network_id, "binding:host_id": host,
+            "device_owner": "compute:nova", "device_id": vm_id})
+        names = self.lab.names
+        vm_ns = names.vm_netns(name)
+        try:
+            for argv in vm_link_commands(vm_ns, names.host_netns(host), port["id"],
+                                         port["mac_address"]):
+                run(argv)
+        except BaseException:
+            run(["ip", "netns", "delete", vm_ns], check=False)
+            self.api.delete_port(port["id"])
+            raise
+        rec = VmRecord(name, vm_id, host, port["id"], network_id, port["mac_address"])
+        st = self.lab.load()
+        st.vms[name] = rec
+        self.lab.save(st)
+        return rec
+
+    def get(self, name: str) -> VmRecord:
+        st = self.lab.load()
+        if name not in st.vms:
+            raise LabError(f"no VM {name!r} in lab {self.lab.names.lab!r}")
+        return st.vms[name]
+
+    def rows(self) -> list[VmRow]:
+        st = self.lab.load()
+        net_names: dict[str, str] = {}
+        rows = []
+        for rec in st.vms.values():
+            try:
+                port = self.api.get_port(rec.port_id)
+            except ApiError as e:
+                if e.status != 404:
+                    raise
+                rows.append(VmRow(rec.id, rec.name, "ERROR", ""))
+                continue
+            if rec.network_id not in net_names:
+                net_names[rec.network_id] = self.api.get_network(rec.network_id)["name"]
+            status = "ACTIVE" if port.get("status") == "ACTIVE" else "BUILD"
+            rows.append(VmRow(rec.id, rec.name, status,
+                              format_networks(port, net_names[rec.network_id])))
+        return rows
+
+    def dhcp(self, name: str, tries: int = 3) -> str | None:
+        """Runs udhcpc once in the VM; the address it was given, or None."""
+        self.get(name)
+        if not shutil.which("udhcpc"):
+            raise LabError("udhcpc is not installed")
+        proc = run(udhcpc_command(self.lab.names.vm_netns(name), self._script(), tries),
+                   check=False, timeout=tries * 3 + 15)
+        return parse_lease(proc.stdout) if proc.returncode == 0 else None
+
+    def delete(self, name: str) -> None:
+        rec = self.get(name)
+        try:
+            self.api.delete_port(rec.port_id)
+        except ApiError as e:
+            if e.status != 404:
+                raise
+        run(["ip", "netns", "delete", self.lab.names.vm_netns(name)], check=False)
+        st = self.lab.load()
+        st.vms.pop(name, None)
+        self.lab.save(st)
