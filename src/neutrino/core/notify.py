@@ -1,0 +1,94 @@
+"""What to tell which DHCP agents, and telling them only after the commit.
+
+Operations collect casts in an `Outbox` while their transaction runs and send them once it
+has committed: an agent must never hear of a change it cannot read back yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from neutrino.core.interfaces import DhcpAgentNotifier
+from neutrino.db.models import Agent, NetworkDhcpAgentBinding
+
+LOG = logging.getLogger(__name__)
+
+# A change of any of these alters what a DHCP agent serves (or where it serves it).
+DHCP_RELEVANT_PORT_FIELDS = ("fixed_ips", "mac_address", "extra_dhcp_opts", "dns_name",
+                             "admin_state_up", "binding:host_id", "device_owner")
+
+
+def port_changed_for_dhcp(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    def norm(field: str, value: Any) -> Any:
+        if field == "fixed_ips":
+            return sorted((ip["subnet_id"], ip["ip_address"]) for ip in value or [])
+        if field == "extra_dhcp_opts":
+            return sorted((o["opt_name"], str(o["opt_value"]), o.get("ip_version", 4))
+                          for o in value or [])
+        return value
+    return any(norm(f, before.get(f)) != norm(f, after.get(f))
+               for f in DHCP_RELEVANT_PORT_FIELDS)
+
+
+def network_create_payload(network_id: str) -> dict[str, Any]:
+    return {"network": {"id": network_id}}
+
+
+def network_delete_payload(network_id: str) -> dict[str, Any]:
+    return {"network_id": network_id}
+
+
+def subnet_delete_payload(subnet: Mapping[str, Any]) -> dict[str, Any]:
+    return {"subnet_id": subnet["id"], "network_id": subnet["network_id"]}
+
+
+def port_delete_payload(port: Mapping[str, Any]) -> dict[str, Any]:
+    return {"port_id": port["id"], "network_id": port["network_id"],
+            "fixed_ips": list(port.get("fixed_ips") or [])}
+
+
+def hosting_hosts(session: Session, network_ids: Iterable[str],
+                  admin_up_only: bool = True) -> dict[str, list[str]]:
+    """network id -> hosts of the DHCP agents bound to it, in one query."""
+    ids = sorted(set(network_ids))
+    out: dict[str, list[str]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    binding = NetworkDhcpAgentBinding
+    query = (select(binding.network_id, Agent.host)
+             .join(Agent, Agent.id == binding.dhcp_agent_id)
+             .where(binding.network_id.in_(ids)))
+    if admin_up_only:
+        query = query.where(Agent.admin_state_up.is_(True))
+    for network_id, host in session.execute(query.order_by(Agent.host)):
+        out[network_id].append(host)
+    return out
+
+
+class Outbox:
+    """Casts gathered during an operation, sent in order by `send` after the commit."""
+
+    def __init__(self) -> None:
+        self.casts: list[tuple[str, str, dict[str, Any]]] = []
+
+    def add(self, host: str, method: str, payload: dict[str, Any]) -> None:
+        self.casts.append((host, method, payload))
+
+    def to_hosts(self, hosts: Iterable[str], method: str, payload: dict[str, Any]) -> None:
+        for host in hosts:
+            self.add(host, method, payload)
+
+    def send(self, notifier: DhcpAgentNotifier) -> None:
+        casts, self.casts = self.casts, []
+        for host, method, payload in casts:
+            try:
+                notifier.cast(host, method, payload)
+            except Exception:
+                # The change is committed; the agent's periodic and error-driven resyncs
+                # converge it. A failed cast must not turn a done operation into an error.
+                LOG.exception("cast %s to %s failed", method, host)
