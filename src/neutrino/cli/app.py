@@ -6,7 +6,7 @@ import argparse
 import importlib.metadata
 import logging
 import os
-from typing import Any
+from typing import Any, TextIO
 
 from cliff.app import App
 from cliff.commandmanager import CommandManager
@@ -53,7 +53,7 @@ def _package_version() -> str:
 
 
 class NeutrinoApp(App):
-    def __init__(self) -> None:
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         manager = CommandManager(None)
         for name, command in sorted(all_commands().items()):
             manager.add_command(name, command)
@@ -63,6 +63,8 @@ class NeutrinoApp(App):
             version=_package_version(),
             command_manager=manager,
             deferred_help=True,
+            stdout=stdout,
+            stderr=stderr,
         )
         self._client: NetworkClient | None = None
 
