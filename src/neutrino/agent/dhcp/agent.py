@@ -1,0 +1,270 @@
+"""The DHCP agent: a reconciler driven by casts, full syncs and retries.
+
+Casts only mark networks dirty; `num_sync_threads` workers reconcile dirty networks through
+`Reconciler.reconcile`, the one code path that touches the host. A full sync (at start, when
+the heartbeat says the server's view changed, after RPC errors, and every
+`resync_interval * 60` s) re-reads every hosted network and offers the info to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from neutrino.agent.dhcp import plan as planning
+from neutrino.agent.dhcp.executor import DhcpHost, LinuxDhcpHost
+from neutrino.agent.dhcp.reconciler import DhcpPlugin, Reconciler, Served
+from neutrino.agent.dhcp.workqueue import FETCH, WorkQueue
+from neutrino.agent.report import ReportClient, StateReporter
+from neutrino.conf.settings import DhcpAgentSettings
+from neutrino.lib import constants
+from neutrino.linux.host import HostNamespaces
+
+LOG = logging.getLogger(__name__)
+
+READY_BATCH = 64  # port ids per dhcp_ready_on_ports call
+READY_INTERVAL = 0.2
+MAX_BACKOFF = 60.0
+
+
+def backoff(resync_interval: float, attempts: int) -> float:
+    """Delay before retrying a network that failed `attempts` times in a row (>= 1)."""
+    return min(resync_interval * 2 ** max(attempts - 1, 0),
+               max(MAX_BACKOFF, float(resync_interval)))
+
+
+class DhcpAgent:
+    def __init__(self, settings: DhcpAgentSettings, host_namespaces: HostNamespaces,
+                 plugin_client: DhcpPlugin, report_client: ReportClient | None,
+                 dhcp_host: DhcpHost | None = None) -> None:
+        self._settings = settings
+        self._plugin = plugin_client
+        self._report_client = report_client
+        self._dhcp_host = dhcp_host or LinuxDhcpHost(host_namespaces, settings.confs_dir)
+        self._params = planning.PlanParams(
+            host=settings.agent.host, confs_dir=settings.confs_dir, domain=settings.domain,
+            lease_duration=settings.lease_duration, dns_servers=settings.dns_servers,
+            lease_max=settings.lease_max)
+        self._reconciler = Reconciler(plugin_client, self._dhcp_host, self._params)
+        self._queue = WorkQueue()
+        self._lock = threading.Lock()
+        self._served: dict[str, Served] = {}
+        self._reported: dict[str, dict[str, str]] = {}  # network -> port -> fingerprint
+        self._ready: set[str] = set()
+        self._stop = threading.Event()
+        self._sync_now = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._reporter: StateReporter | None = None
+        self.full_syncs = 0  # completed full syncs (for tests and logs)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register, sync, and serve. Returns once the first full sync has been queued."""
+        self._stop.clear()
+        if self._report_client is not None:
+            self._reporter = StateReporter(
+                self._report_client, self._agent_state(), self.configurations,
+                self._settings.agent.report_interval, on_resync=self.request_full_sync,
+                log_heartbeats=self._settings.agent.log_agent_heartbeats)
+            # One report first, so the server knows this agent before the sync asks it to
+            # schedule networks here.
+            self._reporter.report_once()
+        self._sync_now.set()
+        self._spawn("dhcp-sync", self._sync_loop)
+        for i in range(self._settings.num_sync_threads):
+            self._spawn(f"dhcp-worker-{i}", self._worker_loop)
+        self._spawn("dhcp-ready", self._ready_loop)
+        self._spawn("dhcp-monitor", self._monitor_loop)
+        if self._reporter is not None:
+            self._reporter.start()
+
+    def stop(self) -> None:
+        """Stop working; dnsmasq keeps serving (a restarted agent adopts it)."""
+        self._stop.set()
+        self._sync_now.set()
+        self._queue.close()
+        if self._reporter is not None:
+            self._reporter.stop()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads = []
+        self._queue = WorkQueue()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- what the server hears -----------------------------------------------------------
+
+    def _agent_state(self) -> dict[str, Any]:
+        return {
+            "binary": constants.BINARY_DHCP,
+            "host": self._settings.agent.host,
+            "topic": constants.TOPIC_DHCP_AGENT,
+            "agent_type": constants.AGENT_TYPE_DHCP,
+            "availability_zone": self._settings.agent.availability_zone,
+        }
+
+    def configurations(self) -> dict[str, Any]:
+        with self._lock:
+            served = list(self._served.values())
+        return {
+            "networks": len(served),
+            "subnets": sum(s.subnets for s in served),
+            "ports": sum(len(s.ports) for s in served),
+            "dhcp_driver": self._settings.dhcp_driver,
+            "dhcp_lease_time": self._settings.lease_duration,
+            "dhcp_lease_duration": self._settings.lease_duration,
+            "use_namespaces": True,
+            "log_agent_heartbeats": self._settings.agent.log_agent_heartbeats,
+        }
+
+    def served(self) -> dict[str, Served]:
+        with self._lock:
+            return dict(self._served)
+
+    def idle(self) -> bool:
+        """No sync requested and no network waiting (for tests and orderly shutdown)."""
+        return not self._sync_now.is_set() and self._queue.idle()
+
+    # -- casts: each only marks work -----------------------------------------------------
+
+    def network_create_end(self, payload: dict[str, Any]) -> None:
+        self._queue.mark(payload["network"]["id"])
+
+    def network_update_end(self, payload: dict[str, Any]) -> None:
+        self._queue.mark(payload["network"]["id"])
+
+    def network_delete_end(self, payload: dict[str, Any]) -> None:
+        # Also cast when the network is only removed from this agent: not hosted here now.
+        self._queue.mark(payload["network_id"], None)
+
+    def subnet_create_end(self, payload: dict[str, Any]) -> None:
+        self._queue.mark(payload["subnet"]["network_id"])
+
+    def subnet_update_end(self, payload: dict[str, Any]) -> None:
+        self._queue.mark(payload["subnet"]["network_id"])
+
+    def subnet_delete_end(self, payload: dict[str, Any]) -> None:
+        self._queue.mark(payload["network_id"])
+
+    def port_create_end(self, payload: dict[str, Any]) -> None:
+        self._mark_port(payload["port"])
+
+    def port_update_end(self, payload: dict[str, Any]) -> None:
+        self._mark_port(payload["port"])
+
+    def port_delete_end(self, payload: dict[str, Any]) -> None:
+        self._queue.mark(payload["network_id"])
+
+    def agent_updated(self, payload: dict[str, Any]) -> None:
+        self.request_full_sync()
+
+    def _mark_port(self, port: dict[str, Any]) -> None:
+        self._queue.mark(port["network_id"])
+
+    def request_full_sync(self) -> None:
+        self._sync_now.set()
+
+    # -- loops ---------------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        period = self._settings.resync_interval * 60
+        while not self._stop.is_set():
+            self._sync_now.wait(period)
+            if self._stop.is_set():
+                return
+            self._sync_now.clear()
+            if not self._full_sync():
+                self._stop.wait(self._settings.resync_interval)
+                self._sync_now.set()
+
+    def _full_sync(self) -> bool:
+        known = self._dhcp_host.existing_networks() | set(self.served())
+        generations = {n: self._queue.generation(n) for n in known}
+        try:
+            infos = self._plugin.get_active_networks_info()
+        except Exception as exc:  # noqa: BLE001 - retried; the server may be restarting
+            LOG.warning("Full sync failed, retrying in %ss: %s",
+                        self._settings.resync_interval, exc)
+            return False
+        hosted = {}
+        for info in infos:
+            hosted[info["id"]] = info
+            generations.setdefault(info["id"], self._queue.generation(info["id"]))
+        # Generations were read before the RPC: any cast since then wins over this info.
+        for network_id, generation in generations.items():
+            self._queue.offer(network_id, hosted.get(network_id), generation)
+        self.full_syncs += 1
+        LOG.info("Full sync: %d networks hosted, %d known on the host", len(hosted),
+                 len(known))
+        return True
+
+    def _worker_loop(self) -> None:
+        while not self._stop.is_set():
+            work = self._queue.take(timeout=1.0)
+            if work is None:
+                continue
+            info = work.info
+            try:
+                if info is FETCH:
+                    try:
+                        info = self._plugin.get_network_info(work.network_id)
+                    except Exception:
+                        # The server's view may have moved on: catch up with a full sync.
+                        self.request_full_sync()
+                        raise
+                with self._lock:
+                    was_served = work.network_id in self._served
+                served = self._reconciler.reconcile(work.network_id, info, was_served)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - one network never stops the others
+                delay = backoff(self._settings.resync_interval, work.attempts + 1)
+                LOG.warning("Network %s: reconcile failed (retry in %.0fs): %s",
+                            work.network_id, delay, exc, exc_info=LOG.isEnabledFor(10))
+                self._queue.failed(work.network_id, FETCH, delay)
+                continue
+            self._record(work.network_id, served)
+            self._queue.done(work.network_id)
+
+    def _record(self, network_id: str, served: Served | None) -> None:
+        with self._lock:
+            if served is None:
+                self._served.pop(network_id, None)
+                self._reported.pop(network_id, None)
+                return
+            self._served[network_id] = served
+            reported = self._reported.setdefault(network_id, {})
+            for port_id in planning.ready_port_ids(served.ports, reported):
+                self._ready.add(port_id)
+            reported.clear()
+            reported.update(served.ports)
+
+    def _ready_loop(self) -> None:
+        while not self._stop.wait(READY_INTERVAL):
+            self.flush_ready()
+
+    def flush_ready(self) -> None:
+        with self._lock:
+            batch = sorted(self._ready)[:READY_BATCH]
+            self._ready.difference_update(batch)
+        if not batch:
+            return
+        try:
+            self._plugin.dhcp_ready_on_ports(batch)
+        except Exception as exc:  # noqa: BLE001 - retried with the next flush
+            LOG.warning("dhcp_ready_on_ports failed, will retry: %s", exc)
+            with self._lock:
+                self._ready.update(batch)
+            self._stop.wait(self._settings.resync_interval)
+
+    def _monitor_loop(self) -> None:
+        """A dnsmasq that died (killed, crashed) is restarted by a reconcile."""
+        while not self._stop.wait(self._settings.resync_interval):
+            for network_id, served in self.served().items():
+                if self._dhcp_host.serving(network_id) != served.pid:
+                    LOG.warning("Network %s: dnsmasq %s is gone", network_id, served.pid)
+                    self._queue.mark(network_id)

@@ -1,0 +1,123 @@
+"""Dirty networks waiting for a reconcile.
+
+A network is pending at most once: marking it again only replaces what the reconcile will
+start from (fresh info, "fetch it", or "not hosted") so bursts of casts coalesce. A network
+is handed to one worker at a time; a failing one waits out its backoff without holding up
+the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class _Fetch:
+    def __repr__(self) -> str:
+        return "FETCH"
+
+
+FETCH = _Fetch()  # the reconcile must ask the server for the network's info first
+
+
+@dataclass
+class _Pending:
+    info: object  # FETCH, None (not hosted) or a network_info dict
+    not_before: float
+
+
+@dataclass(frozen=True)
+class Work:
+    network_id: str
+    info: object
+    attempts: int  # failures in a row so far
+
+
+class WorkQueue:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._pending: dict[str, _Pending] = {}
+        self._busy: set[str] = set()
+        self._attempts: dict[str, int] = {}
+        self._generation: dict[str, int] = {}
+        self._closed = False
+
+    def generation(self, network_id: str) -> int:
+        with self._cond:
+            return self._generation.get(network_id, 0)
+
+    def mark(self, network_id: str, info: object = FETCH) -> None:
+        """An event: the network must be reconciled from `info` (default: fetch it)."""
+        with self._cond:
+            self._generation[network_id] = self._generation.get(network_id, 0) + 1
+            self._put(network_id, info, self._clock())
+
+    def offer(self, network_id: str, info: object, generation: int) -> None:
+        """Info read by a full sync that started at `generation`: if an event came since,
+        the info may be older than the event, so the reconcile fetches instead."""
+        with self._cond:
+            if self._generation.get(network_id, 0) != generation:
+                info = FETCH
+            self._put(network_id, info, self._clock())
+
+    def _put(self, network_id: str, info: object, not_before: float) -> None:
+        current = self._pending.get(network_id)
+        if current is not None:
+            # Keep a failing network's backoff; events do not turn it into a busy loop.
+            not_before = max(not_before, current.not_before)
+        self._pending[network_id] = _Pending(info, not_before)
+        self._cond.notify_all()
+
+    def take(self, timeout: float | None = None) -> Work | None:
+        """The next network due and not being worked on; None on timeout or close."""
+        deadline = None if timeout is None else self._clock() + timeout
+        with self._cond:
+            while not self._closed:
+                now = self._clock()
+                due = [(p.not_before, n) for n, p in self._pending.items()
+                       if n not in self._busy]
+                ready = [n for t, n in sorted(due) if t <= now]
+                if ready:
+                    network_id = ready[0]
+                    item = self._pending.pop(network_id)
+                    self._busy.add(network_id)
+                    return Work(network_id, item.info, self._attempts.get(network_id, 0))
+                wait = min((t for t, _ in due), default=now + 3600) - now
+                if deadline is not None:
+                    if now >= deadline:
+                        return None
+                    wait = min(wait, deadline - now)
+                self._cond.wait(max(wait, 0.001))
+            return None
+
+    def done(self, network_id: str) -> None:
+        with self._cond:
+            self._busy.discard(network_id)
+            self._attempts.pop(network_id, None)
+            self._cond.notify_all()
+
+    def failed(self, network_id: str, info: object, delay: float) -> None:
+        """Retry after `delay`, unless an event since asked for something newer."""
+        with self._cond:
+            self._busy.discard(network_id)
+            self._attempts[network_id] = self._attempts.get(network_id, 0) + 1
+            current = self._pending.get(network_id)
+            self._pending[network_id] = _Pending(
+                current.info if current is not None else info, self._clock() + delay)
+            self._cond.notify_all()
+
+    def pending(self) -> set[str]:
+        with self._cond:
+            return set(self._pending) | set(self._busy)
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._pending and not self._busy
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

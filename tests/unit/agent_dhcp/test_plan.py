@@ -1,0 +1,236 @@
+"""Pure planning: dnsmasq's command line and files from a network_info."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from neutrino.agent.dhcp import plan
+from neutrino.agent.dhcp.validate import Unsafe
+from neutrino.lib import naming
+
+NET = "8d5a1c3e-0000-4000-8000-000000000001"
+SUB = "5b1f0000-0000-4000-8000-00000000000a"
+SUB2 = "5b1f0000-0000-4000-8000-00000000000b"
+DHCP_PORT = "aaaabbbbcccc-0000-4000-8000-0000000000d1"
+VM = "11112222-3333-4000-8000-0000000000e1"
+PARAMS = plan.PlanParams(host="HostA", confs_dir="/var/lib/n/dhcp", lease_duration=120)
+DEVICE_ID = naming.dhcp_device_id("HostA", NET)
+
+
+def subnet(sid: str = SUB, cidr: str = "10.0.1.0/24", gw: str | None = "10.0.1.1",
+           **kw: object) -> dict:
+    return {"id": sid, "network_id": NET, "cidr": cidr, "ip_version": 4, "gateway_ip": gw,
+            "enable_dhcp": True, "dns_nameservers": [], "host_routes": [], **kw}
+
+
+def port(pid: str, mac: str, ip: str, sid: str = SUB, **kw: object) -> dict:
+    return {"id": pid, "network_id": NET, "mac_address": mac, "device_owner": "compute:nova",
+            "device_id": "vm", "fixed_ips": [{"subnet_id": sid, "ip_address": ip}],
+            "dns_name": "", "extra_dhcp_opts": [], "revision_number": 3, **kw}
+
+
+def dhcp_port(ip: str = "10.0.1.2") -> dict:
+    return port(DHCP_PORT, "fa:16:3e:00:00:02", ip, device_owner="network:dhcp",
+                device_id=DEVICE_ID)
+
+
+def info(*ports: dict, subnets: list[dict] | None = None, mtu: int = 1450) -> dict:
+    return {"id": NET, "admin_state_up": True, "mtu": mtu, "tenant_id": "p1",
+            "subnets": subnets if subnets is not None else [subnet()], "ports": list(ports)}
+
+
+def test_argv_static_ranges_and_files() -> None:
+    p = plan.build_plan(info(dhcp_port()), dhcp_port(), PARAMS)
+    d = "/var/lib/n/dhcp/" + NET
+    assert p.argv == (
+        "dnsmasq", "--conf-file=", "--no-hosts", "--no-resolv",
+        f"--pid-file={d}/pid", f"--dhcp-hostsfile={d}/host", f"--dhcp-optsfile={d}/opts",
+        f"--dhcp-leasefile={d}/leases", f"--log-facility={d}/dnsmasq.log",
+        "--interface=ns-aaaabbbbccc", "--except-interface=lo", "--bind-dynamic",
+        "--dhcp-authoritative",
+        f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,120s",
+        "--dhcp-lease-max=256", "--domain=openstacklocal")
+    assert p.namespace == "qdhcp-" + NET
+    assert p.bridge == "brq8d5a1c3e-00"
+    assert p.tap == "tapaaaabbbbccc"
+    assert p.interface == "ns-aaaabbbbccc"
+    assert p.addresses == ("10.0.1.2/24",)
+    assert p.mac == "fa:16:3e:00:00:02"
+    assert p.mtu == 1450
+
+
+def test_hosts_and_opts() -> None:
+    vm = port(VM, "FA:16:3E:AA:BB:CC", "10.0.1.5")
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert p.hosts == (
+        "fa:16:3e:aa:bb:cc,host-10-0-1-5.openstacklocal,10.0.1.5\n"
+        "fa:16:3e:00:00:02,host-10-0-1-2.openstacklocal,10.0.1.2\n")
+    assert p.opts == (f"tag:subnet-{SUB},option:router,10.0.1.1\n"
+                      f"tag:subnet-{SUB},option:mtu,1450\n")
+    assert set(p.served_ports) == {VM, DHCP_PORT}
+    assert p.subnet_count == 1
+
+
+def test_no_gateway_routes_dns_two_subnets() -> None:
+    s1 = subnet(gw=None, dns_nameservers=["8.8.8.8", "1.1.1.1"])
+    s2 = subnet(SUB2, "192.168.0.0/16", "192.168.0.1",
+                host_routes=[{"destination": "172.16.0.0/12", "nexthop": "192.168.0.254"}])
+    p = plan.build_plan(info(dhcp_port(), subnets=[s1, s2]), dhcp_port(), PARAMS)
+    assert p.opts.splitlines() == [
+        f"tag:subnet-{SUB},option:router",
+        f"tag:subnet-{SUB},option:dns-server,8.8.8.8,1.1.1.1",
+        f"tag:subnet-{SUB},option:mtu,1450",
+        f"tag:subnet-{SUB2},option:router,192.168.0.1",
+        f"tag:subnet-{SUB2},option:classless-static-route,"
+        "172.16.0.0/12,192.168.0.254,0.0.0.0/0,192.168.0.1",
+        f"tag:subnet-{SUB2},249,172.16.0.0/12,192.168.0.254,0.0.0.0/0,192.168.0.1",
+        f"tag:subnet-{SUB2},option:mtu,1450",
+    ]
+    assert [a for a in p.argv if a.startswith("--dhcp-range")] == [
+        f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,120s",
+        f"--dhcp-range=set:subnet-{SUB2},192.168.0.0,static,255.255.0.0,120s"]
+    assert "--dhcp-lease-max=65792" in p.argv
+
+
+def test_several_dhcp_ports_are_the_dns_servers_without_nameservers() -> None:
+    other = port("bbbb0000-0000-4000-8000-0000000000d2", "fa:16:3e:00:00:03", "10.0.1.3",
+                 device_owner="network:dhcp", device_id="dhcpother")
+    p = plan.build_plan(info(dhcp_port(), other), dhcp_port(), PARAMS)
+    assert f"tag:subnet-{SUB},option:dns-server,10.0.1.2,10.0.1.3" in p.opts.splitlines()
+
+
+def test_ipv6_and_disabled_subnets_are_not_served() -> None:
+    v6 = {**subnet(SUB2, "fd00::/64", "fd00::1"), "ip_version": 6}
+    off = subnet("c0000000-0000-4000-8000-000000000001", "10.9.0.0/24", enable_dhcp=False)
+    i = info(dhcp_port(), subnets=[subnet(), v6, off])
+    assert [s["id"] for s in plan.dhcp_subnets(i)] == [SUB]
+    assert not plan.wants_dhcp(info(subnets=[v6, off]))
+    assert not plan.wants_dhcp(None)
+    assert not plan.wants_dhcp({**i, "admin_state_up": False})
+
+
+def test_infinite_lease() -> None:
+    params = plan.PlanParams(host="HostA", confs_dir="/d", lease_duration=-1)
+    p = plan.build_plan(info(dhcp_port()), dhcp_port(), params)
+    assert f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,infinite" in p.argv
+
+
+def test_dns_name_and_extra_options() -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", dns_name="web-1", extra_dhcp_opts=[
+        {"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4},
+        {"opt_name": "dns-server", "opt_value": "9.9.9.9, 8.8.4.4", "ip_version": 4},
+        {"opt_name": "66", "opt_value": "tftp.example.org", "ip_version": 4},
+        {"opt_name": "bootfile-name", "opt_value": "x", "ip_version": 6},
+    ])
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert f"fa:16:3e:aa:bb:cc,web-1.openstacklocal,10.0.1.5,set:port-{VM}" in p.hosts
+    assert p.opts.splitlines()[-3:] == [
+        f"tag:port-{VM},option:bootfile-name,pxelinux.0",
+        f"tag:port-{VM},option:dns-server,9.9.9.9,8.8.4.4",
+        f"tag:port-{VM},66,tftp.example.org"]
+    assert p.rejected == ()
+
+
+HOSTILE_NAMES = [
+    "evil\ndhcp-range=1.2.3.4", "a,b", "x y", "tag:foo", "-leading", "a" * 64, "é",
+    "name#c", "a..b", "..", "$(reboot)", "a\x00b",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_dns_name_falls_back_to_the_generated_name(name: str) -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", dns_name=name)
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert "fa:16:3e:aa:bb:cc,host-10-0-1-5.openstacklocal,10.0.1.5\n" in p.hosts
+    assert len(p.hosts.splitlines()) == 2
+    assert any("not a valid DNS name" in r for r in p.rejected)
+    assert VM in p.served_ports
+
+
+HOSTILE_OPTIONS = [
+    ("bootfile-name", "a\ndhcp-option=option:router,6.6.6.6"),
+    ("bootfile-name", "a,b"),
+    ("bootfile-name", "a b"),
+    ("bootfile-name", 'a"b'),
+    ("bootfile-name", "a\\b"),
+    ("bootfile-name", ""),
+    ("router\n", "1.2.3.4"),
+    ("tag:x,option:router", "1.2.3.4"),
+    ("option:router", "1.2.3.4"),
+    ("300", "x"),
+    ("dns-server", "8.8.8.8\nfoo"),
+    ("dns-server", "8.8.8.8,evil"),
+    ("Bootfile", "x"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), HOSTILE_OPTIONS)
+def test_hostile_extra_options_are_dropped_rest_kept(name: str, value: str) -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", extra_dhcp_opts=[
+        {"opt_name": name, "opt_value": value, "ip_version": 4},
+        {"opt_name": "ntp-server", "opt_value": "10.0.1.9", "ip_version": 4}])
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert p.opts.splitlines()[-1] == f"tag:port-{VM},option:ntp-server,10.0.1.9"
+    assert len(p.opts.splitlines()) == 3  # router, mtu, ntp: nothing smuggled in
+    assert len(p.rejected) == 1 and "option dropped" in p.rejected[0]
+    for text in (p.hosts, p.opts):
+        assert "6.6.6.6" not in text and "evil" not in text
+
+
+@pytest.mark.parametrize("bad", [
+    {"mac_address": "fa:16:3e:aa:bb:cc\nfa:16:3e:00:00:09,evil,10.0.1.66"},
+    {"mac_address": "fa:16:3e:aa:bb"},
+    {"id": "x,set:known"},
+    {"fixed_ips": [{"subnet_id": SUB, "ip_address": "10.0.1.5\n"}]},
+    {"fixed_ips": [{"subnet_id": SUB, "ip_address": "10.9.9.9"}]},
+])
+def test_unservable_ports_are_skipped(bad: dict) -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5") | bad
+    good = port("22220000-0000-4000-8000-0000000000e2", "fa:16:3e:aa:bb:dd", "10.0.1.6")
+    p = plan.build_plan(info(dhcp_port(), vm, good), dhcp_port(), PARAMS)
+    assert sorted(p.hosts.splitlines()) == [
+        "fa:16:3e:00:00:02,host-10-0-1-2.openstacklocal,10.0.1.2",
+        "fa:16:3e:aa:bb:dd,host-10-0-1-6.openstacklocal,10.0.1.6"]
+    assert len(p.rejected) == 1
+
+
+def test_unsafe_network_id_is_refused() -> None:
+    i = info(dhcp_port())
+    i["id"] = "../../etc"
+    with pytest.raises(Unsafe):
+        plan.build_plan(i, dhcp_port(), PARAMS)
+
+
+def test_port_request_create_and_update() -> None:
+    i = info()
+    req = plan.port_request(i, PARAMS, None)
+    assert req is not None and req.port_id is None
+    assert req.body == {"name": "", "network_id": NET, "device_owner": "network:dhcp",
+                        "device_id": DEVICE_ID, "admin_state_up": True, "tenant_id": "p1",
+                        "fixed_ips": [{"subnet_id": SUB}]}
+    assert plan.port_request(i, PARAMS, dhcp_port()) is None
+    two = info(subnets=[subnet(), subnet(SUB2, "10.0.2.0/24", "10.0.2.1")])
+    req = plan.port_request(two, PARAMS, dhcp_port())
+    assert req is not None and req.port_id == DHCP_PORT
+    assert req.body == {"fixed_ips": [{"subnet_id": SUB, "ip_address": "10.0.1.2"},
+                                      {"subnet_id": SUB2}]}
+
+
+def test_own_dhcp_port_matches_device_id_only() -> None:
+    other = dhcp_port() | {"id": "ffff0000-0000-4000-8000-000000000001",
+                           "device_id": "reserved_dhcp_port"}
+    assert plan.own_dhcp_port(info(other), DEVICE_ID) is None
+    assert plan.own_dhcp_port(info(other, dhcp_port()), DEVICE_ID)["id"] == DHCP_PORT
+
+
+def test_ready_port_ids_follow_fingerprints() -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5")
+    p1 = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert plan.ready_port_ids(p1.served_ports, {}) == sorted([DHCP_PORT, VM])
+    assert plan.ready_port_ids(p1.served_ports, dict(p1.served_ports)) == []
+    moved = copy.deepcopy(vm)
+    moved["fixed_ips"][0]["ip_address"] = "10.0.1.7"
+    p2 = plan.build_plan(info(dhcp_port(), moved), dhcp_port(), PARAMS)
+    assert plan.ready_port_ids(p2.served_ports, dict(p1.served_ports)) == [VM]
