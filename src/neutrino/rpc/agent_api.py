@@ -19,10 +19,28 @@ LOG = logging.getLogger(__name__)
 _CONTEXT: dict[str, Any] = {}
 
 
+class _Client:
+    """An RPC client whose server-side errors are `RemoteError` on every transport."""
+
+    def __init__(self, transport: oslo_messaging.Transport, topic: str,
+                 timeout: float | None) -> None:
+        self._client = oslo_messaging.get_rpc_client(
+            transport, oslo_messaging.Target(topic=topic), timeout=timeout)
+
+    def call(self, context: dict[str, Any], method: str, **kwargs: Any) -> Any:
+        try:
+            return self._client.call(context, method, **kwargs)
+        except oslo_messaging.MessagingException:
+            raise
+        except Exception as exc:
+            # The in-process transport hands back the server's exception object itself;
+            # agents must see what they would see over RabbitMQ.
+            raise oslo_messaging.RemoteError(type(exc).__name__, str(exc)) from exc
+
+
 def _client(transport: oslo_messaging.Transport, topic: str,
-            timeout: float | None = None) -> oslo_messaging.RPCClient:
-    return oslo_messaging.get_rpc_client(
-        transport, oslo_messaging.Target(topic=topic), timeout=timeout)
+            timeout: float | None = None) -> _Client:
+    return _Client(transport, topic, timeout)
 
 
 class StateReportClient:

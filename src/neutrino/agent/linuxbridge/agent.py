@@ -51,6 +51,7 @@ class LinuxBridgeAgent:
         self._asked_at: dict[str, float] = {}  # taps without a port -> when last asked
         self._up: dict[str, str] = {}  # taps reported up -> their bridge
         self._pending_down: set[str] = set()
+        self._changed: set[str] = set()  # taps whose port changed: report them again
         self._warned: dict[str, str] = {}
         self._resync = threading.Event()
         self._stop = threading.Event()
@@ -93,6 +94,7 @@ class LinuxBridgeAgent:
                 self._pending_down.add(tap)
             self._asked_at.pop(tap, None)
             self._up.pop(tap, None)
+            self._changed.discard(tap)
             self._warned.pop(tap, None)
         self._pending_down -= taps
 
@@ -130,7 +132,7 @@ class LinuxBridgeAgent:
             self._asked_at[tap] = time.monotonic()
         if self._details.get(tap) != details:
             self._details[tap] = details
-            self._up.pop(tap, None)  # the port changed: report it again once in place
+            self._changed.add(tap)
 
     def _report_down_pending(self) -> None:
         for tap in sorted(self._pending_down):
@@ -155,8 +157,9 @@ class LinuxBridgeAgent:
                 LOG.warning("Could not report %s down: %s", tap, exc)
                 continue
             del self._up[tap]
+        self._changed -= set(self._details) - set(plugged)
         for tap, bridge in sorted(plugged.items()):
-            if self._up.get(tap) == bridge:
+            if self._up.get(tap) == bridge and tap not in self._changed:
                 continue
             try:
                 self._plugin.update_device_up(tap)
@@ -165,6 +168,7 @@ class LinuxBridgeAgent:
                 continue
             LOG.info("%s plugged into %s", tap, bridge)
             self._up[tap] = bridge
+            self._changed.discard(tap)
 
     # -- the loop -------------------------------------------------------------------
 

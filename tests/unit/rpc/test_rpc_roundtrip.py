@@ -1,0 +1,247 @@
+"""The RPC layer end to end on oslo.messaging's in-process transport.
+
+Each test uses its own control exchange: the fake driver's exchanges are process-wide.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import oslo_messaging
+import pytest
+
+from neutrino.conf.settings import RpcSettings
+from neutrino.core import exceptions
+from neutrino.lib import constants
+from neutrino.rpc.agent_api import (
+    DhcpPluginClient,
+    L2PluginClient,
+    StateReportClient,
+    serve_dhcp_agent,
+)
+from neutrino.rpc.notifier import RpcDhcpNotifier
+from neutrino.rpc.server import start_rpc_servers
+from neutrino.rpc.transport import get_transport
+
+
+class RecordingCore:
+    """Answers like core and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def _record(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+
+    def report_state(self, agent_state: dict, time: str | None = None) -> str:
+        self._record("report_state", agent_state, time)
+        return constants.AGENT_NEW
+
+    def get_active_networks_info(self, host: str) -> list[dict]:
+        self._record("get_active_networks_info", host)
+        return [{"id": "n1", "subnets": [], "ports": []}]
+
+    def get_network_info(self, network_id: str, host: str) -> dict | None:
+        self._record("get_network_info", network_id, host)
+        if network_id == "missing":
+            return None
+        if network_id == "boom":
+            raise exceptions.NetworkNotFound(net_id=network_id)
+        return {"id": network_id}
+
+    def create_dhcp_port(self, host: str, port: dict) -> dict:
+        self._record("create_dhcp_port", host, port)
+        return dict(port, id="p1")
+
+    def update_dhcp_port(self, host: str, port_id: str, port: dict) -> dict:
+        self._record("update_dhcp_port", host, port_id, port)
+        return dict(port, id=port_id)
+
+    def release_dhcp_port(self, host: str, network_id: str, device_id: str) -> None:
+        self._record("release_dhcp_port", host, network_id, device_id)
+
+    def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
+        self._record("dhcp_ready_on_ports", port_ids)
+
+    def get_device_details(self, host: str, device: str) -> dict:
+        self._record("get_device_details", host, device)
+        return {"device": device}
+
+    def update_device_up(self, host: str, device: str) -> None:
+        self._record("update_device_up", host, device)
+
+    def update_device_down(self, host: str, device: str) -> None:
+        self._record("update_device_down", host, device)
+
+    def get_ports_on_host(self, host: str) -> list[dict]:
+        self._record("get_ports_on_host", host)
+        return []
+
+
+@pytest.fixture
+def transport() -> Iterator[oslo_messaging.Transport]:
+    settings = RpcSettings("fake://", control_exchange=f"nt-{secrets.token_hex(4)}",
+                           response_timeout=10)
+    transport = get_transport(settings)
+    yield transport
+
+
+@pytest.fixture
+def core(transport: oslo_messaging.Transport) -> Iterator[RecordingCore]:
+    core = RecordingCore()
+    servers = start_rpc_servers(transport, core, host="server-1")
+    yield core
+    servers.stop()
+
+
+def test_report_state_unwraps_the_state_and_answers(transport, core) -> None:
+    client = StateReportClient(transport, "HostA", timeout=5)
+    answer = client.report_state({"agent_type": constants.AGENT_TYPE_DHCP,
+                                  "configurations": {"networks": 0}}, start_flag=True)
+    assert answer == constants.AGENT_NEW
+    name, (state, time) = core.calls[-1]
+    assert name == "report_state"
+    assert state == {"agent_type": constants.AGENT_TYPE_DHCP,
+                     "configurations": {"networks": 0}, "host": "HostA",
+                     "start_flag": True}
+    assert time  # the agent's time, informational
+
+
+def test_report_state_without_start_flag_omits_it(transport, core) -> None:
+    StateReportClient(transport, "HostA").report_state({"agent_type": "x"}, start_flag=False)
+    assert "start_flag" not in core.calls[-1][1][0]
+
+
+def test_dhcp_plugin_api_passes_the_agents_host(transport, core) -> None:
+    client = DhcpPluginClient(transport, "HostB")
+    assert client.get_active_networks_info() == [{"id": "n1", "subnets": [], "ports": []}]
+    assert client.get_network_info("n2") == {"id": "n2"}
+    assert client.get_network_info("missing") is None
+    assert client.create_dhcp_port({"network_id": "n2"}) == {"network_id": "n2", "id": "p1"}
+    assert client.update_dhcp_port("p9", {"fixed_ips": []}) == {"fixed_ips": [], "id": "p9"}
+    assert client.release_dhcp_port("n2", "dev") is None
+    assert client.dhcp_ready_on_ports(["p1", "p2"]) is None
+    assert core.calls == [
+        ("get_active_networks_info", ("HostB",)),
+        ("get_network_info", ("n2", "HostB")),
+        ("get_network_info", ("missing", "HostB")),
+        ("create_dhcp_port", ("HostB", {"network_id": "n2"})),
+        ("update_dhcp_port", ("HostB", "p9", {"fixed_ips": []})),
+        ("release_dhcp_port", ("HostB", "n2", "dev")),
+        ("dhcp_ready_on_ports", (["p1", "p2"],)),
+    ]
+
+
+def test_l2_api_passes_the_agents_host(transport, core) -> None:
+    client = L2PluginClient(transport, "HostA")
+    assert client.get_device_details("tap1") == {"device": "tap1"}
+    client.update_device_up("tap1")
+    client.update_device_down("tap1")
+    assert client.get_ports_on_host() == []
+    assert core.calls == [
+        ("get_device_details", ("HostA", "tap1")),
+        ("update_device_up", ("HostA", "tap1")),
+        ("update_device_down", ("HostA", "tap1")),
+        ("get_ports_on_host", ("HostA",)),
+    ]
+
+
+def test_core_errors_come_back_as_remote_errors(transport, core) -> None:
+    with pytest.raises(oslo_messaging.RemoteError) as caught:
+        DhcpPluginClient(transport, "HostA").get_network_info("boom")
+    assert caught.value.exc_type == "NetworkNotFound"
+    assert "Network boom could not be found." in caught.value.value
+
+
+def test_two_server_replicas_share_the_work(transport, core) -> None:
+    second = RecordingCore()
+    servers = start_rpc_servers(transport, second, host="server-2")
+    try:
+        client = StateReportClient(transport, "HostA")
+        for _ in range(20):
+            client.report_state({"agent_type": "x"}, start_flag=False)
+    finally:
+        servers.stop()
+    assert len(core.calls) + len(second.calls) == 20
+
+
+class RecordingAgent:
+    def __init__(self) -> None:
+        self.casts: list[tuple[str, dict]] = []
+        self.received = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in constants.DHCP_AGENT_CASTS:
+            raise AttributeError(name)
+
+        def handle(payload: dict) -> None:
+            self.casts.append((name, payload))
+            self.received.set()
+        return handle
+
+
+def _wait_for(predicate, timeout: float = 10) -> None:
+    import time
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_every_cast_reaches_only_the_named_host(transport) -> None:
+    agent_a, agent_b = RecordingAgent(), RecordingAgent()
+    listener_a = serve_dhcp_agent(transport, "HostA", agent_a)
+    listener_b = serve_dhcp_agent(transport, "HostB", agent_b)
+    try:
+        notifier = RpcDhcpNotifier(transport)
+        for method in constants.DHCP_AGENT_CASTS:
+            notifier.cast("HostA", method, {"network_id": "n1", "method": method})
+        _wait_for(lambda: len(agent_a.casts) == len(constants.DHCP_AGENT_CASTS))
+        notifier.cast("HostB", constants.PORT_CREATE_END, {"port": {"id": "p"}})
+        _wait_for(lambda: agent_b.casts)
+    finally:
+        listener_a.stop()
+        listener_b.stop()
+    assert sorted(m for m, _ in agent_a.casts) == sorted(constants.DHCP_AGENT_CASTS)
+    assert all(p == {"network_id": "n1", "method": m} for m, p in agent_a.casts)
+    assert agent_b.casts == [(constants.PORT_CREATE_END, {"port": {"id": "p"}})]
+
+
+def test_a_cast_to_an_unknown_method_does_not_reach_the_agent(transport) -> None:
+    agent = RecordingAgent()
+    listener = serve_dhcp_agent(transport, "HostA", agent)
+    try:
+        notifier = RpcDhcpNotifier(transport)
+        notifier.cast("HostA", "_private", {})
+        notifier.cast("HostA", "no_such_cast", {})
+        notifier.cast("HostA", constants.AGENT_UPDATED, {"admin_state_up": False})
+        _wait_for(lambda: agent.casts)
+    finally:
+        listener.stop()
+    assert agent.casts == [(constants.AGENT_UPDATED, {"admin_state_up": False})]
+
+
+def test_an_endpoint_error_does_not_stop_the_listener(transport) -> None:
+    class Flaky(RecordingAgent):
+        def port_update_end(self, payload: dict) -> None:
+            raise RuntimeError("broken")
+
+    agent = Flaky()
+    listener = serve_dhcp_agent(transport, "HostA", agent)
+    try:
+        notifier = RpcDhcpNotifier(transport)
+        notifier.cast("HostA", constants.PORT_UPDATE_END, {"port": {}})
+        notifier.cast("HostA", constants.PORT_DELETE_END, {"port_id": "p"})
+        _wait_for(lambda: agent.casts)
+    finally:
+        listener.stop()
+    assert agent.casts == [(constants.PORT_DELETE_END, {"port_id": "p"})]
+
+
+def test_a_call_nobody_answers_times_out(transport) -> None:
+    client = DhcpPluginClient(transport, "HostA", timeout=0.3)
+    with pytest.raises(oslo_messaging.MessagingTimeout):
+        client.get_active_networks_info()
