@@ -113,3 +113,60 @@ def create_host(names: LabNames, cgroup: Cgroup, host: str, index: int) -> int:
 def in_host(pid: int, argv: list[str]) -> list[str]:
     """`argv` run inside a host: its network and mount namespaces."""
     return ["nsenter", "-t", str(pid), "-n", "-m", "--"] + argv
+
+
+# --- physnet1 VLANs on kernels without 802.1Q ----------------------------------------------
+#
+# Some kernels (VM kernels built without CONFIG_VLAN_8021Q) cannot make VLAN devices, so the
+# Linux bridge agent cannot create eth0.<vlan>. The lab then realises each VLAN of physnet1 as
+# its own segment: a bridge `v<vlan>` in the lab's switch namespace, and in every host a veth
+# already named `eth0.<vlan>` that the agent finds and enslaves as the network's uplink. VLANs
+# stay separate L2 segments, as on a trunk.
+
+def kernel_has_vlans() -> bool:
+    probe = f"nlvlanprobe{os.getpid() % 1000}"
+    made = run(["ip", "link", "add", probe, "type", "bridge"], check=False)
+    if made.returncode != 0:
+        return False
+    try:
+        return run(["ip", "link", "add", "link", probe, "name", f"{probe[:10]}.7", "type",
+                    "vlan", "id", "7"], check=False).returncode == 0
+    finally:
+        run(["ip", "link", "delete", probe], check=False)
+
+
+def switch_commands(names: LabNames) -> list[list[str]]:
+    ns = names.switch_netns
+    return [["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"]]
+
+
+def vlan_segment_commands(names: LabNames, vlan: int, hosts: dict[str, int],
+                          present: set[str]) -> list[list[str]]:
+    """What makes VLAN `vlan` reach every host; `present`: links already in the switch."""
+    ns, bridge = names.switch_netns, f"v{vlan}"
+    cmds: list[list[str]] = []
+    if bridge not in present:
+        cmds += [["ip", "-n", ns, "link", "add", bridge, "type", "bridge", "stp_state", "0"],
+                 ["ip", "-n", ns, "link", "set", bridge, "up"]]
+    for host, index in sorted(hosts.items()):
+        peer = f"h{index}v{vlan}"
+        if peer in present:
+            continue
+        hns = names.host_netns(host)
+        cmds += [["ip", "link", "add", f"{HOST_PHYS_IF}.{vlan}", "netns", hns, "type", "veth",
+                  "peer", "name", peer, "netns", ns],
+                 ["ip", "-n", ns, "link", "set", peer, "master", bridge, "up"],
+                 ["ip", "-n", hns, "link", "set", f"{HOST_PHYS_IF}.{vlan}", "up"]]
+    return cmds
+
+
+def switch_links(names: LabNames) -> set[str]:
+    out = run(["ip", "-n", names.switch_netns, "-o", "link", "show"]).stdout
+    return {line.split(":", 2)[1].strip().split("@", 1)[0]
+            for line in out.splitlines() if ":" in line}
+
+
+def ensure_vlan_segments(names: LabNames, vlans: set[int], hosts: dict[str, int]) -> None:
+    present = switch_links(names)
+    for vlan in sorted(vlans):
+        run_all(vlan_segment_commands(names, vlan, hosts, present))

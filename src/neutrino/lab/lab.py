@@ -119,6 +119,9 @@ class Lab:
         try:
             fabric.create_physnet(n)
             fabric.create_mgmt(n)
+            if not fabric.kernel_has_vlans():
+                st.emulated_vlans = True
+                fabric.run_all(fabric.switch_commands(n))
             for i, h in enumerate(hosts):
                 pid = fabric.create_host(n, self.cgroup, h, i)
                 st.hosts[h] = HostRecord(h, i, pid)
@@ -262,6 +265,16 @@ class Lab:
         self.save(st)
         return pid
 
+    def ensure_vlans(self, vlans: set[int]) -> None:
+        """Make physnet1's VLANs `vlans` reach every host (a no-op where the kernel tags)."""
+        st = self.load()
+        if not st.emulated_vlans:
+            return
+        fabric.ensure_vlan_segments(self.names, vlans,
+                                    {h: r.index for h, r in st.hosts.items()})
+        st.vlans = sorted(set(st.vlans) | vlans)
+        self.save(st)
+
     # --- hosts -----------------------------------------------------------------------
     def add_host(self, host: str) -> HostRecord:
         check_host_name(host)
@@ -276,6 +289,8 @@ class Lab:
         rec = HostRecord(host, index, pid)
         st.hosts[host] = rec
         self.save(st)
+        if st.emulated_vlans and st.vlans:
+            fabric.ensure_vlan_segments(self.names, set(st.vlans), {host: index})
         if st.transport == "rabbit":
             for agent in AGENTS:
                 self._start_agent(st, host, agent)

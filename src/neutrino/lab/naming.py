@@ -100,6 +100,11 @@ class LabNames:
         return f"{self.netns_prefix}vm-{vm}"
 
     @property
+    def switch_netns(self) -> str:
+        """Where physnet1's VLAN segments live when the kernel cannot tag (see fabric)."""
+        return f"{self.netns_prefix}physnet1"
+
+    @property
     def link_prefix(self) -> str:
         return f"nl-{self.lab}-"
 

@@ -40,6 +40,8 @@ class LabState:
     server_pid: int | None = None
     aio_pid: int | None = None
     rabbit: bool = False
+    emulated_vlans: bool = False  # the kernel cannot tag: VLANs are segments (see fabric)
+    vlans: list[int] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from neutrino.lab import config
 from neutrino.lab.api import ApiError, NetworkApi
 from neutrino.lab.lab import Lab, LabError
-from neutrino.lab.naming import VM_IF, check_vm_name
+from neutrino.lab.naming import PHYSNET, VM_IF, check_vm_name
 from neutrino.lab.state import VmRecord
 from neutrino.lab.system import run
 from neutrino.lib.naming import tap_name
@@ -95,6 +95,7 @@ class Vms:
             raise LabError(f"no host {host!r} (hosts: {', '.join(st.hosts)})")
         if name in st.vms:
             raise LabError(f"a VM named {name!r} exists")
+        self.sync_vlans()
         vm_id = str(uuid.uuid4())
         port = self.api.create_port({
             "network_id": network_id, "binding:host_id": host,
@@ -114,6 +115,14 @@ class Vms:
         st.vms[name] = rec
         self.lab.save(st)
         return rec
+
+    def sync_vlans(self) -> None:
+        """physnet1 VLANs of the API's networks, for kernels that cannot tag."""
+        vlans = {int(net["provider:segmentation_id"]) for net in self.api.list_networks()
+                 if net.get("provider:network_type") == "vlan"
+                 and net.get("provider:physical_network") == PHYSNET
+                 and net.get("provider:segmentation_id") is not None}
+        self.lab.ensure_vlans(vlans)
 
     def get(self, name: str) -> VmRecord:
         st = self.lab.load()
