@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from neutrino.agent.dhcp.workqueue import FETCH, WorkQueue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_marks_coalesce_and_latest_wins() -> None:
+    q = WorkQueue(Clock())
+    q.mark("n1", {"id": "n1", "v": 1})
+    q.mark("n1", {"id": "n1", "v": 2})
+    q.mark("n2")
+    first = q.take(timeout=0)
+    second = q.take(timeout=0)
+    assert {first.network_id, second.network_id} == {"n1", "n2"}
+    work = first if first.network_id == "n1" else second
+    assert work.info == {"id": "n1", "v": 2}
+    assert q.take(timeout=0) is None
+
+
+def test_one_worker_per_network_and_mark_while_busy_runs_after() -> None:
+    q = WorkQueue(Clock())
+    q.mark("n1")
+    assert q.take(timeout=0).network_id == "n1"
+    q.mark("n1", None)
+    assert q.take(timeout=0) is None  # n1 is busy
+    q.done("n1")
+    again = q.take(timeout=0)
+    assert again.network_id == "n1" and again.info is None
+
+
+def test_failure_backs_off_without_blocking_others() -> None:
+    clock = Clock()
+    q = WorkQueue(clock)
+    q.mark("bad")
+    q.mark("good")
+    works = [q.take(timeout=0), q.take(timeout=0)]
+    bad = next(w for w in works if w.network_id == "bad")
+    q.failed(bad.network_id, FETCH, delay=10)
+    q.done("good")
+    q.mark("good")
+    assert q.take(timeout=0).network_id == "good"
+    q.mark("bad")  # an event does not cut the backoff short
+    assert q.take(timeout=0) is None
+    clock.now += 10
+    retry = q.take(timeout=0)
+    assert retry.network_id == "bad" and retry.attempts == 1 and retry.info is FETCH
+    q.done("bad")
+    q.mark("bad")
+    assert q.take(timeout=0).attempts == 0
+
+
+def test_full_sync_info_older_than_an_event_is_replaced_by_a_fetch() -> None:
+    q = WorkQueue(Clock())
+    before = q.generation("n1")
+    q.mark("n1", {"id": "n1", "fresh": True})
+    q.take(timeout=0)
+    q.done("n1")
+    q.offer("n1", {"id": "n1", "stale": True}, before)
+    assert q.take(timeout=0).info is FETCH
+    q.done("n1")
+    q.offer("n1", {"id": "n1", "current": True}, q.generation("n1"))
+    assert q.take(timeout=0).info == {"id": "n1", "current": True}
+
+
+def test_close_wakes_takers() -> None:
+    q = WorkQueue()
+    q.close()
+    assert q.take() is None
