@@ -1,0 +1,177 @@
+"""Networks, inside a caller's transaction (a Session)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from neutrino.conf.settings import CoreSettings
+from neutrino.core import exceptions as exc
+from neutrino.core import filters as flt
+from neutrino.core import segments, views
+from neutrino.core.context import Context
+from neutrino.core.dbutil import new_id, now
+from neutrino.core.interfaces import Clock
+from neutrino.db import models
+from neutrino.lib import constants
+
+UPDATABLE = {"name", "admin_state_up", "shared", "router:external", "dns_domain",
+             "description", *segments.PROVIDER_KEYS}
+READ_ONLY = {"id", "tenant_id", "project_id", "status", "subnets", "mtu", "created_at",
+             "updated_at", "revision_number", "availability_zones",
+             "availability_zone_hints"}
+
+
+def resolve_project(ctx: Context, body: dict[str, Any], fallback: str | None = None) -> str:
+    """The project a new resource belongs to, as Neutron's API decides it."""
+    tenant, project = body.get("tenant_id"), body.get("project_id")
+    if tenant is not None and project is not None and tenant != project:
+        raise exc.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
+    given = project if project is not None else tenant
+    if given is not None and not ctx.is_admin and given != ctx.project_id:
+        raise exc.HTTPBadRequest(
+            "Specifying 'project_id' or 'tenant_id' other than the authenticated project "
+            "in request requires admin privileges")
+    chosen = given if given is not None else (ctx.project_id or fallback)
+    if chosen is None:
+        raise exc.HTTPBadRequest(
+            "Running without keystone AuthN requires that tenant_id is specified")
+    return chosen
+
+
+def get(session: Session, ctx: Context, network_id: str,
+        for_update: bool = False) -> models.Network:
+    """A network the caller may see; NetworkNotFound otherwise."""
+    stmt = select(models.Network).where(models.Network.id == network_id,
+                                        flt.network_visible(ctx))
+    if for_update:
+        stmt = stmt.with_for_update()
+    net = session.scalars(stmt).one_or_none()
+    if net is None:
+        raise exc.NetworkNotFound(net_id=network_id)
+    return net
+
+
+def get_owned(session: Session, ctx: Context, network_id: str, action: str,
+              for_update: bool = False) -> models.Network:
+    """A network the caller may change: invisible → 404, visible but not theirs → 403."""
+    net = get(session, ctx, network_id, for_update=for_update)
+    if not flt.owns(ctx, net.project_id):
+        raise exc.PolicyNotAuthorized(action=action)
+    return net
+
+
+def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[models.Network]:
+    stmt = select(models.Network).where(flt.network_visible(ctx),
+                                        *flt.network_filters(filters or {}))
+    return list(session.scalars(stmt.order_by(models.Network.id)))
+
+
+def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
+           body: dict[str, Any]) -> models.Network:
+    project = resolve_project(ctx, body)
+    if segments.has_provider_attributes(body):
+        if not ctx.is_admin:
+            raise exc.PolicyNotAuthorized(action="create_network:provider:network_type")
+        request = segments.provider_request(body, settings)
+    else:
+        request = segments.tenant_request(settings)
+    for key, action in (("shared", "create_network:shared"),
+                        ("router:external", "create_network:router:external")):
+        if body.get(key) and not ctx.is_admin:
+            raise exc.PolicyNotAuthorized(action=action)
+    hints = body.get("availability_zone_hints") or []
+    if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
+        raise exc.InvalidInput(error_message="availability_zone_hints must be a list of names")
+    stamp = now(clock)
+    net = models.Network(
+        id=body.get("id") or new_id(), project_id=project, name=body.get("name") or "",
+        admin_state_up=body.get("admin_state_up", True), status=constants.NET_STATUS_ACTIVE,
+        shared=bool(body.get("shared", False)), external=bool(body.get("router:external", False)),
+        mtu=settings.global_physnet_mtu, dns_domain=body.get("dns_domain") or "",
+        availability_zone_hints=json.dumps(sorted(set(hints))),
+        description=body.get("description") or "", created_at=stamp, updated_at=stamp,
+        revision_number=1)
+    if session.get(models.Network, net.id) is not None:
+        raise exc.Conflict(f"Network {net.id} already exists.")
+    session.add(net)
+    session.flush()
+    segments.allocate(session, net.id, request, settings)
+    session.flush()
+    session.refresh(net)
+    return net
+
+
+def _check_unshare(session: Session, net: models.Network) -> None:
+    """Neutron refuses to unshare a network other projects already use."""
+    others = [
+        select(models.Port.id).where(models.Port.network_id == net.id,
+                                     models.Port.project_id != net.project_id).limit(1),
+        select(models.Subnet.id).where(models.Subnet.network_id == net.id,
+                                       models.Subnet.project_id != net.project_id).limit(1),
+    ]
+    if any(session.execute(stmt).first() for stmt in others):
+        raise exc.InvalidSharedSetting(network=net.name or net.id)
+
+
+def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
+           network_id: str, body: dict[str, Any]) -> models.Network:
+    net = get_owned(session, ctx, network_id, "update_network", for_update=True)
+    for key in body:
+        if key in READ_ONLY and key not in UPDATABLE:
+            raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
+    if segments.has_provider_attributes(body):
+        if not ctx.is_admin:
+            raise exc.PolicyNotAuthorized(action="update_network:provider:network_type")
+        current = views.provider_attributes(net.segments)
+        merged = dict(current)
+        merged.update({k: body[k] for k in segments.PROVIDER_KEYS if k in body})
+        if current != merged:
+            raise exc.InvalidInput(
+                error_message="Plugin does not support updating provider attributes")
+    for key, action in (("shared", "update_network:shared"),
+                        ("router:external", "update_network:router:external")):
+        if key in body and not ctx.is_admin and bool(body[key]) != \
+                (net.shared if key == "shared" else net.external):
+            raise exc.PolicyNotAuthorized(action=action)
+    if "name" in body:
+        net.name = body["name"] or ""
+    if "description" in body:
+        net.description = body["description"] or ""
+    if "admin_state_up" in body:
+        net.admin_state_up = bool(body["admin_state_up"])
+    if "dns_domain" in body:
+        net.dns_domain = body["dns_domain"] or ""
+    if "router:external" in body:
+        net.external = bool(body["router:external"])
+    if "shared" in body:
+        if net.shared and not body["shared"]:
+            _check_unshare(session, net)
+        net.shared = bool(body["shared"])
+    net.revision_number += 1
+    net.updated_at = now(clock)
+    session.flush()
+    return net
+
+
+def delete(session: Session, ctx: Context, network_id: str) -> dict[str, Any]:
+    """Delete a network with its subnets, segments and DHCP ports; other ports → 409.
+    Returns the network's dict as it was."""
+    net = get_owned(session, ctx, network_id, "delete_network", for_update=True)
+    port = models.Port
+    in_use = session.execute(
+        select(port.id).where(port.network_id == net.id,
+                              port.device_owner != constants.DEVICE_OWNER_DHCP).limit(1)
+    ).first()
+    if in_use:
+        raise exc.NetworkInUse(net_id=net.id)
+    shown = views.network_dicts(session, [net])[0]
+    session.execute(sql_delete(models.Port).where(models.Port.network_id == net.id)
+                    .execution_options(synchronize_session=False))
+    session.delete(net)
+    session.flush()
+    return shown

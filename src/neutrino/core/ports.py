@@ -1,0 +1,374 @@
+"""Ports, inside a caller's transaction: MACs, fixed IPs, bindings, extra DHCP options.
+
+Duplicate MACs and IPs are settled by the database (the (network, mac) unique key and the
+ipallocations primary key): an insert that loses a race is rolled back to its savepoint and
+another candidate is tried, so concurrent creators never get a 500.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from neutrino.conf.settings import CoreSettings
+from neutrino.core import exceptions as exc
+from neutrino.core import filters as flt
+from neutrino.core import ipam, macs, networks, subnets, views
+from neutrino.core.context import Context
+from neutrino.core.dbutil import dumps, insert_unless_duplicate, new_id, now
+from neutrino.core.interfaces import Clock
+from neutrino.db import models
+from neutrino.db.engine import RetryRequest
+from neutrino.lib import constants
+
+UPDATABLE = {"name", "description", "admin_state_up", "mac_address", "fixed_ips",
+             "device_id", "device_owner", "binding:host_id", "binding:vnic_type",
+             "binding:profile", "dns_name", "extra_dhcp_opts"}
+VIF_TYPE_BRIDGE = "bridge"
+VIF_TYPE_UNBOUND = "unbound"
+BRIDGE_VIF_DETAILS = {"connectivity": "l2", "port_filter": True}
+MAC_ATTEMPTS = 16
+IP_ATTEMPTS = 64
+_AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
+
+
+def get(session: Session, ctx: Context, port_id: str, for_update: bool = False) -> models.Port:
+    stmt = select(models.Port).where(models.Port.id == port_id, flt.port_visible(ctx))
+    if for_update:
+        stmt = stmt.with_for_update()
+    port = session.scalars(stmt).one_or_none()
+    if port is None:
+        raise exc.PortNotFound(port_id=port_id)
+    return port
+
+
+def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[models.Port]:
+    stmt = select(models.Port).where(flt.port_visible(ctx), *flt.port_filters(filters or {}))
+    return list(session.scalars(stmt.order_by(models.Port.id)))
+
+
+def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
+    stmt = (select(models.Subnet).where(models.Subnet.network_id == network_id)
+            .order_by(models.Subnet.created_at, models.Subnet.id))
+    return list(session.scalars(stmt))
+
+
+# --- IP allocation ----------------------------------------------------------------------
+
+def _taken(session: Session, subnet_id: str) -> set[int]:
+    rows = session.scalars(select(models.IPAllocation.ip_address)
+                           .where(models.IPAllocation.subnet_id == subnet_id))
+    return {int(ipaddress.ip_address(ip)) for ip in rows}
+
+
+def _insert_ip(session: Session, port: models.Port, subnet: models.Subnet, ip: str) -> bool:
+    return insert_unless_duplicate(session, models.IPAllocation(
+        ip_address=ip, subnet_id=subnet.id, port_id=port.id, network_id=port.network_id))
+
+
+def _allocate_specific(session: Session, port: models.Port, subnet: models.Subnet,
+                       ip: str) -> None:
+    if not _insert_ip(session, port, subnet, ip):
+        raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
+
+
+def _allocate_any(session: Session, port: models.Port, subnet: models.Subnet) -> str | None:
+    """A free address of the subnet's pools; None when there is none."""
+    if subnet.ip_version == 6 and subnet.ipv6_address_mode in _AUTO_V6_MODES:
+        ip = ipam.eui64(ipaddress.ip_network(subnet.cidr), port.mac_address)
+        if not _insert_ip(session, port, subnet, ip):
+            raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
+        return ip
+    pools = subnets.pools_of(subnet)
+    taken = _taken(session, subnet.id)
+    collided = False
+    for _ in range(IP_ATTEMPTS):
+        value = ipam.pick_address(pools, taken, collided)
+        if value is None:
+            return None
+        ip = str(ipaddress.ip_address(value) if subnet.ip_version == 4
+                 else ipaddress.IPv6Address(value))
+        if _insert_ip(session, port, subnet, ip):
+            return ip
+        # A concurrent creator took it: re-read what is taken and spread out.
+        collided = True
+        taken = _taken(session, subnet.id) | {value}
+    raise RetryRequest()
+
+
+def _default_ips(session: Session, port: models.Port, all_subnets: list[models.Subnet]) -> None:
+    """No fixed_ips asked for: one IPv4 address from the first IPv4 subnet with a free one,
+    likewise one stateful IPv6 address, and the SLAAC address on every SLAAC subnet."""
+    v4 = [s for s in all_subnets if s.ip_version == 4]
+    v6_stateful = [s for s in all_subnets
+                   if s.ip_version == 6 and s.ipv6_address_mode not in _AUTO_V6_MODES]
+    v6_auto = [s for s in all_subnets
+               if s.ip_version == 6 and s.ipv6_address_mode in _AUTO_V6_MODES]
+    for group in (v4, v6_stateful):
+        if group and not any(_allocate_any(session, port, s) for s in group):
+            raise exc.IpAddressGenerationFailure(net_id=port.network_id)
+    for subnet in v6_auto:
+        _allocate_any(session, port, subnet)
+
+
+def _subnet_for(request: dict[str, Any], by_id: dict[str, models.Subnet],
+                network_id: str, session: Session) -> models.Subnet:
+    subnet_id = request.get("subnet_id")
+    ip = request.get("ip_address")
+    if subnet_id is not None:
+        subnet = by_id.get(subnet_id)
+        if subnet is None:
+            if session.get(models.Subnet, subnet_id) is None:
+                raise exc.SubnetNotFound(subnet_id=subnet_id)
+            raise exc.InvalidInput(error_message=(
+                f"Failed to create port on network {network_id}, because fixed_ips included "
+                f"invalid subnet {subnet_id}"))
+        if ip is not None and not ipam.check_subnet_ip(
+                ipaddress.ip_network(subnet.cidr), ipam.parse_ip(ip, "ip_address")):
+            raise exc.InvalidIpForSubnet(ip_address=ip)
+        return subnet
+    if ip is None:
+        raise exc.InvalidInput(error_message="IP allocation requires subnet_id or ip_address")
+    address = ipam.parse_ip(ip, "ip_address")
+    for subnet in by_id.values():
+        if ipam.check_subnet_ip(ipaddress.ip_network(subnet.cidr), address):
+            return subnet
+    raise exc.InvalidIpForNetwork(ip_address=ip)
+
+
+def _requested_ips(requests: Any) -> list[dict[str, Any]]:
+    if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
+        raise exc.InvalidInput(error_message=f"Invalid data format for fixed IP: '{requests}'")
+    cleaned = []
+    for request in requests:
+        item = {k: request[k] for k in ("subnet_id", "ip_address") if request.get(k) is not None}
+        if "ip_address" in item:
+            item["ip_address"] = str(ipam.parse_ip(item["ip_address"], "ip_address"))
+        cleaned.append(item)
+    return cleaned
+
+
+def _allocate_requested(session: Session, port: models.Port,
+                        requests: list[dict[str, Any]], all_subnets: list[models.Subnet]) -> None:
+    by_id = {s.id: s for s in all_subnets}
+    resolved = [(_subnet_for(r, by_id, port.network_id, session), r.get("ip_address"))
+                for r in requests]
+    for subnet, ip in resolved:
+        if ip is not None:
+            _allocate_specific(session, port, subnet, ip)
+        elif _allocate_any(session, port, subnet) is None:
+            raise exc.IpAddressGenerationFailure(net_id=port.network_id)
+
+
+def _reallocate(session: Session, port: models.Port, requests: list[dict[str, Any]]) -> None:
+    """New fixed_ips for a port: keep what is asked for again, release the rest, allocate
+    what is new (as Neutron matches old and new: by address, then by subnet)."""
+    current = list(port.fixed_ips)
+    by_ip = {a.ip_address: a for a in current}
+    keep: set[tuple[str, str]] = set()
+    to_add: list[dict[str, Any]] = []
+    for request in requests:
+        ip = request.get("ip_address")
+        if ip is None:
+            continue
+        held = by_ip.pop(ip, None)
+        if held is not None and request.get("subnet_id") in (None, held.subnet_id):
+            keep.add((held.ip_address, held.subnet_id))
+        else:
+            to_add.append(request)
+    leftovers: dict[str, list[models.IPAllocation]] = {}
+    for allocation in by_ip.values():
+        leftovers.setdefault(allocation.subnet_id, []).append(allocation)
+    for request in requests:
+        if request.get("ip_address") is not None:
+            continue
+        candidates = leftovers.get(request.get("subnet_id"), [])
+        if candidates:
+            held = candidates.pop()
+            keep.add((held.ip_address, held.subnet_id))
+        else:
+            to_add.append(request)
+    for allocation in current:
+        if (allocation.ip_address, allocation.subnet_id) not in keep:
+            session.delete(allocation)
+    session.flush()
+    _allocate_requested(session, port, to_add, network_subnets(session, port.network_id))
+
+
+# --- MACs, bindings, options ------------------------------------------------------------
+
+def _insert_port(session: Session, port: models.Port, given_mac: str | None,
+                 settings: CoreSettings) -> None:
+    if given_mac is not None:
+        port.mac_address = macs.normalize(given_mac)
+        if not insert_unless_duplicate(session, port):
+            raise exc.MacAddressInUse(net_id=port.network_id, mac=port.mac_address)
+        return
+    for _ in range(MAC_ATTEMPTS):
+        port.mac_address = macs.generate(settings.base_mac)
+        if insert_unless_duplicate(session, port):
+            return
+    raise exc.MacAddressGenerationFailure(net_id=port.network_id)
+
+
+def _bind(port: models.Port, host: str | None) -> None:
+    port.host_id = host or ""
+    if port.host_id:
+        port.vif_type = VIF_TYPE_BRIDGE
+        port.vif_details = dumps(BRIDGE_VIF_DETAILS)
+    else:
+        port.vif_type = VIF_TYPE_UNBOUND
+        port.vif_details = dumps({})
+
+
+def _profile(value: Any) -> str:
+    if value is None:
+        return dumps({})
+    if not isinstance(value, dict):
+        raise exc.InvalidInput(error_message=f"'{value}' is not a dictionary")
+    return dumps(value)
+
+
+def _dhcp_opts(values: Any) -> list[tuple[str, int, str | None]]:
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise exc.InvalidInput(error_message=f"Invalid data format for extra_dhcp_opts: "
+                                             f"'{values}'")
+    options: list[tuple[str, int, str | None]] = []
+    seen: set[tuple[str, int]] = set()
+    for option in values:
+        if not isinstance(option, dict) or not option.get("opt_name"):
+            raise exc.InvalidInput(error_message=f"Invalid extra DHCP option: '{option}'")
+        version = option.get("ip_version", 4)
+        if version is None:
+            version = 4
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            version = 0
+        if version not in (4, 6):
+            raise exc.InvalidInput(error_message=f"'{option.get('ip_version')}' is not in "
+                                                 "[4, 6]")
+        key = (str(option["opt_name"]), version)
+        if key in seen:
+            raise exc.InvalidInput(error_message=f"Duplicate extra DHCP option '{key[0]}'")
+        seen.add(key)
+        value = option.get("opt_value")
+        options.append((key[0], version, None if value is None else str(value)))
+    return options
+
+
+def _merge_dhcp_opts(session: Session, port: models.Port,
+                     options: list[tuple[str, int, str | None]]) -> None:
+    """Neutron's update semantics: named options are set, `opt_value: None` removes one,
+    the others stay."""
+    existing = {(o.opt_name, o.ip_version): o for o in port.extra_dhcp_opts}
+    for name, version, value in options:
+        row = existing.get((name, version))
+        if value is None:
+            if row is not None:
+                session.delete(row)
+        elif row is not None:
+            row.opt_value = value
+        else:
+            session.add(models.ExtraDhcpOpt(id=new_id(), port_id=port.id, opt_name=name,
+                                            opt_value=value, ip_version=version))
+
+
+# --- operations -------------------------------------------------------------------------
+
+def _network_for_port(session: Session, ctx: Context, network_id: str | None,
+                      action: str) -> models.Network:
+    if not network_id:
+        raise exc.InvalidInput(error_message="network_id is required")
+    net = networks.get(session, ctx, network_id)
+    if not (ctx.is_admin or net.shared or flt.owns(ctx, net.project_id)):
+        raise exc.PolicyNotAuthorized(action=action)
+    return net
+
+
+def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
+           body: dict[str, Any]) -> models.Port:
+    net = _network_for_port(session, ctx, body.get("network_id"), "create_port")
+    project = networks.resolve_project(ctx, body, fallback=net.project_id)
+    options = _dhcp_opts(body.get("extra_dhcp_opts"))
+    requests = None if body.get("fixed_ips") is None else _requested_ips(body["fixed_ips"])
+    stamp = now(clock)
+    port = models.Port(
+        id=body.get("id") or new_id(), project_id=project, network_id=net.id,
+        name=body.get("name") or "", admin_state_up=bool(body.get("admin_state_up", True)),
+        status=constants.PORT_STATUS_DOWN, device_id=body.get("device_id") or "",
+        device_owner=body.get("device_owner") or "", dns_name=body.get("dns_name") or "",
+        vnic_type=body.get("binding:vnic_type") or "normal",
+        profile=_profile(body.get("binding:profile")), description=body.get("description") or "",
+        created_at=stamp, updated_at=stamp, revision_number=1)
+    _bind(port, body.get("binding:host_id"))
+    if session.get(models.Port, port.id) is not None:
+        raise exc.Conflict(f"Port {port.id} already exists.")
+    _insert_port(session, port, body.get("mac_address"), settings)
+    all_subnets = network_subnets(session, net.id)
+    if requests is None:
+        _default_ips(session, port, all_subnets)
+    else:
+        _allocate_requested(session, port, requests, all_subnets)
+    for name, version, value in options:
+        if value is not None:
+            session.add(models.ExtraDhcpOpt(id=new_id(), port_id=port.id, opt_name=name,
+                                            opt_value=value, ip_version=version))
+    session.flush()
+    session.refresh(port)
+    return port
+
+
+def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
+           port_id: str, body: dict[str, Any]) -> models.Port:
+    # Visible means admin, the port's project or its network's: all may change it.
+    port = get(session, ctx, port_id, for_update=True)
+    for key in body:
+        if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
+            raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
+    if "mac_address" in body and body["mac_address"] is not None:
+        mac = macs.normalize(body["mac_address"])
+        if mac != port.mac_address:
+            taken = session.execute(select(models.Port.id).where(
+                models.Port.network_id == port.network_id,
+                models.Port.mac_address == mac)).first()
+            if taken:
+                raise exc.MacAddressInUse(net_id=port.network_id, mac=mac)
+            port.mac_address = mac
+    if body.get("fixed_ips") is not None:
+        _reallocate(session, port, _requested_ips(body["fixed_ips"]))
+    if "extra_dhcp_opts" in body:
+        _merge_dhcp_opts(session, port, _dhcp_opts(body["extra_dhcp_opts"]))
+    if "binding:host_id" in body:
+        _bind(port, body["binding:host_id"])
+    if "binding:profile" in body:
+        port.profile = _profile(body["binding:profile"])
+    if body.get("binding:vnic_type"):
+        port.vnic_type = body["binding:vnic_type"]
+    for key in ("name", "description", "device_id", "device_owner", "dns_name"):
+        if key in body:
+            setattr(port, key, body[key] or "")
+    if "admin_state_up" in body:
+        port.admin_state_up = bool(body["admin_state_up"])
+    if "status" in body:
+        port.status = body["status"]
+    port.revision_number += 1
+    port.updated_at = now(clock)
+    session.flush()
+    session.refresh(port)
+    return port
+
+
+def delete(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
+    """Delete a port (its IPs, options and provisioning blocks go with it); returns its
+    dict as it was."""
+    port = get(session, ctx, port_id, for_update=True)
+    shown = views.port_dict(port)
+    session.delete(port)
+    session.flush()
+    return shown
