@@ -125,15 +125,18 @@ class NetworkClient:
         return items
 
     def _next_page(self, links: list[dict]) -> tuple[str | None, None]:
+        """The path (with its query) of the next page, relative to the API root."""
         for link in links:
-            if link.get("rel") == "next" and link.get("href"):
-                href = link["href"]
-                root = self._api_root()
-                idx = href.find("/" + API_VERSION + "/")
-                tail = href[idx + len(API_VERSION) + 1:] if idx >= 0 else href
-                if href.startswith(root):
-                    tail = href[len(root):]
-                return tail, None
+            href = link.get("href") if link.get("rel") == "next" else None
+            if not href:
+                continue
+            root = self._api_root()
+            if href.startswith(root):
+                return href[len(root):], None
+            marker = f"/{API_VERSION}/"
+            idx = href.find(marker)
+            if idx >= 0:
+                return href[idx + len(marker) - 1:], None
         return None, None
 
     def show(self, resource: str, collection: str, resource_id: str) -> dict:

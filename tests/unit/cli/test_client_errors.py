@@ -33,3 +33,53 @@ def test_connection_errors_lose_urllib3s_repr():
         "Unable to establish connection to http://127.0.0.1:1/v3/auth/tokens: "
         "Connection refused")
     assert connection_error_message(Exception("something else")) == "something else"
+
+
+class FakeResponse:
+    def __init__(self, status, body):
+        self.status_code = status
+        self._body = body
+        self.content = b"x" if body is not None else b""
+        self.reason = "OK"
+
+    def json(self):
+        return self._body
+
+
+class PagingSession:
+    """Serves networks two per page with Neutron's next links."""
+
+    def __init__(self):
+        self.urls = []
+
+    def request(self, url, method, **kwargs):
+        self.urls.append((method, url, kwargs.get("params")))
+        if url.endswith("/v2.0/networks"):
+            return FakeResponse(200, {"networks": [{"id": "a"}, {"id": "b"}], "networks_links": [
+                {"rel": "next", "href": "http://h:9696/v2.0/networks?limit=2&marker=b"}]})
+        if url.endswith("marker=b"):
+            return FakeResponse(200, {"networks": [{"id": "c"}], "networks_links": [
+                {"rel": "previous", "href": "http://h:9696/v2.0/networks?marker=c"}]})
+        if method == "POST":
+            return FakeResponse(201, None)
+        return FakeResponse(404, {"NeutronError": {"type": "NetworkNotFound",
+                                                   "message": "Network q could not be found.",
+                                                   "detail": ""}})
+
+
+def test_lists_follow_next_links_and_errors_raise():
+    import pytest
+
+    from neutrino.cli.client import NetworkClient
+    from neutrino.cli.errors import NeutronClientError
+
+    session = PagingSession()
+    client = NetworkClient(session, endpoint_override="http://h:9696/")
+    assert [n["id"] for n in client.list("networks", [("fields", "id")])] == ["a", "b", "c"]
+    assert session.urls[0] == ("GET", "http://h:9696/v2.0/networks", [("fields", "id")])
+    assert session.urls[1] == ("GET", "http://h:9696/v2.0/networks?limit=2&marker=b", None)
+    client.add_network_to_dhcp_agent("ag", "net")  # 201 with an empty (null) body
+    assert session.urls[-1][:2] == ("POST", "http://h:9696/v2.0/agents/ag/dhcp-networks")
+    with pytest.raises(NeutronClientError, match="Network q could not be found.") as exc:
+        client.show("network", "networks", "q")
+    assert exc.value.status_code == 404
