@@ -1,0 +1,94 @@
+"""neutrino-dhcp-agent: serves DHCP for the networks scheduled to this host, with dnsmasq.
+
+    neutrino-dhcp-agent --config-file /etc/neutron/neutron.conf \
+        --config-file /etc/neutron/dhcp_agent.ini
+
+Stopping the agent (SIGTERM/SIGINT) leaves dnsmasq serving; the next start adopts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+import oslo_messaging
+from oslo_config import cfg
+
+from neutrino.agent.dhcp.agent import DhcpAgent
+from neutrino.conf import opts
+from neutrino.conf.settings import (
+    ConfigError,
+    DhcpAgentSettings,
+    dhcp_agent_settings,
+    rpc_settings,
+)
+from neutrino.linux.host import HostNamespaces
+from neutrino.rpc.agent_api import DhcpPluginClient, StateReportClient, serve_dhcp_agent
+from neutrino.rpc.transport import get_transport
+
+PROG = "neutrino-dhcp-agent"
+LOG = logging.getLogger(PROG)
+
+
+def setup_logging(conf: cfg.ConfigOpts) -> None:
+    handler: logging.Handler = (logging.FileHandler(conf.log_file) if conf.log_file
+                                else logging.StreamHandler())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if conf.debug else logging.INFO)
+    if not conf.debug:
+        logging.getLogger("oslo.messaging").setLevel(logging.WARNING)
+        logging.getLogger("oslo_messaging").setLevel(logging.WARNING)
+
+
+def build_agent(settings: DhcpAgentSettings, transport: oslo_messaging.Transport
+                ) -> DhcpAgent:
+    """The agent for `settings.agent.host`, wired to the server over `transport`."""
+    host = settings.agent.host
+    namespaces = HostNamespaces(settings.agent.host_netns, settings.agent.netns_dir)
+    return DhcpAgent(settings, namespaces, DhcpPluginClient(transport, host),
+                     StateReportClient(transport, host,
+                                       timeout=settings.agent.report_interval))
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG)
+    setup_logging(conf)
+    try:
+        settings = dhcp_agent_settings(conf)
+        rpc = rpc_settings(conf)
+    except ConfigError as exc:
+        LOG.error("Invalid configuration: %s", exc)
+        return 1
+    # dnsmasq reads its files after dropping root: the directory must be traversable.
+    os.makedirs(settings.confs_dir, mode=0o755, exist_ok=True)
+    transport = get_transport(rpc)
+    agent = build_agent(settings, transport)
+    agent.start()
+    listener = serve_dhcp_agent(transport, settings.agent.host, agent)
+    LOG.info("DHCP agent on host %s started", settings.agent.host)
+    try:
+        wait_for_signal()
+    finally:
+        LOG.info("Stopping (dnsmasq keeps serving)")
+        listener.stop()
+        agent.stop()
+        transport.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
