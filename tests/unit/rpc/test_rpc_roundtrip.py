@@ -6,15 +6,12 @@ Each test uses its own control exchange: the fake driver's exchanges are process
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import oslo_messaging
 import pytest
 
 from neutrino.conf.settings import RpcSettings
-from neutrino.core import exceptions
 from neutrino.lib import constants
 from neutrino.rpc.agent_api import (
     DhcpPluginClient,
@@ -26,59 +23,7 @@ from neutrino.rpc.notifier import RpcDhcpNotifier
 from neutrino.rpc.server import start_rpc_servers
 from neutrino.rpc.transport import get_transport
 
-
-class RecordingCore:
-    """Answers like core and records what it was asked."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def _record(self, name: str, *args: Any) -> None:
-        self.calls.append((name, args))
-
-    def report_state(self, agent_state: dict, time: str | None = None) -> str:
-        self._record("report_state", agent_state, time)
-        return constants.AGENT_NEW
-
-    def get_active_networks_info(self, host: str) -> list[dict]:
-        self._record("get_active_networks_info", host)
-        return [{"id": "n1", "subnets": [], "ports": []}]
-
-    def get_network_info(self, network_id: str, host: str) -> dict | None:
-        self._record("get_network_info", network_id, host)
-        if network_id == "missing":
-            return None
-        if network_id == "boom":
-            raise exceptions.NetworkNotFound(net_id=network_id)
-        return {"id": network_id}
-
-    def create_dhcp_port(self, host: str, port: dict) -> dict:
-        self._record("create_dhcp_port", host, port)
-        return dict(port, id="p1")
-
-    def update_dhcp_port(self, host: str, port_id: str, port: dict) -> dict:
-        self._record("update_dhcp_port", host, port_id, port)
-        return dict(port, id=port_id)
-
-    def release_dhcp_port(self, host: str, network_id: str, device_id: str) -> None:
-        self._record("release_dhcp_port", host, network_id, device_id)
-
-    def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
-        self._record("dhcp_ready_on_ports", port_ids)
-
-    def get_device_details(self, host: str, device: str) -> dict:
-        self._record("get_device_details", host, device)
-        return {"device": device}
-
-    def update_device_up(self, host: str, device: str) -> None:
-        self._record("update_device_up", host, device)
-
-    def update_device_down(self, host: str, device: str) -> None:
-        self._record("update_device_down", host, device)
-
-    def get_ports_on_host(self, host: str) -> list[dict]:
-        self._record("get_ports_on_host", host)
-        return []
+from .fakes import RecordingAgent, RecordingCore, wait_until
 
 
 @pytest.fixture
@@ -168,29 +113,6 @@ def test_two_server_replicas_share_the_work(transport, core) -> None:
     assert len(core.calls) + len(second.calls) == 20
 
 
-class RecordingAgent:
-    def __init__(self) -> None:
-        self.casts: list[tuple[str, dict]] = []
-        self.received = threading.Event()
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in constants.DHCP_AGENT_CASTS:
-            raise AttributeError(name)
-
-        def handle(payload: dict) -> None:
-            self.casts.append((name, payload))
-            self.received.set()
-        return handle
-
-
-def _wait_for(predicate, timeout: float = 10) -> None:
-    import time
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_every_cast_reaches_only_the_named_host(transport) -> None:
     agent_a, agent_b = RecordingAgent(), RecordingAgent()
     listener_a = serve_dhcp_agent(transport, "HostA", agent_a)
@@ -199,9 +121,9 @@ def test_every_cast_reaches_only_the_named_host(transport) -> None:
         notifier = RpcDhcpNotifier(transport)
         for method in constants.DHCP_AGENT_CASTS:
             notifier.cast("HostA", method, {"network_id": "n1", "method": method})
-        _wait_for(lambda: len(agent_a.casts) == len(constants.DHCP_AGENT_CASTS))
+        wait_until(lambda: len(agent_a.casts) == len(constants.DHCP_AGENT_CASTS))
         notifier.cast("HostB", constants.PORT_CREATE_END, {"port": {"id": "p"}})
-        _wait_for(lambda: agent_b.casts)
+        wait_until(lambda: agent_b.casts)
     finally:
         listener_a.stop()
         listener_b.stop()
@@ -218,7 +140,7 @@ def test_a_cast_to_an_unknown_method_does_not_reach_the_agent(transport) -> None
         notifier.cast("HostA", "_private", {})
         notifier.cast("HostA", "no_such_cast", {})
         notifier.cast("HostA", constants.AGENT_UPDATED, {"admin_state_up": False})
-        _wait_for(lambda: agent.casts)
+        wait_until(lambda: agent.casts)
     finally:
         listener.stop()
     assert agent.casts == [(constants.AGENT_UPDATED, {"admin_state_up": False})]
@@ -235,7 +157,7 @@ def test_an_endpoint_error_does_not_stop_the_listener(transport) -> None:
         notifier = RpcDhcpNotifier(transport)
         notifier.cast("HostA", constants.PORT_UPDATE_END, {"port": {}})
         notifier.cast("HostA", constants.PORT_DELETE_END, {"port_id": "p"})
-        _wait_for(lambda: agent.casts)
+        wait_until(lambda: agent.casts)
     finally:
         listener.stop()
     assert agent.casts == [(constants.PORT_DELETE_END, {"port_id": "p"})]
