@@ -64,12 +64,6 @@ def add_blocks(session: Session, port_id: str, entities: Iterable[str]) -> None:
             continue
 
 
-def remove_block(session: Session, port_id: str, entity: str) -> None:
-    session.execute(delete(ProvisioningBlock).where(
-        ProvisioningBlock.port_id == port_id, ProvisioningBlock.entity == entity),
-        execution_options={"synchronize_session": False})
-
-
 def lift(session: Session, port_ids: Iterable[str], entity: str, now: datetime,
          only_if_lifted: bool) -> list[str]:
     """Remove `entity`'s blocks from the ports; returns the ports that turned ACTIVE.
@@ -113,9 +107,10 @@ def set_status(session: Session, port_ids: list[str], status: str, now: datetime
     return result.rowcount or 0
 
 
-def rebind(session: Session, port_id: str, device_owner: str, host: str,
-           network_served_by_dhcp: bool, now: datetime) -> None:
-    """The port moved to `host` (or was unbound): wiring starts over there."""
+def rebind_blocks(session: Session, port_id: str, device_owner: str, host: str,
+                  network_served_by_dhcp: bool) -> None:
+    """The port moved to `host` (or was unbound): wiring starts over there. The caller
+    puts the port back to DOWN as part of its own update."""
     session.execute(delete(ProvisioningBlock).where(
         ProvisioningBlock.port_id == port_id, ProvisioningBlock.entity == L2),
         execution_options={"synchronize_session": False})
@@ -124,4 +119,3 @@ def rebind(session: Session, port_id: str, device_owner: str, host: str,
     if device_owner != const.DEVICE_OWNER_DHCP:
         blocks.discard(DHCP)  # DHCP does not care where a port is bound
     add_blocks(session, port_id, blocks)
-    set_status(session, [port_id], const.PORT_STATUS_DOWN, now)

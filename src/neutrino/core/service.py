@@ -1,0 +1,454 @@
+"""`Core`: the one facade the API, the RPC endpoints and the tests call.
+
+Resource methods delegate to `Resources` and then do what a change means for the DHCP and
+L2 agents, after the resource's transaction has committed: schedule the network when it
+first needs DHCP, set the port's provisioning blocks, and cast to the DHCP agents hosting
+the network (admin-up ones only). Agents, scheduling, the DHCP plugin API, the L2 API and
+the HA monitor are here too; the decisions live in the small modules next to this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from neutrino.conf.settings import CoreSettings
+from neutrino.core import dhcp, ha, l2, ports, provisioning, views
+from neutrino.core import exceptions as exc
+from neutrino.core.agents import AgentRegistry, agent_dict, is_alive, server_time
+from neutrino.core.bindings import DhcpBindings, has_binding, has_dhcp_subnet
+from neutrino.core.context import Context
+from neutrino.core.interfaces import Clock, DhcpAgentNotifier, SystemClock
+from neutrino.core.notify import (
+    Outbox,
+    hosting_hosts,
+    network_create_payload,
+    network_delete_payload,
+    port_changed_for_dhcp,
+    port_delete_payload,
+    subnet_delete_payload,
+)
+from neutrino.core.resources import Resources
+from neutrino.db.engine import Database, RetryRequest
+from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port
+from neutrino.lib import constants as const
+from neutrino.lib.naming import dhcp_device_id
+
+LOG = logging.getLogger(__name__)
+
+Filters = Mapping[str, Sequence[Any]]
+
+
+def _busy() -> exc.NeutronException:
+    return exc.Conflict("Too many concurrent changes; try again.")
+
+
+class Core:
+    def __init__(self, db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
+                 clock: Clock = SystemClock(), rng: random.Random | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.notifier = notifier
+        self.clock = clock
+        self.resources = Resources(db, settings, clock)
+        self.agents = AgentRegistry(db, settings)
+        self.agents.on_revival = lambda session, now: ha.note_revival(
+            session, settings.agent_down_time, now)
+        self.bindings = DhcpBindings(db, settings, rng)
+        self.started_at = clock.now()
+        self.ha_monitor = ha.HaMonitor(db, settings, self.bindings, clock, self.started_at)
+
+    def _now(self):  # noqa: ANN202
+        return server_time(self.clock.now())
+
+    def _hosts(self, network_id: str) -> list[str]:
+        return self.db.transaction(lambda s: hosting_hosts(s, [network_id])[network_id],
+                                   readonly=True)
+
+    def _schedule(self, network_id: str, outbox: Outbox) -> list[str]:
+        """Schedule the network if it needs agents; network_create_end to the new ones."""
+        new_hosts = self.bindings.schedule(network_id, self._now())
+        for host in new_hosts:
+            outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+        return new_hosts
+
+    # -- networks -------------------------------------------------------------------------
+
+    def create_network(self, ctx: Context, body: dict) -> dict:
+        # Not scheduled yet (as Neutron): that waits until the network needs DHCP, which
+        # leaves the admin the chance to place it by hand.
+        return self.resources.create_network(ctx, body)
+
+    def create_networks(self, ctx: Context, bodies: list[dict]) -> list[dict]:
+        return self.resources.create_networks(ctx, bodies)
+
+    def get_network(self, ctx: Context, id: str) -> dict:
+        return self.resources.get_network(ctx, id)
+
+    def list_networks(self, ctx: Context, filters: Filters) -> list[dict]:
+        return self.resources.list_networks(ctx, filters)
+
+    def update_network(self, ctx: Context, id: str, body: dict) -> dict:
+        network = self.resources.update_network(ctx, id, body)
+        outbox = Outbox()
+        outbox.to_hosts(self._hosts(id), const.NETWORK_UPDATE_END, {"network": network})
+        outbox.send(self.notifier)
+        return network
+
+    def delete_network(self, ctx: Context, id: str) -> None:
+        hosts = self._hosts(id)  # the bindings go with the network
+        self.resources.delete_network(ctx, id)
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.NETWORK_DELETE_END, network_delete_payload(id))
+        outbox.send(self.notifier)
+
+    # -- subnets --------------------------------------------------------------------------
+
+    def create_subnet(self, ctx: Context, body: dict) -> dict:
+        subnet = self.resources.create_subnet(ctx, body)
+        self._after_subnets_created([subnet])
+        return subnet
+
+    def create_subnets(self, ctx: Context, bodies: list[dict]) -> list[dict]:
+        subnets = self.resources.create_subnets(ctx, bodies)
+        self._after_subnets_created(subnets)
+        return subnets
+
+    def _after_subnets_created(self, subnets: list[dict]) -> None:
+        outbox = Outbox()
+        for network_id in sorted({s["network_id"] for s in subnets if s["enable_dhcp"]}):
+            self._schedule(network_id, outbox)
+        for subnet in subnets:
+            outbox.to_hosts(self._hosts(subnet["network_id"]), const.SUBNET_CREATE_END,
+                            {"subnet": subnet})
+        outbox.send(self.notifier)
+
+    def get_subnet(self, ctx: Context, id: str) -> dict:
+        return self.resources.get_subnet(ctx, id)
+
+    def list_subnets(self, ctx: Context, filters: Filters) -> list[dict]:
+        return self.resources.list_subnets(ctx, filters)
+
+    def update_subnet(self, ctx: Context, id: str, body: dict) -> dict:
+        subnet = self.resources.update_subnet(ctx, id, body)
+        outbox = Outbox()
+        if subnet["enable_dhcp"] and body.get("enable_dhcp"):
+            self._schedule(subnet["network_id"], outbox)
+        outbox.to_hosts(self._hosts(subnet["network_id"]), const.SUBNET_UPDATE_END,
+                        {"subnet": subnet})
+        outbox.send(self.notifier)
+        return subnet
+
+    def delete_subnet(self, ctx: Context, id: str) -> None:
+        subnet = self.resources.delete_subnet(ctx, id)
+        outbox = Outbox()
+        outbox.to_hosts(self._hosts(subnet["network_id"]), const.SUBNET_DELETE_END,
+                        subnet_delete_payload(subnet))
+        outbox.send(self.notifier)
+
+    # -- ports ----------------------------------------------------------------------------
+
+    def create_port(self, ctx: Context, body: dict) -> dict:
+        return self.create_ports(ctx, [body])[0]
+
+    def create_ports(self, ctx: Context, bodies: list[dict]) -> list[dict]:
+        """The ports, any scheduling they trigger and their provisioning blocks commit
+        together, so no agent can report a port up before its blocks exist."""
+        now = self._now()
+
+        def work(session: Session) -> tuple[list[dict], list[tuple[str, str]]]:
+            created = [ports.create(session, ctx, self.settings, self.clock, b)
+                       for b in bodies]
+            new_hosts = self._schedule_for_ports(session, created, now)
+            for port in created:
+                blocks = self._blocks_for(session, port.network_id, port.device_owner,
+                                          port.host_id)
+                provisioning.add_blocks(session, port.id, blocks)
+            return [views.port_dict(p) for p in created], new_hosts
+
+        net_id = bodies[0].get("network_id") if bodies else None
+        created, new_hosts = self.resources.run(
+            work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
+        outbox = Outbox()
+        for host, network_id in new_hosts:
+            outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+        hosts = self._hosts_of({p["network_id"] for p in created})
+        for port in created:
+            outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END, {"port": port})
+        outbox.send(self.notifier)
+        return created
+
+    def _schedule_for_ports(self, session: Session, created: list, now) -> list[tuple[str, str]]:  # noqa: ANN001
+        """A port on a network that needs DHCP but has no agent yet (say, every agent was
+        down when its subnet was made) places the network now."""
+        if not self.settings.network_auto_schedule:
+            return []
+        new_hosts: list[tuple[str, str]] = []
+        for network_id in sorted({p.network_id for p in created
+                                  if p.device_id != const.DEVICE_ID_RESERVED_DHCP_PORT}):
+            if has_dhcp_subnet(session, network_id) and not has_binding(session, network_id):
+                try:
+                    placed = self.bindings.schedule_in(session, network_id, now)
+                except IntegrityError as e:
+                    raise RetryRequest() from e  # another server placed it: look again
+                new_hosts.extend((a.host, network_id) for a in placed)
+        return new_hosts
+
+    def _blocks_for(self, session: Session, network_id: str, device_owner: str,
+                    host: str) -> set[str]:
+        served = has_dhcp_subnet(session, network_id) and has_binding(session, network_id)
+        return provisioning.initial_blocks(device_owner, host,
+                                           provisioning.l2_agent_on_host(session, host),
+                                           served)
+
+    def _hosts_of(self, network_ids: set[str]) -> dict[str, list[str]]:
+        return self.db.transaction(lambda s: hosting_hosts(s, network_ids), readonly=True)
+
+    def get_port(self, ctx: Context, id: str) -> dict:
+        return self.resources.get_port(ctx, id)
+
+    def list_ports(self, ctx: Context, filters: Filters) -> list[dict]:
+        return self.resources.list_ports(ctx, filters)
+
+    def update_port(self, ctx: Context, id: str, body: dict) -> dict:
+        def work(session: Session) -> tuple[dict, dict]:
+            before = views.port_dict(ports.get(session, ctx, id))
+            row = ports.update(session, ctx, self.settings, self.clock, id, body)
+            if row.host_id != before["binding:host_id"]:
+                self._rebind(session, row)
+            return before, views.port_dict(row)
+
+        before, port = self.resources.run(work, _busy)
+        if port_changed_for_dhcp(before, port):
+            outbox = Outbox()
+            outbox.to_hosts(self._hosts(port["network_id"]), const.PORT_UPDATE_END,
+                            {"port": port})
+            outbox.send(self.notifier)
+        return port
+
+    def _rebind(self, session: Session, row: Port) -> None:
+        """A port bound to a new host (or unbound) is wired again from scratch there."""
+        served = has_dhcp_subnet(session, row.network_id) and has_binding(session,
+                                                                          row.network_id)
+        provisioning.rebind_blocks(session, row.id, row.device_owner, row.host_id, served)
+        row.status = const.PORT_STATUS_DOWN
+        session.flush()
+
+    def delete_port(self, ctx: Context, id: str) -> None:
+        port = self.resources.delete_port(ctx, id)
+        outbox = Outbox()
+        outbox.to_hosts(self._hosts(port["network_id"]), const.PORT_DELETE_END,
+                        port_delete_payload(port))
+        outbox.send(self.notifier)
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def list_agents(self, ctx: Context, filters: Filters) -> list[dict]:
+        return self.agents.list(filters, self.clock.now())
+
+    def get_agent(self, ctx: Context, id: str) -> dict:
+        return self.agents.get(id, self.clock.now())
+
+    def update_agent(self, ctx: Context, id: str, body: dict) -> dict:
+        before, after = self.agents.update(id, body, self.clock.now())
+        if (after["agent_type"] == const.AGENT_TYPE_DHCP and "admin_state_up" in body
+                and before["admin_state_up"] != after["admin_state_up"]):
+            outbox = Outbox()
+            outbox.add(after["host"], const.AGENT_UPDATED,
+                       {"admin_state_up": after["admin_state_up"]})
+            outbox.send(self.notifier)
+        return after
+
+    def delete_agent(self, ctx: Context, id: str) -> None:
+        self.agents.delete(id, self.clock.now())
+
+    def report_state(self, agent_state: dict, time: str | None = None) -> str:
+        return self.agents.report_state(agent_state, self.clock.now(), time)
+
+    def list_availability_zones(self, ctx: Context, filters: Filters) -> list[dict]:
+        return self.agents.availability_zones(filters)
+
+    # -- DHCP scheduling (admin) -------------------------------------------------------------
+
+    def list_dhcp_agents_hosting_network(self, ctx: Context, network_id: str) -> list[dict]:
+        self.resources.get_network(ctx, network_id)  # 404 for unknown or invisible ones
+        now = self.clock.now()
+
+        def read(session: Session) -> list[dict]:
+            agents = session.scalars(
+                select(Agent).join(NetworkDhcpAgentBinding,
+                                   NetworkDhcpAgentBinding.dhcp_agent_id == Agent.id)
+                .where(NetworkDhcpAgentBinding.network_id == network_id)
+                .order_by(Agent.host))
+            return [agent_dict(a, now, self.settings.agent_down_time) for a in agents]
+        return self.db.transaction(read, readonly=True)
+
+    def list_networks_on_dhcp_agent(self, ctx: Context, agent_id: str) -> list[dict]:
+        def read(session: Session) -> list[str]:
+            agent = session.get(Agent, agent_id)
+            if agent is None:
+                raise exc.AgentNotFound(id=agent_id)
+            return list(session.scalars(
+                select(NetworkDhcpAgentBinding.network_id)
+                .where(NetworkDhcpAgentBinding.dhcp_agent_id == agent_id)))
+        ids = self.db.transaction(read, readonly=True)
+        if not ids:
+            return []
+        return self.resources.list_networks(ctx, {"id": sorted(ids)})
+
+    def add_network_to_dhcp_agent(self, ctx: Context, agent_id: str, network_id: str) -> None:
+        host = self.bindings.add(agent_id, network_id)
+        outbox = Outbox()
+        outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+        outbox.send(self.notifier)
+
+    def remove_network_from_dhcp_agent(self, ctx: Context, agent_id: str,
+                                       network_id: str) -> None:
+        host = self.bindings.remove(agent_id, network_id, self._now())
+        outbox = Outbox()
+        outbox.add(host, const.NETWORK_DELETE_END, network_delete_payload(network_id))
+        outbox.send(self.notifier)
+
+    def reschedule_networks_from_down_agents(self) -> int:
+        outbox = Outbox()
+        moved = self.ha_monitor.tick(outbox)
+        outbox.send(self.notifier)
+        return moved
+
+    # -- DHCP plugin API ----------------------------------------------------------------------
+
+    def get_active_networks_info(self, host: str) -> list[dict]:
+        now = self.clock.now()
+        if self.settings.network_auto_schedule:
+            def auto_schedule(session: Session) -> int:
+                agent = dhcp.dhcp_agent(session, host)
+                if agent is None or not agent.admin_state_up or not is_alive(
+                        agent.heartbeat_timestamp, now, self.settings.agent_down_time):
+                    return 0
+                return self.bindings.auto_schedule_host(session, agent, now)
+            self.db.transaction(auto_schedule)
+
+        def read(session: Session) -> list[dict]:
+            agent = dhcp.dhcp_agent(session, host)
+            if agent is None or not agent.admin_state_up:
+                return []
+            return dhcp.network_infos(session, dhcp.hosted_network_ids(session, agent.id))
+        return self.db.transaction(read, readonly=True)
+
+    def get_network_info(self, network_id: str, host: str) -> dict | None:
+        def read(session: Session) -> dict | None:
+            agent = dhcp.dhcp_agent(session, host)
+            if agent is None or not agent.admin_state_up:
+                return None
+            if network_id not in dhcp.hosted_network_ids(session, agent.id):
+                return None
+            infos = dhcp.network_infos(session, [network_id])
+            return infos[0] if infos else None
+        return self.db.transaction(read, readonly=True)
+
+    def create_dhcp_port(self, host: str, port: dict) -> dict:
+        body = dhcp.unwrap_port(port)
+        network_id = body.get("network_id")
+        if not isinstance(network_id, str):
+            raise exc.InvalidInput(error_message="a DHCP port needs a network_id")
+
+        def claim(session: Session) -> tuple[dict | None, bool, dict]:
+            network = session.get(Network, network_id)
+            if network is None or not dhcp.hosts_network(session, host, network_id):
+                raise exc.NetworkNotFound(net_id=network_id)
+            found = dhcp.own_or_reserved_port(session, host, network_id)
+            if found is None:
+                return None, False, dhcp.dhcp_port_body(host, network, body)
+            port_id, _own = found
+            row = session.get(Port, port_id)
+            moved = row.host_id != host
+            if moved:
+                row = ports.update(session, admin, self.settings, self.clock, port_id,
+                                   {"binding:host_id": host})
+                self._rebind(session, row)
+            return views.port_dict(row), moved, {}
+
+        admin = Context.admin()
+        port_dict, moved, new_body = self.resources.run(claim, _busy)
+        if port_dict is None:
+            return self.create_port(admin, new_body)
+        if moved:
+            outbox = Outbox()
+            outbox.to_hosts(self._hosts(network_id), const.PORT_UPDATE_END,
+                            {"port": port_dict})
+            outbox.send(self.notifier)
+        return port_dict
+
+    def update_dhcp_port(self, host: str, port_id: str, port: dict) -> dict:
+        body = dhcp.unwrap_port(port)
+
+        def check(session: Session) -> str:
+            row = session.get(Port, port_id)
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            if not dhcp.hosts_network(session, host, row.network_id):
+                raise exc.NetworkNotFound(net_id=row.network_id)
+            dhcp.check_port_owner(row, host)
+            return row.network_id
+        network_id = self.db.transaction(check, readonly=True)
+        allowed = {k: v for k, v in body.items()
+                   if k in ("name", "fixed_ips", "admin_state_up", "extra_dhcp_opts",
+                            "dns_name", "description")}
+        device_id = body.get("device_id")
+        if device_id is not None and device_id != dhcp_device_id(host, network_id):
+            raise dhcp.DhcpPortInUse(port_id=port_id)
+        allowed["device_id"] = dhcp_device_id(host, network_id)
+        allowed["binding:host_id"] = host
+        return self.update_port(Context.admin(), port_id, allowed)
+
+    def release_dhcp_port(self, host: str, network_id: str, device_id: str) -> None:
+        if device_id == const.DEVICE_ID_RESERVED_DHCP_PORT:
+            return  # reserved ports are kept for the network's next agent
+
+        def find(session: Session) -> list[str]:
+            return list(session.scalars(select(Port.id).where(
+                Port.network_id == network_id, Port.device_id == device_id,
+                Port.device_owner == const.DEVICE_OWNER_DHCP)))
+        for port_id in self.db.transaction(find, readonly=True):
+            try:
+                self.delete_port(Context.admin(), port_id)
+            except exc.PortNotFound:
+                continue
+
+    def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
+        now = self._now()
+        self.db.transaction(lambda s: provisioning.lift(s, port_ids, provisioning.DHCP, now,
+                                                        only_if_lifted=True))
+
+    # -- L2 agent API -------------------------------------------------------------------------
+
+    def get_device_details(self, host: str, device: str) -> dict:
+        return self.db.transaction(lambda s: l2.details_for(s, host, device), readonly=True)
+
+    def update_device_up(self, host: str, device: str) -> None:
+        now = self._now()
+
+        def up(session: Session) -> None:
+            row = l2.find_port(session, host, device)
+            if row is not None:
+                provisioning.lift(session, [row.id], provisioning.L2, now,
+                                  only_if_lifted=False)
+        self.db.transaction(up)
+
+    def update_device_down(self, host: str, device: str) -> None:
+        now = self._now()
+
+        def down(session: Session) -> None:
+            row = l2.find_port(session, host, device)
+            if row is not None:
+                provisioning.set_status(session, [row.id], const.PORT_STATUS_DOWN, now)
+        self.db.transaction(down)
+
+    def get_ports_on_host(self, host: str) -> list[dict]:
+        return self.db.transaction(lambda s: l2.ports_on_host(s, host), readonly=True)
