@@ -1,0 +1,276 @@
+"""The ASGI application: Neutron's v2.0 URLs, plus (auth_strategy = builtin) a
+Keystone-compatible identity API on the same host and port."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from neutrino.api import openapi
+from neutrino.api.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
+from neutrino.api.auth import Authenticator, BuiltinAuth, KeystoneAuth, NoAuth
+from neutrino.api.controllers import Controller
+from neutrino.api.errors import (
+    ApiError,
+    json_response,
+    method_not_allowed,
+    not_found,
+    to_response,
+    unauthorized,
+)
+from neutrino.api.extensions import EXTENSIONS
+from neutrino.api.identity.routes import IdentityApi, base_url, version_v2
+from neutrino.api.identity.tokens import Identity, load_key
+from neutrino.api.policy import Policy
+from neutrino.api.request import parse_json
+from neutrino.conf.settings import ApiSettings
+from neutrino.core.context import Context
+from neutrino.core.exceptions import NeutronException
+
+LOG = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+REQUEST_ID_HEADER = b"x-openstack-request-id"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class EdgeMiddleware:
+    """Request ids, Neutron's optional `.json` suffix and trailing slashes, and a last
+    line of defence: whatever escapes becomes a 500 NeutronError, never a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith("/v2.0/") and path.endswith(".json"):
+            path = path[: -len(".json")]
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+        scope = dict(scope, path=path)
+        request_id = f"req-{uuid.uuid4()}".encode()
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []),
+                                      (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            LOG.exception("Unhandled error serving %s %s", scope.get("method"), path)
+            if not started:
+                await to_response(RuntimeError())(scope, receive, send_with_id)
+
+
+def _params(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+async def _read_body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, "HTTPRequestEntityTooLarge", "Request is too large.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class NeutronApi:
+    def __init__(self, core: Any, settings: ApiSettings, policy: Policy,
+                 authenticator: Authenticator, identity_api: IdentityApi | None) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.auth = authenticator
+        self.identity_api = identity_api
+        self.controller = Controller(core, policy, settings.pagination_max_limit)
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _base(self, request: Request) -> str:
+        return base_url(request, self.settings.public_endpoint)
+
+    async def _context(self, request: Request) -> Context | None:
+        ctx = await self.auth.authenticate(request.headers)
+        if ctx is None:
+            return None
+        return dataclasses.replace(ctx, is_admin=self.policy.is_admin(ctx))
+
+    def endpoint(self, action: Callable[..., Any], status: int = 200,
+                 needs_body: bool = False, authenticated: bool = True) -> Handler:
+        """An HTTP handler: authenticate, parse the body, run `action(ctx, request,
+        payload)` in a worker thread, and map any error to Neutron's error body."""
+        async def handler(request: Request) -> Response:
+            try:
+                ctx = None
+                if authenticated:
+                    ctx = await self._context(request)
+                    if ctx is None:
+                        return unauthorized(self.auth.www_authenticate(self._base(request)))
+                payload = parse_json(await _read_body(request)) if needs_body else None
+                result = await run_in_threadpool(action, ctx, request, payload)
+            except (ApiError, NeutronException) as error:
+                return to_response(error)
+            except Exception as error:  # a bug, never the user's fault: log it, hide it
+                LOG.exception("Error serving %s %s", request.method, request.url.path)
+                return to_response(error)
+            if status == 204:
+                return Response(status_code=204)
+            return json_response(result, status)
+        return handler
+
+    # --- documents -----------------------------------------------------------------------
+
+    def versions(self, ctx: Context | None, request: Request, _: Any) -> Any:
+        return {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
+            {"rel": "self", "href": f"{self._base(request)}/v2.0/"}]}]}
+
+    def v2_root(self, ctx: Context | None, request: Request, _: Any) -> Any:
+        base = self._base(request)
+        body: dict[str, Any] = {"resources": [
+            {"name": r.singular, "collection": r.plural,
+             "links": [{"rel": "self", "href": f"{base}/v2.0/{r.plural}"}]}
+            for r in RESOURCES.values()]}
+        if self.identity_api is not None:
+            # Clients given OS_AUTH_URL=.../v2.0/ discover the identity API here.
+            body["version"] = version_v2(base)
+        return body
+
+    def extensions(self, ctx: Context, request: Request, _: Any) -> Any:
+        return {"extensions": list(EXTENSIONS.values())}
+
+    def extension(self, ctx: Context, request: Request, _: Any) -> Any:
+        alias = request.path_params["alias"]
+        if alias not in EXTENSIONS:
+            raise not_found(f"Extension with alias {alias} does not exist")
+        return {"extension": EXTENSIONS[alias]}
+
+    def openapi(self, ctx: Context | None, request: Request, _: Any) -> Any:
+        return openapi.document(self._base(request))
+
+    # --- resources -----------------------------------------------------------------------
+
+    def _collection_routes(self, resource: Resource, post: bool = True,
+                           put: bool = True) -> list[Route]:
+        c = self.controller
+        url = f"/v2.0/{resource.plural}"
+
+        def list_(ctx: Context, request: Request, _: Any) -> Any:
+            return c.list(ctx, resource, _params(request), f"{self._base(request)}{url}")
+
+        def show(ctx: Context, request: Request, _: Any) -> Any:
+            return c.show(ctx, resource, request.path_params["id"], _params(request))
+
+        def create(ctx: Context, request: Request, payload: Any) -> Any:
+            return c.create(ctx, resource, payload)
+
+        def update(ctx: Context, request: Request, payload: Any) -> Any:
+            return c.update(ctx, resource, request.path_params["id"], payload)
+
+        def delete(ctx: Context, request: Request, _: Any) -> Any:
+            c.delete(ctx, resource, request.path_params["id"])
+
+        collection = [Route(url, self.endpoint(list_), methods=["GET"])]
+        if post:
+            collection.append(Route(url, self.endpoint(create, 201, True), methods=["POST"]))
+        member = [Route(url + "/{id}", self.endpoint(show), methods=["GET"]),
+                  Route(url + "/{id}", self.endpoint(delete, 204), methods=["DELETE"])]
+        if put:
+            member.append(Route(url + "/{id}", self.endpoint(update, needs_body=True),
+                                methods=["PUT"]))
+        return collection + member
+
+    def routes(self) -> list[Route]:
+        c = self.controller
+        routes = [
+            Route("/", self.endpoint(self.versions, authenticated=False), methods=["GET"]),
+            Route("/v2.0", self.endpoint(self.v2_root, authenticated=False),
+                  methods=["GET"]),
+            Route("/openapi.json", self.endpoint(self.openapi, authenticated=False),
+                  methods=["GET"]),
+            Route("/v2.0/extensions", self.endpoint(self.extensions), methods=["GET"]),
+            Route("/v2.0/extensions/{alias}", self.endpoint(self.extension),
+                  methods=["GET"]),
+        ]
+        for resource in (NETWORK, SUBNET, PORT):
+            routes += self._collection_routes(resource)
+        routes += self._collection_routes(AGENT, post=False)
+        routes += [
+            Route("/v2.0/agents", self.endpoint(
+                lambda ctx, request, _: c.create_agent(ctx), 201, True), methods=["POST"]),
+            Route("/v2.0/agents/{id}/dhcp-networks", self.endpoint(
+                lambda ctx, request, _: c.dhcp_networks(
+                    ctx, request.path_params["id"], _params(request))), methods=["GET"]),
+            Route("/v2.0/agents/{id}/dhcp-networks", self.endpoint(
+                lambda ctx, request, payload: c.add_dhcp_network(
+                    ctx, request.path_params["id"], payload), 201, True), methods=["POST"]),
+            Route("/v2.0/agents/{id}/dhcp-networks/{network_id}", self.endpoint(
+                lambda ctx, request, _: c.remove_dhcp_network(
+                    ctx, request.path_params["id"], request.path_params["network_id"]),
+                204), methods=["DELETE"]),
+            Route("/v2.0/networks/{id}/dhcp-agents", self.endpoint(
+                lambda ctx, request, _: c.dhcp_agents(
+                    ctx, request.path_params["id"], _params(request))), methods=["GET"]),
+            Route("/v2.0/availability_zones", self.endpoint(
+                lambda ctx, request, _: c.availability_zones(
+                    ctx, _params(request),
+                    f"{self._base(request)}/v2.0/availability_zones")), methods=["GET"]),
+        ]
+        if self.identity_api is not None:
+            routes = self.identity_api.routes() + routes
+        return routes
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    if isinstance(error, HTTPException) and error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        return to_response(method_not_allowed([m.strip() for m in allowed.split(",")
+                                               if m.strip()]))
+    return to_response(not_found())
+
+
+def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None
+                   ) -> tuple[Authenticator, IdentityApi | None]:
+    if settings.auth_strategy == "noauth":
+        return NoAuth(), None
+    if settings.auth_strategy == "keystone":
+        if keystone is None:
+            raise ValueError("auth_strategy = keystone needs a keystonemiddleware "
+                             "authenticator")
+        return keystone, None
+    if settings.auth_strategy != "builtin":
+        raise ValueError(f"unknown auth_strategy {settings.auth_strategy!r}")
+    identity = Identity(settings.users, load_key(settings), settings.token_expiration)
+    return BuiltinAuth(identity), IdentityApi(identity, settings.region,
+                                              settings.public_endpoint)
+
+
+def create_app(core: Any, api_settings: ApiSettings, *, policy_file: str | None = None,
+               keystone: KeystoneAuth | None = None) -> ASGIApp:
+    """The Neutron API over `core`. `policy_file` overrides the default rules;
+    `keystone` is required for `auth_strategy = keystone` (built by cmd/server.py)."""
+    authenticator, identity_api = _authenticator(api_settings, keystone)
+    api = NeutronApi(core, api_settings, Policy(policy_file), authenticator, identity_api)
+    app = Starlette(routes=api.routes(),
+                    exception_handlers={HTTPException: _http_error})
+    return EdgeMiddleware(app)

@@ -1,0 +1,219 @@
+"""Every API resource described once, as data.
+
+Request validation, defaults, the response view, `fields=`, filters, sorting and the
+OpenAPI document are all derived from these tables (see request.py, listing.py,
+openapi.py). Names, defaults and POST/PUT rights follow neutron-lib's definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.api import validators as v
+from neutrino.core import exceptions as exc
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+REQUIRED = _Sentinel("REQUIRED")  # POST must carry it
+UNSET = _Sentinel("UNSET")  # optional; omitted from the body core gets, core decides
+
+# JSON-schema type of an attribute, for the OpenAPI document and to know what sorts.
+STRING, BOOLEAN, INTEGER, ARRAY, OBJECT = "string", "boolean", "integer", "array", "object"
+_SCALARS = {STRING, BOOLEAN, INTEGER}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    type: str = STRING
+    validate: v.Validator | None = None
+    default: Any = UNSET
+    allow_post: bool = False
+    allow_put: bool = False
+    visible: bool = True
+    filter: bool = False
+    # Converts one query-string value of a filter (e.g. "True" -> True).
+    convert_filter: Callable[[str], Any] | None = None
+    # Guarded per attribute by "<action>_<resource>:<name>" policy rules.
+    enforce_policy: bool = False
+    nullable: bool = False
+    description: str = ""
+
+    @property
+    def sortable(self) -> bool:
+        return self.visible and self.type in _SCALARS
+
+
+@dataclass(frozen=True)
+class Resource:
+    singular: str
+    plural: str
+    attributes: tuple[Attribute, ...]
+    not_found: Callable[[str], exc.NeutronException]
+    # Resources owned by a project carry tenant_id/project_id, filled from the caller.
+    owned: bool = True
+    description: str = ""
+    # What `marker` names and what breaks ties when sorting.
+    primary_key: str = "id"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {a.name: a for a in self.attributes})
+
+    def get(self, name: str) -> Attribute | None:
+        return self._by_name.get(name)  # type: ignore[attr-defined]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name  # type: ignore[attr-defined]
+
+    @property
+    def visible_names(self) -> list[str]:
+        return [a.name for a in self.attributes if a.visible]
+
+
+def _bool_attr(name: str, default: Any = UNSET, post: bool = True, put: bool = True,
+               **kw: Any) -> Attribute:
+    return Attribute(name, BOOLEAN, v.boolean, default, post, put, filter=True,
+                     convert_filter=v.to_boolean, **kw)
+
+
+def _ro(name: str, type_: str = STRING, filter_: bool = False,
+        convert: Callable[[str], Any] | None = None, **kw: Any) -> Attribute:
+    return Attribute(name, type_, filter=filter_, convert_filter=convert, **kw)
+
+
+def _id() -> Attribute:
+    return Attribute("id", STRING, v.uuid_, filter=True, description="UUID")
+
+
+def _name() -> Attribute:
+    return Attribute("name", STRING, v.safe_string(255), "", True, True, filter=True)
+
+
+def _project() -> tuple[Attribute, ...]:
+    return (
+        Attribute("tenant_id", STRING, v.safe_string(255), UNSET, True, False, filter=True),
+        Attribute("project_id", STRING, v.safe_string(255), UNSET, True, False, filter=True),
+    )
+
+
+def _standard() -> tuple[Attribute, ...]:
+    return (
+        Attribute("description", STRING, v.safe_string(255), "", True, True, filter=True),
+        _ro("created_at"),
+        _ro("updated_at"),
+        _ro("revision_number", INTEGER, True, v.to_int),
+    )
+
+
+NETWORK = Resource("network", "networks", (
+    _id(), _name(),
+    _ro("subnets", ARRAY),
+    _bool_attr("admin_state_up", True),
+    _ro("status", filter_=True),
+    *_project(),
+    _bool_attr("shared", False, enforce_policy=True),
+    _ro("mtu", INTEGER, True, v.to_int),
+    Attribute("provider:network_type", STRING, v.safe_string(32), UNSET, True, True,
+              filter=True, enforce_policy=True, nullable=True),
+    Attribute("provider:physical_network", STRING, v.safe_string(64), UNSET, True, True,
+              filter=True, enforce_policy=True, nullable=True),
+    Attribute("provider:segmentation_id", INTEGER, v.int_or_none, UNSET, True, True,
+              filter=True, convert_filter=v.to_int, enforce_policy=True, nullable=True),
+    _bool_attr("router:external", False, enforce_policy=True),
+    Attribute("availability_zone_hints", ARRAY, v.name_list(255), [], True, False),
+    _ro("availability_zones", ARRAY),
+    Attribute("dns_domain", STRING, v.dns_domain_name(255), "", True, True),
+    *_standard(),
+), lambda id_: exc.NetworkNotFound(net_id=id_), description="Layer 2 network")
+
+_IPV6_MODES = ["dhcpv6-stateful", "dhcpv6-stateless", "slaac"]
+
+SUBNET = Resource("subnet", "subnets", (
+    _id(), _name(),
+    Attribute("ip_version", INTEGER, v.values([4, 6], v.to_int), REQUIRED, True, False,
+              filter=True, convert_filter=v.to_int),
+    Attribute("network_id", STRING, v.uuid_, REQUIRED, True, False, filter=True),
+    Attribute("cidr", STRING, v.subnet_or_none, UNSET, True, False, filter=True),
+    Attribute("gateway_ip", STRING, v.ip_address_or_none, UNSET, True, True, filter=True,
+              nullable=True),
+    Attribute("allocation_pools", ARRAY, v.ip_pools, UNSET, True, True),
+    Attribute("dns_nameservers", ARRAY, v.nameservers, UNSET, True, True),
+    Attribute("host_routes", ARRAY, v.hostroutes, UNSET, True, True),
+    *_project(),
+    _bool_attr("enable_dhcp", True),
+    Attribute("ipv6_ra_mode", STRING, v.values_or_none(_IPV6_MODES), UNSET, True, False,
+              filter=True, nullable=True),
+    Attribute("ipv6_address_mode", STRING, v.values_or_none(_IPV6_MODES), UNSET, True,
+              False, filter=True, nullable=True),
+    # Not shown; filters subnets by their network's `shared`.
+    _bool_attr("shared", post=False, put=False, visible=False),
+    *_standard(),
+), lambda id_: exc.SubnetNotFound(subnet_id=id_), description="Layer 3 subnet")
+
+_VNIC_TYPES = ["normal", "direct", "macvtap", "baremetal", "direct-physical",
+               "virtio-forwarder", "smart-nic", "vdpa", "remote-managed"]
+
+PORT = Resource("port", "ports", (
+    _id(), _name(),
+    Attribute("network_id", STRING, v.uuid_, REQUIRED, True, False, filter=True),
+    _bool_attr("admin_state_up", True),
+    Attribute("mac_address", STRING, v.mac_address, UNSET, True, True, filter=True,
+              enforce_policy=True),
+    Attribute("fixed_ips", ARRAY, v.fixed_ips, UNSET, True, True, filter=True,
+              enforce_policy=True),
+    Attribute("device_id", STRING, v.safe_string(255), "", True, True, filter=True),
+    Attribute("device_owner", STRING, v.safe_string(255), "", True, True, filter=True,
+              enforce_policy=True),
+    *_project(),
+    _ro("status", filter_=True),
+    Attribute("binding:host_id", STRING, v.safe_string(255), UNSET, True, True,
+              filter=True, enforce_policy=True),
+    _ro("binding:vif_type", enforce_policy=True),
+    _ro("binding:vif_details", OBJECT, enforce_policy=True),
+    Attribute("binding:vnic_type", STRING, v.values(_VNIC_TYPES), "normal", True, True,
+              filter=True, enforce_policy=True),
+    Attribute("binding:profile", OBJECT, v.dict_or_none, UNSET, True, True,
+              enforce_policy=True, nullable=True),
+    Attribute("extra_dhcp_opts", ARRAY, v.extra_dhcp_opts, UNSET, True, True,
+              nullable=True),
+    Attribute("dns_name", STRING, v.dns_host_name(255), "", True, True),
+    _ro("dns_assignment", ARRAY),
+    *_standard(),
+), lambda id_: exc.PortNotFound(port_id=id_), description="Network port")
+
+AGENT = Resource("agent", "agents", (
+    _id(),
+    _ro("agent_type", filter_=True),
+    _ro("binary", filter_=True),
+    _ro("topic", filter_=True),
+    _ro("host", filter_=True),
+    _bool_attr("admin_state_up", post=False, put=True),
+    _ro("alive", BOOLEAN, True, v.to_boolean),
+    _ro("created_at"),
+    _ro("started_at"),
+    _ro("heartbeat_timestamp"),
+    _ro("configurations", OBJECT),
+    Attribute("description", STRING, v.string_or_none(255), UNSET, False, True,
+              filter=True, nullable=True),
+    _ro("availability_zone", filter_=True, nullable=True),
+    _ro("resources_synced", BOOLEAN, nullable=True),
+), lambda id_: exc.AgentNotFound(id=id_), owned=False, description="Agent")
+
+AVAILABILITY_ZONE = Resource("availability_zone", "availability_zones", (
+    _ro("name", filter_=True),
+    _ro("resource", filter_=True),
+    _ro("state", filter_=True),
+), lambda id_: exc.NotFound(f"Availability zone {id_} could not be found."), owned=False,
+    description="Availability zone", primary_key="name")
+
+RESOURCES: dict[str, Resource] = {r.plural: r for r in (NETWORK, SUBNET, PORT, AGENT,
+                                                        AVAILABILITY_ZONE)}

@@ -1,0 +1,222 @@
+"""What each API call does, between the HTTP edge (app.py) and core: policy checks, the
+view of a resource for the caller, list semantics. Synchronous: core is; app.py runs
+these in worker threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.api import listing, request
+from neutrino.api.attributes import AGENT, AVAILABILITY_ZONE, NETWORK, PORT, SUBNET, Resource
+from neutrino.api.errors import bad_request, not_found
+from neutrino.api.policy import Policy
+from neutrino.core import exceptions as exc
+from neutrino.core.context import Context
+
+Item = dict[str, Any]
+
+
+class Controller:
+    def __init__(self, core: Any, policy: Policy, pagination_max_limit: int = -1) -> None:
+        self.core = core
+        self.policy = policy
+        self.max_limit = pagination_max_limit
+
+    # --- policy targets and views ------------------------------------------------------
+
+    def _networks(self, ids: set[str]) -> dict[str, Item]:
+        """The networks that subnets/ports belong to, for `network:*` policy targets."""
+        ids = {i for i in ids if isinstance(i, str)}
+        if not ids:
+            return {}
+        found = self.core.list_networks(Context.admin(), {"id": sorted(ids)})
+        return {n["id"]: n for n in found}
+
+    @staticmethod
+    def _target(resource: Resource, item: Item, networks: dict[str, Item]) -> Item:
+        target = dict(item)
+        if resource in (SUBNET, PORT):
+            network = networks.get(item.get("network_id"), {})
+            target["network:project_id"] = network.get("project_id")
+            target["network:tenant_id"] = network.get("project_id")
+            target["network:shared"] = network.get("shared", False)
+            # "rule:shared" reads `shared`: a subnet or port is shared with its network.
+            target["shared"] = network.get("shared", False)
+        return target
+
+    def _attr_rule(self, action: str, name: str) -> str | None:
+        rule = f"{action}:{name}"
+        return rule if self.policy.has_rule(rule) else None
+
+    def view(self, ctx: Context, resource: Resource, item: Item, target: Item,
+             fields: list[str] | None = None) -> Item:
+        shown: Item = {}
+        for attr in resource.attributes:
+            if not attr.visible or attr.name not in item:
+                continue
+            if fields and attr.name not in fields:
+                continue
+            if attr.enforce_policy:
+                rule = self._attr_rule(f"get_{resource.singular}", attr.name)
+                if rule and not self.policy.check(rule, target, ctx):
+                    continue
+            shown[attr.name] = item[attr.name]
+        return shown
+
+    def _visible(self, ctx: Context, resource: Resource, items: list[Item]
+                 ) -> list[tuple[Item, Item]]:
+        """(item, policy target) for the items `get_<resource>` lets the caller see."""
+        networks = {}
+        if resource in (SUBNET, PORT):
+            networks = self._networks({i.get("network_id") for i in items})
+        pairs = []
+        for item in items:
+            target = self._target(resource, item, networks)
+            if self.policy.check(f"get_{resource.singular}", target, ctx):
+                pairs.append((item, target))
+        return pairs
+
+    # --- generic CRUD -------------------------------------------------------------------
+
+    def list(self, ctx: Context, resource: Resource, params: list[tuple[str, str]],
+             url: str) -> Item:
+        query = listing.parse_query(resource, params, self.max_limit)
+        items = getattr(self.core, f"list_{resource.plural}")(ctx, query.filters)
+        visible = self._visible(ctx, resource, items)
+        targets = {id(item): target for item, target in visible}
+        page = listing.list_page([item for item, _ in visible], query, resource)
+        body: Item = {resource.plural: [
+            self.view(ctx, resource, item, targets[id(item)], query.fields)
+            for item in page.items]}
+        page_links = listing.links(page, query, url, params, resource)
+        if page_links:
+            body[f"{resource.plural}_links"] = page_links
+        return body
+
+    def _get_visible(self, ctx: Context, resource: Resource, id_: str) -> tuple[Item, Item]:
+        item = getattr(self.core, f"get_{resource.singular}")(ctx, id_)
+        visible = self._visible(ctx, resource, [item])
+        if not visible:
+            raise not_found()
+        return visible[0]
+
+    def show(self, ctx: Context, resource: Resource, id_: str,
+             params: list[tuple[str, str]]) -> Item:
+        fields = [v for k, v in params if k == "fields" and v]
+        item, target = self._get_visible(ctx, resource, id_)
+        return {resource.singular: self.view(ctx, resource, item, target, fields)}
+
+    def _check_attrs(self, ctx: Context, action: str, resource: Resource, body: Item,
+                     given: Item, target: Item) -> None:
+        for name, value in given.items():
+            attr = resource.get(name)
+            if attr is None or not attr.enforce_policy:
+                continue
+            names = [name]
+            if name == "fixed_ips" and isinstance(value, list):
+                names += [f"fixed_ips:{k}" for k in ("ip_address", "subnet_id")
+                          if any(isinstance(ip, dict) and k in ip for ip in value)]
+            for sub in names:
+                rule = self._attr_rule(action, sub)
+                if rule:
+                    self.policy.enforce(rule, {**target, **body}, ctx)
+
+    def _authorize_create(self, ctx: Context, resource: Resource, body: Item, given: Item,
+                          networks: dict[str, Item]) -> None:
+        target = self._target(resource, body, networks)
+        action = f"create_{resource.singular}"
+        try:
+            self.policy.enforce(action, target, ctx)
+            self._check_attrs(ctx, action, resource, body, given, target)
+        except exc.PolicyNotAuthorized:
+            network = networks.get(body.get("network_id"))
+            if network is not None and not self._visible(ctx, NETWORK, [network]):
+                raise exc.NetworkNotFound(net_id=body["network_id"]) from None
+            raise
+
+    def create(self, ctx: Context, resource: Resource, payload: Any) -> Item:
+        items, bulk = request.resource_items(payload, resource, allow_bulk=True)
+        bodies = [request.prepare_create(resource, item, ctx) for item in items]
+        if resource is SUBNET:
+            for body in bodies:
+                if body.get("cidr") is None:
+                    raise exc.BadRequest(resource="subnets", msg="a subnetpool must be "
+                                         "specified in the absence of a cidr")
+        networks = {}
+        if resource in (SUBNET, PORT):
+            networks = self._networks({b["network_id"] for b in bodies})
+        for item, body in zip(items, bodies, strict=True):
+            self._authorize_create(ctx, resource, body, item, networks)
+        if bulk:
+            created = getattr(self.core, f"create_{resource.plural}")(ctx, bodies)
+            return {resource.plural: [
+                self.view(ctx, resource, i, self._target(resource, i, networks))
+                for i in created]}
+        created = getattr(self.core, f"create_{resource.singular}")(ctx, bodies[0])
+        target = self._target(resource, created, networks)
+        return {resource.singular: self.view(ctx, resource, created, target)}
+
+    def update(self, ctx: Context, resource: Resource, id_: str, payload: Any) -> Item:
+        items, _ = request.resource_items(payload, resource, allow_bulk=False)
+        body = request.prepare_update(resource, items[0])
+        current, target = self._get_visible(ctx, resource, id_)
+        action = f"update_{resource.singular}"
+        self.policy.enforce(action, {**target, **body}, ctx)
+        self._check_attrs(ctx, action, resource, body, body, target)
+        updated = getattr(self.core, f"update_{resource.singular}")(ctx, id_, body)
+        new_target = {**target, **updated}
+        return {resource.singular: self.view(ctx, resource, updated, new_target)}
+
+    def delete(self, ctx: Context, resource: Resource, id_: str) -> None:
+        _, target = self._get_visible(ctx, resource, id_)
+        self.policy.enforce(f"delete_{resource.singular}", target, ctx)
+        getattr(self.core, f"delete_{resource.singular}")(ctx, id_)
+
+    # --- agents and the DHCP agent scheduler ----------------------------------------------
+
+    def create_agent(self, ctx: Context) -> None:
+        raise exc.AgentCreationNotSupported()
+
+    def availability_zones(self, ctx: Context, params: list[tuple[str, str]],
+                           url: str) -> Item:
+        query = listing.parse_query(AVAILABILITY_ZONE, params, self.max_limit)
+        items = self.core.list_availability_zones(ctx, query.filters)
+        visible = self._visible(ctx, AVAILABILITY_ZONE, items)
+        page = listing.list_page([i for i, _ in visible], query, AVAILABILITY_ZONE)
+        body: Item = {"availability_zones": [
+            self.view(ctx, AVAILABILITY_ZONE, i, i, query.fields) for i in page.items]}
+        page_links = listing.links(page, query, url, params, AVAILABILITY_ZONE)
+        if page_links:
+            body["availability_zones_links"] = page_links
+        return body
+
+    def dhcp_networks(self, ctx: Context, agent_id: str, params: list[tuple[str, str]]
+                      ) -> Item:
+        self.policy.enforce("get_dhcp-networks", {}, ctx)
+        fields = [v for k, v in params if k == "fields" and v]
+        networks = self.core.list_networks_on_dhcp_agent(ctx, agent_id)
+        return {"networks": [self.view(ctx, NETWORK, n, n, fields) for n in networks]}
+
+    def add_dhcp_network(self, ctx: Context, agent_id: str, payload: Any) -> None:
+        self.policy.enforce("create_dhcp-network", {}, ctx)
+        if not isinstance(payload, dict):
+            raise bad_request(request.INVALID_BODY)
+        network_id = payload.get("network_id")
+        if network_id is None:
+            raise bad_request("Failed to parse request. Required attribute 'network_id' "
+                              "not specified")
+        if not isinstance(network_id, str):
+            raise bad_request(f"Invalid input for network_id. Reason: '{network_id}' is "
+                              "not a valid UUID.")
+        self.core.add_network_to_dhcp_agent(ctx, agent_id, network_id)
+
+    def remove_dhcp_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
+        self.policy.enforce("delete_dhcp-network", {}, ctx)
+        self.core.remove_network_from_dhcp_agent(ctx, agent_id, network_id)
+
+    def dhcp_agents(self, ctx: Context, network_id: str, params: list[tuple[str, str]]
+                    ) -> Item:
+        self.policy.enforce("get_dhcp-agents", {}, ctx)
+        fields = [v for k, v in params if k == "fields" and v]
+        agents = self.core.list_dhcp_agents_hosting_network(ctx, network_id)
+        return {"agents": [self.view(ctx, AGENT, a, a, fields) for a in agents]}

@@ -1,0 +1,1 @@
+"""The builtin, Keystone-compatible identity service (`auth_strategy = builtin`)."""

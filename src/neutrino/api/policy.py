@@ -1,0 +1,164 @@
+"""Authorization with oslo.policy: Neutron's legacy default rules in code, overridable by a
+`policy.yaml` (the `[oslo_policy] policy_file` the operator names).
+
+Targets are the resource's attributes plus, for subnets and ports, `network:project_id`,
+`network:tenant_id` and `network:shared` of the network they belong to.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+from oslo_config import cfg
+from oslo_policy import policy as oslo_policy
+
+from neutrino.core.context import Context
+from neutrino.core.exceptions import PolicyNotAuthorized
+
+ADMIN = "rule:admin_only"
+ADVSVC_OR_NET_OWNER = "rule:context_is_advsvc or rule:admin_or_network_owner"
+
+_BASE = {
+    "context_is_admin": "role:admin",
+    "context_is_advsvc": "role:advsvc",
+    "owner": "project_id:%(project_id)s",
+    "admin_or_owner": "rule:context_is_admin or rule:owner",
+    "admin_only": "rule:context_is_admin",
+    "regular_user": "",
+    "shared": "field:networks:shared=True",
+    "external": "field:networks:router:external=True",
+    "network_owner": "project_id:%(network:project_id)s",
+    "admin_or_network_owner": "rule:context_is_admin or rule:network_owner",
+    "admin_owner_or_network_owner": "rule:owner or rule:admin_or_network_owner",
+    "network_device": "field:port:device_owner=~^network:",
+}
+
+_RESOURCE_RULES = {
+    # networks
+    "create_network": "rule:admin_or_owner",
+    "create_network:shared": ADMIN,
+    "create_network:router:external": ADMIN,
+    "create_network:provider:network_type": ADMIN,
+    "create_network:provider:physical_network": ADMIN,
+    "create_network:provider:segmentation_id": ADMIN,
+    "get_network": "rule:admin_or_owner or rule:shared or rule:external or "
+                   "rule:context_is_advsvc",
+    "get_network:router:external": "rule:regular_user",
+    "get_network:provider:network_type": ADMIN,
+    "get_network:provider:physical_network": ADMIN,
+    "get_network:provider:segmentation_id": ADMIN,
+    "update_network": "rule:admin_or_owner",
+    "update_network:shared": ADMIN,
+    "update_network:router:external": ADMIN,
+    "update_network:provider:network_type": ADMIN,
+    "update_network:provider:physical_network": ADMIN,
+    "update_network:provider:segmentation_id": ADMIN,
+    "delete_network": "rule:admin_or_owner",
+    # subnets
+    "create_subnet": "rule:admin_or_network_owner",
+    "get_subnet": "rule:admin_or_owner or rule:shared",
+    "update_subnet": "rule:admin_or_network_owner",
+    "delete_subnet": "rule:admin_or_network_owner",
+    # ports
+    "create_port": "",
+    "create_port:device_owner": "not rule:network_device or " + ADVSVC_OR_NET_OWNER,
+    "create_port:mac_address": ADVSVC_OR_NET_OWNER,
+    "create_port:fixed_ips": "",
+    "create_port:fixed_ips:ip_address": ADVSVC_OR_NET_OWNER,
+    "create_port:fixed_ips:subnet_id": ADVSVC_OR_NET_OWNER + " or rule:shared",
+    "create_port:binding:host_id": ADMIN,
+    "create_port:binding:profile": ADMIN,
+    "create_port:binding:vnic_type": "rule:admin_or_owner",
+    "get_port": "rule:context_is_advsvc or rule:admin_owner_or_network_owner",
+    "get_port:binding:vif_type": ADMIN,
+    "get_port:binding:vif_details": ADMIN,
+    "get_port:binding:host_id": ADMIN,
+    "get_port:binding:profile": ADMIN,
+    "get_port:binding:vnic_type": "rule:admin_or_owner",
+    "update_port": "rule:admin_or_owner or rule:context_is_advsvc",
+    "update_port:device_owner": "not rule:network_device or " + ADVSVC_OR_NET_OWNER,
+    "update_port:mac_address": "rule:admin_only or rule:context_is_advsvc",
+    "update_port:fixed_ips": "",
+    "update_port:fixed_ips:ip_address": ADVSVC_OR_NET_OWNER,
+    "update_port:fixed_ips:subnet_id": ADVSVC_OR_NET_OWNER + " or rule:shared",
+    "update_port:binding:host_id": ADMIN,
+    "update_port:binding:profile": ADMIN,
+    "update_port:binding:vnic_type": "rule:admin_or_owner",
+    "delete_port": "rule:context_is_advsvc or rule:admin_owner_or_network_owner",
+    # agents and the DHCP agent scheduler
+    "get_agent": ADMIN,
+    "create_agent": ADMIN,
+    "update_agent": ADMIN,
+    "delete_agent": ADMIN,
+    "create_dhcp-network": ADMIN,
+    "get_dhcp-networks": ADMIN,
+    "delete_dhcp-network": ADMIN,
+    "get_dhcp-agents": ADMIN,
+    # availability zones
+    "get_availability_zone": "rule:regular_user",
+}
+
+
+@oslo_policy.register("field")
+class FieldCheck(oslo_policy.Check):
+    """Neutron's `field:<collection>:<attribute>=<value>` check (`=~<regex>` matches a
+    regular expression), so operators' policy files using it keep working."""
+
+    def __init__(self, kind: str, match: str) -> None:
+        super().__init__(kind, match)
+        _collection, _, condition = match.partition(":")
+        self.field, _, value = condition.partition("=")
+        self.regex = re.compile(value[1:]) if value.startswith("~") else None
+        self.value = value
+
+    def __call__(self, target: dict[str, Any], cred: Any, enforcer: Any,
+                 current_rule: str | None = None) -> bool:
+        actual = target.get(self.field)
+        if actual is None:
+            return False
+        if self.regex is not None:
+            return bool(self.regex.match(str(actual)))
+        return str(actual).lower() == self.value.lower()
+
+
+def default_rules() -> list[oslo_policy.RuleDefault]:
+    rules = {**_BASE, **_RESOURCE_RULES}
+    return [oslo_policy.RuleDefault(name, check) for name, check in rules.items()]
+
+
+def credentials(ctx: Context) -> dict[str, Any]:
+    return {"user_id": ctx.user_id, "project_id": ctx.project_id,
+            "tenant_id": ctx.project_id, "roles": list(ctx.roles), "is_admin": ctx.is_admin}
+
+
+class Policy:
+    """Policy checks for one server. `policy_file` (YAML or JSON) overrides the defaults;
+    it is re-read when it changes, as oslo.policy does."""
+
+    def __init__(self, policy_file: str | None = None) -> None:
+        # A private ConfigOpts: the enforcer needs one for its own options, and nothing
+        # here may read the process-wide configuration.
+        conf = cfg.ConfigOpts()
+        conf([], project="neutrino", default_config_files=[], default_config_dirs=[])
+        self._enforcer = oslo_policy.Enforcer(
+            conf, policy_file=policy_file or "/nonexistent/neutrino-policy.yaml")
+        self._enforcer.register_defaults(default_rules())
+
+    def check(self, action: str, target: dict[str, Any], ctx: Context) -> bool:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dict credentials are fine for us
+            return bool(self._enforcer.enforce(action, target, credentials(ctx)))
+
+    def enforce(self, action: str, target: dict[str, Any], ctx: Context) -> None:
+        if not self.check(action, target, ctx):
+            raise PolicyNotAuthorized(action=action)
+
+    def has_rule(self, name: str) -> bool:
+        """Attribute rules apply only where defined, as in Neutron."""
+        self._enforcer.load_rules()
+        return name in self._enforcer.rules
+
+    def is_admin(self, ctx: Context) -> bool:
+        return self.check("context_is_admin", {}, ctx)

@@ -1,0 +1,369 @@
+"""Neutron's attribute validators and converters, as pure functions.
+
+A validator takes the value a client sent and returns it converted (or unchanged); it raises
+`Invalid(reason)` with Neutron's wording, which the request layer wraps in
+"Invalid input for <attr>. Reason: <reason>.". Converters of query-string values raise
+`InvalidInput` directly, as Neutron's `convert_to_*` helpers do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from neutrino.core.exceptions import InvalidInput
+
+Validator = Callable[[Any], Any]
+
+# Control characters (newlines included) never belong in a value that ends up in a
+# dnsmasq file or a log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAC = re.compile(r"^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$", re.IGNORECASE)
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+# dnsmasq option names: a number, or option:name / option6:name with a known-safe charset.
+_OPT_NAME = re.compile(r"^(?:(?:option6?:)?[A-Za-z0-9][A-Za-z0-9._-]{0,62}|[0-9]{1,3})$")
+
+
+class Invalid(ValueError):
+    """A value failed validation; the text is Neutron's reason."""
+
+
+# --- conversions ----------------------------------------------------------------------
+
+def to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+    raise InvalidInput(error_message=f"'{value}' cannot be converted to boolean")
+
+
+def to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidInput(error_message=f"'{value}' is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidInput(error_message=f"'{value}' is not an integer")
+
+
+def to_int_or_none(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
+        return None
+    return to_int(value)
+
+
+# --- validators -------------------------------------------------------------------------
+
+def _string(value: Any, max_len: int | None) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"'{value}' is not a valid string")
+    if max_len is not None and len(value) > max_len:
+        raise Invalid(f"'{value}' exceeds maximum length of {max_len}")
+    return value
+
+
+def string(max_len: int | None = 255) -> Validator:
+    def check(value: Any) -> str:
+        return _string(value, max_len)
+    return check
+
+
+def safe_string(max_len: int = 255) -> Validator:
+    """A string that may be written into configuration files: no control characters."""
+    def check(value: Any) -> str:
+        text = _string(value, max_len)
+        if _CONTROL.search(text):
+            raise Invalid(f"'{text!r}' contains control characters")
+        return text
+    return check
+
+
+def string_or_none(max_len: int = 255) -> Validator:
+    def check(value: Any) -> str | None:
+        return None if value is None else _string(value, max_len)
+    return check
+
+
+def boolean(value: Any) -> bool:
+    return to_boolean(value)
+
+
+def uuid_(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"'{value}' is not a valid UUID")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise Invalid(f"'{value}' is not a valid UUID") from None
+    if str(parsed) != value.lower():  # reject braces, urn: prefixes and hex without dashes
+        raise Invalid(f"'{value}' is not a valid UUID")
+    return value
+
+
+def values(allowed: list[Any], convert: Callable[[Any], Any] | None = None) -> Validator:
+    def check(value: Any) -> Any:
+        converted = convert(value) if convert else value
+        if converted not in allowed:
+            raise Invalid(f"'{value}' is not in {allowed}")
+        return converted
+    return check
+
+
+def values_or_none(allowed: list[Any]) -> Validator:
+    inner = values(allowed)
+
+    def check(value: Any) -> Any:
+        return None if value is None else inner(value)
+    return check
+
+
+def non_negative_int(value: Any) -> int:
+    number = to_int(value)
+    if number < 0:
+        raise Invalid(f"'{value}' should be non-negative")
+    return number
+
+
+def int_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    return non_negative_int(value)
+
+
+def dict_or_none(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid(f"'{value}' is not a dictionary")
+    return value
+
+
+def mac_address(value: Any) -> str:
+    if not isinstance(value, str) or not _MAC.match(value):
+        raise Invalid(f"'{value}' is not a valid MAC address")
+    octets = value.lower().replace("-", ":")
+    if int(octets[:2], 16) & 1 or octets == "00:00:00:00:00:00":
+        raise Invalid(f"'{value}' is not a valid MAC address")
+    return octets
+
+
+def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if not isinstance(value, str):
+        raise Invalid(f"'{value}' is not a valid IP address")
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise Invalid(f"'{value}' is not a valid IP address") from None
+    if address.version == 6 and "%" in value:
+        raise Invalid(f"'{value}' is not a valid IP address")
+    return address
+
+
+def ip_address(value: Any) -> str:
+    _ip(value)
+    return value
+
+
+def ip_address_or_none(value: Any) -> str | None:
+    return None if value is None else ip_address(value)
+
+
+def _cidr(value: Any) -> str:
+    if not isinstance(value, str) or "/" not in value:
+        raise Invalid(f"'{value}' is not a valid IP subnet")
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise Invalid(f"'{value}' is not a valid IP subnet") from None
+    if str(network) != value:
+        raise Invalid(f"'{value}' isn't a recognized IP subnet cidr, '{network}' is "
+                      "recommended")
+    return value
+
+
+def subnet(value: Any) -> str:
+    return _cidr(value)
+
+
+def subnet_or_none(value: Any) -> str | None:
+    return None if value is None else _cidr(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise Invalid(f"'{value}' is not a list")
+    return value
+
+
+def _exact_keys(item: Any, keys: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise Invalid(f"Invalid data format for {what}: '{item}'")
+    extra = set(item) - keys
+    if extra:
+        raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(extra))}'")
+    missing = keys - set(item)
+    if missing:
+        raise Invalid(f"Invalid data format for {what}: '{item}'")
+    return item
+
+
+def ip_pools(value: Any) -> list[dict[str, str]]:
+    pools = []
+    for pool in _list(value):
+        _exact_keys(pool, {"start", "end"}, "IP pool")
+        for key in ("start", "end"):
+            try:
+                _ip(pool[key])
+            except Invalid:
+                raise Invalid(f"'{pool[key]}' is not a valid IP address") from None
+        pools.append({"start": pool["start"], "end": pool["end"]})
+    return pools
+
+
+def nameservers(value: Any) -> list[str]:
+    seen: list[str] = []
+    for server in _list(value):
+        if not isinstance(server, str):
+            raise Invalid(f"Invalid data format for nameserver: '{server}'")
+        try:
+            _ip(server)
+        except Invalid:
+            raise Invalid(f"'{server}' is not a valid nameserver. '{server}' is not a valid "
+                          "IP address") from None
+        if server in seen:
+            raise Invalid(f"Duplicate nameserver '{server}'")
+        seen.append(server)
+    return seen
+
+
+def hostroutes(value: Any) -> list[dict[str, str]]:
+    routes: list[dict[str, str]] = []
+    for route in _list(value):
+        _exact_keys(route, {"destination", "nexthop"}, "hostroute")
+        _cidr(route["destination"])
+        ip_address(route["nexthop"])
+        clean = {"destination": route["destination"], "nexthop": route["nexthop"]}
+        if clean in routes:
+            raise Invalid(f"Duplicate hostroute '{route}'")
+        routes.append(clean)
+    return routes
+
+
+def fixed_ips(value: Any) -> list[dict[str, str]]:
+    ips: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for fixed_ip in _list(value):
+        if not isinstance(fixed_ip, dict):
+            raise Invalid(f"Invalid data format for fixed IP: '{fixed_ip}'")
+        extra = set(fixed_ip) - {"subnet_id", "ip_address"}
+        if extra:
+            raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(extra))}'")
+        clean: dict[str, str] = {}
+        if "ip_address" in fixed_ip:
+            ip_address(fixed_ip["ip_address"])
+            if fixed_ip["ip_address"] in seen:
+                raise Invalid(f"Duplicate IP address '{fixed_ip['ip_address']}'")
+            seen.add(fixed_ip["ip_address"])
+            clean["ip_address"] = fixed_ip["ip_address"]
+        if "subnet_id" in fixed_ip:
+            uuid_(fixed_ip["subnet_id"])
+            clean["subnet_id"] = fixed_ip["subnet_id"]
+        if not clean:
+            raise Invalid(f"Invalid data format for fixed IP: '{fixed_ip}'")
+        ips.append(clean)
+    return ips
+
+
+def name_list(max_len: int = 255) -> Validator:
+    """A list of short names, e.g. availability zone hints."""
+    inner = safe_string(max_len)
+
+    def check(value: Any) -> list[str]:
+        names = [inner(v) for v in _list(value)]
+        if len(set(names)) != len(names):
+            raise Invalid(f"Duplicate items in the list: '{', '.join(names)}'")
+        return names
+    return check
+
+
+def dns_host_name(max_len: int = 255) -> Validator:
+    def check(value: Any) -> str:
+        text = _string(value, max_len)
+        if not text:
+            return text
+        name = text[:-1] if text.endswith(".") else text
+        if not all(_DNS_LABEL.match(label) for label in name.split(".")):
+            raise Invalid(f"'{text}' not a valid PQDN or FQDN. Reason: labels must be 1-63 "
+                          "characters of letters, digits and '-', not starting or ending "
+                          "with '-'")
+        return text
+    return check
+
+
+def dns_domain_name(max_len: int = 255) -> Validator:
+    def check(value: Any) -> str:
+        text = _string(value, max_len)
+        if not text:
+            return text
+        name = text[:-1] if text.endswith(".") else text
+        if not all(_DNS_LABEL.match(label) for label in name.split(".")):
+            raise Invalid(f"'{text}' is not a valid domain name")
+        return text
+    return check
+
+
+def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
+    """Options end up in a dnsmasq options file: names come from a narrow charset and
+    values may hold no control characters (commas stay legal: values can be lists)."""
+    if value is None:
+        return None
+    options: list[dict[str, Any]] = []
+    for option in _list(value):
+        if not isinstance(option, dict):
+            raise Invalid(f"Invalid data format for extra DHCP option: '{option}'")
+        extra = set(option) - {"opt_name", "opt_value", "ip_version"}
+        if extra:
+            raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(extra))}'")
+        if "opt_name" not in option or "opt_value" not in option:
+            raise Invalid(f"Invalid data format for extra DHCP option: '{option}'")
+        name = option["opt_name"]
+        if not isinstance(name, str) or not name.strip():
+            raise Invalid(f"'{name}' Blank strings are not permitted")
+        if not _OPT_NAME.match(name):
+            raise Invalid(f"'{name}' is not a valid DHCP option name")
+        opt_value = option["opt_value"]
+        if opt_value is not None:
+            if not isinstance(opt_value, str):
+                raise Invalid(f"'{opt_value}' is not a valid string")
+            if not opt_value.strip():
+                raise Invalid(f"'{opt_value}' Blank strings are not permitted")
+            if len(opt_value) > 255:
+                raise Invalid(f"'{opt_value}' exceeds maximum length of 255")
+            if _CONTROL.search(opt_value):
+                raise Invalid(f"{opt_value!r} contains control characters")
+        clean: dict[str, Any] = {"opt_name": name, "opt_value": opt_value}
+        if "ip_version" in option:
+            version = option["ip_version"]
+            try:
+                version = to_int(version)
+            except InvalidInput:
+                raise Invalid(f"'{version}' is not in [4, 6]") from None
+            if version not in (4, 6):
+                raise Invalid(f"'{version}' is not in [4, 6]")
+            clean["ip_version"] = version
+        options.append(clean)
+    return options

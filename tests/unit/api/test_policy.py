@@ -1,0 +1,74 @@
+"""Neutron's default rules in code, and a policy.yaml overriding them."""
+
+from neutrino.api.policy import Policy
+from neutrino.core.context import Context
+from neutrino.core.exceptions import PolicyNotAuthorized
+
+ADMIN = Context(user_id="a", project_id="adm", roles=("admin",), is_admin=True)
+MEMBER = Context(user_id="u", project_id="p1", roles=("member",))
+OTHER = Context(user_id="o", project_id="p2", roles=("member",))
+
+
+def test_admin_role_makes_admin():
+    policy = Policy()
+    assert policy.is_admin(ADMIN)
+    assert not policy.is_admin(MEMBER)
+
+
+def test_networks_owner_shared_admin():
+    policy = Policy()
+    own = {"project_id": "p1", "shared": False, "router:external": False}
+    assert policy.check("get_network", own, MEMBER)
+    assert not policy.check("get_network", own, OTHER)
+    assert policy.check("get_network", {**own, "shared": True}, OTHER)
+    assert policy.check("get_network", own, ADMIN)
+    assert not policy.check("create_network:shared", own, MEMBER)
+    assert not policy.check("get_network:provider:network_type", own, MEMBER)
+    assert policy.check("get_network:provider:network_type", own, ADMIN)
+
+
+def test_subnet_needs_network_owner():
+    policy = Policy()
+    target = {"project_id": "p2", "network:project_id": "p1", "shared": False}
+    assert policy.check("create_subnet", target, MEMBER)
+    assert not policy.check("create_subnet", target, OTHER)
+
+
+def test_port_device_owner_rule():
+    policy = Policy()
+    foreign = {"project_id": "p2", "network:project_id": "p1", "device_owner": "network:dhcp"}
+    assert not policy.check("create_port:device_owner", foreign, OTHER)
+    assert policy.check("create_port:device_owner", foreign, MEMBER)  # network owner
+    assert policy.check("create_port:device_owner", {**foreign, "device_owner": "compute:nova"},
+                        OTHER)
+    assert not policy.check("get_port:binding:host_id", foreign, MEMBER)
+
+
+def test_agents_admin_only():
+    policy = Policy()
+    for action in ("get_agent", "update_agent", "delete_agent", "get_dhcp-networks",
+                   "create_dhcp-network", "delete_dhcp-network", "get_dhcp-agents"):
+        assert policy.check(action, {}, ADMIN)
+        assert not policy.check(action, {}, MEMBER)
+    try:
+        policy.enforce("get_dhcp-agents", {}, MEMBER)
+    except PolicyNotAuthorized as error:
+        assert error.kind == "forbidden"
+    else:
+        raise AssertionError("member passed an admin-only rule")
+
+
+def test_has_rule_only_for_defined_attribute_rules():
+    policy = Policy()
+    assert policy.has_rule("get_network:provider:network_type")
+    assert not policy.has_rule("get_network:name")
+
+
+def test_policy_file_overrides(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text('"get_agent": "role:member or role:admin"\n'
+                    '"create_network:shared": ""\n')
+    policy = Policy(str(path))
+    assert policy.check("get_agent", {}, MEMBER)
+    assert policy.check("create_network:shared", {"project_id": "p1"}, MEMBER)
+    assert not policy.check("delete_agent", {}, MEMBER)  # untouched defaults stay
