@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pyroute2 import IPRoute, NetNS
+from pyroute2 import IPRoute
+
+_CLONE_NEWNET = 0x40000000
+_NETLINK_ROUTE = 0
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -32,12 +40,53 @@ class HostNamespaces:
         return self.netns if namespace is None else self.namespace_path(namespace)
 
 
+def _socket_in(path: str) -> socket.socket:
+    """A rtnetlink socket created inside the network namespace at `path`.
+
+    A socket stays in the namespace it was created in, so a short-lived thread enters the
+    namespace (setns moves only the calling thread) and makes it. pyroute2's NetNS forks a
+    child instead, which is slower and unsafe in a process with many threads.
+    """
+    made: list[socket.socket] = []
+    errors: list[OSError] = []
+
+    def enter_and_create() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {path}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            made.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_ROUTE))
+        except OSError as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=enter_and_create, name="netns-socket", daemon=True)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return made[0]
+
+
 @contextmanager
 def netlink(host: HostNamespaces, namespace: str | None = None) -> Iterator[IPRoute]:
-    """A netlink socket in the host's namespace, or in one of its named namespaces."""
+    """An rtnetlink client in the host's namespace, or in one of its named namespaces.
+
+    A missing namespace raises FileNotFoundError; it is never created by accident.
+    """
     path = host.netns_path(namespace)
-    # flags=0: never create a namespace by accident (pyroute2's default is O_CREAT).
-    ipr = IPRoute() if path is None else NetNS(path, flags=0)
+    if path is None:
+        ipr = IPRoute()
+    else:
+        sock = _socket_in(path)
+        try:
+            ipr = IPRoute(fileno=sock.detach())
+        except BaseException:
+            sock.close()
+            raise
     try:
         yield ipr
     finally:
