@@ -215,3 +215,38 @@ def test_cli_up_status_down(tmp_path):
     assert down.returncode == 0, down.stderr
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert f"nlab-{name}-" not in netns
+
+
+@pytest.mark.rabbit
+@pytest.mark.skipif(subprocess.run(["which", "rabbitmqctl"], capture_output=True).returncode,
+                    reason="rabbitmqctl is not installed")
+def test_agents_inside_a_host_reach_rabbitmq_through_the_forwarder(lab_factory):
+
+    from neutrino.lab.system import wait_for
+    lab = lab_factory()
+    st = lab.up(hosts=("HostA",), services=False)
+    st.transport, st.api_port = "rabbit", 1
+    lab._write_report_interval(1)
+    lab._setup_rabbit()
+    st.rabbit = True
+    lab._start_forwarder(st, ["172.30.0.10:5672=5672"])
+    for agent in ("linuxbridge", "dhcp"):
+        lab._start_agent(st, "HostA", agent)
+
+    def connections() -> int:
+        out = run(["rabbitmqctl", "-q", "list_connections", "-p", lab.names.rabbit_vhost,
+                   "user", "vhost"]).stdout
+        return sum(1 for line in out.splitlines()
+                   if line.split() == [lab.names.rabbit_user, lab.names.rabbit_vhost])
+    assert wait_for(connections, 60, 0.5, "agent connections")
+    # stop-agent stops the agent alone; stop-dhcp takes everything in its cgroup leaf.
+    lab.stop_agent("HostA", "dhcp")
+    assert not lab.agent_running("HostA", "dhcp") and lab.agent_running("HostA", "linuxbridge")
+    lab.start_agent("HostA", "dhcp")
+    assert lab.agent_running("HostA", "dhcp")
+    lab.stop_dhcp("HostA")
+    assert lab.cgroup.pids("HostA-dhcp") == []
+    assert lab.agent_running("HostA", "linuxbridge")
+    lab.down()
+    vhosts = run(["rabbitmqctl", "-q", "list_vhosts"]).stdout.split()
+    assert lab.names.rabbit_vhost not in vhosts

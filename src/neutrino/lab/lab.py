@@ -228,7 +228,7 @@ class Lab:
 
         def ready_now() -> bool:
             if proc.poll() is not None:
-                raise LabError(f"the forwarder exited; see {n.log_file('forwarder')}")
+                raise LabError(f"the forwarder exited:\n{_tail(n.log_file('forwarder'))}")
             return os.path.exists(ready)
         wait_for(ready_now, 20, 0.05, "the forwarder")
 
@@ -239,7 +239,7 @@ class Lab:
         def answers() -> bool:
             if pid is not None and not pid_alive(pid):
                 what = "server" if st.server_pid else "aio"
-                raise LabError(f"the {what} exited; see {self.names.log_file(what)}")
+                raise LabError(f"the {what} exited:\n{_tail(self.names.log_file(what))}")
             try:
                 urllib.request.urlopen(url, timeout=2).close()
                 return True
@@ -397,3 +397,12 @@ def _listdir(d: str) -> list[str]:
         return os.listdir(d)
     except OSError:
         return []
+
+
+def _tail(path: str, lines: int = 15) -> str:
+    """The end of a log (`down` removes the file, so errors quote it)."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
