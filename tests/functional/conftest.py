@@ -125,3 +125,23 @@ def sqlite_database(_sqlite_template: Path, tmp_path: Path) -> Iterator[Database
         yield db
     finally:
         db.dispose()
+
+
+class SteppingClock:
+    """A settable clock for core (naive UTC)."""
+
+    def __init__(self) -> None:
+        from datetime import datetime
+        self.current = datetime(2026, 11, 25, 22, 31, 53)
+
+    def now(self):  # noqa: ANN201
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
