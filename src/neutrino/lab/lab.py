@@ -382,7 +382,9 @@ class Lab:
                 "agents": {a: pid_alive(p) for a, p in rec.agents.items()},
             }
         out = {"lab": st.lab, "up": True, "transport": st.transport, "hosts": hosts,
-               "vms": sorted(st.vms)}
+               "vms": sorted(st.vms),
+               "physnet1": ("one segment per VLAN (the kernel lacks 802.1Q)"
+                            if st.emulated_vlans else "802.1Q trunk")}
         if st.api_port:
             out["api"] = f"http://127.0.0.1:{st.api_port}/v2.0/"
         for what, pid in (("server", st.server_pid), ("aio", st.aio_pid),
