@@ -109,14 +109,48 @@ def test_port_cast_reloads_without_restart(agent: DhcpAgent, plugin: FakeDhcpPlu
     settle(agent)
     assert host.pids[net] == pid
     assert host.actions[-1] == (net, DnsmasqAction.RELOAD)
-    # One cast: one get_network_info, no full sync, no port RPC.
+    # The cast carried the port: no RPC at all (no fetch, no full sync, no port RPC).
     new = [c[0] for c in plugin.calls[calls_before:] if c[0] != "dhcp_ready_on_ports"]
-    assert new == ["get_network_info"]
+    assert new == []
     wait(lambda: vm["id"] in plugin.ready)
     plugin.remove_port(vm["id"])
     agent.port_delete_end({"port_id": vm["id"], "network_id": net, "fixed_ips": []})
     wait(lambda: vm["mac_address"] not in host.applied[net].hosts)
     assert host.pids[net] == pid
+    new = [c[0] for c in plugin.calls[calls_before:] if c[0] != "dhcp_ready_on_ports"]
+    assert new == []
+
+
+def test_port_cast_on_unknown_subnet_fetches(agent: DhcpAgent, plugin: FakeDhcpPlugin,
+                                             host: FakeDhcpHost) -> None:
+    net = plugin.add_network()
+    agent.start()
+    wait(lambda: net in host.applied)
+    settle(agent)
+    sub = plugin.add_subnet(net, "10.1.0.0/24")
+    vm = plugin._new_port(net, [{"subnet_id": sub}])
+    agent.port_create_end({"port": vm})
+    wait(lambda: vm["mac_address"] in host.applied[net].hosts)
+    assert ("get_network_info", (net,)) in plugin.calls
+    assert host.applied[net].subnet_count == 2
+
+
+def test_late_port_update_does_not_roll_back(agent: DhcpAgent, plugin: FakeDhcpPlugin,
+                                             host: FakeDhcpHost) -> None:
+    net = plugin.add_network()
+    vm = plugin.add_port(net)
+    agent.start()
+    wait(lambda: net in host.applied)
+    settle(agent)
+    newer = dict(vm, revision_number=5, fixed_ips=[
+        dict(vm["fixed_ips"][0], ip_address="10.0.0.200")])
+    older = dict(vm, revision_number=4, fixed_ips=[
+        dict(vm["fixed_ips"][0], ip_address="10.0.0.100")])
+    agent.port_update_end({"port": newer})
+    agent.port_update_end({"port": older})
+    wait(lambda: "10.0.0.200" in host.applied[net].hosts)
+    settle(agent)
+    assert "10.0.0.100" not in host.applied[net].hosts
 
 
 def test_new_subnet_updates_port_and_restarts(agent: DhcpAgent, plugin: FakeDhcpPlugin,

@@ -234,3 +234,19 @@ def test_ready_port_ids_follow_fingerprints() -> None:
     moved["fixed_ips"][0]["ip_address"] = "10.0.1.7"
     p2 = plan.build_plan(info(dhcp_port(), moved), dhcp_port(), PARAMS)
     assert plan.ready_port_ids(p2.served_ports, dict(p1.served_ports)) == [VM]
+
+
+def test_with_port_and_without_port() -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5")
+    base = info(dhcp_port())
+    added = plan.with_port(base, vm)
+    assert [p["id"] for p in added["ports"]] == [DHCP_PORT, VM]
+    assert base["ports"] == [dhcp_port()]  # not mutated
+    newer = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.6", revision_number=4)
+    assert plan.with_port(added, newer)["ports"][-1]["fixed_ips"][0]["ip_address"] == \
+        "10.0.1.6"
+    stale = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.9", revision_number=2)
+    assert plan.with_port(added, stale) is added
+    assert plan.with_port(base, port(VM, "fa:16:3e:aa:bb:cc", "10.0.2.5", sid=SUB2)) is None
+    assert plan.with_port(base, dhcp_port()) is None
+    assert [p["id"] for p in plan.without_port(added, VM)["ports"]] == [DHCP_PORT]

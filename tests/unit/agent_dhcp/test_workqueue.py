@@ -73,3 +73,28 @@ def test_close_wakes_takers() -> None:
     q = WorkQueue()
     q.close()
     assert q.take() is None
+
+
+def test_mark_with_builds_on_the_newest_info() -> None:
+    q = WorkQueue(Clock())
+    q.mark_with("n1", lambda i: {**i, "x": 1})
+    assert q.take(timeout=0).info is FETCH  # nothing known yet: ask the server
+    q.known("n1", {"id": "n1", "v": 1})
+    q.done("n1")
+    q.mark_with("n1", lambda i: {**i, "a": 1})
+    q.mark_with("n1", lambda i: {**i, "b": 2})  # builds on the pending one
+    work = q.take(timeout=0)
+    assert work.info == {"id": "n1", "v": 1, "a": 1, "b": 2}
+    # While that is being applied, the next event builds on it.
+    q.mark_with("n1", lambda i: {**i, "c": 3})
+    q.known("n1", work.info)
+    q.done("n1")
+    assert q.take(timeout=0).info == {"id": "n1", "v": 1, "a": 1, "b": 2, "c": 3}
+    q.failed("n1", FETCH, delay=0)
+    q.take(timeout=0)
+    q.done("n1")
+    q.mark_with("n1", lambda i: {**i, "d": 4})  # after a failure nothing is trusted
+    assert q.take(timeout=0).info is FETCH
+    q.done("n1")
+    q.mark_with("n1", lambda i: None)
+    assert q.take(timeout=0).info is FETCH

@@ -152,20 +152,22 @@ class DhcpAgent:
     def subnet_delete_end(self, payload: dict[str, Any]) -> None:
         self._queue.mark(payload["network_id"])
 
+    # A port cast carries the port: it updates the desired state without an RPC, and the
+    # reconcile applies it like any other.
     def port_create_end(self, payload: dict[str, Any]) -> None:
-        self._mark_port(payload["port"])
+        port = payload["port"]
+        self._queue.mark_with(port["network_id"], lambda info: planning.with_port(info, port))
 
     def port_update_end(self, payload: dict[str, Any]) -> None:
-        self._mark_port(payload["port"])
+        self.port_create_end(payload)
 
     def port_delete_end(self, payload: dict[str, Any]) -> None:
-        self._queue.mark(payload["network_id"])
+        port_id = payload["port_id"]
+        self._queue.mark_with(payload["network_id"],
+                              lambda info: planning.without_port(info, port_id))
 
     def agent_updated(self, payload: dict[str, Any]) -> None:
         self.request_full_sync()
-
-    def _mark_port(self, port: dict[str, Any]) -> None:
-        self._queue.mark(port["network_id"])
 
     def request_full_sync(self) -> None:
         self._sync_now.set()
@@ -228,6 +230,7 @@ class DhcpAgent:
                 self._queue.failed(work.network_id, FETCH, delay)
                 continue
             self._record(work.network_id, served)
+            self._queue.known(work.network_id, served.info if served else None)
             self._queue.done(work.network_id)
 
     def _record(self, network_id: str, served: Served | None) -> None:

@@ -326,3 +326,32 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
 def ready_port_ids(served: dict[str, str], reported: dict[str, str]) -> list[str]:
     """Ports to report ready: served now with a fingerprint not yet reported."""
     return sorted(p for p, fp in served.items() if reported.get(p) != fp)
+
+
+def with_port(info: dict, port: dict) -> dict | None:
+    """`info` with `port` added or replaced, from a port cast; None when the cast cannot be
+    applied without asking the server (an unknown subnet, or a DHCP port: the agent's own
+    port decides its device)."""
+    subnet_ids = {s["id"] for s in info.get("subnets") or []}
+    if any(f.get("subnet_id") not in subnet_ids for f in port.get("fixed_ips") or []):
+        return None
+    if port.get("device_owner") == constants.DEVICE_OWNER_DHCP:
+        return None
+    ports = []
+    for existing in info.get("ports") or []:
+        if existing.get("id") != port.get("id"):
+            ports.append(existing)
+        elif _older(port, existing):
+            return info  # a late cast: what we have is newer
+    return dict(info, ports=ports + [port])
+
+
+def without_port(info: dict, port_id: str) -> dict:
+    return dict(info, ports=[p for p in info.get("ports") or [] if p.get("id") != port_id])
+
+
+def _older(new: dict, old: dict) -> bool:
+    try:
+        return int(new.get("revision_number")) < int(old.get("revision_number"))
+    except (TypeError, ValueError):
+        return False

@@ -37,6 +37,7 @@ class Served:
     dhcp_port_id: str
     subnets: int
     ports: dict[str, str] = field(default_factory=dict)  # port id -> fingerprint
+    info: dict = field(default_factory=dict)  # the network_info served (own port included)
 
 
 class Reconciler:
@@ -68,7 +69,7 @@ class Reconciler:
             LOG.info("Network %s: dnsmasq %s (pid %s)", network_id, applied.action.value,
                      applied.pid)
         return Served(applied.pid, network_plan.dhcp_port_id, network_plan.subnet_count,
-                      dict(network_plan.served_ports))
+                      dict(network_plan.served_ports), info)
 
     def _ensure_port(self, info: dict) -> tuple[dict, dict]:
         """The agent's DHCP port (created, or given IPs on new subnets, through the server)

@@ -43,6 +43,9 @@ class WorkQueue:
         self._busy: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._generation: dict[str, int] = {}
+        # The newest info known per network (pending, in a reconcile, or last applied);
+        # FETCH while a reconcile is still asking the server.
+        self._latest: dict[str, object] = {}
         self._closed = False
 
     def generation(self, network_id: str) -> int:
@@ -54,6 +57,23 @@ class WorkQueue:
         with self._cond:
             self._generation[network_id] = self._generation.get(network_id, 0) + 1
             self._put(network_id, info, self._clock())
+
+    def mark_with(self, network_id: str, derive: Callable[[dict], dict | None]) -> None:
+        """An event that carries its own change (a port cast): the network's newest info
+        with `derive` applied. Without a known info, or when `derive` gives None, the
+        reconcile fetches instead."""
+        with self._cond:
+            current = self._pending.get(network_id)
+            base = current.info if current is not None else self._latest.get(network_id)
+            info = derive(base) if isinstance(base, dict) else None
+            self._generation[network_id] = self._generation.get(network_id, 0) + 1
+            self._put(network_id, FETCH if info is None else info, self._clock())
+
+    def known(self, network_id: str, info: object) -> None:
+        """What a reconcile found and applied (None: the network is not hosted)."""
+        with self._cond:
+            if network_id not in self._pending:
+                self._latest[network_id] = info
 
     def offer(self, network_id: str, info: object, generation: int) -> None:
         """Info read by a full sync that started at `generation`: if an event came since,
@@ -84,6 +104,7 @@ class WorkQueue:
                     network_id = ready[0]
                     item = self._pending.pop(network_id)
                     self._busy.add(network_id)
+                    self._latest[network_id] = item.info
                     return Work(network_id, item.info, self._attempts.get(network_id, 0))
                 wait = min((t for t, _ in due), default=now + 3600) - now
                 if deadline is not None:
@@ -103,6 +124,7 @@ class WorkQueue:
         """Retry after `delay`, unless an event since asked for something newer."""
         with self._cond:
             self._busy.discard(network_id)
+            self._latest[network_id] = FETCH
             self._attempts[network_id] = self._attempts.get(network_id, 0) + 1
             current = self._pending.get(network_id)
             self._pending[network_id] = _Pending(
