@@ -26,8 +26,8 @@ def agents_by(neutrino) -> dict[tuple[str, str], dict]:
     return {(a["agent_type"], a["host"]): a for a in data}
 
 
-def show(neutrino, *args: str) -> dict:
-    return json.loads(neutrino(*args, "-f", "json").out)
+def show(neutrino, *args: str, **kwargs) -> dict:
+    return json.loads(neutrino(*args, "-f", "json", **kwargs).out)
 
 
 def test_walkthrough(neutrino, fleet, rows, until):
