@@ -1,0 +1,260 @@
+"""Ports through core: MACs, fixed IPs, bindings, extra DHCP options, deletion,
+visibility and filters (SQLite; constraint-backed conflicts also on MariaDB/PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from neutrino.conf.settings import CoreSettings
+from neutrino.core import exceptions as exc
+from neutrino.core.context import Context
+from neutrino.core.resources import Resources
+from neutrino.db.engine import Database
+
+ADMIN = Context(user_id="admin", project_id="padmin", roles=("admin",), is_admin=True)
+ALICE = Context(user_id="alice", project_id="pa", roles=("member",))
+BOB = Context(user_id="bob", project_id="pb", roles=("member",))
+
+
+def make(db: Database, clock=None) -> Resources:  # noqa: ANN001
+    return Resources(db, CoreSettings(tenant_network_type="local"), clock)
+
+
+@pytest.fixture
+def res(sqlite_database: Database, clock) -> Resources:  # noqa: ANN001
+    return make(sqlite_database, clock)
+
+
+@pytest.fixture
+def net(res: Resources) -> dict:
+    return res.create_network(ALICE, {"name": "n"})
+
+
+@pytest.fixture
+def subnet(res: Resources, net: dict) -> dict:
+    return res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+                                     "cidr": "10.0.0.0/24"})
+
+
+def ips(port: dict) -> list[str]:
+    return [ip["ip_address"] for ip in port["fixed_ips"]]
+
+
+def test_walkthrough_addresses(res: Resources, net: dict, subnet: dict) -> None:
+    # As the RPC handlers create it: the server's own context, which has no project.
+    dhcp = res.create_port(Context.admin(), {"network_id": net["id"],
+                                             "device_owner": "network:dhcp",
+                                   "device_id": "dhcpxyz", "binding:host_id": "HostA"})
+    vms = [res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
+           for _ in range(3)]
+    assert ips(dhcp) == ["10.0.0.2"]
+    assert [ips(vm) for vm in vms] == [["10.0.0.3"], ["10.0.0.4"], ["10.0.0.5"]]
+    assert dhcp["fixed_ips"][0]["subnet_id"] == subnet["id"]
+    assert dhcp["tenant_id"] == "pa"  # no project in the context: the network's
+
+
+def test_create_shows_every_attribute(res: Resources, net: dict, subnet: dict) -> None:
+    port = res.create_port(ALICE, {"network_id": net["id"], "name": "p", "dns_name": "vm1",
+                                   "binding:host_id": "HostA",
+                                   "binding:profile": {"k": "v"}, "device_id": "d",
+                                   "device_owner": "compute:nova"})
+    assert port["status"] == "DOWN" and port["admin_state_up"] is True
+    assert port["mac_address"].startswith("fa:16:3e:")
+    assert port["binding:host_id"] == "HostA" and port["binding:vif_type"] == "bridge"
+    assert port["binding:vif_details"] == {"connectivity": "l2", "port_filter": True}
+    assert port["binding:profile"] == {"k": "v"} and port["binding:vnic_type"] == "normal"
+    assert port["dns_name"] == "vm1"
+    assert port["dns_assignment"] == [{"ip_address": "10.0.0.2", "hostname": "vm1",
+                                       "fqdn": "vm1.openstacklocal."}]
+    assert port["extra_dhcp_opts"] == [] and port["revision_number"] == 1
+    assert port["created_at"] == "2026-11-25T22:31:53Z"
+    assert port["tenant_id"] == port["project_id"] == "pa"
+    assert res.get_port(ALICE, port["id"]) == port
+
+
+def test_network_without_subnets(res: Resources, net: dict) -> None:
+    port = res.create_port(ALICE, {"network_id": net["id"]})
+    assert port["fixed_ips"] == [] and port["binding:vif_type"] == "unbound"
+
+
+def test_given_mac(database: Database) -> None:
+    res = make(database)
+    net = res.create_network(ALICE, {})
+    port = res.create_port(ALICE, {"network_id": net["id"], "mac_address": "FA:16:3E:AA:BB:CC"})
+    assert port["mac_address"] == "fa:16:3e:aa:bb:cc"
+    with pytest.raises(exc.MacAddressInUse) as err:
+        res.create_port(ALICE, {"network_id": net["id"], "mac_address": "fa:16:3e:aa:bb:cc"})
+    assert err.value.kind == exc.CONFLICT
+    # The same MAC on another network is fine.
+    other = res.create_network(ALICE, {})
+    res.create_port(ALICE, {"network_id": other["id"], "mac_address": "fa:16:3e:aa:bb:cc"})
+    second = res.create_port(ALICE, {"network_id": net["id"]})
+    with pytest.raises(exc.MacAddressInUse):
+        res.update_port(ALICE, second["id"], {"mac_address": "fa:16:3e:aa:bb:cc"})
+    with pytest.raises(exc.InvalidInput):
+        res.create_port(ALICE, {"network_id": net["id"], "mac_address": "01:00:5e:00:00:01"})
+
+
+def test_taken_ip(database: Database) -> None:
+    res = make(database)
+    net = res.create_network(ALICE, {})
+    res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24"})
+    res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.9"}]})
+    with pytest.raises(exc.IpAddressInUse) as err:
+        res.create_port(ALICE, {"network_id": net["id"],
+                                "fixed_ips": [{"ip_address": "10.0.0.9"}]})
+    assert err.value.kind == exc.CONFLICT
+    assert "The IP address 10.0.0.9 is in use" in str(err.value)
+    assert len(res.list_ports(ADMIN)) == 1
+
+
+def test_fixed_ip_requests(res: Resources, net: dict, subnet: dict) -> None:
+    other_subnet = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+                                             "cidr": "10.1.0.0/24"})
+    port = res.create_port(ALICE, {"network_id": net["id"],
+                                   "fixed_ips": [{"subnet_id": other_subnet["id"]}]})
+    assert ips(port) == ["10.1.0.2"]
+    # Inside the subnet but outside its pools is allowed, as in Neutron.
+    port = res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": [
+        {"subnet_id": subnet["id"], "ip_address": "10.0.0.1"}, {"ip_address": "10.1.0.77"}]})
+    assert sorted(ips(port)) == ["10.0.0.1", "10.1.0.77"]
+    cases = [
+        ([{"subnet_id": subnet["id"], "ip_address": "10.1.0.5"}], exc.InvalidIpForSubnet),
+        ([{"subnet_id": subnet["id"], "ip_address": "10.0.0.255"}], exc.InvalidIpForSubnet),
+        ([{"ip_address": "192.168.0.5"}], exc.InvalidIpForNetwork),
+        ([{"subnet_id": "00000000-0000-0000-0000-000000000000"}], exc.SubnetNotFound),
+    ]
+    for fixed_ips, error in cases:
+        with pytest.raises(error):
+            res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": fixed_ips})
+    elsewhere = res.create_network(ALICE, {})
+    with pytest.raises(exc.InvalidInput) as err:
+        res.create_port(ALICE, {"network_id": elsewhere["id"],
+                                "fixed_ips": [{"subnet_id": subnet["id"]}]})
+    assert "invalid subnet" in str(err.value)
+
+
+def test_exhaustion(res: Resources, net: dict) -> None:
+    small = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+                                      "cidr": "10.0.0.0/29"})
+    taken = [ips(res.create_port(ALICE, {"network_id": net["id"]}))[0] for _ in range(5)]
+    assert taken == [f"10.0.0.{i}" for i in range(2, 7)]
+    with pytest.raises(exc.IpAddressGenerationFailure) as err:
+        res.create_port(ALICE, {"network_id": net["id"]})
+    assert err.value.kind == exc.CONFLICT
+    with pytest.raises(exc.IpAddressGenerationFailure):
+        res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": [{"subnet_id": small["id"]}]})
+    # A second subnet with room takes over.
+    res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.1.0/29"})
+    assert ips(res.create_port(ALICE, {"network_id": net["id"]})) == ["10.0.1.2"]
+
+
+def test_delete_releases_ips(res: Resources, net: dict, subnet: dict) -> None:
+    first = res.create_port(ALICE, {"network_id": net["id"]})
+    res.create_port(ALICE, {"network_id": net["id"]})
+    deleted = res.delete_port(ALICE, first["id"])
+    assert deleted["id"] == first["id"] and ips(deleted) == ["10.0.0.2"]
+    assert ips(res.create_port(ALICE, {"network_id": net["id"]})) == ["10.0.0.2"]
+    with pytest.raises(exc.PortNotFound):
+        res.delete_port(ALICE, first["id"])
+
+
+def test_update_fixed_ips(res: Resources, net: dict, subnet: dict, clock) -> None:  # noqa: ANN001
+    port = res.create_port(ALICE, {"network_id": net["id"]})
+    clock.advance(1)
+    moved = res.update_port(ALICE, port["id"], {"fixed_ips": [{"ip_address": "10.0.0.50"}]})
+    assert ips(moved) == ["10.0.0.50"] and moved["revision_number"] == 2
+    assert moved["mac_address"] == port["mac_address"]
+    assert ips(res.create_port(ALICE, {"network_id": net["id"]})) == ["10.0.0.2"]
+    both = res.update_port(ALICE, port["id"], {"fixed_ips": [
+        {"ip_address": "10.0.0.50"}, {"subnet_id": subnet["id"]}]})
+    assert ips(both) == ["10.0.0.3", "10.0.0.50"]
+    # A subnet-only entry keeps the address the port already has there.
+    kept = res.update_port(ALICE, port["id"], {"fixed_ips": [{"subnet_id": subnet["id"]}]})
+    assert len(ips(kept)) == 1 and ips(kept)[0] in ("10.0.0.3", "10.0.0.50")
+    other = res.create_port(ALICE, {"network_id": net["id"]})
+    with pytest.raises(exc.IpAddressInUse):
+        res.update_port(ALICE, other["id"], {"fixed_ips": [{"ip_address": ips(kept)[0]}]})
+    assert ips(res.get_port(ALICE, other["id"])) == ips(other)
+    assert res.update_port(ALICE, port["id"], {"fixed_ips": []})["fixed_ips"] == []
+
+
+def test_binding_and_options(res: Resources, net: dict, subnet: dict) -> None:
+    port = res.create_port(ALICE, {"network_id": net["id"], "extra_dhcp_opts": [
+        {"opt_name": "tftp-server", "opt_value": "10.0.0.9"},
+        {"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4}]})
+    assert port["extra_dhcp_opts"] == [
+        {"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4},
+        {"opt_name": "tftp-server", "opt_value": "10.0.0.9", "ip_version": 4}]
+    port = res.update_port(ALICE, port["id"], {"extra_dhcp_opts": [
+        {"opt_name": "tftp-server", "opt_value": None},
+        {"opt_name": "bootfile-name", "opt_value": "grub.efi"},
+        {"opt_name": "mtu", "opt_value": "1400", "ip_version": 6}]})
+    assert port["extra_dhcp_opts"] == [
+        {"opt_name": "bootfile-name", "opt_value": "grub.efi", "ip_version": 4},
+        {"opt_name": "mtu", "opt_value": "1400", "ip_version": 6}]
+    bound = res.update_port(ADMIN, port["id"], {"binding:host_id": "HostB",
+                                                "binding:profile": {"a": 1}})
+    assert (bound["binding:host_id"], bound["binding:vif_type"]) == ("HostB", "bridge")
+    assert bound["binding:profile"] == {"a": 1}
+    unbound = res.update_port(ADMIN, port["id"], {"binding:host_id": ""})
+    assert (unbound["binding:host_id"], unbound["binding:vif_type"]) == ("", "unbound")
+    assert unbound["binding:vif_details"] == {}
+    with pytest.raises(exc.InvalidInput):
+        res.update_port(ALICE, port["id"], {"network_id": net["id"]})
+    with pytest.raises(exc.InvalidInput):
+        res.update_port(ALICE, port["id"], {"status": "ACTIVE"})
+    assert res.update_port(ADMIN, port["id"], {"status": "ACTIVE"})["status"] == "ACTIVE"
+
+
+def test_visibility(res: Resources, net: dict, subnet: dict) -> None:
+    mine = res.create_port(ALICE, {"network_id": net["id"]})
+    with pytest.raises(exc.PortNotFound):
+        res.get_port(BOB, mine["id"])
+    with pytest.raises(exc.PortNotFound):
+        res.update_port(BOB, mine["id"], {"name": "x"})
+    with pytest.raises(exc.NetworkNotFound):
+        res.create_port(BOB, {"network_id": net["id"]})
+    res.update_network(ADMIN, net["id"], {"shared": True})
+    bobs = res.create_port(BOB, {"network_id": net["id"]})
+    assert bobs["tenant_id"] == "pb"
+    assert [p["id"] for p in res.list_ports(BOB)] == [bobs["id"]]
+    # The network's owner sees (and may manage) ports on it.
+    assert {p["id"] for p in res.list_ports(ALICE)} == {mine["id"], bobs["id"]}
+    assert res.update_port(ALICE, bobs["id"], {"name": "seen"})["name"] == "seen"
+    with pytest.raises(exc.HTTPBadRequest):
+        res.create_port(BOB, {"network_id": net["id"], "tenant_id": "pa"})
+
+
+def test_filters(res: Resources, net: dict, subnet: dict) -> None:
+    a = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "network:dhcp",
+                                "binding:host_id": "HostA"})
+    b = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova",
+                                "binding:host_id": "HostB", "device_id": "vm-b"})
+    c = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
+
+    def ids(filters: dict) -> set[str]:
+        return {p["id"] for p in res.list_ports(ADMIN, filters)}
+
+    assert ids({"fixed_ips": ["ip_address=10.0.0.3"]}) == {b["id"]}
+    assert ids({"fixed_ips": ["ip_address=10.0.0.3", "ip_address=10.0.0.4"]}) == \
+        {b["id"], c["id"]}
+    assert ids({"fixed_ips": [f"subnet_id={subnet['id']}"]}) == {a["id"], b["id"], c["id"]}
+    assert ids({"fixed_ips": [{"ip_address": "10.0.0.2", "subnet_id": subnet["id"]}]}) == \
+        {a["id"]}
+    assert ids({"binding:host_id": ["HostA", "HostB"]}) == {a["id"], b["id"]}
+    assert ids({"device_owner": ["compute:nova"], "binding:host_id": ["HostB"]}) == {b["id"]}
+    assert ids({"device_id": ["vm-b"]}) == {b["id"]}
+    assert ids({"mac_address": [c["mac_address"].upper()]}) == {c["id"]}
+    assert ids({"network_id": [net["id"]], "status": ["DOWN"]}) == {a["id"], b["id"], c["id"]}
+    assert ids({"admin_state_up": [False]}) == set()
+
+
+def test_bulk_create_is_all_or_nothing(res: Resources, net: dict, subnet: dict) -> None:
+    with pytest.raises(exc.IpAddressInUse):
+        res.create_ports(ALICE, [
+            {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.20"}]},
+            {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.20"}]}])
+    assert res.list_ports(ADMIN) == []
+    created = res.create_ports(ALICE, [{"network_id": net["id"]}, {"network_id": net["id"]}])
+    assert [ips(p) for p in created] == [["10.0.0.2"], ["10.0.0.3"]]
