@@ -299,6 +299,10 @@ def test_global_options_instead_of_variables(neutrino, server):
                             "--os-region-name", "Elsewhere", "ext-list", env=clean_env(),
                             ok=False)
     assert wrong_region.code == 1 and "network endpoint" in wrong_region.err.lower()
+    # --os-url replaces the catalog's endpoint, so the region no longer matters.
+    overridden = neutrino("--os-region-name", "Elsewhere", "--os-url", server.url,
+                          "ext-list", "-f", "value", "-c", "alias")
+    assert "dhcp_agent_scheduler" in overridden.out.split()
 
 
 def test_dead_agents_show_xxx_and_come_back(neutrino, fleet, rows, until):
