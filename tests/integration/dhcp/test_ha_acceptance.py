@@ -121,7 +121,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 "DEFAULT": {"host": name, "transport_url": vhost.url, "state_path": state,
                             "host_netns": netns_path,
                             "netns_dir": os.path.join(state, "netns"),
-                            "resync_interval": 1, "debug": "true"},
+                            "resync_interval": 1},
                 "AGENT": {"report_interval": 1},
             }))
             host = Host(name, netns_path, state, os.path.join(state, "agent.log"), conf)
@@ -198,6 +198,18 @@ def test_two_agents_serve_one_network_and_survive_one_failure(cluster: Cluster) 
         x["configurations"].get("ports", 0) >= 3
         for x in cluster.get(f"/networks/{net}/dhcp-agents")["agents"]), timeout=30)
 
+    # HostB's agent stops (SIGTERM): its dnsmasq keeps serving, and the restarted agent
+    # adopts it instead of respawning it.
+    b_pid = b.dnsmasq_pid(net)
+    b.process.terminate()
+    assert b.process.wait(30) == 0
+    b.process = None
+    assert b.dnsmasq_pid(net) == b_pid
+    cluster.start(b)
+    tn.wait_for(lambda: f"Network {net}: adopted running dnsmasq (pid {b_pid})"
+                in Path(b.log).read_text(), timeout=60)
+    assert b.dnsmasq_pid(net) == b_pid
+
     # HostA's agent and dnsmasq die: HostB still answers.
     cluster.kill(a, net)
     lease = _lease(vm)
@@ -205,7 +217,6 @@ def test_two_agents_serve_one_network_and_survive_one_failure(cluster: Cluster) 
     assert lease.fields["serverid"] == server_ip["HostB"]
 
     # Both die: nobody answers.
-    b_pid = b.dnsmasq_pid(net)
     cluster.kill(b, net)
     assert not tn.pid_alive(b_pid)
     assert _lease(vm) is None

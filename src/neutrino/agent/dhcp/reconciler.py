@@ -68,6 +68,8 @@ class Reconciler:
         if applied.action is not DnsmasqAction.NONE:
             LOG.info("Network %s: dnsmasq %s (pid %s)", network_id, applied.action.value,
                      applied.pid)
+        elif not was_served:
+            LOG.info("Network %s: adopted running dnsmasq (pid %s)", network_id, applied.pid)
         return Served(applied.pid, network_plan.dhcp_port_id, network_plan.subnet_count,
                       dict(network_plan.served_ports), info)
 
