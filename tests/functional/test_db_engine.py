@@ -119,8 +119,10 @@ def test_transaction_gives_up_and_does_not_retry_other_errors(sqlite_database: D
     assert len(calls) == 1
 
 
-def test_transaction_survives_deadlocks(database: Database) -> None:
-    """Two transactions lock two rows in opposite orders; the loser is retried, both end."""
+def test_transaction_survives_deadlocks(server_database: Database) -> None:
+    """Two transactions lock two rows in opposite orders; the loser is retried, both end.
+    (SQLite takes its one write lock at BEGIN, so it cannot deadlock.)"""
+    database = server_database
     with database.session() as s:
         s.add_all([_network("a"), _network("b")])
     barrier = threading.Barrier(2, timeout=10)
@@ -170,3 +172,30 @@ def test_wait_until_reachable_gives_up(tmp_path: Path) -> None:
 
 def test_wait_until_reachable(database: Database) -> None:
     database.wait_until_reachable(sleep=lambda _: pytest.fail("should not wait"))
+
+
+def test_transaction_survives_a_connection_killed_in_flight(server_database: Database) -> None:
+    """The server drops our connection mid-transaction (failover, restart, idle kill): the
+    transaction runs again on a fresh connection."""
+    db = server_database
+    attempts: list[int] = []
+
+    def work(s):  # noqa: ANN001, ANN202
+        attempts.append(1)
+        if db.backend == "postgresql":
+            pid = s.execute(text("SELECT pg_backend_pid()")).scalar()
+            kill = text("SELECT pg_terminate_backend(:pid)")
+        else:
+            pid = s.execute(text("SELECT CONNECTION_ID()")).scalar()
+            kill = text(f"KILL {int(pid)}")
+        if len(attempts) == 1:
+            with db.engine.connect() as other:
+                other.execute(kill, {"pid": pid})
+                other.commit()
+        s.add(_network("survivor"))
+        s.flush()
+        return len(attempts)
+
+    assert db.transaction(work) == 2
+    with db.session() as s:
+        assert s.scalars(select(models.Network.id)).all() == ["survivor"]

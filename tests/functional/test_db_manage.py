@@ -1,0 +1,62 @@
+"""neutrino-db-manage against a real database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from neutrino.cmd import db_manage
+from neutrino.conf.settings import DatabaseSettings
+from neutrino.db.engine import Database
+from neutrino.db.models import Base
+
+
+def _conf(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "neutron.conf"
+    path.write_text(f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\n\n"
+                    f"[database]\nconnection = {url}\n")
+    return path
+
+
+def test_upgrade_head_current_downgrade(database: Database, tmp_path: Path, capsys) -> None:  # noqa: ANN001,E501
+    url = database.url.render_as_string(hide_password=False)
+    database.downgrade("base")
+    conf = str(_conf(tmp_path, url))
+    assert db_manage.main(["--config-file", conf, "current"]) == 0
+    assert capsys.readouterr().out.strip() == "base"
+    assert db_manage.main(["--config-file", conf, "upgrade", "head"]) == 0
+    assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
+    assert db_manage.main(["--config-file", conf, "current"]) == 0
+    assert capsys.readouterr().out.strip().endswith("0001_initial (head)")
+    assert db_manage.main(["--config-file", conf, "downgrade", "base"]) == 0
+    assert database.current_revision() is None
+
+
+def test_console_script_default_sqlite_under_state_path(tmp_path: Path) -> None:
+    conf = tmp_path / "neutron.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\n")
+    done = subprocess.run([sys.executable, "-m", "neutrino.cmd.db_manage", "--config-file",
+                           str(conf), "upgrade", "head"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    db_file = tmp_path / "state" / "neutrino.sqlite"
+    assert db_file.exists()
+    db = Database(DatabaseSettings(f"sqlite:///{db_file}"))
+    try:
+        assert db.current_revision() == db.head_revision()
+    finally:
+        db.dispose()
+
+
+def test_unreachable_database_fails_cleanly(tmp_path: Path) -> None:
+    conf = tmp_path / "neutron.conf"
+    conf.write_text("[database]\nconnection = mysql://root@127.0.0.1:1/x\nmax_retries = 0\n"
+                    "retry_interval = 0\n")
+    done = subprocess.run([sys.executable, "-m", "neutrino.cmd.db_manage", "--config-file",
+                           str(conf), "current"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 1
+    assert "unreachable" in done.stderr and "Traceback" not in done.stderr
