@@ -11,6 +11,7 @@ import ipaddress
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -21,7 +22,7 @@ from neutrino.core.context import Context
 from neutrino.core.dbutil import dumps, insert_unless_duplicate, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.db import models
-from neutrino.db.engine import RetryRequest
+from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.lib import constants
 
 UPDATABLE = {"name", "description", "admin_state_up", "mac_address", "fixed_ips",
@@ -214,6 +215,20 @@ def _insert_port(session: Session, port: models.Port, given_mac: str | None,
     raise exc.MacAddressGenerationFailure(net_id=port.network_id)
 
 
+def _change_mac(session: Session, port: models.Port, mac: str) -> None:
+    # The unique key decides, also against a concurrent update taking the same MAC.
+    savepoint = session.begin_nested()
+    try:
+        port.mac_address = mac
+        session.flush()
+    except IntegrityError as err:
+        savepoint.rollback()
+        if integrity_kind(err) == "duplicate":
+            raise exc.MacAddressInUse(net_id=port.network_id, mac=mac) from None
+        raise
+    savepoint.commit()
+
+
 def _bind(port: models.Port, host: str | None) -> None:
     port.host_id = host or ""
     if port.host_id:
@@ -334,12 +349,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     if "mac_address" in body and body["mac_address"] is not None:
         mac = macs.normalize(body["mac_address"])
         if mac != port.mac_address:
-            taken = session.execute(select(models.Port.id).where(
-                models.Port.network_id == port.network_id,
-                models.Port.mac_address == mac)).first()
-            if taken:
-                raise exc.MacAddressInUse(net_id=port.network_id, mac=mac)
-            port.mac_address = mac
+            _change_mac(session, port, mac)
     if body.get("fixed_ips") is not None:
         _reallocate(session, port, _requested_ips(body["fixed_ips"]))
     if "extra_dhcp_opts" in body:

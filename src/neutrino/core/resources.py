@@ -25,6 +25,7 @@ from neutrino.db.engine import Database, RetryRequest, integrity_kind
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_ATTEMPTS = 30
+FOREIGN_KEY_RETRIES = 3
 
 
 class Resources:
@@ -39,15 +40,22 @@ class Resources:
     def run(self, work: Callable[[Session], T], exhausted: Callable[[], exc.NeutronException],
             readonly: bool = False) -> T:
         """Run work(session) as one retried transaction; SQL errors become Neutron's."""
+        vanished = 0
+
         def attempt(session: Session) -> T:
+            nonlocal vanished
             try:
                 return work(session)
             except IntegrityError as err:
                 # A parent row vanished under us (a concurrent delete): start again, and
-                # the next attempt reports it as not found.
-                if integrity_kind(err) == "foreign_key":
-                    raise RetryRequest() from err
-                raise
+                # the next attempt reports it as not found. Once or twice is a race; more
+                # is not, and retrying longer would not help.
+                if integrity_kind(err) != "foreign_key":
+                    raise
+                vanished += 1
+                if vanished > FOREIGN_KEY_RETRIES:
+                    raise exhausted() from None
+                raise RetryRequest() from err
 
         try:
             return self.db.transaction(attempt, readonly=readonly, max_attempts=MAX_ATTEMPTS)
