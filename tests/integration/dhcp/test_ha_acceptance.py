@@ -191,12 +191,24 @@ def test_two_agents_serve_one_network_and_survive_one_failure(cluster: Cluster) 
     lease = tn.wait_for(lambda: _lease(vm), timeout=30)
     assert lease.ip == ip
     assert lease.fields["router"] == subnet["gateway_ip"]
-    # The port went ACTIVE once an agent said its DHCP was ready (no L2 agent here: the
-    # L2 block is lifted by the Linux bridge agent, so only check DHCP readiness through
-    # the agent's heartbeat counters).
-    tn.wait_for(lambda: all(
-        x["configurations"].get("ports", 0) >= 3
-        for x in cluster.get(f"/networks/{net}/dhcp-agents")["agents"]), timeout=30)
+    # DHCP ports on hosts without a Linux bridge agent go ACTIVE once their agent names
+    # them in dhcp_ready_on_ports. (The VM port stays DOWN: it is bound to no host.)
+    def statuses() -> dict[str, str]:
+        return {f'{p["device_owner"]}@{p["binding:host_id"]}': p["status"]
+                for p in cluster.get(f"/ports?network_id={net}")["ports"]}
+    try:
+        tn.wait_for(lambda: statuses() == {"network:dhcp@HostA": "ACTIVE",
+                                           "network:dhcp@HostB": "ACTIVE", "@": "DOWN"},
+                    timeout=30)
+    except AssertionError:
+        raise AssertionError(f"port statuses: {statuses()}") from None
+    tn.wait_for(lambda: [x["configurations"]["ports"] for x in cluster.get(
+        f"/networks/{net}/dhcp-agents")["agents"]] == [3, 3], timeout=30)
+    agent_conf = cluster.get(f"/networks/{net}/dhcp-agents")["agents"][0]["configurations"]
+    assert agent_conf == {"networks": 1, "subnets": 1, "ports": 3,
+                          "dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq",
+                          "dhcp_lease_time": 86400, "dhcp_lease_duration": 86400,
+                          "use_namespaces": True, "log_agent_heartbeats": False}
 
     # HostB's agent stops (SIGTERM): its dnsmasq keeps serving, and the restarted agent
     # adopts it instead of respawning it.
