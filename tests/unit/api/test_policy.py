@@ -72,3 +72,13 @@ def test_policy_file_overrides(tmp_path):
     assert policy.check("get_agent", {}, MEMBER)
     assert policy.check("create_network:shared", {"project_id": "p1"}, MEMBER)
     assert not policy.check("delete_agent", {}, MEMBER)  # untouched defaults stay
+
+
+def test_sample_policy_file_lists_every_default():
+    from pathlib import Path
+
+    from neutrino.api.policy import default_rules
+    sample = Path(__file__).parents[3] / "etc" / "policy.yaml.sample"
+    lines = set(sample.read_text().splitlines())
+    for rule in default_rules():
+        assert f'#"{rule.name}": "{rule.check_str}"' in lines, rule.name
