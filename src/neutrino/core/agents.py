@@ -148,18 +148,22 @@ class AgentRegistry:
         key = and_(Agent.agent_type == agent_type, Agent.host == host)
         opts = {"synchronize_session": False}
         cutoff = alive_cutoff(now, self.settings.agent_down_time)
-        result = session.execute(
-            update(Agent).where(key, Agent.heartbeat_timestamp > cutoff).values(**values),
-            execution_options=opts)
-        if result.rowcount:
-            return const.AGENT_ALIVE
-        result = session.execute(update(Agent).where(key).values(**values),
-                                 execution_options=opts)
-        if not result.rowcount:
-            return None
-        if self.on_revival is not None and agent_type == const.AGENT_TYPE_DHCP:
-            self.on_revival(session, now)
-        return const.AGENT_REVIVED
+        # Each UPDATE says what the row was; under READ COMMITTED a row another server
+        # inserts between the two statements is seen by the second pass.
+        for _ in range(2):
+            result = session.execute(
+                update(Agent).where(key, Agent.heartbeat_timestamp > cutoff).values(**values),
+                execution_options=opts)
+            if result.rowcount:
+                return const.AGENT_ALIVE
+            result = session.execute(
+                update(Agent).where(key, Agent.heartbeat_timestamp <= cutoff).values(**values),
+                execution_options=opts)
+            if result.rowcount:
+                if self.on_revival is not None and agent_type == const.AGENT_TYPE_DHCP:
+                    self.on_revival(session, now)
+                return const.AGENT_REVIVED
+        return None
 
     def _insert(self, session: Session, agent_type: str, host: str,
                 values: dict[str, Any], now: datetime) -> None:

@@ -23,6 +23,7 @@ from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core import scheduler
 from neutrino.core.agents import alive_cutoff
+from neutrino.core.savepoint import execute_or_skip
 from neutrino.core.scheduler import AgentSlot
 from neutrino.db.engine import Database, RetryRequest, integrity_kind
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet
@@ -183,14 +184,10 @@ class DhcpBindings:
             free = scheduler.free_indexes(used[network_id], 1, per_network)
             if not free:
                 continue
-            try:
-                with session.begin_nested():
-                    session.execute(insert(Binding).values(
-                        network_id=network_id, dhcp_agent_id=agent.id,
-                        binding_index=free[0]))
+            # A clash: another server took the slot, or the network went away.
+            if execute_or_skip(session, insert(Binding).values(
+                    network_id=network_id, dhcp_agent_id=agent.id, binding_index=free[0])):
                 added += 1
-            except IntegrityError:
-                continue  # another server took the slot, or the network went away
         return added
 
     # -- manual scheduling -----------------------------------------------------------------

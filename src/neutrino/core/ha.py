@@ -54,6 +54,7 @@ from neutrino.core.agents import alive_cutoff
 from neutrino.core.bindings import DhcpBindings, parse_hints, reserve_dhcp_port
 from neutrino.core.interfaces import Clock
 from neutrino.core.notify import Outbox, network_create_payload
+from neutrino.core.savepoint import execute_or_skip
 from neutrino.db.engine import Database, RetryRequest
 from neutrino.db.models import Agent, Lease, Network, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
@@ -120,12 +121,9 @@ def try_acquire(session: Session, name: str, holder: str, now: datetime,
         return True
     if session.scalar(select(exists().where(Lease.name == name))):
         return False
-    try:
-        with session.begin_nested():
-            session.execute(insert(Lease).values(name=name, holder=holder, expires_at=until))
-        return True
-    except IntegrityError:
-        return False  # another server created it first
+    # False on a clash: another server created it first.
+    return execute_or_skip(session, insert(Lease).values(name=name, holder=holder,
+                                                         expires_at=until))
 
 
 def release(session: Session, name: str, holder: str, now: datetime) -> None:
@@ -142,12 +140,9 @@ def extend_holdoff(session: Session, until: datetime) -> None:
         execution_options={"synchronize_session": False})
     if result.rowcount or session.scalar(select(exists().where(Lease.name == HOLDOFF))):
         return
-    try:
-        with session.begin_nested():
-            session.execute(insert(Lease).values(name=HOLDOFF, holder="report_state",
-                                                 expires_at=until))
-    except IntegrityError:
-        pass  # recorded by another server at the same moment
+    # A clash: recorded by another server at the same moment.
+    execute_or_skip(session, insert(Lease).values(name=HOLDOFF, holder="report_state",
+                                                  expires_at=until))
 
 
 def note_revival(session: Session, agent_down_time: int, now: datetime) -> None:

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, exists, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from neutrino.core.savepoint import execute_or_skip
 from neutrino.db.models import Agent, Port, ProvisioningBlock
 from neutrino.lib import constants as const
 
@@ -54,14 +54,9 @@ def add_blocks(session: Session, port_id: str, entities: Iterable[str]) -> None:
     have = set(session.scalars(select(ProvisioningBlock.entity).where(
         ProvisioningBlock.port_id == port_id)))
     for entity in sorted(wanted - have):
-        try:
-            with session.begin_nested():
-                session.execute(insert(ProvisioningBlock).values(port_id=port_id,
-                                                                 entity=entity))
-        except IntegrityError:
-            # Added meanwhile by another transaction, or the port is gone: either way
-            # there is nothing left to do for this block.
-            continue
+        # A clash means it was added meanwhile, or the port is gone: nothing left to do.
+        execute_or_skip(session, insert(ProvisioningBlock).values(port_id=port_id,
+                                                                  entity=entity))
 
 
 def lift(session: Session, port_ids: Iterable[str], entity: str, now: datetime,
