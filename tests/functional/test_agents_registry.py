@@ -4,11 +4,11 @@ import json
 
 import pytest
 from sqlalchemy import select
+from unit.core_agents.fakes import World, dhcp_report
 
 from neutrino.core import exceptions as exc
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
-from unit.core_agents.fakes import World, dhcp_report, l2_report
 
 
 @pytest.fixture

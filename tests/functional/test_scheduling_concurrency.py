@@ -7,9 +7,9 @@ dhcp_agents_per_network agents, never a database error to the caller.
 import threading
 
 from sqlalchemy import select
+from unit.core_agents.fakes import World, dhcp_report
 
 from neutrino.db.models import NetworkDhcpAgentBinding
-from unit.core_agents.fakes import World
 
 REPLICAS = 3
 THREADS = 12
@@ -89,7 +89,7 @@ def test_concurrent_manual_adds_of_one_agent(database):
 def test_concurrent_first_reports_make_one_agent(database):
     worlds = [World(database) for _ in range(REPLICAS)]
     answers = []
-    from unit.core_agents.fakes import dhcp_report
+
 
     def report(w):
         answers.append(w.core.report_state(dhcp_report("racer", start=True)))

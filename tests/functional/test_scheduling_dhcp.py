@@ -2,12 +2,12 @@
 
 import pytest
 from sqlalchemy import select
+from unit.core_agents.fakes import World
 
 from neutrino.core import exceptions as exc
 from neutrino.db.models import Port
 from neutrino.lib import constants as const
 from neutrino.lib.naming import dhcp_device_id
-from unit.core_agents.fakes import World
 
 
 @pytest.fixture
