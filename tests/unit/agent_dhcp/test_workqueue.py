@@ -98,3 +98,25 @@ def test_mark_with_builds_on_the_newest_info() -> None:
     q.done("n1")
     q.mark_with("n1", lambda i: None)
     assert q.take(timeout=0).info is FETCH
+
+
+def test_many_networks_come_out_in_due_order_busy_ones_skipped() -> None:
+    clock = Clock()
+    q = WorkQueue(clock)
+    for i in range(2000):
+        q.offer(f"n{i}", {"id": f"n{i}"}, 0)
+    first = q.take(timeout=0)
+    q.failed(first.network_id, FETCH, delay=5)
+    q.mark("n1")  # busy? no: n1 is still pending and keeps its place
+    taken = []
+    while (w := q.take(timeout=0)) is not None:
+        taken.append(w.network_id)
+    assert len(taken) == 1999 and first.network_id not in taken
+    assert taken[:3] == ["n1", "n2", "n3"]
+    for n in taken:
+        q.done(n)
+    clock.now += 5
+    assert q.take(timeout=0).network_id == first.network_id
+    assert q.idle() is False
+    q.done(first.network_id)
+    assert q.idle()

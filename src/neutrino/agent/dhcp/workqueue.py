@@ -8,6 +8,8 @@ the others.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +28,7 @@ FETCH = _Fetch()  # the reconcile must ask the server for the network's info fir
 class _Pending:
     info: object  # FETCH, None (not hosted) or a network_info dict
     not_before: float
+    seq: int = 0  # matches this network's live entry in the heap
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class WorkQueue:
         self._clock = clock
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
+        # (not_before, seq, network): a full sync queues every network at once, so finding
+        # the next due one must not scan them all. Entries whose seq is no longer the
+        # pending one's are stale and skipped.
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
         self._busy: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._generation: dict[str, int] = {}
@@ -86,9 +94,17 @@ class WorkQueue:
     def _put(self, network_id: str, info: object, not_before: float) -> None:
         current = self._pending.get(network_id)
         if current is not None:
-            # Keep a failing network's backoff; events do not turn it into a busy loop.
-            not_before = max(not_before, current.not_before)
-        self._pending[network_id] = _Pending(info, not_before)
+            # Already queued: only what to start from changes. A failing network keeps its
+            # backoff, so events do not turn it into a busy loop.
+            current.info = info
+            self._cond.notify_all()
+            return
+        self._schedule(network_id, _Pending(info, not_before))
+
+    def _schedule(self, network_id: str, item: _Pending) -> None:
+        item.seq = next(self._seq)
+        self._pending[network_id] = item
+        heapq.heappush(self._heap, (item.not_before, item.seq, network_id))
         self._cond.notify_all()
 
     def take(self, timeout: float | None = None) -> Work | None:
@@ -97,22 +113,44 @@ class WorkQueue:
         with self._cond:
             while not self._closed:
                 now = self._clock()
-                due = [(p.not_before, n) for n, p in self._pending.items()
-                       if n not in self._busy]
-                ready = [n for t, n in sorted(due) if t <= now]
-                if ready:
-                    network_id = ready[0]
-                    item = self._pending.pop(network_id)
-                    self._busy.add(network_id)
-                    self._latest[network_id] = item.info
-                    return Work(network_id, item.info, self._attempts.get(network_id, 0))
-                wait = min((t for t, _ in due), default=now + 3600) - now
+                work, next_due = self._pop_due(now)
+                if work is not None:
+                    return work
+                wait = (next_due if next_due is not None else now + 3600) - now
                 if deadline is not None:
                     if now >= deadline:
                         return None
                     wait = min(wait, deadline - now)
                 self._cond.wait(max(wait, 0.001))
             return None
+
+    def _pop_due(self, now: float) -> tuple[Work | None, float | None]:
+        """The first due network not busy, else None and when the next one is due."""
+        busy_entries = []
+        found: Work | None = None
+        next_due: float | None = None
+        while self._heap:
+            not_before, seq, network_id = self._heap[0]
+            item = self._pending.get(network_id)
+            if item is None or item.seq != seq:
+                heapq.heappop(self._heap)  # stale
+                continue
+            if network_id in self._busy:
+                # Waits until its reconcile finishes (done/failed wake the takers).
+                busy_entries.append(heapq.heappop(self._heap))
+                continue
+            if not_before > now:
+                next_due = not_before
+                break
+            heapq.heappop(self._heap)
+            del self._pending[network_id]
+            self._busy.add(network_id)
+            self._latest[network_id] = item.info
+            found = Work(network_id, item.info, self._attempts.get(network_id, 0))
+            break
+        for entry in busy_entries:
+            heapq.heappush(self._heap, entry)
+        return found, next_due
 
     def done(self, network_id: str) -> None:
         with self._cond:
@@ -127,9 +165,8 @@ class WorkQueue:
             self._latest[network_id] = FETCH
             self._attempts[network_id] = self._attempts.get(network_id, 0) + 1
             current = self._pending.get(network_id)
-            self._pending[network_id] = _Pending(
-                current.info if current is not None else info, self._clock() + delay)
-            self._cond.notify_all()
+            self._schedule(network_id, _Pending(
+                current.info if current is not None else info, self._clock() + delay))
 
     def pending(self) -> set[str]:
         with self._cond:
