@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from support.server import NeutrinoServer, executable
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+from support.server import ADMIN, NeutrinoServer, executable
 
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
@@ -210,3 +212,29 @@ def rows() -> Callable[[str], list[list[str]]]:
 @pytest.fixture
 def until() -> Callable[..., object]:
     return wait_for
+
+
+class Api:
+    """Direct reads of the API (as admin), to check what a CLI command did cheaply."""
+
+    def __init__(self, server: NeutrinoServer) -> None:
+        user, password, project = ADMIN
+        auth = v3.Password(auth_url=server.auth_url("v3"), username=user, password=password,
+                           project_name=project, user_domain_name="Default",
+                           project_domain_name="Default")
+        self._session = ks_session.Session(auth=auth)
+        self._root = server.url + "/v2.0"
+
+    def call(self, method: str, path: str) -> tuple[int, object]:
+        resp = self._session.request(self._root + path, method, raise_exc=False)
+        return resp.status_code, (resp.json() if resp.content else None)
+
+    def get(self, path: str) -> dict:
+        status, body = self.call("GET", path)
+        assert status == 200, (path, status, body)
+        return body  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def api(server: NeutrinoServer) -> Api:
+    return Api(server)
