@@ -37,3 +37,27 @@ def write_atomic(path: str, content: str, mode: int = 0o644) -> bool:
             pass
         raise
     return True
+
+
+def blocking_ancestor(path: str) -> str | None:
+    """The first directory on the way to `path` that other users cannot enter, or None.
+
+    dnsmasq re-reads its files on SIGHUP after dropping root (to nobody): a directory
+    without o+x on the way makes every reload fail.
+    """
+    current = os.path.abspath(path)
+    chain = []
+    while True:
+        chain.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(chain):
+        try:
+            mode = os.stat(directory).st_mode
+        except FileNotFoundError:
+            return None  # created later with our own (0755) mode
+        if not mode & 0o001:
+            return directory
+    return None

@@ -16,3 +16,23 @@ def test_paths() -> None:
 def test_names_cannot_escape_the_directory(bad: str) -> None:
     with pytest.raises(ValueError):
         HostNamespaces().namespace_path(bad)
+
+
+def test_blocking_ancestor() -> None:
+    import os
+    import shutil
+    import tempfile
+
+    from neutrino.linux.files import blocking_ancestor
+    base = tempfile.mkdtemp(prefix="nt-unit-")  # in /tmp, which everyone may enter
+    try:
+        os.chmod(base, 0o755)
+        outer = os.path.join(base, "outer")
+        inner = os.path.join(outer, "inner")
+        os.makedirs(inner)
+        os.chmod(outer, 0o700)
+        assert blocking_ancestor(os.path.join(inner, "dhcp")) == outer
+        os.chmod(outer, 0o711)
+        assert blocking_ancestor(os.path.join(inner, "dhcp")) is None
+    finally:
+        shutil.rmtree(base)

@@ -20,6 +20,7 @@ from neutrino.agent.dhcp.workqueue import FETCH, WorkQueue
 from neutrino.agent.report import ReportClient, StateReporter
 from neutrino.conf.settings import DhcpAgentSettings
 from neutrino.lib import constants
+from neutrino.linux import files
 from neutrino.linux.host import HostNamespaces
 
 LOG = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ class DhcpAgent:
     def start(self) -> None:
         """Register, sync, and serve. Returns once the first full sync has been queued."""
         self._stop.clear()
+        blocked = files.blocking_ancestor(self._settings.confs_dir)
+        if blocked:
+            LOG.error("dhcp_confs %s: other users cannot enter %s, so dnsmasq (running as "
+                      "nobody) cannot re-read its files and port changes will not reach "
+                      "it; chmod o+x %s", self._settings.confs_dir, blocked, blocked)
         if self._report_client is not None:
             self._reporter = StateReporter(
                 self._report_client, self._agent_state(), self.configurations,
