@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
+from neutrino.core.context import Context
 from neutrino.core.resources import Resources
 from neutrino.db import models
 from neutrino.db.engine import Database
@@ -54,3 +55,34 @@ def test_vanished_parent_is_retried_then_reported(database: Database) -> None:
     with pytest.raises(exc.NetworkNotFound):
         res.run(orphan, lambda: exc.NetworkNotFound(net_id="gone"))
     assert len(attempts) > 1
+
+
+def test_overlong_values_are_bad_requests(database: Database) -> None:
+    admin = Context(user_id="a", project_id="p", roles=("admin",), is_admin=True)
+    res = Resources(database, CoreSettings(tenant_network_type="local"))
+    with pytest.raises(exc.InvalidInput):
+        res.create_network(admin, {"name": "x" * 256})
+    with pytest.raises(exc.InvalidInput):
+        res.create_network(admin, {"availability_zone_hints": [f"z-{i:03}" for i in range(40)]})
+    net = res.create_network(admin, {"name": "ok"})
+    with pytest.raises(exc.InvalidInput):
+        res.create_port(admin, {"network_id": net["id"], "device_id": "d" * 300})
+    with pytest.raises(exc.InvalidInput):
+        res.create_port(admin, {"network_id": net["id"], "extra_dhcp_opts": [
+            {"opt_name": "n" * 65, "opt_value": "v"}]})
+    with pytest.raises(exc.InvalidInput):
+        res.update_network(admin, net["id"], {"description": "d" * 256})
+
+
+def test_value_too_long_for_its_column_is_a_bad_request(server_database: Database) -> None:
+    """(SQLite does not enforce lengths, so only the server databases can refuse.)"""
+    res = Resources(server_database, CoreSettings())
+    with server_database.session() as s:
+        s.add(_net("n1"))
+
+    def overlong(s):  # noqa: ANN001, ANN202
+        s.get(models.Network, "n1").status = "S" * 40
+        s.flush()
+
+    with pytest.raises(exc.InvalidInput):
+        res.run(overlong, res._busy)

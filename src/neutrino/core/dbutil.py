@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from neutrino.core import exceptions as exc
 from neutrino.core.interfaces import Clock
 from neutrino.db.engine import integrity_kind
 
@@ -41,3 +42,12 @@ def insert_unless_duplicate(session: Session, row: Any) -> bool:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def check_lengths(body: dict[str, Any], limits: dict[str, int]) -> None:
+    """Strings longer than their column: Neutron's 400, not a database error."""
+    for key, limit in limits.items():
+        value = body.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise exc.InvalidInput(error_message=(
+                f"'{value}' exceeds maximum length of {limit}"))

@@ -14,11 +14,13 @@ from neutrino.core import exceptions as exc
 from neutrino.core import filters as flt
 from neutrino.core import segments, views
 from neutrino.core.context import Context
-from neutrino.core.dbutil import new_id, now
+from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.db import models
 from neutrino.lib import constants
 
+LIMITS = {"name": 255, "description": 255, "dns_domain": 255, "tenant_id": 255,
+          "project_id": 255, "provider:physical_network": 64, "provider:network_type": 32}
 UPDATABLE = {"name", "admin_state_up", "shared", "router:external", "dns_domain",
              "description", *segments.PROVIDER_KEYS}
 READ_ONLY = {"id", "tenant_id", "project_id", "status", "subnets", "mtu", "created_at",
@@ -73,6 +75,7 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
 
 def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            body: dict[str, Any]) -> models.Network:
+    check_lengths(body, LIMITS)
     project = resolve_project(ctx, body)
     if segments.has_provider_attributes(body):
         if not ctx.is_admin:
@@ -87,13 +90,17 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     hints = body.get("availability_zone_hints") or []
     if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
         raise exc.InvalidInput(error_message="availability_zone_hints must be a list of names")
+    hints_json = json.dumps(sorted(set(hints)))
+    if len(hints_json) > 255:
+        raise exc.InvalidInput(error_message=(
+            "Too many availability_zone_hints specified"))
     stamp = now(clock)
     net = models.Network(
         id=body.get("id") or new_id(), project_id=project, name=body.get("name") or "",
         admin_state_up=body.get("admin_state_up", True), status=constants.NET_STATUS_ACTIVE,
         shared=bool(body.get("shared", False)), external=bool(body.get("router:external", False)),
         mtu=settings.global_physnet_mtu, dns_domain=body.get("dns_domain") or "",
-        availability_zone_hints=json.dumps(sorted(set(hints))),
+        availability_zone_hints=hints_json,
         description=body.get("description") or "", created_at=stamp, updated_at=stamp,
         revision_number=1)
     if session.get(models.Network, net.id) is not None:
@@ -121,6 +128,7 @@ def _check_unshare(session: Session, net: models.Network) -> None:
 def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            network_id: str, body: dict[str, Any]) -> models.Network:
     net = get_owned(session, ctx, network_id, "update_network", for_update=True)
+    check_lengths(body, LIMITS)
     for key in body:
         if key in READ_ONLY and key not in UPDATABLE:
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")

@@ -19,7 +19,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core import filters as flt
 from neutrino.core import ipam, macs, networks, subnets, views
 from neutrino.core.context import Context
-from neutrino.core.dbutil import dumps, insert_unless_duplicate, new_id, now
+from neutrino.core.dbutil import check_lengths, dumps, insert_unless_duplicate, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
@@ -31,6 +31,9 @@ UPDATABLE = {"name", "description", "admin_state_up", "mac_address", "fixed_ips"
 VIF_TYPE_BRIDGE = "bridge"
 VIF_TYPE_UNBOUND = "unbound"
 BRIDGE_VIF_DETAILS = {"connectivity": "l2", "port_filter": True}
+LIMITS = {"name": 255, "description": 255, "device_id": 255, "device_owner": 255,
+          "dns_name": 255, "binding:host_id": 255, "binding:vnic_type": 64, "tenant_id": 255,
+          "project_id": 255}
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
@@ -268,6 +271,7 @@ def _dhcp_opts(values: Any) -> list[tuple[str, int, str | None]]:
         if version not in (4, 6):
             raise exc.InvalidInput(error_message=f"'{option.get('ip_version')}' is not in "
                                                  "[4, 6]")
+        check_lengths(option, {"opt_name": 64, "opt_value": 255})
         key = (str(option["opt_name"]), version)
         if key in seen:
             raise exc.InvalidInput(error_message=f"Duplicate extra DHCP option '{key[0]}'")
@@ -308,6 +312,7 @@ def _network_for_port(session: Session, ctx: Context, network_id: str | None,
 
 def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            body: dict[str, Any]) -> models.Port:
+    check_lengths(body, LIMITS)
     net = _network_for_port(session, ctx, body.get("network_id"), "create_port")
     project = networks.resolve_project(ctx, body, fallback=net.project_id)
     options = _dhcp_opts(body.get("extra_dhcp_opts"))
@@ -346,6 +351,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     for key in body:
         if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
+    check_lengths(body, LIMITS)
     if "mac_address" in body and body["mac_address"] is not None:
         mac = macs.normalize(body["mac_address"])
         if mac != port.mac_address:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -63,6 +63,10 @@ class Resources:
             raise
         except RetryRequest:
             raise exhausted() from None
+        except DataError as err:
+            LOG.warning("value refused by the database: %s", err)
+            raise exc.InvalidInput(
+                error_message="a value does not fit the attribute it is given for") from None
         except IntegrityError as err:
             LOG.warning("integrity error left core: %s", err)
             raise exc.Conflict("The request conflicts with the current state of the "

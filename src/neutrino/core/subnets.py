@@ -13,7 +13,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core import filters as flt
 from neutrino.core import ipam, networks
 from neutrino.core.context import Context
-from neutrino.core.dbutil import new_id, now
+from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.db import models
 from neutrino.lib import constants
@@ -22,6 +22,7 @@ MAX_DNS_NAMESERVERS = 5  # Neutron's max_dns_nameservers
 MAX_HOST_ROUTES = 20  # Neutron's max_subnet_host_routes
 UPDATABLE = {"name", "description", "gateway_ip", "allocation_pools", "dns_nameservers",
              "host_routes", "enable_dhcp"}
+LIMITS = {"name": 255, "description": 255, "tenant_id": 255, "project_id": 255}
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 
 
@@ -129,6 +130,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            body: dict[str, Any]) -> models.Subnet:
     if not body.get("network_id"):
         raise exc.InvalidInput(error_message="network_id is required")
+    check_lengths(body, LIMITS)
     # Locking the network serialises subnet changes on it (the overlap check stays true).
     net = networks.get(session, ctx, body["network_id"], for_update=True)
     if not flt.owns(ctx, net.project_id):
@@ -169,6 +171,8 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     _write_routes(session, subnet, routes)
     session.flush()
     session.refresh(subnet)
+    # The network row in this session still lists its old subnets.
+    session.expire(net, ["subnets"])
     return subnet
 
 
@@ -204,6 +208,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     for key in body:
         if key not in UPDATABLE:
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
+    check_lengths(body, LIMITS)
     network = ipaddress.ip_network(subnet.cidr)
     version = subnet.ip_version
     gateway = subnet.gateway_ip
@@ -265,6 +270,9 @@ def delete(session: Session, ctx: Context, subnet_id: str) -> models.Subnet:
         raise exc.SubnetInUse(subnet_id=subnet.id)
     session.query(models.IPAllocation).filter_by(subnet_id=subnet.id).delete(
         synchronize_session=False)
+    network = session.get(models.Network, subnet.network_id)
     session.delete(subnet)
     session.flush()
+    if network is not None:
+        session.expire(network, ["subnets"])
     return subnet
