@@ -70,9 +70,11 @@ class KeystoneAuth:
     _PASSED = ("HTTP_X_IDENTITY_STATUS", "HTTP_X_USER_ID", "HTTP_X_PROJECT_ID",
                "HTTP_X_ROLES")
 
-    def __init__(self, make_middleware: Callable[[WsgiApp], WsgiApp]) -> None:
+    def __init__(self, make_middleware: Callable[[WsgiApp], WsgiApp],
+                 www_authenticate_uri: str | None = None) -> None:
         self._middleware = make_middleware(self._record)
-        self._www_authenticate: str | None = None
+        self._www_authenticate = (f'Keystone uri="{www_authenticate_uri}"'
+                                  if www_authenticate_uri else None)
 
     @staticmethod
     def _record(environ: dict[str, Any], start_response: Callable[..., Any]
@@ -97,9 +99,6 @@ class KeystoneAuth:
         def start_response(line: str, response_headers: list[tuple[str, str]],
                            exc_info: Any = None) -> Callable[[bytes], None]:
             status.append(line)
-            for key, value in response_headers:
-                if key.lower() == "www-authenticate":
-                    self._www_authenticate = value
             return lambda _data: None
 
         for _ in self._middleware(environ, start_response):

@@ -90,7 +90,8 @@ def keystone_authenticator(conf: cfg.ConfigOpts) -> KeystoneAuth:
         # delay_auth_decision: the API writes the 401 itself, in Neutron's format.
         return auth_token.AuthProtocol(app, {"oslo_config_config": conf,
                                              "delay_auth_decision": "true"})
-    return KeystoneAuth(middleware)
+    section = conf.keystone_authtoken
+    return KeystoneAuth(middleware, section.www_authenticate_uri)
 
 
 class HaMonitor:

@@ -145,3 +145,18 @@ def test_noauth_trusts_headers(core, api_settings):
         assert client.get("/v2.0/agents", headers=member).json() == {"agents": []}
         other = {"X-Project-Id": "p2", "X-Roles": "member"}
         assert client.get("/v2.0/networks", headers=other).json() == {"networks": []}
+
+
+def test_v3_projects_and_head(client):
+    response = client.post("/v3/auth/tokens", json=v3_auth("demo", "demopassword", "demo"))
+    token_id = response.headers["X-Subject-Token"]
+    projects = client.get("/v3/auth/projects", headers={"X-Auth-Token": token_id}).json()
+    assert [p["name"] for p in projects["projects"]] == ["demo"]
+    head = client.head("/v3/auth/tokens", headers={"X-Auth-Token": token_id,
+                                                   "X-Subject-Token": token_id})
+    assert head.status_code == 200
+    admin = client.post("/v3/auth/tokens", json=v3_auth()).headers["X-Subject-Token"]
+    # A member may not look at another user's token.
+    forbidden = client.get("/v3/auth/tokens", headers={"X-Auth-Token": token_id,
+                                                       "X-Subject-Token": admin})
+    assert forbidden.status_code == 403

@@ -231,3 +231,33 @@ def test_openapi_document_derives_from_tables(client):
     assert post["required"] == ["network_id"]
     assert "status" not in post["properties"] and "fixed_ips" in post["properties"]
     assert doc["components"]["schemas"]["network"]["properties"]["mtu"]["readOnly"]
+
+
+def test_subnet_and_port_updates_and_bulk(api):
+    net = api.create("network")
+    subnet = api.create("subnet", network_id=net["id"], ip_version=4, cidr="10.4.0.0/24")
+    response = api.call("PUT", f"/v2.0/subnets/{subnet['id']}", json={"subnet": {
+        "name": "s", "enable_dhcp": False, "dns_nameservers": ["1.1.1.1"]}})
+    assert response.status_code == 200
+    updated = response.json()["subnet"]
+    assert (updated["name"], updated["enable_dhcp"], updated["dns_nameservers"]) == (
+        "s", False, ["1.1.1.1"])
+    response = api.call("PUT", f"/v2.0/subnets/{subnet['id']}",
+                        json={"subnet": {"cidr": "10.5.0.0/24"}})
+    assert response.status_code == 400
+    response = api.call("POST", "/v2.0/ports", json={"ports": [
+        {"network_id": net["id"], "name": "p1"}, {"network_id": net["id"], "name": "p2"}]})
+    assert response.status_code == 201
+    ports = response.json()["ports"]
+    assert [p["name"] for p in ports] == ["p1", "p2"]
+    response = api.call("PUT", f"/v2.0/ports/{ports[0]['id']}", json={"port": {
+        "name": "renamed", "device_id": "vm-1", "device_owner": "compute:nova",
+        "extra_dhcp_opts": [{"opt_name": "tftp-server", "opt_value": "10.4.0.9"}]}})
+    assert response.status_code == 200
+    port = response.json()["port"]
+    assert (port["name"], port["device_id"]) == ("renamed", "vm-1")
+    assert port["extra_dhcp_opts"][0]["opt_value"] == "10.4.0.9"
+    by_device = api.call("GET", "/v2.0/ports?device_id=vm-1&fields=id").json()["ports"]
+    assert by_device == [{"id": ports[0]["id"]}]
+    empty_device = api.call("GET", "/v2.0/ports?device_id=").json()["ports"]
+    assert [p["id"] for p in empty_device] == [ports[1]["id"]]

@@ -93,6 +93,7 @@ def test_keystone_mode_against_our_identity(server, tmp_path):
         assert agents.json() == {"agents": []}  # a member, as Keystone says
         bad = requests.get(f"{neutron.url}/v2.0/networks", headers={"X-Auth-Token": "bad"})
         assert bad.status_code == 401
+        assert bad.headers["WWW-Authenticate"] == f'Keystone uri="{server.url}/v3"'
         assert requests.get(f"{neutron.url}/v2.0/networks").status_code == 401
 
 
