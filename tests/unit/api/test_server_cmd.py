@@ -1,0 +1,53 @@
+"""neutrino-server's pieces that decide things: the HA monitor loop and the policy file."""
+
+import threading
+
+import pytest
+
+from neutrino.cmd.server import HaMonitor, policy_file, register_edge_opts
+from neutrino.conf import opts
+from neutrino.conf.settings import ConfigError
+
+
+def test_ha_monitor_survives_failing_ticks():
+    calls = []
+    done = threading.Event()
+
+    def tick():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        if len(calls) >= 3:
+            done.set()
+        return 0
+
+    monitor = HaMonitor(tick, interval=0.01)
+    monitor.start()
+    try:
+        assert done.wait(10), "the monitor stopped after a failing tick"
+    finally:
+        monitor.stop()
+    count = len(calls)
+    assert count >= 3
+    done.wait(0.1)
+    assert len(calls) == count  # stopped means stopped
+
+
+def _conf(tmp_path, text=""):
+    path = tmp_path / "neutron.conf"
+    path.write_text(text)
+    conf = opts.load(["--config-file", str(path)], prog="test")
+    register_edge_opts(conf)
+    return conf
+
+
+def test_policy_file_found_beside_the_config(tmp_path):
+    assert policy_file(_conf(tmp_path)) is None  # the default name, absent: defaults
+    (tmp_path / "policy.yaml").write_text('"get_agent": ""\n')
+    assert policy_file(_conf(tmp_path)) == str(tmp_path / "policy.yaml")
+
+
+def test_policy_file_named_but_missing_is_a_config_error(tmp_path):
+    conf = _conf(tmp_path, "[oslo_policy]\npolicy_file = /nonexistent/custom.yaml\n")
+    with pytest.raises(ConfigError, match="custom.yaml"):
+        policy_file(conf)
