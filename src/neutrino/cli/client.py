@@ -35,6 +35,11 @@ def connection_error_message(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def bare_message(message: str) -> str:
+    """keystoneauth's message without the "(HTTP 401) (Request-ID: ...)" it appends."""
+    return re.sub(r"(\s*\((HTTP \d+|Request-ID: [^)]*)\))+\s*$", "", message or "") or "Error"
+
+
 def error_from_response(status: int, body: Any, reason: str = "") -> NeutronClientError:
     """Neutron's {"NeutronError": {"type", "message", "detail"}}, or whatever else came back."""
     if isinstance(body, dict):
@@ -85,10 +90,8 @@ class NetworkClient:
             return fn(*args, **kwargs)
         except ks_exc.ConnectionError as exc:
             raise CliError(connection_error_message(exc)) from None
-        except ks_exc.Unauthorized as exc:
-            raise CliError(f"Authentication failed: {exc.message} (HTTP 401)") from None
         except ks_exc.HttpError as exc:
-            raise CliError(f"Authentication failed: {exc.message} "
+            raise CliError(f"Authentication failed: {bare_message(exc.message)} "
                            f"(HTTP {exc.http_status})") from None
         except ks_exc.EndpointNotFound as exc:
             raise CliError(f"No network endpoint in the service catalog: {exc}") from None
@@ -106,6 +109,10 @@ class NetworkClient:
             kwargs["params"] = params
         resp = self._call(self._session.request, url, method, **kwargs)
         payload = _json_or_none(resp)
+        if resp.status_code == 401:
+            # Not a NeutronError: the token was refused (expired, revoked, or not a token).
+            error = error_from_response(401, payload, resp.reason or "")
+            raise CliError(f"Authentication failed: {bare_message(str(error))} (HTTP 401)")
         if resp.status_code >= 400:
             raise error_from_response(resp.status_code, payload, resp.reason or "")
         return payload

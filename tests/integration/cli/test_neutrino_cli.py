@@ -128,6 +128,9 @@ def test_walkthrough(neutrino, fleet, rows, until):
     row = next(r for r in rows(neutrino("agent-list").out) if r[0] == first_id)
     assert row[4] == "False"
     assert show(neutrino, "agent-show", first_id)["admin_state_up"] is False
+    updated = neutrino("agent-update", "--description", "going away", first_id)
+    assert updated.out == f"Updated agent: {first_id}\n"
+    assert ["description", "going away"] in rows(neutrino("agent-show", first_id).out)
 
     fleet.pause("dhcp", first_host)
     try:
@@ -262,7 +265,16 @@ def test_errors_are_one_line(neutrino, fleet, server):
     env = server.cli_env("v2.0")
     env["OS_PASSWORD"] = "wrong"
     message = one_line_error(neutrino("net-list", env=env, ok=False))
-    assert message.startswith("Authentication failed") and "401" in message
+    assert message.startswith("Authentication failed: ") and message.endswith("(HTTP 401)")
+    assert message.count("401") == 1
+    message = one_line_error(neutrino("--os-token", "not-a-token", "--os-url", server.url,
+                                      "net-list", env=clean_env(), ok=False))
+    assert message.startswith("Authentication failed: ") and message.endswith("(HTTP 401)")
+
+    # A policy refusal (403) for the walk-through's member user.
+    message = one_line_error(neutrino("net-create", uniq("mine"), "--shared",
+                                      env=server.cli_env("v2.0", member=True), ok=False))
+    assert "policy" in message
 
     port = free_port()
     env = server.cli_env("v2.0")

@@ -83,3 +83,13 @@ def test_lists_follow_next_links_and_errors_raise():
     with pytest.raises(NeutronClientError, match="Network q could not be found.") as exc:
         client.show("network", "networks", "q")
     assert exc.value.status_code == 404
+
+
+def test_bare_message_drops_what_keystoneauth_appends():
+    from neutrino.cli.client import bare_message
+
+    assert bare_message("The request you have made requires authentication. (HTTP 401) "
+                        "(Request-ID: req-00ee6b37)") == (
+        "The request you have made requires authentication.")
+    assert bare_message("Unauthorized (HTTP 401)") == "Unauthorized"
+    assert bare_message("plain") == "plain"
