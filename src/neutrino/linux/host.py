@@ -40,8 +40,9 @@ class HostNamespaces:
         return self.netns if namespace is None else self.namespace_path(namespace)
 
 
-def _socket_in(path: str) -> socket.socket:
-    """A rtnetlink socket created inside the network namespace at `path`.
+def socket_in(path: str, family: int = socket.AF_NETLINK, kind: int = socket.SOCK_DGRAM,
+              proto: int = _NETLINK_ROUTE) -> socket.socket:
+    """A socket created inside the network namespace at `path` (rtnetlink by default).
 
     A socket stays in the namespace it was created in, so a short-lived thread enters the
     namespace (setns moves only the calling thread) and makes it. pyroute2's NetNS forks a
@@ -59,7 +60,7 @@ def _socket_in(path: str) -> socket.socket:
                     raise OSError(err, f"setns {path}: {os.strerror(err)}")
             finally:
                 os.close(fd)
-            made.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_ROUTE))
+            made.append(socket.socket(family, kind, proto))
         except OSError as e:
             errors.append(e)
 
@@ -81,7 +82,7 @@ def netlink(host: HostNamespaces, namespace: str | None = None) -> Iterator[IPRo
     if path is None:
         ipr = IPRoute()
     else:
-        sock = _socket_in(path)
+        sock = socket_in(path)
         try:
             ipr = IPRoute(fileno=sock.detach())
         except BaseException:

@@ -185,3 +185,25 @@ def test_hostile_names_do_not_stop_the_network(world: World) -> None:
     assert lease.fields["router"] == "10.80.0.1"
     stranger = world.client(net, "fa:16:3e:99:99:99")
     assert lease_ip(stranger) is None  # no dynamic range was smuggled in
+
+
+def test_ip_of_a_deleted_port_is_given_to_the_next_port(world: World) -> None:
+    plugin = world.plugin
+    net = plugin.add_network(cidr="10.81.0.0/24")
+    old = plugin.add_port(net, ip="10.81.0.50")
+    agent = world.agent()
+    agent.start()
+    tn.wait_for(lambda: net in agent.served(), timeout=30)
+    pid = dhcp_pid(world, net)
+    assert lease_ip(world.client(net, old["mac_address"])) == "10.81.0.50"
+    plugin.remove_port(old["id"])
+    agent.port_delete_end({"port_id": old["id"], "network_id": net, "fixed_ips": []})
+    new = plugin.add_port(net, ip="10.81.0.50")
+    agent.port_create_end({"port": new})
+    tn.wait_for(lambda: new["id"] in agent.served()[net].ports
+                and old["id"] not in agent.served()[net].ports)
+    # The old lease was released (DHCPRELEASE), so dnsmasq hands the IP to the new MAC.
+    assert lease_ip(world.client(net, new["mac_address"])) == "10.81.0.50"
+    leases = open(os.path.join(world.confs_dir, net, "leases")).read()
+    assert old["mac_address"] not in leases and new["mac_address"] in leases
+    assert dhcp_pid(world, net) == pid

@@ -250,3 +250,19 @@ def test_with_port_and_without_port() -> None:
     assert plan.with_port(base, port(VM, "fa:16:3e:aa:bb:cc", "10.0.2.5", sid=SUB2)) is None
     assert plan.with_port(base, dhcp_port()) is None
     assert [p["id"] for p in plan.without_port(added, VM)["ports"]] == [DHCP_PORT]
+
+
+def test_stale_leases() -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5")
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    leases = (
+        "1795647960 fa:16:3e:aa:bb:cc 10.0.1.5 host-10-0-1-5 01:fa:16:3e:aa:bb:cc\n"
+        "1795647960 fa:16:3e:aa:bb:cc 10.0.1.9 host-10-0-1-9 *\n"  # the port's old IP
+        "1795647960 fa:16:3e:00:00:77 10.0.1.5 gone 01:fa:16:3e:00:00:77\n"  # old port
+        "1795647960 fa:16:3e:00:00:78 10.7.0.5 gone *\n"  # a subnet no longer served
+        "duid 00:01:00:01:2c:00:00:00:fa:16:3e:00:00:01\n"
+        "garbage\n")
+    assert plan.stale_leases(leases, p) == [
+        plan.StaleLease("fa:16:3e:aa:bb:cc", "10.0.1.9", "*", "10.0.1.2"),
+        plan.StaleLease("fa:16:3e:00:00:77", "10.0.1.5", "01:fa:16:3e:00:00:77", "10.0.1.2")]
+    assert plan.stale_leases(None, p) == []

@@ -36,3 +36,17 @@ def test_blocking_ancestor() -> None:
         assert blocking_ancestor(os.path.join(inner, "dhcp")) is None
     finally:
         shutil.rmtree(base)
+
+
+def test_release_packet() -> None:
+    from neutrino.linux.dhcp_release import parse_client_id, release_packet
+    pkt = release_packet("10.0.0.5", "fa:16:3e:aa:bb:cc", "10.0.0.2",
+                         parse_client_id("01:fa:16:3e:aa:bb:cc"), xid=0x01020304)
+    assert pkt[:4] == bytes((1, 1, 6, 0))  # BOOTREQUEST, ethernet
+    assert pkt[4:8] == bytes((1, 2, 3, 4))
+    assert pkt[12:16] == bytes((10, 0, 0, 5))  # ciaddr
+    assert pkt[28:34] == bytes.fromhex("fa163eaabbcc")  # chaddr
+    assert pkt[236:240] == bytes((99, 130, 83, 99))
+    assert pkt[240:] == bytes((53, 1, 7, 54, 4, 10, 0, 0, 2, 61, 7, 1, 0xfa, 0x16, 0x3e,
+                               0xaa, 0xbb, 0xcc, 255))
+    assert parse_client_id("*") is None and parse_client_id("zz") is None

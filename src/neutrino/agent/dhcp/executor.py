@@ -12,9 +12,9 @@ import shutil
 from dataclasses import dataclass
 from typing import Protocol
 
-from neutrino.agent.dhcp.plan import NetworkPlan, conf_files
+from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
 from neutrino.lib import naming
-from neutrino.linux import dnsmasq, files, links, netns
+from neutrino.linux import dhcp_release, dnsmasq, files, links, netns
 from neutrino.linux.host import HostNamespaces
 
 LOG = logging.getLogger(__name__)
@@ -114,9 +114,22 @@ class LinuxDhcpHost:
         else:
             assert running is not None
             pid = running[0]
+            # Also without a reload: an agent that died between writing the files and
+            # releasing the leases catches up here.
+            self._release_stale(plan)
             if action is DnsmasqAction.RELOAD:
                 dnsmasq.reload(pid)
         return Applied(pid, action)
+
+    def _release_stale(self, plan: NetworkPlan) -> None:
+        for lease in stale_leases(files.read_text(plan.files.leases), plan):
+            try:
+                dhcp_release.release(self._host, plan.namespace, plan.interface,
+                                     lease.server_ip, lease.ip, lease.mac,
+                                     dhcp_release.parse_client_id(lease.client_id))
+            except OSError as e:  # the lease then ends on its own
+                LOG.warning("Network %s: could not release the lease of %s (%s): %s",
+                            plan.network_id, lease.ip, lease.mac, e)
 
     def teardown(self, network_id: str) -> bool:
         host = self._host

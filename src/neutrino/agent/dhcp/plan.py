@@ -355,3 +355,39 @@ def _older(new: dict, old: dict) -> bool:
         return int(new.get("revision_number")) < int(old.get("revision_number"))
     except (TypeError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class StaleLease:
+    mac: str
+    ip: str
+    client_id: str | None
+    server_ip: str  # the agent's address in the lease's subnet
+
+
+def stale_leases(leases: str | None, network_plan: NetworkPlan) -> list[StaleLease]:
+    """Leases dnsmasq holds for a (MAC, IP) the hosts file no longer has: they must be
+    released, or the IP stays taken from the port that gets it next."""
+    wanted = set()
+    for line in network_plan.hosts.splitlines():
+        parts = line.split(",")
+        if len(parts) >= 3:
+            wanted.add((parts[0], parts[2]))
+    own = [ipaddress.IPv4Interface(a) for a in network_plan.addresses]
+    stale = []
+    for line in (leases or "").splitlines():
+        fields = line.split()
+        # "<expiry> <mac> <ip> <hostname> <client-id>"; IPv6 lines ("duid ...") differ.
+        if len(fields) < 4 or fields[0] == "duid":
+            continue
+        mac, ip = fields[1].lower(), fields[2]
+        if (mac, ip) in wanted:
+            continue
+        try:
+            address = ipaddress.IPv4Address(ip)
+        except ValueError:
+            continue
+        server = next((str(i.ip) for i in own if address in i.network), None)
+        if server is not None:
+            stale.append(StaleLease(mac, ip, fields[4] if len(fields) > 4 else None, server))
+    return stale
