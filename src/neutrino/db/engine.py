@@ -31,8 +31,10 @@ T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # MySQL/MariaDB error numbers worth a new attempt: deadlock, lock wait timeout, "record has
-# changed since last read" (MariaDB's snapshot isolation), and a connection lost in flight.
-_MYSQL_RETRY = {1213, 1205, 1020, 2006, 2013, 2055, 4031}
+# changed since last read" (MariaDB's snapshot isolation), a connection lost in flight, and
+# "SAVEPOINT does not exist": a deadlock inside a savepoint ends the whole transaction, and
+# the rollback to that savepoint then fails with 1305 in place of the deadlock.
+_MYSQL_RETRY = {1213, 1205, 1020, 1305, 2006, 2013, 2055, 4031}
 # PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not available.
 _PG_RETRY = {"40001", "40P01", "55P03"}
 _SQLITE_RETRY = ("database is locked", "database table is locked", "database is busy")
@@ -58,7 +60,23 @@ def normalize_url(url: str) -> URL:
 
 
 def is_retriable(exc: BaseException) -> bool:
-    """True for errors after which the same transaction, run again, may succeed."""
+    """True for errors after which the same transaction, run again, may succeed: also when
+    the error was raised while cleaning up after such an error."""
+    if _is_retriable_one(exc):
+        return True
+    # Only database errors hide an earlier one; an application error (a 409 raised after a
+    # duplicate key, say) is final whatever it was handling.
+    seen = 0
+    current: BaseException | None = exc
+    while isinstance(current, DBAPIError) and seen < 5:
+        current = current.__cause__ or current.__context__
+        if current is not None and _is_retriable_one(current):
+            return True
+        seen += 1
+    return False
+
+
+def _is_retriable_one(exc: BaseException) -> bool:
     if isinstance(exc, RetryRequest):
         return True
     if not isinstance(exc, DBAPIError):
