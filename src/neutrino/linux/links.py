@@ -65,6 +65,28 @@ def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> 
         }
 
 
+def links_info(host: HostNamespaces, prefix: str = "",
+               namespace: str | None = None) -> dict[str, dict]:
+    """`link_info` of every link whose name starts with `prefix`, in one netlink dump."""
+    with netlink(host, namespace) as ipr:
+        dump = list(ipr.link("dump"))
+    names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
+    result = {}
+    for link in dump:
+        name = link.get("IFLA_IFNAME")
+        if not name or not name.startswith(prefix):
+            continue
+        linkinfo = link.get("IFLA_LINKINFO")
+        result[name] = {
+            "mac": link.get("IFLA_ADDRESS"),
+            "mtu": link.get("IFLA_MTU"),
+            "up": bool(link["flags"] & 1),
+            "master": names.get(link.get("IFLA_MASTER")) if link.get("IFLA_MASTER") else None,
+            "kind": linkinfo.get("IFLA_INFO_KIND") if linkinfo else None,
+        }
+    return result
+
+
 def _add(ipr: IPRoute, **spec: object) -> bool:
     try:
         ipr.link("add", **spec)

@@ -55,6 +55,11 @@ def test_bridge_enslave(host: HostNamespaces, res: tn.NetnsResources) -> None:
     assert info is not None and info["up"] and info["kind"] == "bridge"
     assert links.list_links(host, "brq") == ["brqtest"]
     assert links.list_links(host, "eth0") == ["eth0", "eth0p"]
+    everything = links.links_info(host)
+    assert set(everything) == {"lo", "eth0", "eth0p", "brqtest"}
+    assert everything["eth0"] == links.link_info(host, "eth0")
+    assert everything["brqtest"] == info
+    assert set(links.links_info(host, "eth0")) == {"eth0", "eth0p"}
     assert links.delete_link(host, "brqtest")
     assert not links.delete_link(host, "brqtest")
     assert "brqtest" not in tn.links(host.netns)
