@@ -242,6 +242,8 @@ def test_filters(res: Resources, net: dict, subnet: dict) -> None:
     assert ids({"fixed_ips": [f"subnet_id={subnet['id']}"]}) == {a["id"], b["id"], c["id"]}
     assert ids({"fixed_ips": [{"ip_address": "10.0.0.2", "subnet_id": subnet["id"]}]}) == \
         {a["id"]}
+    assert ids({"fixed_ips": ["ip_address_substr=0.0.4"]}) == {c["id"]}
+    assert ids({"fixed_ips": ["bogus=1"]}) == set()
     assert ids({"binding:host_id": ["HostA", "HostB"]}) == {a["id"], b["id"]}
     assert ids({"device_owner": ["compute:nova"], "binding:host_id": ["HostB"]}) == {b["id"]}
     assert ids({"device_id": ["vm-b"]}) == {b["id"]}
@@ -258,3 +260,17 @@ def test_bulk_create_is_all_or_nothing(res: Resources, net: dict, subnet: dict) 
     assert res.list_ports(ADMIN) == []
     created = res.create_ports(ALICE, [{"network_id": net["id"]}, {"network_id": net["id"]}])
     assert [ips(p) for p in created] == [["10.0.0.2"], ["10.0.0.3"]]
+
+
+def test_generated_mac_collisions(res: Resources, net: dict, monkeypatch) -> None:  # noqa: ANN001
+    first = res.create_port(ALICE, {"network_id": net["id"]})
+    draws = iter([first["mac_address"], first["mac_address"], "fa:16:3e:00:00:99"])
+    monkeypatch.setattr("neutrino.core.ports.macs.generate", lambda base: next(draws))
+    # Two draws hit the taken MAC; the unique key refuses them and a third is tried.
+    assert res.create_port(ALICE, {"network_id": net["id"]})["mac_address"] == \
+        "fa:16:3e:00:00:99"
+    monkeypatch.setattr("neutrino.core.ports.macs.generate", lambda base: first["mac_address"])
+    with pytest.raises(exc.MacAddressGenerationFailure) as err:
+        res.create_port(ALICE, {"network_id": net["id"]})
+    assert err.value.kind == exc.SERVICE_UNAVAILABLE
+    assert len(res.list_ports(ALICE)) == 2

@@ -157,7 +157,10 @@ def port_filters(filters: Filters) -> list[ColumnElement[bool]]:
             conditions.append(alloc.ip_address.in_(wanted["ip_address"]))
         if "subnet_id" in wanted:
             conditions.append(alloc.subnet_id.in_(wanted["subnet_id"]))
-        unknown = set(wanted) - {"ip_address", "subnet_id"}
+        if "ip_address_substr" in wanted:
+            conditions.append(or_(*(alloc.ip_address.contains(v, autoescape=True)
+                                    for v in wanted["ip_address_substr"])))
+        unknown = set(wanted) - {"ip_address", "subnet_id", "ip_address_substr"}
         if unknown:
             conditions.append(false())
         clauses.append(exists().where(*conditions))
