@@ -56,6 +56,7 @@ class DhcpAgent:
         self._ready: set[str] = set()
         self._stop = threading.Event()
         self._sync_now = threading.Event()
+        self._syncing = threading.Event()
         self._threads: list[threading.Thread] = []
         self._reporter: StateReporter | None = None
         self.full_syncs = 0  # completed full syncs (for tests and logs)
@@ -63,7 +64,7 @@ class DhcpAgent:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Register, sync, and serve. Returns once the first full sync has been queued."""
+        """Register and start serving; the first full sync runs in the background."""
         self._stop.clear()
         blocked = files.blocking_ancestor(self._settings.confs_dir)
         if blocked:
@@ -135,7 +136,8 @@ class DhcpAgent:
 
     def idle(self) -> bool:
         """No sync requested and no network waiting (for tests and orderly shutdown)."""
-        return not self._sync_now.is_set() and self._queue.idle()
+        return (not self._sync_now.is_set() and not self._syncing.is_set()
+                and self._queue.idle())
 
     # -- casts: each only marks work -----------------------------------------------------
 
@@ -186,8 +188,13 @@ class DhcpAgent:
             self._sync_now.wait(period)
             if self._stop.is_set():
                 return
+            self._syncing.set()
             self._sync_now.clear()
-            if not self._full_sync():
+            try:
+                synced = self._full_sync()
+            finally:
+                self._syncing.clear()
+            if not synced:
                 self._stop.wait(self._settings.resync_interval)
                 self._sync_now.set()
 
