@@ -1,14 +1,13 @@
 """A real neutrino-server on its own RabbitMQ vhost, agents registered by real report_state
 calls, and the real `neutrino`/`openstack` executables run against it.
 
-Everything is per test module: the vhost `nt_cli_<random>` (deleted afterwards, with its
+Everything is per test module: the vhost `nt-cli-<random>` (deleted afterwards, with its
 queues), the server's state directory and SQLite database (under pytest's tmp dir), and the
 heartbeat thread.
 """
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
+from support.rabbit import RabbitVhost
 from support.server import ADMIN, NeutrinoServer, executable
 
 from neutrino.conf.settings import RpcSettings
@@ -25,27 +25,16 @@ from neutrino.lib import constants
 from neutrino.rpc.agent_api import StateReportClient
 from neutrino.rpc.transport import get_transport
 
-AGENT_DOWN_TIME = 8
+AGENT_DOWN_TIME = 10
 HEARTBEAT = 1.0
 CLI_TIMEOUT = 120
-
-
-def rabbitmqctl(*args: str) -> None:
-    done = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
-    if done.returncode:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()}")
 
 
 @pytest.fixture(scope="module")
 def rabbit_url() -> Iterator[str]:
     """A transport URL on a fresh vhost; the vhost and its queues go afterwards."""
-    vhost = "nt_cli_" + secrets.token_hex(4)
-    rabbitmqctl("add_vhost", vhost)
-    try:
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        yield f"rabbit://guest:guest@127.0.0.1:5672/{vhost}"
-    finally:
-        rabbitmqctl("delete_vhost", vhost)
+    with RabbitVhost("nt-cli") as vhost:
+        yield vhost.url
 
 
 @pytest.fixture(scope="module")
