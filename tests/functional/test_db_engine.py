@@ -206,3 +206,16 @@ def test_transaction_survives_a_connection_killed_in_flight(server_database: Dat
     assert db.transaction(work) == 2
     with db.session() as s:
         assert s.scalars(select(models.Network.id)).all() == ["survivor"]
+
+
+def test_missing_database_fails_at_once(server_database: Database) -> None:
+    url = server_database.url.set(database="nt_missing_db_x").render_as_string(
+        hide_password=False)
+    db = Database(DatabaseSettings(url, retry_interval=0, max_retries=5))
+    sleeps: list[float] = []
+    try:
+        with pytest.raises(DatabaseUnreachable, match="refused the connection"):
+            db.wait_until_reachable(sleep=sleeps.append)
+    finally:
+        db.dispose()
+    assert sleeps == []

@@ -102,6 +102,19 @@ def _is_retriable_one(exc: BaseException) -> bool:
     return False
 
 
+def _is_permanent_connect_error(exc: DBAPIError) -> bool:
+    """Waiting does not fix a missing database or wrong credentials: say so at once."""
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in (1044, 1045, 1049):
+        return True
+    if getattr(orig, "sqlstate", None) in ("3D000", "28P01", "28000"):
+        return True
+    message = str(orig)
+    return ("password authentication failed" in message
+            or ("database" in message and "does not exist" in message))
+
+
 def integrity_kind(exc: IntegrityError) -> str:
     """'duplicate' for a unique/primary key clash, 'foreign_key' for a missing parent or a
     parent still referenced, 'other' otherwise."""
@@ -249,6 +262,10 @@ class Database:
                     conn.execute(text("SELECT 1"))
                 return
             except DBAPIError as exc:
+                if _is_permanent_connect_error(exc):
+                    raise DatabaseUnreachable(
+                        f"database {self.url.render_as_string(hide_password=True)} refused "
+                        f"the connection: {exc.orig}") from exc
                 attempt += 1
                 retries = self.settings.max_retries
                 if retries >= 0 and attempt > retries:
