@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -132,8 +133,18 @@ def parse_fixed_ip_filters(values: Iterable[Any]) -> dict[str, list[str]]:
             key, sep, val = str(value).partition("=")
             items = [(key.strip(), val.strip())] if sep else [("ip_address", key.strip())]
         for key, val in items:
+            if key == "ip_address":
+                val = _canonical_ip(val)
             parsed.setdefault(key, []).append(val)
     return parsed
+
+
+def _canonical_ip(value: Any) -> Any:
+    """Addresses are stored in their canonical text (IPv6 compressed, lower case)."""
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        return value
 
 
 def port_filters(filters: Filters) -> list[ColumnElement[bool]]:
