@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Protocol
 
+from neutrino.agent.dhcp import validate
 from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
 from neutrino.lib import naming
 from neutrino.linux import dhcp_release, dnsmasq, files, links, netns
@@ -20,6 +21,14 @@ from neutrino.linux.host import HostNamespaces
 LOG = logging.getLogger(__name__)
 
 _NS_PREFIX = "qdhcp-"
+
+
+def _is_network_id(name: str) -> bool:
+    try:
+        validate.check_id(name)
+    except validate.Unsafe:
+        return False
+    return True
 
 
 class DnsmasqAction(enum.Enum):
@@ -75,7 +84,8 @@ class LinuxDhcpHost:
                       if os.path.isdir(os.path.join(self._confs_dir, d))}
         except FileNotFoundError:
             pass
-        return found
+        # Anything else in those directories (lost+found, an operator's backup) is not ours.
+        return {n for n in found if _is_network_id(n)}
 
     def serving(self, network_id: str) -> int | None:
         found = dnsmasq.find(conf_files(self._confs_dir, network_id).pid)
