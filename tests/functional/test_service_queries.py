@@ -1,0 +1,91 @@
+"""What the hot paths cost in SQL statements: constant, not per row (SQLite).
+
+Heartbeats arrive every report_interval from every agent, the HA tick runs every second and
+an agent's full sync covers all its networks: none of them may scan or loop per row.
+"""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+from unit.core_agents.fakes import World, dhcp_report
+
+from neutrino.lib.naming import tap_name
+
+
+@pytest.fixture
+def world(sqlite_database):
+    return World(sqlite_database, agent_down_time=10)
+
+
+@contextmanager
+def statements(db):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_heartbeat_of_a_live_agent_is_one_update(world):
+    world.dhcp_agent("hostA")
+    world.clock.advance(3)
+    with statements(world.db) as seen:
+        assert world.core.report_state(dhcp_report("hostA")) == "alive"
+    assert len(seen) == 1
+    assert seen[0].lstrip().upper().startswith("UPDATE AGENTS")
+
+
+def test_idle_ha_tick_is_one_query(world):
+    world.dhcp_agent("hostA")
+    world.network()
+    world.clock.advance(3)
+    world.heartbeat("hostA")
+    with statements(world.db) as seen:
+        assert world.core.reschedule_networks_from_down_agents() == 0
+    assert len(seen) == 1 and "heartbeat_timestamp" in seen[0]
+
+
+def sync_cost(world, host, networks, ports_each):
+    """Grow the agent's share to `networks` networks; what does its full sync cost?"""
+    while len(world.core.get_active_networks_info(host)) < networks:
+        net = world.network()
+        for _ in range(ports_each):
+            world.port(net["id"], **{"binding:host_id": host})
+    with statements(world.db) as seen:
+        infos = world.core.get_active_networks_info(host)
+    assert len(infos) == networks
+    assert sum(len(i["ports"]) for i in infos) == networks * ports_each
+    return len(seen)
+
+
+def test_agent_sync_costs_the_same_for_many_networks(world):
+    world.dhcp_agent("hostA")
+    small = sync_cost(world, "hostA", 1, 3)
+    large = sync_cost(world, "hostA", 15, 3)
+    assert large == small
+
+
+def l2_sync_cost(world, host, net, ports):
+    made = [world.port(net, **{"binding:host_id": host}) for _ in range(ports)]
+    with statements(world.db) as seen:
+        assert len(world.core.get_ports_on_host(host)) == ports
+    with statements(world.db) as one:
+        details = world.core.get_device_details(host, tap_name(made[-1]["id"]))
+    assert details["port_id"] == made[-1]["id"]
+    return len(seen), len(one)
+
+
+def test_l2_sync_costs_the_same_for_many_ports(world):
+    net = world.network(dhcp=False)["id"]
+    small, small_one = l2_sync_cost(world, "small", net, 1)
+    large, large_one = l2_sync_cost(world, "large", net, 20)
+    assert large == small
+    assert large_one == small_one
