@@ -21,8 +21,13 @@ class LinkNotFound(LookupError):
 
 
 def _index(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+    # A direct RTM_GETLINK by name: link_lookup would dump every link of the namespace.
+    try:
+        return ipr.link("get", ifname=name)[0]["index"]
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            return None
+        raise
 
 
 def _require(ipr: IPRoute, name: str) -> int:

@@ -103,13 +103,21 @@ class LinuxDhcpHost:
         links.ensure_bridge(host, plan.bridge)
         links.ensure_veth(host, plan.tap, plan.interface, plan.namespace, peer_mac=plan.mac,
                           mtu=plan.mtu)
-        links.set_mac(host, plan.interface, plan.mac, namespace=plan.namespace)
-        if plan.mtu:
+        # Read both ends once and change only what differs: most reconciles change nothing.
+        tap = links.link_info(host, plan.tap) or {}
+        inner = links.link_info(host, plan.interface, namespace=plan.namespace) or {}
+        if inner.get("mac") != plan.mac:
+            links.set_mac(host, plan.interface, plan.mac, namespace=plan.namespace)
+        if plan.mtu and tap.get("mtu") != plan.mtu:
             links.set_mtu(host, plan.tap, plan.mtu)
+        if plan.mtu and inner.get("mtu") != plan.mtu:
             links.set_mtu(host, plan.interface, plan.mtu, namespace=plan.namespace)
-        links.enslave(host, plan.tap, plan.bridge)
-        links.set_up(host, plan.tap)
-        links.set_up(host, plan.interface, namespace=plan.namespace)
+        if tap.get("master") != plan.bridge:
+            links.enslave(host, plan.tap, plan.bridge)
+        if not tap.get("up"):
+            links.set_up(host, plan.tap)
+        if not inner.get("up"):
+            links.set_up(host, plan.interface, namespace=plan.namespace)
         links.set_addresses(host, plan.interface, plan.addresses, namespace=plan.namespace)
 
         os.makedirs(plan.files.directory, mode=0o755, exist_ok=True)
