@@ -255,9 +255,11 @@ def test_dead_dnsmasq_is_restarted(agent: DhcpAgent, plugin: FakeDhcpPlugin,
     agent.start()
     wait(lambda: net in host.applied)
     settle(agent)
+    calls = len(plugin.calls)
     pid = host.pids.pop(net)  # "killed"
     wait(lambda: host.pids.get(net) not in (None, pid))
     assert host.actions[-1] == (net, DnsmasqAction.START)
+    assert [c for c in plugin.calls[calls:] if c[0] != "dhcp_ready_on_ports"] == []
 
 
 def test_backoff_grows_and_caps() -> None:

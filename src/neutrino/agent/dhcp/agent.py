@@ -283,4 +283,5 @@ class DhcpAgent:
             for network_id, served in self.served().items():
                 if self._dhcp_host.serving(network_id) != served.pid:
                     LOG.warning("Network %s: dnsmasq %s is gone", network_id, served.pid)
-                    self._queue.mark(network_id)
+                    # Nothing changed on the server's side: restart from what we know.
+                    self._queue.mark_with(network_id, lambda info: info)
