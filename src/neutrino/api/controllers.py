@@ -4,6 +4,7 @@ these in worker threads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from neutrino.api import listing, request
@@ -14,6 +15,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 
 Item = dict[str, Any]
+Checker = Callable[[str, Item], bool]
 
 
 class Controller:
@@ -48,31 +50,40 @@ class Controller:
         rule = f"{action}:{name}"
         return rule if self.policy.has_rule(rule) else None
 
+    def _view_rules(self, resource: Resource) -> dict[str, str]:
+        """The `get_<resource>:<attr>` rules that exist, looked up once per request."""
+        found = {a.name: self._attr_rule(f"get_{resource.singular}", a.name)
+                 for a in resource.attributes if a.enforce_policy}
+        return {name: rule for name, rule in found.items() if rule}
+
     def view(self, ctx: Context, resource: Resource, item: Item, target: Item,
-             fields: list[str] | None = None) -> Item:
+             fields: list[str] | None = None, rules: dict[str, str] | None = None,
+             check: Checker | None = None) -> Item:
+        rules = self._view_rules(resource) if rules is None else rules
+        check = check or self.policy.checker(ctx)
         shown: Item = {}
         for attr in resource.attributes:
             if not attr.visible or attr.name not in item:
                 continue
             if fields and attr.name not in fields:
                 continue
-            if attr.enforce_policy:
-                rule = self._attr_rule(f"get_{resource.singular}", attr.name)
-                if rule and not self.policy.check(rule, target, ctx):
-                    continue
+            rule = rules.get(attr.name)
+            if rule and not check(rule, target):
+                continue
             shown[attr.name] = item[attr.name]
         return shown
 
-    def _visible(self, ctx: Context, resource: Resource, items: list[Item]
-                 ) -> list[tuple[Item, Item]]:
+    def _visible(self, ctx: Context, resource: Resource, items: list[Item],
+                 check: Checker | None = None) -> list[tuple[Item, Item]]:
         """(item, policy target) for the items `get_<resource>` lets the caller see."""
+        check = check or self.policy.checker(ctx)
         networks = {}
         if resource in (SUBNET, PORT):
             networks = self._networks({i.get("network_id") for i in items})
         pairs = []
         for item in items:
             target = self._target(resource, item, networks)
-            if self.policy.check(f"get_{resource.singular}", target, ctx):
+            if check(f"get_{resource.singular}", target):
                 pairs.append((item, target))
         return pairs
 
@@ -82,11 +93,13 @@ class Controller:
              url: str) -> Item:
         query = listing.parse_query(resource, params, self.max_limit)
         items = getattr(self.core, f"list_{resource.plural}")(ctx, query.filters)
-        visible = self._visible(ctx, resource, items)
+        check = self.policy.checker(ctx)
+        visible = self._visible(ctx, resource, items, check)
         targets = {id(item): target for item, target in visible}
         page = listing.list_page([item for item, _ in visible], query, resource)
+        rules = self._view_rules(resource)
         body: Item = {resource.plural: [
-            self.view(ctx, resource, item, targets[id(item)], query.fields)
+            self.view(ctx, resource, item, targets[id(item)], query.fields, rules, check)
             for item in page.items]}
         page_links = listing.links(page, query, url, params, resource)
         if page_links:
@@ -149,8 +162,9 @@ class Controller:
             self._authorize_create(ctx, resource, body, item, networks)
         if bulk:
             created = getattr(self.core, f"create_{resource.plural}")(ctx, bodies)
+            rules = self._view_rules(resource)
             return {resource.plural: [
-                self.view(ctx, resource, i, self._target(resource, i, networks))
+                self.view(ctx, resource, i, self._target(resource, i, networks), rules=rules)
                 for i in created]}
         created = getattr(self.core, f"create_{resource.singular}")(ctx, bodies[0])
         target = self._target(resource, created, networks)
@@ -195,7 +209,8 @@ class Controller:
         self.policy.enforce("get_dhcp-networks", {}, ctx)
         fields = [v for k, v in params if k == "fields" and v]
         networks = self.core.list_networks_on_dhcp_agent(ctx, agent_id)
-        return {"networks": [self.view(ctx, NETWORK, n, n, fields) for n in networks]}
+        rules = self._view_rules(NETWORK)
+        return {"networks": [self.view(ctx, NETWORK, n, n, fields, rules) for n in networks]}
 
     def add_dhcp_network(self, ctx: Context, agent_id: str, payload: Any) -> None:
         self.policy.enforce("create_dhcp-network", {}, ctx)
@@ -219,4 +234,5 @@ class Controller:
         self.policy.enforce("get_dhcp-agents", {}, ctx)
         fields = [v for k, v in params if k == "fields" and v]
         agents = self.core.list_dhcp_agents_hosting_network(ctx, network_id)
-        return {"agents": [self.view(ctx, AGENT, a, a, fields) for a in agents]}
+        rules = self._view_rules(AGENT)
+        return {"agents": [self.view(ctx, AGENT, a, a, fields, rules) for a in agents]}

@@ -82,3 +82,27 @@ def test_sample_policy_file_lists_every_default():
     lines = set(sample.read_text().splitlines())
     for rule in default_rules():
         assert f'#"{rule.name}": "{rule.check_str}"' in lines, rule.name
+
+
+def test_checker_memo_agrees_with_check_and_saves_work():
+    policy = Policy()
+    targets = [{"id": str(i), "project_id": f"p{i % 3}", "network:project_id": "p1",
+                "shared": i % 2 == 0, "router:external": False,
+                "device_owner": "network:dhcp" if i % 5 == 0 else "compute:nova"}
+               for i in range(60)]
+    actions = ["get_network", "get_port", "create_port:device_owner",
+               "get_port:binding:host_id", "get_agent"]
+    for ctx in (MEMBER, OTHER, ADMIN):
+        check = policy.checker(ctx)
+        for action in actions:
+            for target in targets:
+                assert check(action, target) == policy.check(action, target, ctx), (
+                    action, target, ctx)
+
+    evaluations = []
+    original = policy.check
+    policy.check = lambda *args: evaluations.append(args) or original(*args)
+    check = policy.checker(MEMBER)
+    for target in targets:
+        check("get_port", target)
+    assert len(evaluations) == 3  # one per distinct project_id, not one per port
