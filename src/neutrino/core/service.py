@@ -342,14 +342,16 @@ class Core:
         return self.db.transaction(read, readonly=True)
 
     def get_network_info(self, network_id: str, host: str) -> dict | None:
+        """None unless `host`'s admin-up agent hosts the admin-up network: the agent then
+        stops serving it."""
         def read(session: Session) -> dict | None:
             agent = dhcp.dhcp_agent(session, host)
             if agent is None or not agent.admin_state_up:
                 return None
-            if network_id not in dhcp.hosted_network_ids(session, agent.id):
+            if not dhcp.hosts_network(session, host, network_id):
                 return None
             infos = dhcp.network_infos(session, [network_id])
-            return infos[0] if infos else None
+            return infos[0] if infos and infos[0]["admin_state_up"] else None
         return self.db.transaction(read, readonly=True)
 
     def create_dhcp_port(self, host: str, port: dict) -> dict:
@@ -358,30 +360,38 @@ class Core:
         if not isinstance(network_id, str):
             raise exc.InvalidInput(error_message="a DHCP port needs a network_id")
 
-        def claim(session: Session) -> tuple[dict | None, bool, dict]:
-            network = session.get(Network, network_id)
+        admin = Context.admin()
+
+        def claim(session: Session) -> tuple[dict, str | None]:
+            # The network's row lock serialises DHCP port set-up per network, so an agent
+            # retrying its request cannot end up with two ports.
+            network = session.get(Network, network_id, with_for_update=True)
             if network is None or not dhcp.hosts_network(session, host, network_id):
                 raise exc.NetworkNotFound(net_id=network_id)
             found = dhcp.own_or_reserved_port(session, host, network_id)
             if found is None:
-                return None, False, dhcp.dhcp_port_body(host, network, body)
-            port_id, _own = found
+                row = ports.create(session, admin, self.settings, self.clock,
+                                   dhcp.dhcp_port_body(host, network, body))
+                provisioning.add_blocks(session, row.id, self._blocks_for(
+                    session, network_id, row.device_owner, row.host_id))
+                return views.port_dict(row), const.PORT_CREATE_END
+            port_id, own = found
             row = session.get(Port, port_id)
+            if own and row.host_id == host:
+                return views.port_dict(row), None
             moved = row.host_id != host
+            row = ports.update(session, admin, self.settings, self.clock, port_id,
+                               {"binding:host_id": host,
+                                "device_id": dhcp_device_id(host, network_id)})
             if moved:
-                row = ports.update(session, admin, self.settings, self.clock, port_id,
-                                   {"binding:host_id": host})
                 self._rebind(session, row)
-            return views.port_dict(row), moved, {}
+            return views.port_dict(row), const.PORT_UPDATE_END
 
-        admin = Context.admin()
-        port_dict, moved, new_body = self.resources.run(claim, _busy)
-        if port_dict is None:
-            return self.create_port(admin, new_body)
-        if moved:
+        port_dict, cast = self.resources.run(
+            claim, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
+        if cast is not None:
             outbox = Outbox()
-            outbox.to_hosts(self._hosts(network_id), const.PORT_UPDATE_END,
-                            {"port": port_dict})
+            outbox.to_hosts(self._hosts(network_id), cast, {"port": port_dict})
             outbox.send(self.notifier)
         return port_dict
 
