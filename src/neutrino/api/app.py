@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,6 +40,7 @@ from neutrino.core.context import Context
 from neutrino.core.exceptions import NeutronException
 
 LOG = logging.getLogger(__name__)
+ACCESS_LOG = logging.getLogger("neutrino.api.access")
 MAX_BODY = 1024 * 1024
 REQUEST_ID_HEADER = b"x-openstack-request-id"
 
@@ -64,11 +66,16 @@ class EdgeMiddleware:
         scope = dict(scope, path=path)
         request_id = f"req-{uuid.uuid4()}".encode()
         started = False
+        began = time.monotonic()
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                # One line per request, as Neutron's API logs them.
+                ACCESS_LOG.info("%s %s %s status: %s time: %.3f", request_id.decode(),
+                                scope.get("method"), path, message["status"],
+                                time.monotonic() - began)
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []),
                                       (REQUEST_ID_HEADER, request_id)]
