@@ -265,14 +265,6 @@ def test_device_details(world):
     assert world.core.get_ports_on_host("hostB") == []
 
 
-def test_device_lookup_is_exact_on_prefix_edges():
-    from neutrino.core.l2 import prefix_upper_bound
-    assert prefix_upper_bound("12345678-a9") == "12345678-aa"
-    assert prefix_upper_bound("12345678-af") == "12345678-b0"
-    assert prefix_upper_bound("1234567f-ff") == "12345680-00"
-    assert prefix_upper_bound("ffffffff-ff") is None
-
-
 # -- casts ------------------------------------------------------------------------------------
 
 def test_casts_go_to_admin_up_hosting_agents_after_changes(sqlite_database):

@@ -175,6 +175,7 @@ class HaMonitor:
         self.clock = clock
         self.started_at = started_at
         self.holder = holder or f"{settings.host}:{uuid.uuid4().hex[:12]}"
+        self._last_reason: str | None = None  # only to log a hold once, not every tick
 
     def tick(self, outbox: Outbox) -> int:
         if not (self.settings.allow_automatic_dhcp_failover
@@ -187,8 +188,12 @@ class HaMonitor:
         view = self.db.transaction(lambda s: self._view(s, now, dead), readonly=True)
         reason = hold_reason(view)
         if reason is not None:
-            LOG.warning("not moving networks off %d dead DHCP agent(s): %s", len(dead), reason)
+            level = logging.WARNING if reason != self._last_reason else logging.DEBUG
+            LOG.log(level, "not moving networks off %d dead DHCP agent(s): %s", len(dead),
+                    reason)
+            self._last_reason = reason
             return 0
+        self._last_reason = None
         if not self.db.transaction(lambda s: try_acquire(s, MONITOR_LEASE, self.holder, now,
                                                          LEASE_SECONDS)):
             return 0
