@@ -76,6 +76,20 @@ def merge(base: Options, extra: Options | None) -> dict[str, dict]:
     return merged
 
 
+def exited_unreaped(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` for a child to exit, leaving it unreaped (its pid stays taken)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 class ServerStartError(RuntimeError):
     pass
 
@@ -168,10 +182,10 @@ class NeutrinoServer:
                 start_new_session=True, cwd=self.workdir)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if exited_unreaped(self.process.pid, 0):
+                code = self.process.wait()
                 raise ServerStartError(
-                    f"neutrino-server exited with {self.process.returncode} during start-up:\n"
-                    + self.log_tail())
+                    f"neutrino-server exited with {code} during start-up:\n" + self.log_tail())
             if self.answers():
                 return
             time.sleep(0.2)
@@ -192,15 +206,15 @@ class NeutrinoServer:
         if proc is None:
             return
         self.process = None
-        if proc.poll() is None:
+        if proc.returncode is None:
             self._signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            if not exited_unreaped(proc.pid, timeout):
                 self._signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout)
-        # Children (API workers) that outlived the leader.
-        self._signal_group(proc, signal.SIGKILL)
+                exited_unreaped(proc.pid, timeout)
+            # The leader is a zombie until reaped below, so the group id is still ours:
+            # children (API workers) that outlived it go too.
+            self._signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout)
 
     @staticmethod
     def _signal_group(proc: subprocess.Popen, sig: int) -> None:
