@@ -20,7 +20,6 @@ from typing import TextIO
 
 from neutrino.lab.api import Credentials, NetworkApi
 from neutrino.lab.config import DEMO_ADMIN
-from neutrino.lab.fabric import in_host as in_host_argv
 from neutrino.lab.lab import Lab
 from neutrino.lab.system import wait_for
 from neutrino.lab.vm import Vms, nova_table
@@ -357,26 +356,10 @@ class Demo:
               "HostA's DHCP agent did not come back as a new agent")
 
     def diagnose(self) -> str:
-        """What an operator would look at after a failure: links, namespaces, agent logs."""
-        lines = ["", "# diagnostics"]
         try:
-            st = self.lab.load()
+            return self.lab.diagnostics()
         except Exception as e:  # noqa: BLE001 - diagnostics never raise
             return f"# no diagnostics: {e}"
-        for host, rec in st.hosts.items():
-            for argv in (["ip", "-br", "link"], ["ip", "netns", "list"],
-                         ["bridge", "link"]):
-                proc = subprocess.run(in_host_argv(rec.holder_pid, argv),
-                                      capture_output=True, text=True, timeout=30)
-                lines.append(f"## {host}: {' '.join(argv)}")
-                lines.append(proc.stdout.rstrip() or proc.stderr.rstrip())
-        log_dir = os.path.dirname(self.lab.names.log_file("x"))
-        for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
-            with open(os.path.join(log_dir, name), errors="replace") as f:
-                tail = [line for line in f.readlines() if "Deprecat" not in line][-25:]
-            lines.append(f"## log {name}")
-            lines.append("".join(tail).rstrip())
-        return "\n".join(lines)
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         return [

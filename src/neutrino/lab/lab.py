@@ -370,6 +370,27 @@ class Lab:
             raise LabError(f"all-in-one: {reply['error']}")
         return reply
 
+    def diagnostics(self) -> str:
+        """What an operator looks at after a failure: links, namespaces, bridge ports,
+        dnsmasq host files, the tails of the logs."""
+        st = self.load()
+        lines = ["", "# diagnostics"]
+        for host, rec in st.hosts.items():
+            for argv in (["ip", "-br", "link"], ["ip", "netns", "list"], ["bridge", "link"]):
+                proc = run(fabric.in_host(rec.holder_pid, argv), check=False)
+                lines += [f"## {host}: {' '.join(argv)}",
+                          (proc.stdout or proc.stderr).rstrip()]
+        for root in (self.names.state_dir,):
+            for dirpath, _dirs, files in os.walk(root):
+                for name in files:
+                    if f"{os.sep}dhcp{os.sep}" in dirpath + os.sep and not name.endswith(".pid"):
+                        lines.append(f"## {os.path.join(dirpath, name)}")
+                        lines.append(_tail(os.path.join(dirpath, name), 20).rstrip())
+        log_dir = os.path.dirname(self.names.log_file("x"))
+        for name in sorted(_listdir(log_dir)):
+            lines += [f"## log {name}", _tail(os.path.join(log_dir, name), 25).rstrip()]
+        return "\n".join(lines)
+
     # --- status ----------------------------------------------------------------------
     def status(self) -> dict:
         st = state.load(self.names.state_file)

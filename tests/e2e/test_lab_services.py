@@ -1,0 +1,60 @@
+"""The lab with its services: `host add` (HostC joins with its agents) and the VM commands."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from neutrino.lab.api import ApiError, Credentials, NetworkApi
+from neutrino.lab.lab import rabbit_answers
+from neutrino.lab.system import wait_for
+from neutrino.lab.vm import Vms
+
+pytestmark = [pytest.mark.root, pytest.mark.rabbit]
+
+
+@pytest.mark.skipif(not rabbit_answers(), reason="RabbitMQ does not answer on 127.0.0.1:5672")
+def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
+    lab = lab_factory()
+    st = lab.up("rabbit", hosts=("HostA",))
+    api = NetworkApi(Credentials(f"http://127.0.0.1:{st.api_port}/v2.0/", "admin",
+                                 "adminpassword", "admin"))
+    lab.add_host("HostC")
+
+    def alive_hosts() -> set[str]:
+        return {a["host"] for a in api.list_agents() if a["alive"]}
+    wait_for(lambda: alive_hosts() == {"HostA", "HostC"}, 60, 0.5, "HostA and HostC agents")
+    kinds = {(a["host"], a["agent_type"]) for a in api.list_agents()}
+    assert ("HostC", "DHCP agent") in kinds and ("HostC", "Linux bridge agent") in kinds
+
+    net = api.call("POST", "networks", {"network": {"name": "labnet"}})["network"]
+    api.call("POST", "subnets", {"subnet": {"network_id": net["id"], "cidr": "10.5.0.0/24",
+                                            "ip_version": 4}})
+    vms = Vms(lab, api)
+    rec = vms.boot("vmc", net["id"], "HostC")
+    port = api.get_port(rec.port_id)
+    assert port["binding:host_id"] == "HostC"
+    assert port["device_owner"] == "compute:nova" and port["device_id"] == rec.id
+    want = port["fixed_ips"][0]["ip_address"]
+    wait_for(lambda: [r for r in vms.rows() if r.name == "vmc" and r.status == "ACTIVE"],
+             60, 0.5, "vmc to be ACTIVE")
+
+    listed = subprocess.run(["neutrino-lab", "vm", "list", "--name", lab.names.lab,
+                             "--run-base", lab.names.run_base, "--state-base",
+                             lab.names.state_base], capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert f"| vmc  | ACTIVE | labnet={want} |" in listed.stdout
+
+    try:
+        wait_for(lambda: vms.dhcp("vmc") == want, 60, 0, f"vmc to lease {want}")
+    except TimeoutError:
+        pytest.fail(f"vmc did not lease {want}\n{lab.diagnostics()}")
+    vms.delete("vmc")
+    with pytest.raises(ApiError) as err:
+        api.get_port(rec.port_id)
+    assert err.value.status == 404
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert lab.names.vm_netns("vmc") not in netns
+    assert "vmc" not in lab.load().vms
