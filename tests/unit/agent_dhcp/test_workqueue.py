@@ -120,3 +120,15 @@ def test_many_networks_come_out_in_due_order_busy_ones_skipped() -> None:
     assert q.idle() is False
     q.done(first.network_id)
     assert q.idle()
+
+
+def test_network_gone_keeps_its_generation_for_syncs_in_flight() -> None:
+    q = WorkQueue(Clock())
+    before = q.generation("n1")  # a full sync reads the network as hosted...
+    q.mark("n1", None)  # ...while it is removed from this agent
+    q.take(timeout=0)
+    q.known("n1", None)
+    q.done("n1")
+    assert q._latest == {}
+    q.offer("n1", {"id": "n1", "stale": True}, before)
+    assert q.take(timeout=0).info is FETCH

@@ -80,7 +80,13 @@ class WorkQueue:
     def known(self, network_id: str, info: object) -> None:
         """What a reconcile found and applied (None: the network is not hosted)."""
         with self._cond:
-            if network_id not in self._pending:
+            if network_id in self._pending:
+                return
+            if info is None:
+                # A network that is gone holds no info. Its generation stays: a full sync
+                # that read the network before it went must still see the change.
+                self._latest.pop(network_id, None)
+            else:
                 self._latest[network_id] = info
 
     def offer(self, network_id: str, info: object, generation: int) -> None:
