@@ -36,6 +36,7 @@ from oslo_config import cfg
 
 from neutrino.cmd import dhcp_agent as dhcp_cmd
 from neutrino.cmd import linuxbridge_agent as lb_cmd
+from neutrino.cmd import server as server_cmd
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ConfigError,
@@ -225,12 +226,15 @@ class ControlSocket:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rw", encoding="utf-8") as stream:
-            for line in stream:
+        # Separate reader and writer: a write on a read-write text stream drops what it
+        # had read ahead (the next requests of a pipelining client).
+        with conn, conn.makefile("r", encoding="utf-8") as reader, \
+                conn.makefile("w", encoding="utf-8") as writer:
+            for line in reader:
                 if not line.strip():
                     continue
-                stream.write(json.dumps(handle_request(line, self._agents)) + "\n")
-                stream.flush()
+                writer.write(json.dumps(handle_request(line, self._agents)) + "\n")
+                writer.flush()
 
     def close(self) -> None:
         self._closed.set()
@@ -277,8 +281,6 @@ def in_process_transport(conf: cfg.ConfigOpts) -> oslo_messaging.Transport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from neutrino.cmd import server as server_cmd  # the server program's building blocks
-
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     names = [h.name for h in args.host]
     if len(set(names)) != len(names):
@@ -289,16 +291,25 @@ def main(argv: list[str] | None = None) -> int:
         conf_argv += ["--config-file", path]
     for path in args.config_dir:
         conf_argv += ["--config-dir", path]
-    conf = opts.load(conf_argv, prog=PROG)
-    lb_cmd.setup_logging(conf)
+    try:
+        conf = opts.load(conf_argv, prog=PROG)
+    except cfg.Error as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    server_cmd.setup_logging(conf)
     os.makedirs(conf.state_path, exist_ok=True)
     transport = in_process_transport(conf)
     try:
         agents = build_agents(conf, args.host, transport)
-    except ConfigError as exc:
+        server = server_cmd.start_server(conf, transport)
+    except (ConfigError, cfg.Error, ValueError) as exc:
+        transport.cleanup()
         LOG.error("Invalid configuration: %s", exc)
         return 1
-    server = server_cmd.start_server(conf, transport)
+    except Exception as exc:  # database unreachable, port taken...
+        transport.cleanup()
+        LOG.error("Cannot start: %s: %s", type(exc).__name__, exc)
+        return 1
     control: ControlSocket | None = None
     try:
         agents.start_all()
