@@ -112,7 +112,8 @@ class NeutrinoApp(App):
         add("--insecure", action="store_true", default=bool(env("NEUTRINOCLIENT_INSECURE")),
             help="Do not verify TLS certificates")
         add("--http-timeout", metavar="<seconds>", type=float,
-            default=float(env("OS_NETWORK_TIMEOUT", default=120)),
+            # A string default goes through `type` too: a bad variable is a usage error.
+            default=env("OS_NETWORK_TIMEOUT", default="120"),
             help="Seconds to wait for a response")
         return parser
 
