@@ -32,7 +32,12 @@ def connection_error_message(exc: Exception) -> str:
     reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     if m and reason:
         return f"Unable to establish connection to {m.group(1)}: {reason.group(1).strip()}"
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(text) or type(exc).__name__
+
+
+def first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def bare_message(message: str) -> str:
@@ -96,7 +101,7 @@ class NetworkClient:
         except ks_exc.EndpointNotFound as exc:
             raise CliError(f"No network endpoint in the service catalog: {exc}") from None
         except ks_exc.ClientException as exc:
-            raise CliError(str(exc).splitlines()[0] or type(exc).__name__) from None
+            raise CliError(first_line(str(exc)) or type(exc).__name__) from None
 
     def request(self, method: str, path: str, *, body: Any = None,
                 params: list[tuple[str, str]] | None = None) -> Any:
