@@ -58,14 +58,14 @@ def test_failure_backs_off_without_blocking_others() -> None:
 
 def test_full_sync_info_older_than_an_event_is_replaced_by_a_fetch() -> None:
     q = WorkQueue(Clock())
-    before = q.generation("n1")
+    before = q.epoch()
     q.mark("n1", {"id": "n1", "fresh": True})
     q.take(timeout=0)
     q.done("n1")
     q.offer("n1", {"id": "n1", "stale": True}, before)
     assert q.take(timeout=0).info is FETCH
     q.done("n1")
-    q.offer("n1", {"id": "n1", "current": True}, q.generation("n1"))
+    q.offer("n1", {"id": "n1", "current": True}, q.epoch())
     assert q.take(timeout=0).info == {"id": "n1", "current": True}
 
 
@@ -122,9 +122,9 @@ def test_many_networks_come_out_in_due_order_busy_ones_skipped() -> None:
     assert q.idle()
 
 
-def test_network_gone_keeps_its_generation_for_syncs_in_flight() -> None:
+def test_network_gone_keeps_its_last_event_for_syncs_in_flight() -> None:
     q = WorkQueue(Clock())
-    before = q.generation("n1")  # a full sync reads the network as hosted...
+    before = q.epoch()  # a full sync reads the network as hosted...
     q.mark("n1", None)  # ...while it is removed from this agent
     q.take(timeout=0)
     q.known("n1", None)
@@ -132,3 +132,17 @@ def test_network_gone_keeps_its_generation_for_syncs_in_flight() -> None:
     assert q._latest == {}
     q.offer("n1", {"id": "n1", "stale": True}, before)
     assert q.take(timeout=0).info is FETCH
+
+
+def test_sync_info_for_a_network_never_seen_before_the_rpc() -> None:
+    q = WorkQueue(Clock())
+    epoch = q.epoch()
+    q.mark("new", None)  # removed from this agent while the sync RPC ran
+    q.take(timeout=0)
+    q.known("new", None)
+    q.done("new")
+    q.offer("new", {"id": "new"}, epoch)
+    assert q.take(timeout=0).info is FETCH
+    q.done("new")
+    q.offer("other", {"id": "other"}, epoch)
+    assert q.take(timeout=0).info == {"id": "other"}

@@ -200,20 +200,17 @@ class DhcpAgent:
 
     def _full_sync(self) -> bool:
         known = self._dhcp_host.existing_networks() | set(self.served())
-        generations = {n: self._queue.generation(n) for n in known}
+        epoch = self._queue.epoch()
         try:
             infos = self._plugin.get_active_networks_info()
         except Exception as exc:  # noqa: BLE001 - retried; the server may be restarting
             LOG.warning("Full sync failed, retrying in %ss: %s",
                         self._settings.resync_interval, exc)
             return False
-        hosted = {}
-        for info in infos:
-            hosted[info["id"]] = info
-            generations.setdefault(info["id"], self._queue.generation(info["id"]))
-        # Generations were read before the RPC: any cast since then wins over this info.
-        for network_id, generation in generations.items():
-            self._queue.offer(network_id, hosted.get(network_id), generation)
+        hosted = {info["id"]: info for info in infos}
+        # Casts that arrived while the RPC ran win over what it returned (see `offer`).
+        for network_id in known | set(hosted):
+            self._queue.offer(network_id, hosted.get(network_id), epoch)
         self.full_syncs += 1
         LOG.info("Full sync: %d networks hosted, %d known on the host", len(hosted),
                  len(known))

@@ -50,20 +50,28 @@ class WorkQueue:
         self._seq = itertools.count()
         self._busy: set[str] = set()
         self._attempts: dict[str, int] = {}
-        self._generation: dict[str, int] = {}
+        # The event counter's value at each network's last event: a full sync remembers the
+        # counter before its RPC and distrusts what it read for networks with later events.
+        self._events = 0
+        self._last_event: dict[str, int] = {}
         # The newest info known per network (pending, in a reconcile, or last applied);
         # FETCH while a reconcile is still asking the server.
         self._latest: dict[str, object] = {}
         self._closed = False
 
-    def generation(self, network_id: str) -> int:
+    def epoch(self) -> int:
+        """The event counter now; hand it to `offer` with what is read after this."""
         with self._cond:
-            return self._generation.get(network_id, 0)
+            return self._events
+
+    def _event(self, network_id: str) -> None:
+        self._events += 1
+        self._last_event[network_id] = self._events
 
     def mark(self, network_id: str, info: object = FETCH) -> None:
         """An event: the network must be reconciled from `info` (default: fetch it)."""
         with self._cond:
-            self._generation[network_id] = self._generation.get(network_id, 0) + 1
+            self._event(network_id)
             self._put(network_id, info, self._clock())
 
     def mark_with(self, network_id: str, derive: Callable[[dict], dict | None]) -> None:
@@ -74,7 +82,7 @@ class WorkQueue:
             current = self._pending.get(network_id)
             base = current.info if current is not None else self._latest.get(network_id)
             info = derive(base) if isinstance(base, dict) else None
-            self._generation[network_id] = self._generation.get(network_id, 0) + 1
+            self._event(network_id)
             self._put(network_id, FETCH if info is None else info, self._clock())
 
     def known(self, network_id: str, info: object) -> None:
@@ -83,17 +91,17 @@ class WorkQueue:
             if network_id in self._pending:
                 return
             if info is None:
-                # A network that is gone holds no info. Its generation stays: a full sync
+                # A network that is gone holds no info. Its last event stays: a full sync
                 # that read the network before it went must still see the change.
                 self._latest.pop(network_id, None)
             else:
                 self._latest[network_id] = info
 
-    def offer(self, network_id: str, info: object, generation: int) -> None:
-        """Info read by a full sync that started at `generation`: if an event came since,
-        the info may be older than the event, so the reconcile fetches instead."""
+    def offer(self, network_id: str, info: object, epoch: int) -> None:
+        """Info read by a full sync that started at `epoch`: if an event came since, the
+        info may be older than the event, so the reconcile fetches instead."""
         with self._cond:
-            if self._generation.get(network_id, 0) != generation:
+            if self._last_event.get(network_id, 0) > epoch:
                 info = FETCH
             self._put(network_id, info, self._clock())
 
