@@ -93,3 +93,38 @@ def test_bare_message_drops_what_keystoneauth_appends():
         "The request you have made requires authentication.")
     assert bare_message("Unauthorized (HTTP 401)") == "Unauthorized"
     assert bare_message("plain") == "plain"
+
+
+class RaisingSession:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def get_endpoint(self, **kwargs):
+        raise self.exc
+
+    def request(self, *args, **kwargs):
+        raise self.exc
+
+
+def test_keystoneauth_failures_become_one_line_cli_errors():
+    import pytest
+    from keystoneauth1 import exceptions as ks_exc
+
+    from neutrino.cli.client import NetworkClient
+    from neutrino.cli.errors import CliError
+
+    cases = [
+        (ks_exc.ConnectFailure("Unable to establish connection to http://h:5000/v3/auth/tokens:"
+                               " ... [Errno 111] Connection refused'))"),
+         "Unable to establish connection to http://h:5000/v3/auth/tokens: Connection refused"),
+        (ks_exc.Unauthorized(message="The request you have made requires authentication.",
+                             http_status=401),
+         "Authentication failed: The request you have made requires authentication. (HTTP 401)"),
+        (ks_exc.EndpointNotFound("no network"),
+         "No network endpoint in the service catalog: no network"),
+        (ks_exc.ClientException(""), "ClientException"),
+    ]
+    for exc, message in cases:
+        with pytest.raises(CliError) as caught:
+            NetworkClient(RaisingSession(exc)).list("networks")
+        assert str(caught.value) == message
