@@ -265,3 +265,15 @@ def test_dead_dnsmasq_is_restarted(agent: DhcpAgent, plugin: FakeDhcpPlugin,
 def test_backoff_grows_and_caps() -> None:
     assert [backoff(5, n) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 40, 60]
     assert backoff(120, 3) == 120
+
+
+def test_ready_ports_are_batched(agent: DhcpAgent, plugin: FakeDhcpPlugin,
+                                 host: FakeDhcpHost) -> None:
+    net = plugin.add_network(cidr="10.0.0.0/23")
+    ports = {plugin.add_port(net)["id"] for _ in range(150)}
+    agent.start()
+    wait(lambda: ports <= set(plugin.ready))
+    batches = [c[1][0] for c in plugin.calls if c[0] == "dhcp_ready_on_ports"]
+    assert all(len(b) <= 64 for b in batches)
+    assert len(batches) >= 3
+    assert len(plugin.ready) == len(set(plugin.ready))  # each port named once
