@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
@@ -45,11 +45,14 @@ def resolve_project(ctx: Context, body: dict[str, Any], fallback: str | None = N
     return chosen
 
 
-def get(session: Session, ctx: Context, network_id: str,
-        for_update: bool = False) -> models.Network:
-    """A network the caller may see; NetworkNotFound otherwise."""
+def get(session: Session, ctx: Context, network_id: str, for_update: bool = False,
+        shallow: bool = False) -> models.Network:
+    """A network the caller may see; NetworkNotFound otherwise. `shallow` leaves its
+    segments and subnets to be loaded on first use (a port create needs neither)."""
     stmt = select(models.Network).where(models.Network.id == network_id,
                                         flt.network_visible(ctx))
+    if shallow:
+        stmt = stmt.options(lazyload("*"))
     if for_update:
         stmt = stmt.with_for_update()
     net = session.scalars(stmt).one_or_none()
@@ -103,7 +106,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         availability_zone_hints=hints_json,
         description=body.get("description") or "", created_at=stamp, updated_at=stamp,
         revision_number=1)
-    if session.get(models.Network, net.id) is not None:
+    if "id" in body and session.get(models.Network, net.id) is not None:
         raise exc.Conflict(f"Network {net.id} already exists.")
     session.add(net)
     session.flush()

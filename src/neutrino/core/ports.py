@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
@@ -55,7 +55,10 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
+    # Allocation needs the pools only; the rest of a subnet loads on first use.
     stmt = (select(models.Subnet).where(models.Subnet.network_id == network_id)
+            .options(lazyload(models.Subnet.dns_nameservers),
+                     lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network))
             .order_by(models.Subnet.created_at, models.Subnet.id))
     return list(session.scalars(stmt))
 
@@ -304,7 +307,7 @@ def _network_for_port(session: Session, ctx: Context, network_id: str | None,
                       action: str) -> models.Network:
     if not network_id:
         raise exc.InvalidInput(error_message="network_id is required")
-    net = networks.get(session, ctx, network_id)
+    net = networks.get(session, ctx, network_id, shallow=True)
     if not (ctx.is_admin or net.shared or flt.owns(ctx, net.project_id)):
         raise exc.PolicyNotAuthorized(action=action)
     return net
@@ -327,7 +330,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         profile=_profile(body.get("binding:profile")), description=body.get("description") or "",
         created_at=stamp, updated_at=stamp, revision_number=1)
     _bind(port, body.get("binding:host_id"))
-    if session.get(models.Port, port.id) is not None:
+    if "id" in body and session.get(models.Port, port.id) is not None:
         raise exc.Conflict(f"Port {port.id} already exists.")
     _insert_port(session, port, body.get("mac_address"), settings)
     all_subnets = network_subnets(session, net.id)

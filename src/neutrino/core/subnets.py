@@ -162,7 +162,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         gateway_ip=gateway, enable_dhcp=enable_dhcp, ipv6_ra_mode=ra_mode,
         ipv6_address_mode=addr_mode, description=body.get("description") or "",
         created_at=stamp, updated_at=stamp, revision_number=1)
-    if session.get(models.Subnet, subnet.id) is not None:
+    if "id" in body and session.get(models.Subnet, subnet.id) is not None:
         raise exc.Conflict(f"Subnet {subnet.id} already exists.")
     session.add(subnet)
     session.flush()
