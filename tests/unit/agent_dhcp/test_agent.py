@@ -277,3 +277,15 @@ def test_ready_ports_are_batched(agent: DhcpAgent, plugin: FakeDhcpPlugin,
     assert all(len(b) <= 64 for b in batches)
     assert len(batches) >= 3
     assert len(plugin.ready) == len(set(plugin.ready))  # each port named once
+
+
+def test_ready_ports_survive_a_failed_call(agent: DhcpAgent, plugin: FakeDhcpPlugin,
+                                           host: FakeDhcpHost) -> None:
+    net = plugin.add_network()
+    vm = plugin.add_port(net)
+    plugin.failing.add("dhcp_ready_on_ports")
+    agent.start()
+    wait(lambda: any(c[0] == "dhcp_ready_on_ports" for c in plugin.calls))
+    assert plugin.ready == []
+    plugin.failing.clear()
+    wait(lambda: vm["id"] in plugin.ready)
