@@ -87,12 +87,21 @@ def plan_auth(opts: AuthOptions) -> AuthPlan:
     kwargs = {"auth_url": opts.auth_url, "password": opts.password}
     kwargs.update(_present(username=opts.username, user_id=opts.user_id,
                            project_name=opts.project_name, project_id=opts.project_id))
+    if version is None:
+        # Discovery may settle on v2.0, which refuses domains: give the domains only when
+        # the operator did, and Default as the fallback v3 alone uses.
+        kwargs.update(_present(user_domain_name=opts.user_domain_name,
+                               user_domain_id=opts.user_domain_id,
+                               project_domain_name=opts.project_domain_name,
+                               project_domain_id=opts.project_domain_id))
+        kwargs["default_domain_name"] = DEFAULT_DOMAIN
+        return AuthPlan("discover", kwargs)
     # Names are only unique inside a domain; Default is what single-domain clouds use.
     if not opts.user_id:
         kwargs.update(_domain("user", opts.user_domain_name, opts.user_domain_id))
     if not opts.project_id:
         kwargs.update(_domain("project", opts.project_domain_name, opts.project_domain_id))
-    return AuthPlan("v3" if version == "v3" else "discover", kwargs)
+    return AuthPlan("v3", kwargs)
 
 
 def _present(**values: str | None) -> dict[str, str]:

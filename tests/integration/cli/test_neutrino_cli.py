@@ -311,6 +311,11 @@ def test_global_options_instead_of_variables(neutrino, server):
                             "--os-region-name", "Elsewhere", "ext-list", env=clean_env(),
                             ok=False)
     assert wrong_region.code == 1 and "network endpoint" in wrong_region.err.lower()
+    # An auth URL without a version: keystoneauth discovers one.
+    discovered = neutrino("--os-auth-url", server.url, "--os-username", user,
+                          "--os-password", password, "--os-project-name", project,
+                          "ext-list", "-f", "value", "-c", "alias", env=clean_env())
+    assert "agent" in discovered.out.split()
     # --os-url replaces the catalog's endpoint, so the region no longer matters.
     overridden = neutrino("--os-region-name", "Elsewhere", "--os-url", server.url,
                           "ext-list", "-f", "value", "-c", "alias")

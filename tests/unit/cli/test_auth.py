@@ -37,8 +37,14 @@ def test_v3_domains_given_are_kept():
     assert "project_domain_name" not in plan.kwargs
 
 
-def test_an_unversioned_url_is_discovered():
-    assert plan_auth(AuthOptions(auth_url="http://h:5000/", **PASSWORD)).kind == "discover"
+def test_an_unversioned_url_is_discovered_with_default_as_the_v3_fallback():
+    plan = plan_auth(AuthOptions(auth_url="http://h:5000/", **PASSWORD))
+    assert plan.kind == "discover"
+    assert plan.kwargs["default_domain_name"] == "Default"
+    assert "user_domain_name" not in plan.kwargs
+    given = plan_auth(AuthOptions(auth_url="http://h:5000/", user_domain_name="users",
+                                  **PASSWORD))
+    assert given.kwargs["user_domain_name"] == "users"
 
 
 def test_a_token_with_a_url_needs_no_identity_service():
