@@ -68,7 +68,7 @@ def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
 def _taken(session: Session, subnet_id: str) -> set[int]:
     rows = session.scalars(select(models.IPAllocation.ip_address)
                            .where(models.IPAllocation.subnet_id == subnet_id))
-    return {int(ipaddress.ip_address(ip)) for ip in rows}
+    return {ipam.ip_to_int(ip) for ip in rows}
 
 
 def _insert_ip(session: Session, port: models.Port, subnet: models.Subnet, ip: str) -> bool:

@@ -160,3 +160,13 @@ def test_dhcp_needs_room() -> None:
     with pytest.raises(exc.InvalidInput):
         ipam.check_dhcp_cidr(ipam.parse_cidr("224.0.0.0/24"))
     ipam.check_dhcp_cidr(ipam.parse_cidr("10.0.0.0/30"))
+
+
+@given(value=st.integers(0, 2**32 - 1))
+def test_ip_to_int_v4(value: int) -> None:
+    assert ipam.ip_to_int(str(ipaddress.IPv4Address(value))) == value
+
+
+@given(value=st.integers(0, 2**128 - 1))
+def test_ip_to_int_v6(value: int) -> None:
+    assert ipam.ip_to_int(str(ipaddress.IPv6Address(value))) == value
