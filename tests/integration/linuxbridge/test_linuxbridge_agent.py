@@ -1,0 +1,153 @@
+"""The real `neutrino-linuxbridge-agent` with the real server over RabbitMQ, acting in a test
+namespace with real bridges and VLAN devices: a tap appears, it is plugged and its port goes
+ACTIVE; the tap goes, the port goes DOWN and the bridge and VLAN device are removed."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support import netns as tn
+from support.rabbit import RabbitVhost
+from support.server import NeutrinoServer, executable, render_config
+
+from neutrino.lib import constants, naming
+
+pytestmark = [pytest.mark.rabbit, pytest.mark.root]
+
+WALKTHROUGH = Path(__file__).resolve().parents[3] / "etc" / "walkthrough"
+
+
+@pytest.fixture
+def rabbit() -> Iterator[RabbitVhost]:
+    with RabbitVhost() as vhost:
+        yield vhost
+
+
+@pytest.fixture
+def server(tmp_path: Path, rabbit: RabbitVhost) -> Iterator[NeutrinoServer]:
+    with NeutrinoServer(tmp_path / "server", transport_url=rabbit.url,
+                        auth_strategy="noauth", agent_down_time=3) as server:
+        yield server
+
+
+@pytest.fixture
+def api(server: NeutrinoServer) -> Iterator[httpx.Client]:
+    headers = {"X-Project-Id": "b" * 32, "X-Roles": "admin"}
+    with httpx.Client(base_url=server.url + "/v2.0", headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def resources() -> Iterator[tn.NetnsResources]:
+    with tn.NetnsResources() as res:
+        yield res
+
+
+def start_agent(workdir: Path, host: str, netns: str, transport_url: str,
+                resources: tn.NetnsResources) -> subprocess.Popen:
+    workdir.mkdir(parents=True)
+    local = workdir / "local.conf"
+    # The walk-through's files unchanged, then what places this agent in the test.
+    local.write_text(render_config({
+        "DEFAULT": {"host": host, "transport_url": transport_url, "host_netns": netns,
+                    "netns_dir": str(workdir / "netns"), "state_path": str(workdir),
+                    "debug": "true"},
+        "AGENT": {"report_interval": 1},
+    }))
+    log = open(workdir / "agent.log", "ab")  # noqa: SIM115 - closed by the finalizer
+    proc = subprocess.Popen(
+        [executable("neutrino-linuxbridge-agent"),
+         "--config-file", str(WALKTHROUGH / "neutron-hostA.conf"),
+         "--config-file", str(WALKTHROUGH / "linuxbridge_conf.ini"),
+         "--config-file", str(local)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        log.close()
+
+    resources.defer(stop)
+    return proc
+
+
+def test_a_tap_is_plugged_into_its_vlan_bridge_and_the_port_goes_active(
+        tmp_path, rabbit, server, api, resources) -> None:
+    host_name = tn.unique("HostA-")
+    host = resources.namespace()
+    # The host's eth0, cabled to a "physnet" namespace (this kernel may lack dummy links).
+    resources.veth("eth0", tn.unique("phy"), ns_a=host, ns_b=resources.namespace())
+    agent = start_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
+
+    def lb_agent() -> dict | None:
+        found = api.get("/agents", params={"host": host_name}).json()["agents"]
+        return found[0] if found and found[0]["alive"] else None
+
+    registered = tn.wait_for(lb_agent, timeout=60)
+    assert registered["agent_type"] == constants.AGENT_TYPE_LINUXBRIDGE
+    assert registered["binary"] == constants.BINARY_LINUXBRIDGE
+    assert registered["topic"] == constants.TOPIC_LINUXBRIDGE
+    assert registered["configurations"]["interface_mappings"] == {"physnet1": "eth0"}
+
+    net = api.post("/networks", json={"network": {"name": "lb"}})
+    assert net.status_code == 201, net.text
+    network = net.json()["network"]
+    assert network["provider:network_type"] == "vlan"
+    vlan = network["provider:segmentation_id"]
+    vlan_dev = naming.vlan_device("eth0", vlan)
+    real_vlans = tn.kernel_supports("vlan")
+    if not real_vlans:
+        # This kernel cannot make VLAN devices: as the lab does, give the host a link that
+        # already has the uplink's name; the agent must find and enslave it.
+        resources.veth(vlan_dev, tn.unique("phv"), ns_a=host, ns_b=resources.namespace())
+    sub = api.post("/subnets", json={"subnet": {"network_id": network["id"],
+                                                "cidr": "10.7.0.0/24", "ip_version": 4}})
+    assert sub.status_code == 201, sub.text
+    created = api.post("/ports", json={"port": {"network_id": network["id"],
+                                                "binding:host_id": host_name,
+                                                "device_owner": "compute:nova"}})
+    assert created.status_code == 201, created.text
+    port = created.json()["port"]
+    assert port["status"] == constants.PORT_STATUS_DOWN
+
+    # The "VM": a veth whose host end is the port's tap and whose other end is in a VM
+    # namespace with the port's MAC.
+    vm = resources.namespace()
+    tap = naming.tap_name(port["id"])
+    tn.ip("link", "add", tap, "type", "veth", "peer", "name", "eth0", "address",
+          port["mac_address"], "netns", vm, netns=host)
+
+    def port_status() -> str:
+        return api.get(f"/ports/{port['id']}").json()["port"]["status"]
+
+    tn.wait_for(lambda: port_status() == constants.PORT_STATUS_ACTIVE, timeout=30)
+    bridge = naming.bridge_name(network["id"])
+    assert tn.link_master(tap, netns=host) == bridge
+    assert tn.link_master(vlan_dev, netns=host) == bridge
+    if real_vlans:
+        assert f"vlan protocol 802.1Q id {vlan}" in tn.ip("-d", "link", "show", vlan_dev,
+                                                           netns=host)
+    tn.wait_for(lambda: (lb_agent() or {}).get("configurations", {}).get("devices") == 1,
+                timeout=30)
+    assert agent.poll() is None
+
+    # The VM goes away: its tap with it.
+    tn.ip("link", "del", tap, netns=host)
+    tn.wait_for(lambda: port_status() == constants.PORT_STATUS_DOWN, timeout=30)
+    tn.wait_for(lambda: bridge not in tn.links(host), timeout=30)
+    if real_vlans:  # the agent's own VLAN device goes with the bridge
+        tn.wait_for(lambda: vlan_dev not in tn.links(host), timeout=30)
+    else:  # a link the agent did not make is only released
+        assert tn.link_master(vlan_dev, netns=host) is None
+    assert "eth0" in tn.links(host)  # the physical interface stays
