@@ -1,0 +1,80 @@
+"""neutrino-server on real RabbitMQ: an agent's RPC report shows in the API, and an API
+action reaches the agent as a cast — the server's RPC servers and notifier are wired."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+import requests
+from support.rabbit import RabbitVhost
+from support.server import NeutrinoServer
+
+from neutrino.conf.settings import RpcSettings
+from neutrino.lib import constants
+from neutrino.rpc.agent_api import StateReportClient, serve_dhcp_agent
+from neutrino.rpc.transport import get_transport
+
+pytestmark = pytest.mark.rabbit
+
+
+class Casts:
+    def __init__(self) -> None:
+        self.received: queue.Queue = queue.Queue()
+
+    def __getattr__(self, method: str):
+        if method not in constants.DHCP_AGENT_CASTS:
+            raise AttributeError(method)
+        return lambda payload: self.received.put((method, payload))
+
+
+def admin_token(url: str) -> str:
+    response = requests.post(f"{url}/v3/auth/tokens", json={"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": "adminpassword"}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}, timeout=10)
+    assert response.status_code == 201
+    return response.headers["X-Subject-Token"]
+
+
+def test_rpc_report_and_cast_through_the_server(tmp_path):
+    with RabbitVhost() as vhost, NeutrinoServer(tmp_path, transport_url=vhost.url) as server:
+        transport = get_transport(RpcSettings(vhost.url))
+        listener = None
+        try:
+            casts = Casts()
+            listener = serve_dhcp_agent(transport, "HostA", casts)
+            reporter = StateReportClient(transport, "HostA", timeout=30)
+            status = reporter.report_state({
+                "binary": constants.BINARY_DHCP, "topic": constants.TOPIC_DHCP_AGENT,
+                "agent_type": constants.AGENT_TYPE_DHCP, "availability_zone": "nova",
+                "configurations": {"networks": 0}}, start_flag=True)
+            assert status == constants.AGENT_NEW
+
+            headers = {"X-Auth-Token": admin_token(server.url)}
+            agents = requests.get(f"{server.url}/v2.0/agents", headers=headers,
+                                  timeout=10).json()["agents"]
+            assert [(a["host"], a["alive"]) for a in agents] == [("HostA", True)]
+
+            net = requests.post(f"{server.url}/v2.0/networks", headers=headers,
+                                json={"network": {"name": "net2"}}, timeout=10).json()
+            net_id = net["network"]["id"]
+            response = requests.post(
+                f"{server.url}/v2.0/agents/{agents[0]['id']}/dhcp-networks",
+                headers=headers, json={"network_id": net_id}, timeout=10)
+            assert response.status_code == 201
+            deadline = time.monotonic() + 30
+            seen = []
+            while time.monotonic() < deadline:
+                try:
+                    seen.append(casts.received.get(timeout=1))
+                except queue.Empty:
+                    continue
+                if ("network_create_end", {"network": {"id": net_id}}) in seen:
+                    break
+            assert ("network_create_end", {"network": {"id": net_id}}) in seen, seen
+        finally:
+            if listener is not None:
+                listener.stop()
+            transport.cleanup()
