@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
@@ -73,6 +73,10 @@ def get_owned(session: Session, ctx: Context, network_id: str, action: str,
 def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[models.Network]:
     stmt = select(models.Network).where(flt.network_visible(ctx),
                                         *flt.network_filters(filters or {}))
+    # A network's dict needs its subnets' ids only, not their pools, servers and routes.
+    stmt = stmt.options(selectinload(models.Network.subnets).options(
+        lazyload(models.Subnet.allocation_pools), lazyload(models.Subnet.dns_nameservers),
+        lazyload(models.Subnet.host_routes)))
     return list(session.scalars(stmt.order_by(models.Network.id)))
 
 
