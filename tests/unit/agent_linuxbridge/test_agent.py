@@ -135,3 +135,19 @@ def test_a_port_set_admin_down_is_reported_down() -> None:
     agent.reconcile_once(full=True)
     assert plugin.calls == [("ports_on_host",), ("down", "tapaaa")]
     assert agent.configurations()["devices"] == 0
+
+
+def test_a_lasting_problem_is_warned_about_once(caplog) -> None:
+    host = FakeHostLinks(eth0(), Link("tapaaa", "tun"))
+    host.fail.add("eth0.1000")
+    plugin = FakeL2Plugin({"tapaaa": port("tapaaa", NET1)})
+    agent = make_agent(host, plugin)
+    with caplog.at_level("INFO", logger="neutrino.agent.linuxbridge"):
+        for _ in range(3):
+            agent.reconcile_once()
+        host.fail.clear()
+        agent.reconcile_once()
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "eth0.1000" in warnings[0].getMessage()
+    assert ("up", "tapaaa") in plugin.calls  # plugged once the problem went away
+    assert any("fixed" in r.getMessage() for r in caplog.records)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from neutrino.agent.linuxbridge.executor import apply_plan
@@ -52,7 +53,7 @@ class LinuxBridgeAgent:
         self._up: dict[str, str] = {}  # taps reported up -> their bridge
         self._pending_down: set[str] = set()
         self._changed: set[str] = set()  # taps whose port changed: report them again
-        self._warned: dict[str, str] = {}
+        self._warned: dict[str, str] = {}  # tap or link -> the last problem logged
         self._resync = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,8 +85,9 @@ class LinuxBridgeAgent:
         self._report_down_pending()
         devices = {tap: d for tap, d in self._details.items() if tap in taps}
         plan = plan_links(devices, self._settings.interface_mappings, links)
-        self._warn_unpluggable(plan.unpluggable)
-        plugged = apply_plan(plan, self._host)
+        failing: dict[str, str] = {}
+        plugged = apply_plan(plan, self._host, lambda t, m: failing.__setitem__(t, m))
+        self._log_problems(failing, plan.unpluggable)
         self._report(plugged)
 
     def _forget_vanished(self, taps: set[str]) -> None:
@@ -95,7 +97,6 @@ class LinuxBridgeAgent:
             self._asked_at.pop(tap, None)
             self._up.pop(tap, None)
             self._changed.discard(tap)
-            self._warned.pop(tap, None)
         self._pending_down -= taps
 
     def _refresh_all(self, taps: set[str], sweep_down: bool) -> None:
@@ -143,11 +144,18 @@ class LinuxBridgeAgent:
                 continue
             self._pending_down.discard(tap)
 
-    def _warn_unpluggable(self, unpluggable: dict[str, str]) -> None:
-        for tap, why in unpluggable.items():
-            if self._warned.get(tap) != why:
-                LOG.warning("Cannot plug %s: %s", tap, why)
-                self._warned[tap] = why
+    def _log_problems(self, failing: dict[str, str], unpluggable: Mapping[str, str]) -> None:
+        # A problem that lasts is logged once, not on every pass.
+        problems = dict(failing)
+        problems.update({tap: f"Cannot plug {tap}: {why}" for tap, why in unpluggable.items()})
+        for name, message in problems.items():
+            if self._warned.get(name) != message:
+                LOG.warning("%s", message)
+            else:
+                LOG.debug("%s", message)
+        for name in set(self._warned) - set(problems):
+            LOG.info("%s: fixed", name)
+        self._warned = problems
 
     def _report(self, plugged: dict[str, str]) -> None:
         for tap in sorted(set(self._up) - set(plugged)):

@@ -11,15 +11,26 @@ from neutrino.agent.linuxbridge.plan import Plan
 LOG = logging.getLogger(__name__)
 
 
-def apply_plan(plan: Plan, host: HostLinks) -> dict[str, str]:
-    """Apply `plan`; returns tap -> bridge for the taps that are now plugged."""
+FailureLog = Callable[[str, str], None]
+
+
+def _log_failure(target: str, message: str) -> None:
+    LOG.warning("%s", message)
+
+
+def apply_plan(plan: Plan, host: HostLinks,
+               on_failure: FailureLog = _log_failure) -> dict[str, str]:
+    """Apply `plan`; returns tap -> bridge for the taps that are now plugged.
+
+    `on_failure(link, message)` hears of each failed step (default: a warning).
+    """
     failed: set[str] = set()
 
     def step(target: str, action: Callable[[], None], what: str) -> None:
         try:
             action()
         except Exception as exc:  # noqa: BLE001 - one broken link must not stop the rest
-            LOG.warning("Could not %s: %s", what, exc)
+            on_failure(target, f"Could not {what}: {exc!r}")
             failed.add(target)
 
     for bridge in plan.bridges:

@@ -25,12 +25,9 @@ class LinuxHostLinks:
         self._host = host
 
     def links(self) -> dict[str, Link]:
-        found: dict[str, Link] = {}
-        for name in linux_links.list_links(self._host):
-            info = linux_links.link_info(self._host, name)
-            if info is not None:  # gone since the listing
-                found[name] = Link(name, info["kind"], info["master"], info["up"])
-        return found
+        # One netlink dump per pass: the loop runs every second.
+        return {name: Link(name, info["kind"], info["master"], info["up"])
+                for name, info in linux_links.links_info(self._host).items()}
 
     def ensure_bridge(self, name: str) -> None:
         linux_links.ensure_bridge(self._host, name)
