@@ -29,12 +29,13 @@ def machine_leftovers(lab: Lab) -> list[str]:
 
 
 @pytest.fixture
-def lab_factory(tmp_path):
+def lab_factory():
     made: list[Lab] = []
 
+    # The lab's default directories: dnsmasq runs as nobody and must reach its files, which
+    # pytest's private tmp_path would forbid. Unique names keep parallel runs apart.
     def make(name: str | None = None) -> Lab:
-        names = LabNames(name or unique_lab_name(), run_base=str(tmp_path / "run"),
-                         state_base=str(tmp_path / "state"))
+        names = LabNames(name or unique_lab_name())
         lab = Lab(names)
         made.append(lab)
         return lab

@@ -112,11 +112,13 @@ class Lab:
             raise LabError(f"transport {transport!r} is not one of {TRANSPORTS}")
         self.down()
         n = self.names
-        os.makedirs(n.run_dir, exist_ok=True)
-        os.makedirs(n.state_dir, exist_ok=True)
+        os.makedirs(n.run_dir, mode=0o755, exist_ok=True)
+        os.makedirs(n.state_dir, mode=0o755, exist_ok=True)
         st = LabState(lab=n.lab, transport=transport if services else None)
         self.save(st)
         try:
+            if services:
+                _check_traversable(n.state_dir)
             fabric.create_physnet(n)
             fabric.create_mgmt(n)
             if not fabric.kernel_has_vlans():
@@ -384,8 +386,12 @@ class Lab:
             for dirpath, _dirs, files in os.walk(root):
                 for name in files:
                     if f"{os.sep}dhcp{os.sep}" in dirpath + os.sep and not name.endswith(".pid"):
-                        lines.append(f"## {os.path.join(dirpath, name)}")
-                        lines.append(_tail(os.path.join(dirpath, name), 20).rstrip())
+                        path = os.path.join(dirpath, name)
+                        lines.append(f"## {path}")
+                        if name.endswith(".log"):  # its reloads, then its last words
+                            with open(path, errors="replace") as f:
+                                lines += [x.rstrip() for x in f if " read " in x]
+                        lines.append(_tail(path, 12).rstrip())
         log_dir = os.path.dirname(self.names.log_file("x"))
         for name in sorted(_listdir(log_dir)):
             lines += [f"## log {name}", _tail(os.path.join(log_dir, name), 25).rstrip()]
@@ -429,3 +435,17 @@ def _tail(path: str, lines: int = 15) -> str:
             return "".join(f.readlines()[-lines:])
     except OSError:
         return f"(no log at {path})"
+
+
+def _check_traversable(path: str) -> None:
+    """dnsmasq drops to `nobody`: every directory above its files must let others in."""
+    current = os.path.abspath(path)
+    while True:
+        if not os.stat(current).st_mode & 0o001:
+            raise LabError(f"{current} does not let other users in; dnsmasq (as nobody) "
+                           f"could not read its files below {path}: choose another "
+                           f"--state-base")
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current = parent
