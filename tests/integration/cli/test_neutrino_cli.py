@@ -59,6 +59,9 @@ def test_walkthrough(neutrino, fleet, rows, until):
     assert [dhcp["HostA"], "nova", "neutrino-dhcp-agent"] in extra
     assert any(r[0] == lb_b and r[2] == "neutrino-linuxbridge-agent" for r in extra)
 
+    filtered = rows(neutrino("agent-list", "--host", "HostB", "--agent-type", "DHCP agent").out)
+    assert [r[0] for r in filtered[1:]] == [dhcp["HostB"]]
+
     # agent-show: Field/Value, configurations over several lines.
     detail = rows(neutrino("agent-show", dhcp["HostA"]).out)
     assert detail[0] == ["Field", "Value"]
