@@ -3,9 +3,15 @@
     neutrino-server --config-file /etc/neutron/neutron.conf \
         --config-file /etc/neutron/plugins/linuxbridge/linuxbridge_conf.ini
 
-Configuration is read once, here; the layers below get typed settings. `api_workers` is
-accepted but one process serves the API: scale out by running more replicas (they share
-nothing but the database and the broker, and tokens when `token_secret` is shared).
+Configuration is read once, here; the layers below get typed settings.
+
+`api_workers = N` (N > 1): the server binds its port, prepares the database, then forks
+N - 1 API worker processes before any thread or connection exists; each worker has its own
+Core, database pool and transport (for its casts) and serves on the shared socket. RPC
+servers and the HA monitor run once, in the parent, which also serves the API. Workers need
+a real broker: with the in-process transport (`fake://`) one process serves. Replicas of
+the whole server scale out the same way (they share only the database, the broker and,
+through `token_secret` or a shared state_path, the token key).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -122,14 +129,29 @@ class HaMonitor:
             self._thread.join(timeout=30)
 
 
+def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off",
+                                         log_config=None, access_log=False,
+                                         server_header=False))
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket, made before forking so every worker shares it."""
+    sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
+                                else socket.AF_INET, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 class ApiServer:
     """uvicorn in a thread of its own, so the caller's thread keeps the signals."""
 
-    def __init__(self, app: Any, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None,
-                                access_log=False, server_header=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+    def __init__(self, app: Any, host: str, port: int,
+                 sock: socket.socket | None = None) -> None:
+        self._server = _uvicorn(app, host, port)
+        sockets = [sock] if sock is not None else None
+        self._thread = threading.Thread(target=self._server.run, args=(sockets,),
+                                        name="api", daemon=True)
         self.address = f"{host}:{port}"
 
     def start(self, timeout: float = 30.0) -> None:
@@ -172,24 +194,38 @@ def prepare_database(db: Database) -> None:
                     "`neutrino-db-manage upgrade head`", current, db.head_revision())
 
 
-def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport) -> Server:
-    """Everything `neutrino-server` runs, started; raises ConfigError for bad settings."""
-    register_edge_opts(conf)
+def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Transport
+              ) -> tuple[Any, Core]:
+    """The API application over a Core of its own (one per process)."""
     settings = api_settings(conf)
-    core_config = core_settings(conf)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
-    policy = policy_file(conf)
-    if settings.api_workers > 1:
-        LOG.warning("api_workers = %d: one process serves the API; run more replicas of "
-                    "neutrino-server to scale out", settings.api_workers)
+    core = Core(db, core_settings(conf), RpcDhcpNotifier(transport))
+    return create_app(core, settings, policy_file=policy_file(conf), keystone=keystone), core
 
-    db = Database(database_settings(conf))
-    prepare_database(db)
-    core = Core(db, core_config, RpcDhcpNotifier(transport))
-    app = create_app(core, settings, policy_file=policy, keystone=keystone)
+
+def check_config(conf: cfg.ConfigOpts) -> None:
+    """Every setting the server reads, so a bad one fails before anything starts."""
+    register_edge_opts(conf)
+    api_settings(conf)
+    core_settings(conf)
+    database_settings(conf)
+    rpc_settings(conf)
+    policy_file(conf)
+
+
+def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
+                 sock: socket.socket | None = None, db: Database | None = None) -> Server:
+    """Everything `neutrino-server` runs, started; raises ConfigError for bad settings.
+    `sock`/`db`: the listening socket and database prepared before forking workers."""
+    check_config(conf)
+    settings = api_settings(conf)
+    if db is None:
+        db = Database(database_settings(conf))
+        prepare_database(db)
+    app, core = build_app(conf, db, transport)
     rpc = start_rpc_servers(transport, core, host=conf.host)
     monitor = HaMonitor(core.reschedule_networks_from_down_agents)
-    api = ApiServer(app, settings.bind_host, settings.bind_port)
+    api = ApiServer(app, settings.bind_host, settings.bind_port, sock)
     try:
         monitor.start()
         api.start()
@@ -216,6 +252,64 @@ def _fail(conf: cfg.ConfigOpts, message: str) -> int:
     return 1
 
 
+def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
+    """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
+    transport = get_transport(rpc_settings(conf))
+    db = Database(database_settings(conf))
+    try:
+        app, _core = build_app(conf, db, transport)
+        settings = api_settings(conf)
+        _uvicorn(app, settings.bind_host, settings.bind_port).run(sockets=[sock])
+        return 0
+    except Exception:
+        LOG.exception("API worker %d failed", os.getpid())
+        return 1
+    finally:
+        db.dispose()
+        transport.cleanup()
+
+
+def fork_workers(conf: cfg.ConfigOpts, count: int, sock: socket.socket) -> list[int]:
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # the child never returns into the parent's code
+            code = 1
+            try:
+                code = run_worker(conf, sock)
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    LOG.info("Started %d API worker process(es): %s", count, pids)
+    return pids
+
+
+def stop_workers(pids: list[int], timeout: float = 30.0) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while True:
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.05)
+
+
+def _in_process(url: str) -> bool:
+    return url.startswith(("fake:", "kombu+memory:"))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG)
@@ -228,14 +322,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: cannot log: {exc}", file=sys.stderr)
         return 1
     transport = None
+    workers: list[int] = []
     try:
-        transport = get_transport(rpc_settings(conf))
-        server = start_server(conf, transport)
+        check_config(conf)
+        settings, rpc = api_settings(conf), rpc_settings(conf)
+        sock, db = None, None
+        if settings.api_workers > 1:
+            if _in_process(rpc.transport_url):
+                LOG.warning("api_workers = %d ignored: the in-process transport %s needs "
+                            "one process", settings.api_workers, rpc.transport_url)
+            else:
+                # Fork before any thread, broker or database connection exists.
+                sock = listen(settings.bind_host, settings.bind_port)
+                db = Database(database_settings(conf))
+                prepare_database(db)
+                db.dispose()
+                workers = fork_workers(conf, settings.api_workers - 1, sock)
+        transport = get_transport(rpc)
+        server = start_server(conf, transport, sock=sock, db=db)
     except (ConfigError, cfg.Error, ValueError) as exc:
+        stop_workers(workers)
         if transport is not None:
             transport.cleanup()
         return _fail(conf, f"Invalid configuration: {exc}")
     except Exception as exc:  # database unreachable, port taken, broker refused...
+        stop_workers(workers)
         if transport is not None:
             transport.cleanup()
         return _fail(conf, f"Cannot start: {type(exc).__name__}: {exc}")
@@ -243,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_signal()
     finally:
         LOG.info("Stopping")
+        stop_workers(workers)
         server.stop()
         transport.cleanup()
     return 0

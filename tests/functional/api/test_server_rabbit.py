@@ -3,7 +3,9 @@ action reaches the agent as a cast — the server's RPC servers and notifier are
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
 import time
 
 import pytest
@@ -78,3 +80,41 @@ def test_rpc_report_and_cast_through_the_server(tmp_path):
             if listener is not None:
                 listener.stop()
             transport.cleanup()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(p) for p in handle.read().split()]
+
+
+def test_api_workers_share_the_port(tmp_path):
+    with RabbitVhost() as vhost, NeutrinoServer(
+            tmp_path, transport_url=vhost.url,
+            options={"DEFAULT": {"api_workers": 3}}) as server:
+        parent = server.process.pid
+        deadline = time.monotonic() + 30
+        while len(_children(parent)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(parent)
+        assert len(workers) == 2
+        # Tokens from any process validate in every other; writes are seen by all.
+        for i in range(12):
+            headers = {"X-Auth-Token": admin_token(server.url)}
+            response = requests.post(f"{server.url}/v2.0/networks", headers=headers,
+                                     json={"network": {"name": f"n{i}"}}, timeout=10)
+            assert response.status_code == 201, response.text
+        names = {n["name"] for n in requests.get(
+            f"{server.url}/v2.0/networks", headers=headers, timeout=10).json()["networks"]}
+        assert names == {f"n{i}" for i in range(12)}
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        for pid in workers:
+            assert not os.path.exists(f"/proc/{pid}") or \
+                open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_api_workers_ignored_on_the_in_process_transport(tmp_path):
+    with NeutrinoServer(tmp_path, options={"DEFAULT": {"api_workers": 2}}) as server:
+        assert _children(server.process.pid) == []
+        assert requests.get(f"{server.url}/", timeout=10).status_code == 200
+        assert "api_workers = 2 ignored" in server.log_path.read_text()
