@@ -202,3 +202,20 @@ def test_agents_per_network_over_provisioned_network_just_drops_the_dead(world):
     elapse(world, DOWN + 1, "hostB", "hostC")
     assert world.core.reschedule_networks_from_down_agents() == 1
     assert world.hosting(net["id"]) == ["hostB"]  # per-network is 1: B alone is enough
+
+
+def test_an_agent_back_before_its_batch_keeps_its_networks(world):
+    from neutrino.core.ha import DeadAgent
+    from neutrino.core.notify import Outbox
+
+    world.dhcp_agent("hostA")
+    world.dhcp_agent("hostB")
+    net = host_networks(world, "hostA", 1)[0]
+    elapse(world, DOWN + 1, "hostB")
+    monitor = world.core.ha_monitor
+    now = world.clock.now()
+    dead = world.db.transaction(lambda s: monitor._dead_hosting_agents(s, now))  # a tick saw
+    assert [d.host for d in dead] == ["hostA"]
+    world.heartbeat("hostA")  # ...and then A reported
+    assert monitor._move_off(DeadAgent(dead[0].id, "hostA", dead[0].heartbeat), Outbox()) == 0
+    assert world.hosting(net["id"]) == ["hostA"]

@@ -252,6 +252,10 @@ class HaMonitor:
                     casts: list[tuple[str, str]]) -> int:
         casts.clear()  # a retried transaction starts over
         now = self.clock.now()
+        heartbeat = session.scalar(select(Agent.heartbeat_timestamp).where(
+            Agent.id == agent.id))
+        if heartbeat is None or heartbeat > alive_cutoff(now, self.settings.agent_down_time):
+            return 0  # it came back (or was deleted) since the tick looked
         candidates = self.bindings.candidates(session, now)
         per_network = self.settings.dhcp_agents_per_network
         moved = 0

@@ -166,9 +166,12 @@ class Core:
             created = [ports.create(session, ctx, self.settings, self.clock, b)
                        for b in bodies]
             new_hosts = self._schedule_for_ports(session, created, now)
+            served = {n: self._served(session, n) for n in {p.network_id for p in created}}
             for port in created:
-                blocks = self._blocks_for(session, port.network_id, port.device_owner,
-                                          port.host_id)
+                blocks = provisioning.initial_blocks(
+                    port.device_owner, port.host_id,
+                    provisioning.l2_agent_on_host(session, port.host_id),
+                    served[port.network_id])
                 provisioning.add_blocks(session, port.id, blocks)
             return [views.port_dict(p) for p in created], new_hosts
 
@@ -200,12 +203,16 @@ class Core:
                 new_hosts.extend((a.host, network_id) for a in placed)
         return new_hosts
 
+    @staticmethod
+    def _served(session: Session, network_id: str) -> bool:
+        """Whether a DHCP agent serves the network, so its ports wait for DHCP."""
+        return has_dhcp_subnet(session, network_id) and has_binding(session, network_id)
+
     def _blocks_for(self, session: Session, network_id: str, device_owner: str,
                     host: str) -> set[str]:
-        served = has_dhcp_subnet(session, network_id) and has_binding(session, network_id)
         return provisioning.initial_blocks(device_owner, host,
                                            provisioning.l2_agent_on_host(session, host),
-                                           served)
+                                           self._served(session, network_id))
 
     def _hosts_of(self, network_ids: set[str]) -> dict[str, list[str]]:
         return self.db.transaction(lambda s: hosting_hosts(s, network_ids), readonly=True)
@@ -234,9 +241,8 @@ class Core:
 
     def _rebind(self, session: Session, row: Port) -> None:
         """A port bound to a new host (or unbound) is wired again from scratch there."""
-        served = has_dhcp_subnet(session, row.network_id) and has_binding(session,
-                                                                          row.network_id)
-        provisioning.rebind_blocks(session, row.id, row.device_owner, row.host_id, served)
+        provisioning.rebind_blocks(session, row.id, row.device_owner, row.host_id,
+                                   self._served(session, row.network_id))
         row.status = const.PORT_STATUS_DOWN
         session.flush()
 
