@@ -110,7 +110,8 @@ class Controller:
         item = getattr(self.core, f"get_{resource.singular}")(ctx, id_)
         visible = self._visible(ctx, resource, [item])
         if not visible:
-            raise not_found()
+            # Hidden by policy: as absent. Agents answer as Neutron's policy hook does.
+            raise not_found() if resource is AGENT else resource.not_found(id_)
         return visible[0]
 
     def show(self, ctx: Context, resource: Resource, id_: str,
@@ -173,7 +174,7 @@ class Controller:
     def update(self, ctx: Context, resource: Resource, id_: str, payload: Any) -> Item:
         items, _ = request.resource_items(payload, resource, allow_bulk=False)
         body = request.prepare_update(resource, items[0])
-        current, target = self._get_visible(ctx, resource, id_)
+        _, target = self._get_visible(ctx, resource, id_)
         action = f"update_{resource.singular}"
         self.policy.enforce(action, {**target, **body}, ctx)
         self._check_attrs(ctx, action, resource, body, body, target)
