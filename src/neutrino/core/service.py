@@ -1,21 +1,27 @@
 """`Core`: the one facade the API, the RPC endpoints and the tests call.
 
-Resource methods delegate to `Resources` and then do what a change means for the DHCP and
-L2 agents, after the resource's transaction has committed: schedule the network when it
-first needs DHCP, set the port's provisioning blocks, and cast to the DHCP agents hosting
-the network (admin-up ones only). Agents, scheduling, the DHCP plugin API, the L2 API and
-the HA monitor are here too; the decisions live in the small modules next to this one.
+Resource methods delegate to `Resources` and add what a change means for the DHCP and L2
+agents: scheduling when a network first needs DHCP, the ports' provisioning blocks (in the
+port's own transaction, so no agent can report a port up before its blocks exist), and
+casts to the admin-up DHCP agents hosting the network once the change has committed.
+Agents, scheduling, the DHCP plugin API, the L2 API and the HA monitor are here too; the
+decisions live in the small modules next to this one.
+
+No SQL error leaves Core: a transaction that still loses after its retries is a 409, a
+database that does not answer a 503 (as `Resources` does).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -41,6 +47,7 @@ from neutrino.lib import constants as const
 from neutrino.lib.naming import dhcp_device_id
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Filters = Mapping[str, Sequence[Any]]
 
@@ -49,6 +56,32 @@ def _busy() -> exc.NeutronException:
     return exc.Conflict("Too many concurrent changes; try again.")
 
 
+def _no_sql_errors(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except (exc.NeutronException, ValueError):
+            raise
+        except RetryRequest:
+            raise _busy() from None
+        except IntegrityError as err:
+            LOG.warning("integrity error left core: %s", err)
+            raise _busy() from None
+        except DBAPIError as err:
+            LOG.error("database error left core: %s", err)
+            raise exc.ServiceUnavailable("The database is unavailable; try again.") from None
+    return wrapper
+
+
+def _guarded(cls: type) -> type:
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and callable(member):
+            setattr(cls, name, _no_sql_errors(member))
+    return cls
+
+
+@_guarded
 class Core:
     def __init__(self, db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
                  clock: Clock = SystemClock(), rng: random.Random | None = None) -> None:
@@ -64,7 +97,7 @@ class Core:
         self.started_at = clock.now()
         self.ha_monitor = ha.HaMonitor(db, settings, self.bindings, clock, self.started_at)
 
-    def _now(self):  # noqa: ANN202
+    def _now(self) -> datetime:
         return server_time(self.clock.now())
 
     def _hosts(self, network_id: str) -> list[str]:
@@ -72,8 +105,17 @@ class Core:
                                    readonly=True)
 
     def _schedule(self, network_id: str, outbox: Outbox) -> list[str]:
-        """Schedule the network if it needs agents; network_create_end to the new ones."""
-        new_hosts = self.bindings.schedule(network_id, self._now())
+        """Schedule the network if it needs agents; network_create_end to the new ones.
+
+        The change that asked for it has committed already: a failure here is logged, and
+        the agents' next sync (auto-scheduling) places the network instead.
+        """
+        try:
+            new_hosts = self.bindings.schedule(network_id, self._now())
+        except (RetryRequest, DBAPIError) as err:
+            LOG.warning("scheduling network %s failed (%s); agents will pick it up",
+                        network_id, err)
+            return []
         for host in new_hosts:
             outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
         return new_hosts
@@ -187,7 +229,8 @@ class Core:
         outbox.send(self.notifier)
         return created
 
-    def _schedule_for_ports(self, session: Session, created: list, now) -> list[tuple[str, str]]:  # noqa: ANN001
+    def _schedule_for_ports(self, session: Session, created: list[Port],
+                            now: datetime) -> list[tuple[str, str]]:
         """A port on a network that needs DHCP but has no agent yet (say, every agent was
         down when its subnet was made) places the network now."""
         if not self.settings.network_auto_schedule:
