@@ -68,6 +68,12 @@ def test_openstack_network_list(server):
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "osc" in [n["Name"] for n in json.loads(result.stdout)]
+    # The walk-through's variables: OS_AUTH_URL=.../v2.0/ and OS_TENANT_NAME.
+    legacy = subprocess.run([executable("openstack"), "network", "list", "-f", "json"],
+                            env=server.cli_env(identity="v2.0"), capture_output=True,
+                            text=True, timeout=120)
+    assert legacy.returncode == 0, legacy.stderr
+    assert "osc" in [n["Name"] for n in json.loads(legacy.stdout)]
 
 
 def test_keystone_mode_against_our_identity(server, tmp_path):
