@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.executor import apply_plan
 from neutrino.agent.linuxbridge.plan import Link, plan_links
@@ -151,3 +153,38 @@ def test_a_lasting_problem_is_warned_about_once(caplog) -> None:
     assert len(warnings) == 1 and "eth0.1000" in warnings[0].getMessage()
     assert ("up", "tapaaa") in plugin.calls  # plugged once the problem went away
     assert any("fixed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_loop_survives_failures_and_stops() -> None:
+    import threading
+
+    from neutrino.lib.constants import AGENT_ALIVE
+
+    host = FakeHostLinks(eth0(), Link("tapaaa", "tun"))
+    plugin = FakeL2Plugin({"tapaaa": port("tapaaa", NET1)})
+    plugin.broken = True  # the server is not there yet
+    reported = threading.Event()
+
+    class Reports:
+        def report_state(self, agent_state: dict, start_flag: bool) -> str:
+            reported.set()
+            return AGENT_ALIVE
+
+    settings = LinuxBridgeSettings(AgentSettings("HostA", "/tmp/unused", report_interval=0.05),
+                                   interface_mappings={"physnet1": "eth0"},
+                                   polling_interval=0.01)
+    agent = LinuxBridgeAgent(settings, host, plugin, Reports())
+    agent.start()
+    try:
+        assert reported.wait(10)
+        plugin.broken = False
+        deadline = time.monotonic() + 10
+        while ("up", "tapaaa") not in plugin.calls:
+            assert time.monotonic() < deadline, plugin.calls
+            time.sleep(0.01)
+    finally:
+        agent.stop()
+    assert plugin.calls[0] == ("ports_on_host",)  # the start's full sync, retried
+    calls = len(plugin.calls)
+    time.sleep(0.05)
+    assert len(plugin.calls) == calls

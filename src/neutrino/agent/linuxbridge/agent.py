@@ -182,6 +182,7 @@ class LinuxBridgeAgent:
 
     def _run(self) -> None:
         next_full = 0.0
+        last_error: str | None = None
         while not self._stop.is_set():
             resync = self._resync.is_set()
             self._resync.clear()
@@ -190,8 +191,16 @@ class LinuxBridgeAgent:
                 self.reconcile_once(full=full, resync=resync)
                 if full:
                     next_full = time.monotonic() + self._full_sync_interval
-            except Exception:  # noqa: BLE001 - the loop must outlive any failure
-                LOG.exception("Reconcile failed; retrying")
+                if last_error is not None:
+                    LOG.info("Reconciling again")
+                last_error = None
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
+                # The same failure every second is logged in full once.
+                if repr(exc) != last_error:
+                    LOG.exception("Reconcile failed; retrying")
+                else:
+                    LOG.debug("Reconcile still failing: %r", exc)
+                last_error = repr(exc)
                 if resync:
                     self._resync.set()
             self._stop.wait(self._settings.polling_interval)
