@@ -151,3 +151,39 @@ def test_a_tap_is_plugged_into_its_vlan_bridge_and_the_port_goes_active(
     else:  # a link the agent did not make is only released
         assert tn.link_master(vlan_dev, netns=host) is None
     assert "eth0" in tn.links(host)  # the physical interface stays
+
+
+def test_a_flat_network_enslaves_the_mapped_interface_itself(tmp_path, rabbit, server, api,
+                                                              resources) -> None:
+    host_name = tn.unique("HostB-")
+    host = resources.namespace()
+    resources.veth("eth0", tn.unique("phy"), ns_a=host, ns_b=resources.namespace())
+    start_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
+    tn.wait_for(lambda: api.get("/agents", params={"host": host_name}).json()["agents"],
+                timeout=60)
+
+    net = api.post("/networks", json={"network": {
+        "name": "flat", "provider:network_type": "flat",
+        "provider:physical_network": "physnet1"}})
+    assert net.status_code == 201, net.text
+    network = net.json()["network"]
+    created = api.post("/ports", json={"port": {"network_id": network["id"],
+                                                "binding:host_id": host_name}})
+    assert created.status_code == 201, created.text
+    port = created.json()["port"]
+    tap = naming.tap_name(port["id"])
+    tn.ip("link", "add", tap, "type", "veth", "peer", "name", "eth0", "address",
+          port["mac_address"], "netns", resources.namespace(), netns=host)
+
+    def port_status() -> str:
+        return api.get(f"/ports/{port['id']}").json()["port"]["status"]
+
+    tn.wait_for(lambda: port_status() == constants.PORT_STATUS_ACTIVE, timeout=30)
+    bridge = naming.bridge_name(network["id"])
+    assert tn.link_master(tap, netns=host) == bridge
+    assert tn.link_master("eth0", netns=host) == bridge
+
+    tn.ip("link", "del", tap, netns=host)
+    tn.wait_for(lambda: port_status() == constants.PORT_STATUS_DOWN, timeout=30)
+    tn.wait_for(lambda: bridge not in tn.links(host), timeout=30)
+    assert tn.link_master("eth0", netns=host) is None  # released, not deleted
