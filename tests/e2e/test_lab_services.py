@@ -58,3 +58,33 @@ def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert lab.names.vm_netns("vmc") not in netns
     assert "vmc" not in lab.load().vms
+
+
+def test_down_after_kill_9_of_the_all_in_one_removes_its_dnsmasq_and_mounts(lab_factory):
+    import os
+    import signal
+
+    from neutrino.lab.system import mounts_under, pid_alive
+    lab = lab_factory()
+    st = lab.up("inproc", hosts=("HostA",))
+    api = NetworkApi(Credentials(f"http://127.0.0.1:{st.api_port}/v2.0/", "admin",
+                                 "adminpassword", "admin"))
+    wait_for(lambda: len([a for a in api.list_agents() if a["alive"]]) == 2, 60, 0.5,
+             "HostA's agents")
+    net = api.call("POST", "networks", {"network": {"name": "killnet"}})["network"]
+    api.call("POST", "subnets", {"subnet": {"network_id": net["id"], "cidr": "10.6.0.0/24",
+                                            "ip_version": 4}})
+
+    def dnsmasq_pids() -> list[int]:
+        return [p for p in lab.cgroup.pids()
+                if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"]
+    wait_for(dnsmasq_pids, 60, 0.5, "HostA's dnsmasq")
+    spawned = dnsmasq_pids()
+    qdhcp = [m for m in mounts_under([lab.names.state_dir]) if "qdhcp-" in m]
+    assert qdhcp, "the all-in-one keeps HostA's qdhcp namespace under the lab's state"
+    os.kill(st.aio_pid, signal.SIGKILL)
+    os.unlink(lab.names.state_file)
+    lab.down()
+    assert not [p for p in spawned if pid_alive(p)]
+    assert mounts_under([lab.names.state_dir]) == []
+    assert lab.leftovers() == []

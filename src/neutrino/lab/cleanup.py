@@ -89,6 +89,11 @@ def teardown(names: LabNames, cgroup: Cgroup) -> None:
         rabbit_cleanup(names)
     for d in (names.state_dir, names.run_dir):
         shutil.rmtree(d, ignore_errors=True)
+    for base in (names.state_base, names.run_base):
+        try:
+            os.rmdir(base)  # only when no other lab is in it
+        except OSError:
+            pass
     cgroup.remove()
 
 
