@@ -381,6 +381,12 @@ class Demo:
             ("A restarted deleted agent registers again", self.step_return),
         ]
 
+    def wait_for_enter(self) -> None:
+        try:
+            input("-- press Enter to continue --")
+        except EOFError:  # no one at the keyboard: go on
+            self.pause = False
+
     # --- the run -------------------------------------------------------------------------
     def setup(self, transport: str | None) -> None:
         self.say("# Building the lab: controlnode, HostA, HostB, physnet1 ...")
@@ -417,7 +423,7 @@ class Demo:
                 self.say(f"!! FAILED: {e}")
                 self.say(self.diagnose())
             if self.pause and not failed:
-                input("-- press Enter to continue --")
+                self.wait_for_enter()
         return results
 
 

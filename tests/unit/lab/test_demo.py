@@ -54,3 +54,19 @@ def test_run_stops_at_the_first_failure_and_reports_the_rest_as_not_run():
 def test_summary_of_a_clean_run():
     text = summary([StepResult("a", True, 1.0), StepResult("b", True, 2.0)], 3.0)
     assert text.endswith("2 passed, 0 failed, 0 not run in 3.0s")
+
+
+def test_step_mode_pauses_between_steps_and_gives_up_pausing_without_a_keyboard(monkeypatch):
+    prompts = []
+
+    def fake_input(prompt):
+        prompts.append(prompt)
+        if len(prompts) == 2:
+            raise EOFError
+        return ""
+    monkeypatch.setattr("builtins.input", fake_input)
+    demo = Demo(_Lab(), out=io.StringIO(), step=True)
+    demo.steps = lambda: [("one", lambda: None), ("two", lambda: None), ("three", lambda: None)]
+    results = demo.run()
+    assert [r.ok for r in results] == [True, True, True]
+    assert len(prompts) == 2  # after one, after two (EOF), then no more pauses
