@@ -51,6 +51,22 @@ def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
         wait_for(lambda: vms.dhcp("vmc") == want, 60, 0, f"vmc to lease {want}")
     except TimeoutError:
         pytest.fail(f"vmc did not lease {want}\n{lab.diagnostics()}")
+    # stop-agent leaves dnsmasq serving; the restarted agent adopts it (same process):
+    # HostC's qdhcp namespace lives in HostC's own mount namespace, not in the agent.
+    def host_dnsmasq() -> set[int]:
+        return {p for p in lab.cgroup.pids("HostC-dhcp")
+                if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"}
+    serving = host_dnsmasq()
+    assert serving
+    lab.stop_agent("HostC", "dhcp")
+    assert host_dnsmasq() == serving
+    assert vms.dhcp("vmc") == want
+    lab.start_agent("HostC", "dhcp")
+    wait_for(lambda: [a for a in api.list_agents()
+                      if a["host"] == "HostC" and a["agent_type"] == "DHCP agent"
+                      and a["alive"]], 30, 0.5, "HostC's DHCP agent back")
+    assert host_dnsmasq() == serving
+    assert vms.dhcp("vmc") == want
     vms.delete("vmc")
     with pytest.raises(ApiError) as err:
         api.get_port(rec.port_id)
