@@ -23,9 +23,9 @@ class _Client:
     """An RPC client whose server-side errors are `RemoteError` on every transport."""
 
     def __init__(self, transport: oslo_messaging.Transport, topic: str,
-                 timeout: float | None) -> None:
+                 timeout: float | None, retry: int | None = None) -> None:
         self._client = oslo_messaging.get_rpc_client(
-            transport, oslo_messaging.Target(topic=topic), timeout=timeout)
+            transport, oslo_messaging.Target(topic=topic), timeout=timeout, retry=retry)
 
     def call(self, context: dict[str, Any], method: str, **kwargs: Any) -> Any:
         try:
@@ -39,8 +39,13 @@ class _Client:
 
 
 def _client(transport: oslo_messaging.Transport, topic: str,
-            timeout: float | None = None) -> _Client:
-    return _Client(transport, topic, timeout)
+            timeout: float | None = None, retry: int | None = None) -> _Client:
+    return _Client(transport, topic, timeout, retry)
+
+
+# A heartbeat sent during a broker outage must fail, not wait for the broker: the failure is
+# what tells the agent to resync once reports get through again (casts were lost meanwhile).
+_REPORT_RETRIES = 1
 
 
 class StateReportClient:
@@ -50,7 +55,7 @@ class StateReportClient:
                  timeout: float | None = None) -> None:
         self.host = host
         # A report older than the next one is worthless: callers pass report_interval.
-        self._client = _client(transport, constants.TOPIC_REPORTS, timeout)
+        self._client = _client(transport, constants.TOPIC_REPORTS, timeout, _REPORT_RETRIES)
 
     def report_state(self, agent_state: dict[str, Any], start_flag: bool) -> str:
         state = dict(agent_state, host=self.host)
