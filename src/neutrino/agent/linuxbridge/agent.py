@@ -53,6 +53,7 @@ class LinuxBridgeAgent:
         self._up: dict[str, str] = {}  # taps reported up -> their bridge
         self._pending_down: set[str] = set()
         self._changed: set[str] = set()  # taps whose port changed: report them again
+        self._ask_failing: set[str] = set()
         self._warned: dict[str, str] = {}  # tap or link -> the last problem logged
         self._resync = threading.Event()
         self._stop = threading.Event()
@@ -77,7 +78,7 @@ class LinuxBridgeAgent:
         taps = {name for name in links if name.startswith(TAP_PREFIX)}
         self._forget_vanished(taps)
         if resync:
-            self._up.clear()
+            self._changed |= set(self._up)  # the server may have lost what we told it
         if full:
             self._refresh_all(taps, sweep_down=resync)
         else:
@@ -97,6 +98,7 @@ class LinuxBridgeAgent:
             self._asked_at.pop(tap, None)
             self._up.pop(tap, None)
             self._changed.discard(tap)
+            self._ask_failing.discard(tap)
         self._pending_down -= taps
 
     def _refresh_all(self, taps: set[str], sweep_down: bool) -> None:
@@ -122,8 +124,11 @@ class LinuxBridgeAgent:
         try:
             details = self._plugin.get_device_details(tap)
         except Exception as exc:  # noqa: BLE001 - retried on the next pass
-            LOG.warning("Could not get the details of %s: %s", tap, exc)
+            log = LOG.debug if tap in self._ask_failing else LOG.warning
+            log("Could not get the details of %s: %s", tap, exc)
+            self._ask_failing.add(tap)
             return
+        self._ask_failing.discard(tap)
         self._store(tap, details)
 
     def _store(self, tap: str, details: dict[str, Any]) -> None:
