@@ -22,11 +22,12 @@ def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
                                  "adminpassword", "admin"))
     lab.add_host("HostC")
 
-    def alive_hosts() -> set[str]:
-        return {a["host"] for a in api.list_agents() if a["alive"]}
-    wait_for(lambda: alive_hosts() == {"HostA", "HostC"}, 60, 0.5, "HostA and HostC agents")
-    kinds = {(a["host"], a["agent_type"]) for a in api.list_agents()}
-    assert ("HostC", "DHCP agent") in kinds and ("HostC", "Linux bridge agent") in kinds
+    expected = {(h, t) for h in ("HostA", "HostC")
+                for t in ("DHCP agent", "Linux bridge agent")}
+
+    def alive() -> set[tuple[str, str]]:
+        return {(a["host"], a["agent_type"]) for a in api.list_agents() if a["alive"]}
+    wait_for(lambda: alive() == expected, 60, 0.5, "HostA's and HostC's agents")
 
     net = api.call("POST", "networks", {"network": {"name": "labnet"}})["network"]
     api.call("POST", "subnets", {"subnet": {"network_id": net["id"], "cidr": "10.5.0.0/24",
