@@ -84,9 +84,10 @@ def upgraded_database(backend: str, tmp_dir: Path) -> Iterator[Database]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
         metafunc.parametrize("database", selected_backends(), indirect=True)
-    if "server_database" in metafunc.fixturenames:
-        servers = [b for b in selected_backends() if b != "sqlite"]
-        metafunc.parametrize("server_database", servers, indirect=True)
+    servers = [b for b in selected_backends() if b != "sqlite"]
+    for name in ("server_database", "empty_database_url"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, servers, indirect=True)
 
 
 @pytest.fixture
@@ -101,6 +102,13 @@ def server_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     writer at a time, so races there prove nothing)."""
     with upgraded_database(request.param, tmp_path) as db:
         yield db
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new database without any schema on a server backend (dropped afterwards)."""
+    with scratch_database_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -37,3 +37,32 @@ def test_downgrade_to_base_and_up_again(database: Database) -> None:
     assert set(inspect(database.engine).get_table_names()) <= {"alembic_version"}
     database.upgrade()
     assert _diff(database) == []
+
+
+def test_replicas_upgrading_an_empty_database_at_once(empty_database_url: str) -> None:
+    import threading
+
+    from neutrino.conf.settings import DatabaseSettings
+    replicas = [Database(DatabaseSettings(empty_database_url)) for _ in range(3)]
+    barrier = threading.Barrier(len(replicas), timeout=30)
+    errors: list[BaseException] = []
+
+    def start(db: Database) -> None:
+        barrier.wait()
+        try:
+            db.upgrade()
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert errors == []
+        assert replicas[0].current_revision() == replicas[0].head_revision()
+        assert _diff(replicas[0]) == []
+    finally:
+        for db in replicas:
+            db.dispose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,10 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MYSQL_RETRY = {1213, 1205, 1020, 1305, 2006, 2013, 2055, 4031}
 # PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not available.
 _PG_RETRY = {"40001", "40P01", "55P03"}
+# Alembic keeps the running migration in module globals (`alembic.context`, `alembic.op`):
+# one migration at a time per process, whatever the database.
+_ALEMBIC = threading.Lock()
+_MIGRATION_LOCK_KEY = 0x6E65757472696E6F  # "neutrino"
 _SQLITE_RETRY = ("database is locked", "database table is locked", "database is busy")
 
 
@@ -227,15 +232,36 @@ class Database:
                 time.sleep(random.uniform(0, min(0.01 * 2 ** attempt, 0.5)))
 
     def upgrade(self, revision: str = "head") -> None:
-        """Alembic upgrade to `revision` (head by default)."""
+        """Alembic upgrade to `revision` (head by default). Replicas starting together on
+        an empty database take turns: the second finds the schema done."""
         from alembic import command
-        with self.engine.begin() as conn:
+        with _ALEMBIC, self.engine.begin() as conn, self._migration_lock(conn):
             command.upgrade(self._alembic_config(conn), revision)
 
     def downgrade(self, revision: str) -> None:
         from alembic import command
-        with self.engine.begin() as conn:
+        with _ALEMBIC, self.engine.begin() as conn, self._migration_lock(conn):
             command.downgrade(self._alembic_config(conn), revision)
+
+    @contextmanager
+    def _migration_lock(self, conn: Connection) -> Iterator[None]:
+        """A database-wide lock around migrations (SQLite's BEGIN IMMEDIATE is one already)."""
+        if self.backend == "postgresql":
+            # Released with the transaction the migration runs in (PostgreSQL's DDL is
+            # transactional, so the waiter then sees the finished schema).
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            yield
+        elif self.backend in ("mysql", "mariadb"):
+            got = conn.execute(text("SELECT GET_LOCK(:name, :timeout)"),
+                               {"name": "neutrino-migrations", "timeout": 600}).scalar()
+            if got != 1:
+                raise DatabaseUnreachable("timed out waiting for another migration to finish")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": "neutrino-migrations"})
+        else:
+            yield
 
     def current_revision(self) -> str | None:
         from alembic.migration import MigrationContext
