@@ -39,30 +39,42 @@ def test_downgrade_to_base_and_up_again(database: Database) -> None:
     assert _diff(database) == []
 
 
-def test_replicas_upgrading_an_empty_database_at_once(empty_database_url: str) -> None:
-    import threading
-
+def _replica(url: str, barrier, results) -> None:  # noqa: ANN001
     from neutrino.conf.settings import DatabaseSettings
-    replicas = [Database(DatabaseSettings(empty_database_url)) for _ in range(3)]
-    barrier = threading.Barrier(len(replicas), timeout=30)
-    errors: list[BaseException] = []
-
-    def start(db: Database) -> None:
-        barrier.wait()
-        try:
-            db.upgrade()
-        except BaseException as err:  # noqa: BLE001
-            errors.append(err)
-
-    threads = [threading.Thread(target=start, args=(db,)) for db in replicas]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    db = Database(DatabaseSettings(url))
     try:
-        assert errors == []
-        assert replicas[0].current_revision() == replicas[0].head_revision()
-        assert _diff(replicas[0]) == []
+        barrier.wait(60)
+        db.upgrade()
+        results.put("ok")
+    except BaseException as err:  # noqa: BLE001
+        results.put(f"{type(err).__name__}: {err}")
     finally:
-        for db in replicas:
-            db.dispose()
+        db.dispose()
+
+
+def test_replicas_upgrading_an_empty_database_at_once(empty_database_url: str) -> None:
+    """Server replicas (processes) start together on an empty database: each upgrades, the
+    database-wide lock makes them take turns, and none fails."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_replica, args=(empty_database_url, barrier, results))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    try:
+        outcomes = [results.get(timeout=180) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+    assert outcomes == ["ok"] * 3
+    from neutrino.conf.settings import DatabaseSettings
+    db = Database(DatabaseSettings(empty_database_url))
+    try:
+        assert db.current_revision() == db.head_revision()
+        assert _diff(db) == []
+    finally:
+        db.dispose()
