@@ -274,3 +274,19 @@ def test_generated_mac_collisions(res: Resources, net: dict, monkeypatch) -> Non
         res.create_port(ALICE, {"network_id": net["id"]})
     assert err.value.kind == exc.SERVICE_UNAVAILABLE
     assert len(res.list_ports(ALICE)) == 2
+
+
+def test_ipv6_addresses(res: Resources, net: dict, subnet: dict) -> None:
+    slaac = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 6,
+                                      "cidr": "2001:db8:1::/64", "ipv6_ra_mode": "slaac",
+                                      "ipv6_address_mode": "slaac"})
+    stateful = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 6,
+                                         "cidr": "2001:db8:2::/64"})
+    port = res.create_port(ALICE, {"network_id": net["id"], "mac_address": "fa:16:3e:12:34:56"})
+    by_subnet = {ip["subnet_id"]: ip["ip_address"] for ip in port["fixed_ips"]}
+    # RFC 5952 text: a single zero group is not shortened to "::".
+    assert by_subnet == {subnet["id"]: "10.0.0.2",
+                         slaac["id"]: "2001:db8:1:0:f816:3eff:fe12:3456",
+                         stateful["id"]: "2001:db8:2::2"}
+    found = res.list_ports(ALICE, {"fixed_ips": ["ip_address=2001:DB8:1:0::F816:3EFF:FE12:3456"]})
+    assert [p["id"] for p in found] == [port["id"]]

@@ -166,6 +166,15 @@ def test_update(res: Resources, net: dict, clock) -> None:  # noqa: ANN001
     with pytest.raises(exc.InvalidInput):
         res.update_subnet(ALICE, subnet["id"], {"dns_nameservers": ["1.1.1.1", "1.1.1.1"]})
     assert res.get_subnet(ALICE, subnet["id"])["dns_nameservers"] == ["1.1.1.1", "9.9.9.9"]
+    # Keeping some entries while changing others (same keys written again).
+    again = res.update_subnet(ALICE, subnet["id"], {
+        "dns_nameservers": ["9.9.9.9", "1.1.1.1", "8.8.4.4"],
+        "host_routes": [{"destination": "0.0.0.0/0", "nexthop": "10.0.0.254"},
+                        {"destination": "10.9.0.0/16", "nexthop": "10.0.0.3"}],
+        "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.100"},
+                             {"start": "10.0.0.150", "end": "10.0.0.160"}]})
+    assert again["dns_nameservers"] == ["9.9.9.9", "1.1.1.1", "8.8.4.4"]
+    assert len(again["host_routes"]) == 2 and len(again["allocation_pools"]) == 2
 
 
 def test_delete(res: Resources, net: dict) -> None:

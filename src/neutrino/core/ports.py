@@ -82,9 +82,15 @@ def _allocate_specific(session: Session, port: models.Port, subnet: models.Subne
         raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
 
 
+def _is_auto_address(subnet: models.Subnet) -> bool:
+    """IPv6 subnets whose hosts take SLAAC (EUI-64) addresses."""
+    return subnet.ip_version == 6 and (subnet.ipv6_address_mode in _AUTO_V6_MODES
+                                       or subnet.ipv6_ra_mode in _AUTO_V6_MODES)
+
+
 def _allocate_any(session: Session, port: models.Port, subnet: models.Subnet) -> str | None:
     """A free address of the subnet's pools; None when there is none."""
-    if subnet.ip_version == 6 and subnet.ipv6_address_mode in _AUTO_V6_MODES:
+    if _is_auto_address(subnet):
         ip = ipam.eui64(ipaddress.ip_network(subnet.cidr), port.mac_address)
         if not _insert_ip(session, port, subnet, ip):
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
@@ -110,10 +116,8 @@ def _default_ips(session: Session, port: models.Port, all_subnets: list[models.S
     """No fixed_ips asked for: one IPv4 address from the first IPv4 subnet with a free one,
     likewise one stateful IPv6 address, and the SLAAC address on every SLAAC subnet."""
     v4 = [s for s in all_subnets if s.ip_version == 4]
-    v6_stateful = [s for s in all_subnets
-                   if s.ip_version == 6 and s.ipv6_address_mode not in _AUTO_V6_MODES]
-    v6_auto = [s for s in all_subnets
-               if s.ip_version == 6 and s.ipv6_address_mode in _AUTO_V6_MODES]
+    v6_stateful = [s for s in all_subnets if s.ip_version == 6 and not _is_auto_address(s)]
+    v6_auto = [s for s in all_subnets if _is_auto_address(s)]
     for group in (v4, v6_stateful):
         if group and not any(_allocate_any(session, port, s) for s in group):
             raise exc.IpAddressGenerationFailure(net_id=port.network_id)

@@ -195,6 +195,14 @@ def _write_routes(session: Session, subnet: models.Subnet,
                                        subnet_id=subnet.id))
 
 
+def _remove_all(session: Session, rows: list) -> None:
+    """Delete rows through the session (flushed at once), so new rows with the same keys
+    (a nameserver kept in the new list) do not clash with stale ones in the session."""
+    for row in list(rows):
+        session.delete(row)
+    session.flush()
+
+
 def pools_of(subnet: models.Subnet) -> list[ipam.Pool]:
     return [ipam.Pool(int(ipaddress.ip_address(p.first_ip)), int(ipaddress.ip_address(p.last_ip)))
             for p in subnet.allocation_pools]
@@ -217,8 +225,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
             ipam.check_gateway(network, body["gateway_ip"]))
     if body.get("allocation_pools") is not None:
         pools = ipam.validate_pools(network, body["allocation_pools"], gateway)
-        session.query(models.IPAllocationPool).filter_by(subnet_id=subnet.id).delete(
-            synchronize_session=False)
+        _remove_all(session, subnet.allocation_pools)
         _write_pools(session, subnet, pools, version)
     elif "gateway_ip" in body and gateway:
         gw = int(ipaddress.ip_address(gateway))
@@ -229,13 +236,11 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     subnet.gateway_ip = gateway
     if "dns_nameservers" in body:
         servers = _nameservers(body["dns_nameservers"] or [], version)
-        session.query(models.DNSNameServer).filter_by(subnet_id=subnet.id).delete(
-            synchronize_session=False)
+        _remove_all(session, subnet.dns_nameservers)
         _write_nameservers(session, subnet, servers)
     if "host_routes" in body:
         routes = _routes(body["host_routes"] or [], version)
-        session.query(models.SubnetRoute).filter_by(subnet_id=subnet.id).delete(
-            synchronize_session=False)
+        _remove_all(session, subnet.host_routes)
         _write_routes(session, subnet, routes)
     if "enable_dhcp" in body:
         if body["enable_dhcp"] and not subnet.enable_dhcp:
