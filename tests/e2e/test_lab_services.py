@@ -105,3 +105,39 @@ def test_down_after_kill_9_of_the_all_in_one_removes_its_dnsmasq_and_mounts(lab_
     assert not [p for p in spawned if pid_alive(p)]
     assert mounts_under([lab.names.state_dir]) == []
     assert lab.leftovers() == []
+
+
+@pytest.mark.skipif(not rabbit_answers(), reason="RabbitMQ does not answer on 127.0.0.1:5672")
+def test_without_cgroups_stop_dhcp_and_down_still_find_every_process():
+    from neutrino.lab.lab import Lab
+    from neutrino.lab.naming import LabNames
+    from neutrino.lab.system import Cgroup, pid_alive, pids_in_mnt_ns
+
+    from .conftest import machine_leftovers, unique_lab_name
+    names = LabNames(unique_lab_name())
+    lab = Lab(names, Cgroup(names.cgroup, enabled=False))
+    try:
+        st = lab.up("rabbit", hosts=("HostA",))
+        api = NetworkApi(Credentials(f"http://127.0.0.1:{st.api_port}/v2.0/", "admin",
+                                     "adminpassword", "admin"))
+        wait_for(lambda: len([a for a in api.list_agents() if a["alive"]]) == 2, 60, 0.5,
+                 "HostA's agents")
+        net = api.call("POST", "networks", {"network": {"name": "nocg"}})["network"]
+        api.call("POST", "subnets", {"subnet": {"network_id": net["id"],
+                                                "cidr": "10.4.0.0/24", "ip_version": 4}})
+        mnt = lab.load().hosts["HostA"].mnt_inode
+
+        def dnsmasq() -> list[int]:
+            return [p for p in pids_in_mnt_ns(mnt)
+                    if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"]
+        wait_for(dnsmasq, 60, 0.5, "HostA's dnsmasq")
+        lab.stop_dhcp("HostA")
+        assert dnsmasq() == [] and not lab.agent_running("HostA", "dhcp")
+        lab.start_dhcp("HostA")
+        wait_for(dnsmasq, 60, 0.5, "HostA's dnsmasq again")
+        services = [lab.load().server_pid, lab.load().forwarder_pid]
+        spawned = dnsmasq() + list(lab.load().hosts["HostA"].agents.values())
+    finally:
+        lab.down()
+    assert not [p for p in services + spawned if pid_alive(p)]
+    assert machine_leftovers(lab) == []

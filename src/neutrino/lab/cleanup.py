@@ -12,12 +12,16 @@ import os
 import shutil
 import signal
 
+from neutrino.lab import state
 from neutrino.lab.naming import LabNames
 from neutrino.lab.system import (
     Cgroup,
+    cmdline,
     mounts_under,
     named_netns,
     ns_inode,
+    pid_alive,
+    pids_in_mnt_ns,
     pids_in_netns,
     root_links,
     run,
@@ -57,18 +61,28 @@ def _netns_inodes(names: LabNames) -> set[int]:
     return inodes
 
 
+def _recorded_mnt_inodes(names: LabNames) -> set[int]:
+    st = state.load(names.state_file)
+    if st is None:
+        return set()
+    return {h.mnt_inode for h in st.hosts.values() if h.mnt_inode is not None}
+
+
 def kill_stragglers(names: LabNames) -> None:
     """Processes living in the lab's namespaces but outside its cgroup (the all-in-one's
     dnsmasq when cgroups are missing, anything an agent forked oddly)."""
     inodes = _netns_inodes(names)
     pids = [p for p in pids_in_netns(inodes) if p != os.getpid()]
+    for mnt in _recorded_mnt_inodes(names):
+        pids += [p for p in pids_in_mnt_ns(mnt) if p != os.getpid()]
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     if pids:
-        wait_for(lambda: not pids_in_netns(inodes), 10, 0.05, "lab processes to exit")
+        wait_for(lambda: not [p for p in pids if pid_alive(p)], 10, 0.05,
+                 "lab processes to exit")
 
 
 def rabbit_cleanup(names: LabNames) -> None:
@@ -76,8 +90,26 @@ def rabbit_cleanup(names: LabNames) -> None:
     run(["rabbitmqctl", "-q", "delete_user", names.rabbit_user], check=False, timeout=60)
 
 
+def kill_recorded(names: LabNames) -> None:
+    """The services the record names, if their command line still names this lab (a pid
+    may have been reused since a crash: never kill what the lab did not start)."""
+    st = state.load(names.state_file)
+    if st is None:
+        return
+    pids = [st.server_pid, st.aio_pid, st.forwarder_pid]
+    pids += [p for h in st.hosts.values() for p in h.agents.values()]
+    marks = (names.state_dir + "/", f"/run/netns/{names.mgmt_netns} ")
+    for pid in pids:
+        if pid and pid != os.getpid() and any(m in cmdline(pid) for m in marks):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def teardown(names: LabNames, cgroup: Cgroup) -> None:
     cgroup.kill()
+    kill_recorded(names)
     kill_stragglers(names)
     for point in mounts_under([names.state_dir, names.run_dir]):
         umount(point)

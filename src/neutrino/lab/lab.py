@@ -30,6 +30,7 @@ from neutrino.lab.system import (
     Cgroup,
     ns_inode,
     pid_alive,
+    pids_in_mnt_ns,
     pids_in_netns,
     run,
     start,
@@ -126,7 +127,7 @@ class Lab:
                 fabric.run_all(fabric.switch_commands(n))
             for i, h in enumerate(hosts):
                 pid = fabric.create_host(n, self.cgroup, h, i)
-                st.hosts[h] = HostRecord(h, i, pid)
+                st.hosts[h] = HostRecord(h, i, pid, mnt_inode=_mnt_inode(pid))
                 self.save(st)
             if services:
                 self._start_services(st, agent_down_time, report_interval)
@@ -288,7 +289,7 @@ class Lab:
                            "--transport rabbit, or `up --host` them")
         index = next_host_index({r.index for r in st.hosts.values()})
         pid = fabric.create_host(self.names, self.cgroup, host, index)
-        rec = HostRecord(host, index, pid)
+        rec = HostRecord(host, index, pid, mnt_inode=_mnt_inode(pid))
         st.hosts[host] = rec
         self.save(st)
         if st.emulated_vlans and st.vlans:
@@ -341,7 +342,14 @@ class Lab:
             self._kill_host_dnsmasq(host)
             return
         self.cgroup.kill(self._agent_leaf(host, "dhcp"))
-        rec.agents.pop("dhcp", None)
+        # Without cgroups (or should one have escaped): the agent by pid, and the dnsmasq
+        # processes that share the host's mount namespace (the agent starts them there).
+        pid = rec.agents.pop("dhcp", None)
+        if pid is not None and pid_alive(pid):
+            terminate(pid)
+        for other in pids_in_mnt_ns(rec.mnt_inode):
+            if _comm(other) == "dnsmasq":
+                terminate(other, 5)
         self.save(st)
 
     def start_dhcp(self, host: str) -> None:
@@ -449,3 +457,15 @@ def _check_traversable(path: str) -> None:
         if parent == current:
             return
         current = parent
+
+
+def _mnt_inode(pid: int) -> int | None:
+    return ns_inode(f"/proc/{pid}/ns/mnt")
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

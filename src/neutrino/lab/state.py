@@ -17,6 +17,7 @@ class HostRecord:
     index: int
     holder_pid: int
     agents: dict[str, int] = field(default_factory=dict)  # "dhcp"/"linuxbridge" -> pid
+    mnt_inode: int | None = None  # the host's mount namespace: its agents and dnsmasq share it
 
 
 @dataclass

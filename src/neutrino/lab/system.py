@@ -64,8 +64,10 @@ def cgroup2_root() -> str | None:
 class Cgroup:
     """The lab's cgroup: one leaf per kind of process (`hosts`, `HostA-dhcp`, ...)."""
 
-    def __init__(self, name: str, root: str | None = None) -> None:
-        self.root = root if root is not None else cgroup2_root()
+    def __init__(self, name: str, root: str | None = None, enabled: bool = True) -> None:
+        # Disabled (or no cgroup2 on the machine): the lab finds its processes by their
+        # namespaces and command lines instead.
+        self.root = (root if root is not None else cgroup2_root()) if enabled else None
         self.name = name
 
     @property
@@ -191,6 +193,22 @@ def pids_in_netns(inodes: set[int]) -> list[int]:
         if ino is not None and ino in inodes:
             found.append(int(entry))
     return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def pids_in_mnt_ns(inode: int | None) -> list[int]:
+    """Every process in the mount namespace `inode` (none for None or our own)."""
+    if inode is None or inode == ns_inode("/proc/self/ns/mnt"):
+        return []
+    return [int(e) for e in os.listdir("/proc")
+            if e.isdigit() and ns_inode(f"/proc/{e}/ns/mnt") == inode]
 
 
 def mounts_under(prefixes: Sequence[str]) -> list[str]:
