@@ -81,6 +81,45 @@ def upgraded_database(backend: str, tmp_dir: Path) -> Iterator[Database]:
             db.dispose()
 
 
+STALE_AFTER_SECONDS = 2 * 3600
+
+
+def _sweep_stale(backend: str) -> None:
+    """Drop scratch databases a killed run (SIGKILL skips finalizers) left behind: only
+    `nt_` ones hours old that nobody is connected to."""
+    admin = create_engine(normalize_url(SERVER_URLS[backend]), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                rows = conn.execute(text(
+                    "SELECT d.datname FROM pg_database d WHERE d.datname LIKE 'nt\\_%' "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+                    "WHERE a.datname = d.datname) AND now() - (pg_stat_file("
+                    "'base/' || d.oid || '/PG_VERSION')).modification "
+                    "> make_interval(secs => :age)"), {"age": STALE_AFTER_SECONDS})
+            else:
+                rows = conn.execute(text(
+                    "SELECT t.table_schema FROM information_schema.tables t "
+                    "WHERE t.table_schema LIKE 'nt\\_%' GROUP BY t.table_schema "
+                    "HAVING MAX(t.create_time) < NOW() - INTERVAL :age SECOND "
+                    "AND t.table_schema NOT IN (SELECT p.db FROM "
+                    "information_schema.processlist p WHERE p.db IS NOT NULL)"),
+                    {"age": STALE_AFTER_SECONDS})
+            for (name,) in list(rows):
+                if name.startswith("nt_") and name[3:].isalnum():
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+    except Exception:  # noqa: BLE001 - sweeping is best effort; the tests decide
+        pass
+    finally:
+        admin.dispose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for backend in selected_backends():
+        if backend != "sqlite":
+            _sweep_stale(backend)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
         metafunc.parametrize("database", selected_backends(), indirect=True)
