@@ -86,3 +86,9 @@ def test_value_too_long_for_its_column_is_a_bad_request(server_database: Databas
 
     with pytest.raises(exc.InvalidInput):
         res.run(overlong, res._busy)
+
+
+def test_bad_base_mac_refuses_to_start(sqlite_database: Database) -> None:
+    from neutrino.conf.settings import ConfigError
+    with pytest.raises(ConfigError):
+        Resources(sqlite_database, CoreSettings(base_mac="fa:16:3e"))

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from neutrino.conf.settings import CoreSettings
+from neutrino.conf.settings import ConfigError, CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core import filters as flt
-from neutrino.core import networks, ports, subnets, views
+from neutrino.core import macs, networks, ports, subnets, views
 from neutrino.core.context import Context
 from neutrino.core.interfaces import Clock, SystemClock
 from neutrino.db.engine import Database, RetryRequest, integrity_kind
@@ -34,6 +34,10 @@ class Resources:
         self.db = db
         self.settings = settings
         self.clock = clock or SystemClock()
+        try:
+            macs.parse_base_mac(settings.base_mac)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     # --- plumbing -----------------------------------------------------------------------
 
