@@ -53,19 +53,27 @@ def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
     except TimeoutError:
         pytest.fail(f"vmc did not lease {want}\n{lab.diagnostics()}")
     # stop-agent leaves dnsmasq serving; the restarted agent adopts it (same process):
-    # HostC's qdhcp namespace lives in HostC's own mount namespace, not in the agent.
+    # the host's qdhcp namespace lives in the host's own mount namespace, not in the agent.
+    host = api.dhcp_agents_hosting(net["id"])[0]["host"]
+
     def host_dnsmasq() -> set[int]:
-        return {p for p in lab.cgroup.pids("HostC-dhcp")
+        return {p for p in lab.cgroup.pids(f"{host}-dhcp")
                 if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"}
+    def dhcp_agent() -> dict:
+        return [a for a in api.list_agents()
+                if a["host"] == host and a["agent_type"] == "DHCP agent"][0]
     serving = host_dnsmasq()
     assert serving
-    lab.stop_agent("HostC", "dhcp")
+    started = dhcp_agent()["started_at"]
+    lab.stop_agent(host, "dhcp")
     assert host_dnsmasq() == serving
     assert vms.dhcp("vmc") == want
-    lab.start_agent("HostC", "dhcp")
-    wait_for(lambda: [a for a in api.list_agents()
-                      if a["host"] == "HostC" and a["agent_type"] == "DHCP agent"
-                      and a["alive"]], 30, 0.5, "HostC's DHCP agent back")
+    lab.start_agent(host, "dhcp")
+    wait_for(lambda: dhcp_agent()["started_at"] != started, 30, 0.2,
+             f"{host}'s restarted DHCP agent to report")
+    # Its full sync has had time to run once the new agent reports; dnsmasq is the same.
+    wait_for(lambda: dhcp_agent()["configurations"].get("networks") == 1, 30, 0.2,
+             f"{host}'s DHCP agent to report the network")
     assert host_dnsmasq() == serving
     assert vms.dhcp("vmc") == want
     vms.delete("vmc")
