@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.linux.host import HostNamespaces, netlink
+from neutrino.linux.host import HostNamespaces, netlink, run
 
 
 class LinkNotFound(LookupError):
@@ -39,57 +39,49 @@ def _require(ipr: IPRoute, name: str) -> int:
 
 def list_links(host: HostNamespaces, prefix: str = "",
                namespace: str | None = None) -> list[str]:
-    with netlink(host, namespace) as ipr:
-        names = [link.get("ifname") for link in ipr.link("dump")]
+    names = run(host, lambda ipr: [link.get("ifname") for link in ipr.link("dump")],
+                namespace)
     return sorted(n for n in names if n and n.startswith(prefix))
 
 
 def link_exists(host: HostNamespaces, name: str, namespace: str | None = None) -> bool:
-    with netlink(host, namespace) as ipr:
-        return _index(ipr, name) is not None
+    return run(host, lambda ipr: _index(ipr, name) is not None, namespace)
+
+
+def _describe(link: dict, names: dict[int, str | None]) -> dict:
+    linkinfo = link.get("IFLA_LINKINFO")
+    master = link.get("IFLA_MASTER")
+    return {
+        "mac": link.get("IFLA_ADDRESS"),
+        "mtu": link.get("IFLA_MTU"),
+        "up": bool(link["flags"] & 1),
+        "master": names.get(master) if master else None,
+        "kind": linkinfo.get("IFLA_INFO_KIND") if linkinfo else None,
+    }
 
 
 def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> dict | None:
     """{"mac", "mtu", "up", "master" (bridge name or None), "kind"} of a link, or None."""
-    with netlink(host, namespace) as ipr:
+    def read(ipr: IPRoute) -> dict | None:
         index = _index(ipr, name)
         if index is None:
             return None
         link = ipr.link("get", index=index)[0]
         master_index = link.get("IFLA_MASTER")
-        master = None
+        names = {}
         if master_index:
-            master = ipr.link("get", index=master_index)[0].get("IFLA_IFNAME")
-        linkinfo = link.get("IFLA_LINKINFO")
-        return {
-            "mac": link.get("IFLA_ADDRESS"),
-            "mtu": link.get("IFLA_MTU"),
-            "up": bool(link["flags"] & 1),
-            "master": master,
-            "kind": linkinfo.get("IFLA_INFO_KIND") if linkinfo else None,
-        }
+            names[master_index] = ipr.link("get", index=master_index)[0].get("IFLA_IFNAME")
+        return _describe(link, names)
+    return run(host, read, namespace)
 
 
 def links_info(host: HostNamespaces, prefix: str = "",
                namespace: str | None = None) -> dict[str, dict]:
     """`link_info` of every link whose name starts with `prefix`, in one netlink dump."""
-    with netlink(host, namespace) as ipr:
-        dump = list(ipr.link("dump"))
+    dump = run(host, lambda ipr: list(ipr.link("dump")), namespace)
     names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
-    result = {}
-    for link in dump:
-        name = link.get("IFLA_IFNAME")
-        if not name or not name.startswith(prefix):
-            continue
-        linkinfo = link.get("IFLA_LINKINFO")
-        result[name] = {
-            "mac": link.get("IFLA_ADDRESS"),
-            "mtu": link.get("IFLA_MTU"),
-            "up": bool(link["flags"] & 1),
-            "master": names.get(link.get("IFLA_MASTER")) if link.get("IFLA_MASTER") else None,
-            "kind": linkinfo.get("IFLA_INFO_KIND") if linkinfo else None,
-        }
-    return result
+    return {link.get("IFLA_IFNAME"): _describe(link, names) for link in dump
+            if link.get("IFLA_IFNAME") and link.get("IFLA_IFNAME").startswith(prefix)}
 
 
 def _add(ipr: IPRoute, **spec: object) -> bool:
@@ -104,15 +96,16 @@ def _add(ipr: IPRoute, **spec: object) -> bool:
 
 def ensure_bridge(host: HostNamespaces, name: str) -> bool:
     """Create bridge `name` (up) unless it exists; True when created."""
-    with netlink(host) as ipr:
+    def make(ipr: IPRoute) -> bool:
         created = _add(ipr, ifname=name, kind="bridge")
         ipr.link("set", index=_require(ipr, name), state="up")
-    return created
+        return created
+    return run(host, make)
 
 
 def delete_link(host: HostNamespaces, name: str, namespace: str | None = None) -> bool:
     """Delete a link if it is there (a veth takes its peer along); True when deleted."""
-    with netlink(host, namespace) as ipr:
+    def delete(ipr: IPRoute) -> bool:
         index = _index(ipr, name)
         if index is None:
             return False
@@ -122,40 +115,41 @@ def delete_link(host: HostNamespaces, name: str, namespace: str | None = None) -
             if e.code == errno.ENODEV:
                 return False
             raise
-    return True
+        return True
+    return run(host, delete, namespace)
 
 
 def ensure_vlan(host: HostNamespaces, interface: str, vlan: int, name: str) -> bool:
     """Create VLAN device `name` for `vlan` on `interface` (up) unless there; True if created."""
-    with netlink(host) as ipr:
+    def make(ipr: IPRoute) -> bool:
         parent = _require(ipr, interface)
         created = _add(ipr, ifname=name, kind="vlan", link=parent, vlan_id=vlan)
         ipr.link("set", index=_require(ipr, name), state="up")
-    return created
+        return created
+    return run(host, make)
 
 
 def enslave(host: HostNamespaces, device: str, bridge: str) -> None:
     """Make `device` a port of `bridge` (a no-op when it already is)."""
-    with netlink(host) as ipr:
-        ipr.link("set", index=_require(ipr, device), master=_require(ipr, bridge))
+    run(host, lambda ipr: ipr.link("set", index=_require(ipr, device),
+                                   master=_require(ipr, bridge)))
 
 
 def set_up(host: HostNamespaces, name: str, namespace: str | None = None) -> None:
-    with netlink(host, namespace) as ipr:
-        ipr.link("set", index=_require(ipr, name), state="up")
+    run(host, lambda ipr: ipr.link("set", index=_require(ipr, name), state="up"), namespace)
 
 
 def set_mac(host: HostNamespaces, name: str, mac: str, namespace: str | None = None) -> None:
-    with netlink(host, namespace) as ipr:
+    def change(ipr: IPRoute) -> None:
         index = _require(ipr, name)
         current = ipr.link("get", index=index)[0].get("IFLA_ADDRESS")
         if current != mac.lower():
             ipr.link("set", index=index, address=mac)
+    run(host, change, namespace)
 
 
 def set_mtu(host: HostNamespaces, name: str, mtu: int, namespace: str | None = None) -> None:
-    with netlink(host, namespace) as ipr:
-        ipr.link("set", index=_require(ipr, name), mtu=mtu)
+    run(host, lambda ipr: ipr.link("set", index=_require(ipr, name), mtu=mtu), namespace)
 
 
 def ensure_veth(host: HostNamespaces, name: str, peer: str, peer_namespace: str,
@@ -165,19 +159,18 @@ def ensure_veth(host: HostNamespaces, name: str, peer: str, peer_namespace: str,
     A half-made pair (one end missing) is replaced. True when the pair was created.
     """
     peer_path = host.namespace_path(peer_namespace)
-    with netlink(host) as ipr:
-        if _index(ipr, name) is not None:
-            if link_exists(host, peer, peer_namespace):
-                return False
-            ipr.link("del", index=_require(ipr, name))
-        peer_spec: dict[str, object] = {"ifname": peer, "net_ns_fd": peer_path}
-        if peer_mac:
-            peer_spec["address"] = peer_mac
-        spec: dict[str, object] = {"ifname": name, "kind": "veth", "peer": peer_spec}
-        if mtu:
-            spec["mtu"] = mtu
-            peer_spec["mtu"] = mtu
-        ipr.link("add", **spec)
+    if link_exists(host, name):
+        if link_exists(host, peer, peer_namespace):
+            return False
+        delete_link(host, name)
+    peer_spec: dict[str, object] = {"ifname": peer, "net_ns_fd": peer_path}
+    if peer_mac:
+        peer_spec["address"] = peer_mac
+    spec: dict[str, object] = {"ifname": name, "kind": "veth", "peer": peer_spec}
+    if mtu:
+        spec["mtu"] = mtu
+        peer_spec["mtu"] = mtu
+    run(host, lambda ipr: ipr.link("add", **spec))
     return True
 
 
@@ -191,25 +184,85 @@ def set_addresses(host: HostNamespaces, name: str, cidrs: Iterable[str],
 
     IPv6 link-local addresses are the kernel's and stay.
     """
-    wanted = {_network(c) for c in cidrs}
-    with netlink(host, namespace) as ipr:
-        index = _require(ipr, name)
-        present = set()
-        for addr in ipr.get_addr(index=index):
-            iface = _network(f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}")
-            if iface.version == 6 and iface.ip.is_link_local:
-                continue
-            present.add(iface)
-        for iface in present - wanted:
-            ipr.addr("del", index=index, address=str(iface.ip),
-                     prefixlen=iface.network.prefixlen)
-        for iface in sorted(wanted - present, key=str):
-            ipr.addr("add", index=index, address=str(iface.ip),
-                     prefixlen=iface.network.prefixlen)
+    wanted = list(cidrs)
+    run(host, lambda ipr: converge_addresses(ipr, name, wanted), namespace)
 
 
 def get_addresses(host: HostNamespaces, name: str, namespace: str | None = None) -> list[str]:
-    with netlink(host, namespace) as ipr:
-        index = _require(ipr, name)
+    def read(ipr: IPRoute) -> list[str]:
         return sorted(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}"
-                      for a in ipr.get_addr(index=index))
+                      for a in ipr.get_addr(index=_require(ipr, name)))
+    return run(host, read, namespace)
+
+
+# -- several steps on one client ---------------------------------------------------------
+# A DHCP reconcile checks a dozen things in a namespace; one client for all of them saves
+# opening one per step (a thread, a setns and pyroute2's set-up each).
+
+session = netlink  # `with session(host, namespace) as ipr:` one client for several steps
+
+
+def dump_links(ipr: IPRoute) -> dict[str, dict]:
+    """`link_info` of every link the client sees, plus its "index"."""
+    dump = list(ipr.link("dump"))
+    names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
+    return {link.get("IFLA_IFNAME"): dict(_describe(link, names), index=link["index"])
+            for link in dump if link.get("IFLA_IFNAME")}
+
+
+def set_link(ipr: IPRoute, name: str, **attrs: object) -> None:
+    """Change a link's attributes (state="up", address=..., mtu=...)."""
+    ipr.link("set", index=_require(ipr, name), **attrs)
+
+
+def delete_in(ipr: IPRoute, name: str) -> bool:
+    index = _index(ipr, name)
+    if index is None:
+        return False
+    try:
+        ipr.link("del", index=index)
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            return False
+        raise
+    return True
+
+
+def converge_addresses(ipr: IPRoute, name: str, cidrs: Iterable[str]) -> None:
+    """`set_addresses` on a client already open."""
+    wanted = {_network(c) for c in cidrs}
+    index = _require(ipr, name)
+    present = set()
+    for addr in ipr.get_addr(index=index):
+        iface = _network(f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}")
+        if iface.version == 6 and iface.ip.is_link_local:
+            continue
+        present.add(iface)
+    for iface in present - wanted:
+        ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+    for iface in sorted(wanted - present, key=str):
+        ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+
+
+def bridge_port_info(host: HostNamespaces, bridge: str, port: str) -> dict | None:
+    """Ensure bridge `bridge` exists and is up; `link_info` of `port` (or None), in one go
+    on the host's client."""
+    def get(ipr: IPRoute, name: str) -> dict | None:
+        try:
+            return ipr.link("get", ifname=name)[0]
+        except NetlinkError as e:
+            if e.code == errno.ENODEV:
+                return None
+            raise
+
+    def check(ipr: IPRoute) -> dict | None:
+        found = get(ipr, bridge)
+        if found is None:
+            _add(ipr, ifname=bridge, kind="bridge")
+            found = ipr.link("get", ifname=bridge)[0]
+        if not found["flags"] & 1:
+            ipr.link("set", index=found["index"], state="up")
+        link = get(ipr, port)
+        # "master" names only this bridge: another master shows as None (not this bridge).
+        return None if link is None else _describe(link, {found["index"]: bridge})
+    return run(host, check)
