@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -157,14 +159,17 @@ class Port(StandardAttrs, Base):
         order_by="IPAllocation.ip_address")
     extra_dhcp_opts: Mapped[list[ExtraDhcpOpt]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    # Not shown in a port's dict: loaded only when asked for, never with every port read.
     provisioning_blocks: Mapped[list[ProvisioningBlock]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+        cascade="all, delete-orphan", passive_deletes=True, lazy="select")
 
 
 class IPAllocation(Base):
     """One IP of a port. The primary key makes a duplicate IP on a subnet impossible."""
 
     __tablename__ = "ipallocations"
+    # Free addresses are found in the database by walking this index (see core/ipam.py).
+    __table_args__ = (Index("ix_ipallocations_subnet_id_ip_offset", "subnet_id", "ip_offset"),)
 
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
     subnet_id: Mapped[str] = mapped_column(
@@ -173,6 +178,10 @@ class IPAllocation(Base):
         ID, ForeignKey("ports.id", ondelete="CASCADE"), index=True, nullable=False)
     network_id: Mapped[str] = mapped_column(
         ID, ForeignKey("networks.id", ondelete="CASCADE"), index=True, nullable=False)
+    # The address minus the subnet's network address, so the lowest free address is one
+    # indexed query however many are taken. NULL when it does not fit 63 bits (far into an
+    # IPv6 subnet); such addresses are still guarded by the primary key.
+    ip_offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ExtraDhcpOpt(Base):
