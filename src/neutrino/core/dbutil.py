@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +35,30 @@ def insert_unless_duplicate(session: Session, row: Any) -> bool:
     try:
         session.add(row)
         session.flush()
+    except IntegrityError as err:
+        savepoint.rollback()
+        if integrity_kind(err) == "duplicate":
+            return False
+        raise
+    savepoint.commit()
+    return True
+
+
+def insert_row_unless_duplicate(session: Session, table: Table, values: dict[str, Any],
+                                conflict_on: Sequence[str] | None = None) -> bool:
+    """One INSERT; False when a unique key (`conflict_on`'s columns, or any) already holds
+    its values. One statement where the database can skip a duplicate itself (ON CONFLICT
+    DO NOTHING), a savepoint around it elsewhere. Other errors (a vanished parent row, a
+    clash on another key) propagate."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        make = sqlite_insert if dialect == "sqlite" else pg_insert
+        stmt = make(table).values(**values).on_conflict_do_nothing(
+            index_elements=list(conflict_on) if conflict_on else None)
+        return session.execute(stmt).rowcount == 1
+    savepoint = session.begin_nested()
+    try:
+        session.execute(insert(table).values(**values))
     except IntegrityError as err:
         savepoint.rollback()
         if integrity_kind(err) == "duplicate":

@@ -234,3 +234,39 @@ def ip_to_int(text: str) -> int:
     allocation)."""
     family = socket.AF_INET6 if ":" in text else socket.AF_INET
     return int.from_bytes(socket.inet_pton(family, text), "big")
+
+
+# --- finding the lowest free address in the database ---------------------------------------
+
+# Offsets (address minus the subnet's network address) are stored as signed 64-bit integers.
+MAX_OFFSET = 2 ** 63 - 1
+
+
+def offset_of(value: int, network: IPNetwork) -> int | None:
+    """`value`'s offset into `network`; None when it does not fit the stored column."""
+    offset = value - int(network.network_address)
+    return offset if 0 <= offset <= MAX_OFFSET else None
+
+
+def offset_pool(pool: Pool, network: IPNetwork) -> Pool | None:
+    """A pool in offsets, cut at MAX_OFFSET; None when none of it fits."""
+    base = int(network.network_address)
+    first, last = pool.first - base, min(pool.last - base, MAX_OFFSET)
+    if first < 0 or first > last:
+        return None
+    return Pool(first, last)
+
+
+FREE, FULL, GAP = "free", "full", "gap"
+
+
+def lowest_free_from_summary(pool: Pool, count: int, lowest: int | None,
+                             highest: int | None) -> tuple[str, int | None]:
+    """What the taken addresses of `pool` (their count, lowest and highest) say about its
+    lowest free one: (FREE, value), (FULL, None), or (GAP, None) when there is a hole below
+    the highest taken address that has to be looked up."""
+    if count == 0 or lowest is None or highest is None or lowest > pool.first:
+        return FREE, pool.first
+    if count == highest - lowest + 1:  # packed from the pool's first address
+        return (FREE, highest + 1) if highest < pool.last else (FULL, None)
+    return GAP, None

@@ -10,16 +10,25 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.session import make_transient_to_detached
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core import filters as flt
 from neutrino.core import ipam, macs, networks, subnets, views
 from neutrino.core.context import Context
-from neutrino.core.dbutil import check_lengths, dumps, insert_unless_duplicate, new_id, now
+from neutrino.core.dbutil import (
+    check_lengths,
+    dumps,
+    insert_row_unless_duplicate,
+    new_id,
+    now,
+)
 from neutrino.core.interfaces import Clock
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
@@ -55,25 +64,76 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
-    # Allocation needs the pools only; the rest of a subnet loads on first use.
+    # Allocation needs the pools only (joined: one query); the rest loads on first use.
     stmt = (select(models.Subnet).where(models.Subnet.network_id == network_id)
-            .options(lazyload(models.Subnet.dns_nameservers),
+            .options(joinedload(models.Subnet.allocation_pools),
+                     lazyload(models.Subnet.dns_nameservers),
                      lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network))
             .order_by(models.Subnet.created_at, models.Subnet.id))
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt).unique())
 
 
 # --- IP allocation ----------------------------------------------------------------------
 
 def _taken(session: Session, subnet_id: str) -> set[int]:
+    """Every address taken on the subnet: only read after losing a race for an address."""
     rows = session.scalars(select(models.IPAllocation.ip_address)
                            .where(models.IPAllocation.subnet_id == subnet_id))
     return {ipam.ip_to_int(ip) for ip in rows}
 
 
 def _insert_ip(session: Session, port: models.Port, subnet: models.Subnet, ip: str) -> bool:
-    return insert_unless_duplicate(session, models.IPAllocation(
-        ip_address=ip, subnet_id=subnet.id, port_id=port.id, network_id=port.network_id))
+    """Insert one address (the primary key settles races); on success the row joins the
+    session and the port's loaded fixed_ips without being read back."""
+    network = ipaddress.ip_network(subnet.cidr)
+    row = models.IPAllocation(
+        ip_address=ip, subnet_id=subnet.id, port_id=port.id, network_id=port.network_id,
+        ip_offset=ipam.offset_of(ipam.ip_to_int(ip), network))
+    values = {"ip_address": row.ip_address, "subnet_id": row.subnet_id,
+              "port_id": row.port_id, "network_id": row.network_id,
+              "ip_offset": row.ip_offset}
+    if not insert_row_unless_duplicate(session, models.IPAllocation.__table__, values):
+        return False
+    make_transient_to_detached(row)
+    session.add(row)
+    if "fixed_ips" in port.__dict__:
+        set_committed_value(port, "fixed_ips", [*port.fixed_ips, row])
+    return True
+
+
+def _lowest_free(session: Session, subnet: models.Subnet,
+                 pools: list[ipam.Pool]) -> tuple[bool, int | None]:
+    """The lowest free address of the pools, found by the database through the
+    (subnet_id, ip_offset) index: (True, value or None when all are taken), or (False,
+    None) when a pool lies beyond what offsets can express."""
+    network = ipaddress.ip_network(subnet.cidr)
+    alloc = models.IPAllocation
+    for pool in sorted(pools, key=lambda p: p.first):
+        span = ipam.offset_pool(pool, network)
+        if span is None:
+            return False, None
+        in_span = (alloc.subnet_id == subnet.id, alloc.ip_offset >= span.first,
+                   alloc.ip_offset <= span.last)
+        count, lowest, highest = session.execute(
+            select(func.count(alloc.ip_offset), func.min(alloc.ip_offset),
+                   func.max(alloc.ip_offset)).where(*in_span)).one()
+        verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
+        if verdict == ipam.GAP:
+            # The first taken address whose successor is free, walking the index upwards.
+            nxt = alloc.__table__.alias("nxt")
+            offset = session.scalar(
+                select(alloc.ip_offset + 1).where(*in_span, alloc.ip_offset < span.last,
+                                                  ~select(nxt.c.ip_offset).where(
+                                                      nxt.c.subnet_id == subnet.id,
+                                                      nxt.c.ip_offset == alloc.ip_offset + 1,
+                                                  ).exists())
+                .order_by(alloc.ip_offset).limit(1))
+            verdict = ipam.FULL if offset is None else ipam.FREE
+        if verdict == ipam.FREE and offset is not None:
+            return True, int(network.network_address) + offset
+        if span.last - span.first != pool.last - pool.first:
+            return False, None  # the rest of the pool is beyond the offsets
+    return True, None
 
 
 def _allocate_specific(session: Session, port: models.Port, subnet: models.Subnet,
@@ -96,10 +156,12 @@ def _allocate_any(session: Session, port: models.Port, subnet: models.Subnet) ->
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
         return ip
     pools = subnets.pools_of(subnet)
-    taken = _taken(session, subnet.id)
+    known, value = _lowest_free(session, subnet, pools)
+    taken = set() if known else _taken(session, subnet.id)
     collided = False
     for _ in range(IP_ATTEMPTS):
-        value = ipam.pick_address(pools, taken, collided)
+        if not (known and not collided):
+            value = ipam.pick_address(pools, taken, collided)
         if value is None:
             return None
         ip = str(ipaddress.ip_address(value) if subnet.ip_version == 4
@@ -213,15 +275,22 @@ def _reallocate(session: Session, port: models.Port, requests: list[dict[str, An
 
 def _insert_port(session: Session, port: models.Port, given_mac: str | None,
                  settings: CoreSettings) -> None:
-    if given_mac is not None:
-        port.mac_address = macs.normalize(given_mac)
-        if not insert_unless_duplicate(session, port):
-            raise exc.MacAddressInUse(net_id=port.network_id, mac=port.mac_address)
-        return
-    for _ in range(MAC_ATTEMPTS):
-        port.mac_address = macs.generate(settings.base_mac)
-        if insert_unless_duplicate(session, port):
+    """Insert the port; the (network, MAC) unique key settles MAC races: a given MAC that
+    is taken is refused, a generated one is drawn again."""
+    draws = 1 if given_mac is not None else MAC_ATTEMPTS
+    for _ in range(draws):
+        port.mac_address = macs.normalize(given_mac) if given_mac is not None \
+            else macs.generate(settings.base_mac)
+        values = {column.key: getattr(port, column.key)
+                  for column in models.Port.__table__.columns}
+        if insert_row_unless_duplicate(session, models.Port.__table__, values,
+                                       conflict_on=("network_id", "mac_address")):
+            # Written in one statement, not read back: the row joins the session as is.
+            make_transient_to_detached(port)
+            session.add(port)
             return
+    if given_mac is not None:
+        raise exc.MacAddressInUse(net_id=port.network_id, mac=port.mac_address)
     raise exc.MacAddressGenerationFailure(net_id=port.network_id)
 
 
@@ -337,24 +406,29 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     if "id" in body and session.get(models.Port, port.id) is not None:
         raise exc.Conflict(f"Port {port.id} already exists.")
     _insert_port(session, port, body.get("mac_address"), settings)
+    set_committed_value(port, "fixed_ips", [])
     all_subnets = network_subnets(session, net.id)
     if requests is None:
         _default_ips(session, port, all_subnets)
     else:
         _allocate_requested(session, port, requests, all_subnets)
-    for name, version, value in options:
-        if value is not None:
-            session.add(models.ExtraDhcpOpt(id=new_id(), port_id=port.id, opt_name=name,
-                                            opt_value=value, ip_version=version))
+    extra = [models.ExtraDhcpOpt(id=new_id(), port_id=port.id, opt_name=name, opt_value=value,
+                                 ip_version=version)
+             for name, version, value in options if value is not None]
+    session.add_all(extra)
     session.flush()
-    session.refresh(port)
+    # Everything the port's dict shows is in memory: no reading back what was just written.
+    set_committed_value(port, "extra_dhcp_opts", extra)
     return port
 
 
 def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
-           port_id: str, body: dict[str, Any]) -> models.Port:
+           port_id: str, body: dict[str, Any], port: models.Port | None = None) -> models.Port:
+    """`port`: the row, when the caller has read it already (locked, with get(...,
+    for_update=True))."""
     # Visible means admin, the port's project or its network's: all may change it.
-    port = get(session, ctx, port_id, for_update=True)
+    if port is None:
+        port = get(session, ctx, port_id, for_update=True)
     for key in body:
         if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
@@ -363,10 +437,13 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         mac = macs.normalize(body["mac_address"])
         if mac != port.mac_address:
             _change_mac(session, port, mac)
+    changed = []
     if body.get("fixed_ips") is not None:
         _reallocate(session, port, _requested_ips(body["fixed_ips"]))
+        changed.append("fixed_ips")
     if "extra_dhcp_opts" in body:
         _merge_dhcp_opts(session, port, _dhcp_opts(body["extra_dhcp_opts"]))
+        changed.append("extra_dhcp_opts")
     if "binding:host_id" in body:
         _bind(port, body["binding:host_id"])
     if "binding:profile" in body:
@@ -383,7 +460,8 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     port.revision_number += 1
     port.updated_at = now(clock)
     session.flush()
-    session.refresh(port)
+    if changed:
+        session.expire(port, changed)  # only the collections rows were added to or removed from
     return port
 
 
@@ -392,6 +470,8 @@ def delete(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
     dict as it was."""
     port = get(session, ctx, port_id, for_update=True)
     shown = views.port_dict(port)
-    session.delete(port)
-    session.flush()
+    # One statement: the database's ON DELETE CASCADE takes the rest.
+    session.execute(sql_delete(models.Port).where(models.Port.id == port.id),
+                    execution_options={"synchronize_session": False})
+    session.expunge(port)
     return shown

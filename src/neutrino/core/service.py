@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from neutrino.core.notify import (
 )
 from neutrino.core.resources import Resources
 from neutrino.db.engine import Database, RetryRequest
-from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port
+from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, ProvisioningBlock
 from neutrino.lib import constants as const
 from neutrino.lib.naming import dhcp_device_id
 
@@ -207,14 +207,18 @@ class Core:
         def work(session: Session) -> tuple[list[dict], list[tuple[str, str]]]:
             created = [ports.create(session, ctx, self.settings, self.clock, b)
                        for b in bodies]
-            new_hosts = self._schedule_for_ports(session, created, now)
-            served = {n: self._served(session, n) for n in {p.network_id for p in created}}
-            for port in created:
-                blocks = provisioning.initial_blocks(
-                    port.device_owner, port.host_id,
-                    provisioning.l2_agent_on_host(session, port.host_id),
-                    served[port.network_id])
-                provisioning.add_blocks(session, port.id, blocks)
+            new_hosts, served = self._schedule_for_ports(session, created, now)
+            l2_on = {h: provisioning.l2_agent_on_host(session, h)
+                     for h in {p.host_id for p in created}}
+            # The ports are new in this transaction, so they have no blocks yet: one
+            # multi-row insert for all of them.
+            rows = [{"port_id": port.id, "entity": entity}
+                    for port in created
+                    for entity in sorted(provisioning.initial_blocks(
+                        port.device_owner, port.host_id, l2_on[port.host_id],
+                        served[port.network_id]))]
+            if rows:
+                session.execute(insert(ProvisioningBlock), rows)
             return [views.port_dict(p) for p in created], new_hosts
 
         net_id = bodies[0].get("network_id") if bodies else None
@@ -229,22 +233,29 @@ class Core:
         outbox.send(self.notifier)
         return created
 
-    def _schedule_for_ports(self, session: Session, created: list[Port],
-                            now: datetime) -> list[tuple[str, str]]:
+    def _schedule_for_ports(self, session: Session, created: list[Port], now: datetime
+                            ) -> tuple[list[tuple[str, str]], dict[str, bool]]:
         """A port on a network that needs DHCP but has no agent yet (say, every agent was
-        down when its subnet was made) places the network now."""
-        if not self.settings.network_auto_schedule:
-            return []
+        down when its subnet was made) places the network now. Returns the new (host,
+        network) pairs, and per network whether a DHCP agent serves it (its ports wait
+        for DHCP)."""
         new_hosts: list[tuple[str, str]] = []
-        for network_id in sorted({p.network_id for p in created
-                                  if p.device_id != const.DEVICE_ID_RESERVED_DHCP_PORT}):
-            if has_dhcp_subnet(session, network_id) and not has_binding(session, network_id):
+        served: dict[str, bool] = {}
+        schedulable = {p.network_id for p in created
+                       if p.device_id != const.DEVICE_ID_RESERVED_DHCP_PORT}
+        for network_id in sorted({p.network_id for p in created}):
+            dhcp_needed = has_dhcp_subnet(session, network_id)
+            bound = dhcp_needed and has_binding(session, network_id)
+            if (dhcp_needed and not bound and self.settings.network_auto_schedule
+                    and network_id in schedulable):
                 try:
                     placed = self.bindings.schedule_in(session, network_id, now)
                 except IntegrityError as e:
                     raise RetryRequest() from e  # another server placed it: look again
                 new_hosts.extend((a.host, network_id) for a in placed)
-        return new_hosts
+                bound = has_binding(session, network_id)
+            served[network_id] = bound
+        return new_hosts, served
 
     @staticmethod
     def _served(session: Session, network_id: str) -> bool:
@@ -268,8 +279,9 @@ class Core:
 
     def update_port(self, ctx: Context, id: str, body: dict) -> dict:
         def work(session: Session) -> tuple[dict, dict]:
-            before = views.port_dict(ports.get(session, ctx, id))
-            row = ports.update(session, ctx, self.settings, self.clock, id, body)
+            row = ports.get(session, ctx, id, for_update=True)
+            before = views.port_dict(row)
+            row = ports.update(session, ctx, self.settings, self.clock, id, body, port=row)
             if row.host_id != before["binding:host_id"]:
                 self._rebind(session, row)
             return before, views.port_dict(row)

@@ -170,3 +170,27 @@ def test_ip_to_int_v4(value: int) -> None:
 @given(value=st.integers(0, 2**128 - 1))
 def test_ip_to_int_v6(value: int) -> None:
     assert ipam.ip_to_int(str(ipaddress.IPv6Address(value))) == value
+
+
+def test_lowest_free_from_summary() -> None:
+    pool = ipam.Pool(2, 10)
+    assert ipam.lowest_free_from_summary(pool, 0, None, None) == (ipam.FREE, 2)
+    assert ipam.lowest_free_from_summary(pool, 2, 4, 5) == (ipam.FREE, 2)
+    assert ipam.lowest_free_from_summary(pool, 3, 2, 4) == (ipam.FREE, 5)
+    assert ipam.lowest_free_from_summary(pool, 9, 2, 10) == (ipam.FULL, None)
+    assert ipam.lowest_free_from_summary(pool, 3, 2, 6) == (ipam.GAP, None)
+
+
+def test_offsets() -> None:
+    import ipaddress
+    net4 = ipaddress.ip_network("10.0.0.0/24")
+    assert ipam.offset_of(int(ipaddress.ip_address("10.0.0.7")), net4) == 7
+    assert ipam.offset_pool(ipam.Pool(int(net4.network_address) + 2,
+                                      int(net4.network_address) + 254), net4) == \
+        ipam.Pool(2, 254)
+    net6 = ipaddress.ip_network("fd00::/64")
+    base = int(net6.network_address)
+    assert ipam.offset_of(base + 2 ** 63, net6) is None
+    assert ipam.offset_pool(ipam.Pool(base + 1, base + 2 ** 64 - 1), net6) == \
+        ipam.Pool(1, ipam.MAX_OFFSET)
+    assert ipam.offset_pool(ipam.Pool(base + 2 ** 63, base + 2 ** 64 - 1), net6) is None

@@ -1,0 +1,124 @@
+"""IP allocation found in the database (the ipallocations (subnet_id, ip_offset) index):
+lowest free address first, holes reused, pools in order, full pools, the cost per port
+independent of how many addresses are taken, and the migration that fills offsets of
+existing rows. On every backend."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from neutrino.conf.settings import CoreSettings
+from neutrino.core import exceptions as exc
+from neutrino.core.context import Context
+from neutrino.core.resources import Resources
+from neutrino.db import models
+from neutrino.db.engine import Database
+
+ADMIN = Context.admin()
+
+
+@pytest.fixture
+def res(database: Database) -> Resources:
+    return Resources(database, CoreSettings(tenant_network_type="local"))
+
+
+def _net(res: Resources, **subnet: object) -> tuple[str, str]:
+    net = res.create_network(ADMIN, {"name": "n", "tenant_id": "t"})
+    body = {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24", "tenant_id": "t"}
+    body.update(subnet)
+    return net["id"], res.create_subnet(ADMIN, body)["id"]
+
+
+def _port(res: Resources, net_id: str, **body: object) -> dict:
+    return res.create_port(ADMIN, {"network_id": net_id, "tenant_id": "t", **body})
+
+
+def _ip(port: dict) -> str:
+    return port["fixed_ips"][0]["ip_address"]
+
+
+def test_holes_are_filled_lowest_first(res: Resources) -> None:
+    net_id, _ = _net(res)
+    made = [_port(res, net_id) for _ in range(6)]
+    assert [_ip(p) for p in made] == [f"10.0.0.{i}" for i in range(2, 8)]
+    res.delete_port(ADMIN, made[3]["id"])  # .5
+    res.delete_port(ADMIN, made[1]["id"])  # .3
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.3", "10.0.0.5", "10.0.0.8"]
+    res.delete_port(ADMIN, made[0]["id"])  # .2, the pool's first address
+    assert _ip(_port(res, net_id)) == "10.0.0.2"
+
+
+def test_specific_address_then_automatic_ones_around_it(res: Resources) -> None:
+    net_id, subnet_id = _net(res)
+    _port(res, net_id, fixed_ips=[{"subnet_id": subnet_id, "ip_address": "10.0.0.4"}])
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.5"]
+    with pytest.raises(exc.IpAddressInUse):
+        _port(res, net_id, fixed_ips=[{"subnet_id": subnet_id, "ip_address": "10.0.0.3"}])
+
+
+def test_pools_in_order_and_a_full_subnet(res: Resources) -> None:
+    net_id, _ = _net(res, cidr="10.0.0.0/28", allocation_pools=[
+        {"start": "10.0.0.10", "end": "10.0.0.11"}, {"start": "10.0.0.3", "end": "10.0.0.4"}])
+    assert [_ip(_port(res, net_id)) for _ in range(4)] == \
+        ["10.0.0.3", "10.0.0.4", "10.0.0.10", "10.0.0.11"]
+    with pytest.raises(exc.IpAddressGenerationFailure):
+        _port(res, net_id)
+
+
+def test_updated_fixed_ips_take_the_lowest_free(res: Resources) -> None:
+    net_id, subnet_id = _net(res)
+    first = _port(res, net_id)
+    second = _port(res, net_id)
+    res.delete_port(ADMIN, first["id"])
+    moved = res.update_port(ADMIN, second["id"], {"fixed_ips": [{"subnet_id": subnet_id}] * 2})
+    assert sorted(ip["ip_address"] for ip in moved["fixed_ips"]) == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_ipv6_stateful_addresses(res: Resources) -> None:
+    net_id, _ = _net(res, ip_version=6, cidr="fd00:1::/64",
+                     ipv6_ra_mode="dhcpv6-stateful", ipv6_address_mode="dhcpv6-stateful")
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == \
+        ["fd00:1::2", "fd00:1::3", "fd00:1::4"]
+
+
+def test_statements_per_port_do_not_grow_with_the_subnet(res: Resources,
+                                                          database: Database) -> None:
+    net_id, _ = _net(res, cidr="10.0.0.0/20")
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def cost() -> int:
+        statements.clear()
+        _port(res, net_id)
+        return len(statements)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        early = cost()
+        for _ in range(60):
+            _port(res, net_id)
+        late = cost()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert late == early
+    assert not any("SELECT ipallocations.ip_address FROM" in s for s in statements)
+
+
+def test_migration_fills_offsets_of_existing_addresses(res: Resources,
+                                                       database: Database) -> None:
+    net_id, _ = _net(res)
+    v6_net, _ = _net(res, ip_version=6, cidr="fd00:2::/64", ipv6_ra_mode="dhcpv6-stateful",
+                     ipv6_address_mode="dhcpv6-stateful")
+    for _ in range(3):
+        _port(res, net_id)
+    _port(res, v6_net)
+    database.downgrade("0001_initial")
+    database.upgrade()
+    with database.engine.connect() as conn:
+        rows = dict(conn.execute(select(models.IPAllocation.ip_address,
+                                        models.IPAllocation.ip_offset)).all())
+    assert rows == {"10.0.0.2": 2, "10.0.0.3": 3, "10.0.0.4": 4, "fd00:2::2": 2}
+    assert _ip(_port(res, net_id)) == "10.0.0.5"
