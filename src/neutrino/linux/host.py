@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -39,24 +39,27 @@ class _SharedNetlink:
         self._executor: ThreadPoolExecutor | None = None
         self._thread: int | None = None
         self._ipr: IPRoute | None = None
+        self._raw: socket.socket | None = None
         self._identity: tuple[int, int] | None = None  # the namespace the client is in
         self.opened = 0  # clients opened so far (for tests and benchmarks)
 
-    def run(self, path: str | None, fn: Callable[[IPRoute], T]) -> T:
+    def run(self, path: str | None, fn: Callable[[IPRoute], T], raw: bool = False) -> T:
+        """`fn(client)` in the client's thread; with `raw`, `fn` gets a plain rtnetlink
+        socket in the same namespace instead (for `rtnl` reads)."""
         if threading.get_ident() == self._thread:
-            return self._call(path, fn)  # a request made from inside a request
+            return self._call(path, fn, raw)  # a request made from inside a request
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="netlink",
                     initializer=self._started)
             executor = self._executor
-        return executor.submit(self._call, path, fn).result()
+        return executor.submit(self._call, path, fn, raw).result()
 
     def _started(self) -> None:
         self._thread = threading.get_ident()
 
-    def _call(self, path: str | None, fn: Callable[[IPRoute], T]) -> T:
+    def _call(self, path: str | None, fn: Callable[[Any], T], raw: bool) -> T:
         # Runs in the client's thread only.
         identity = _identity(path)
         if self._ipr is not None and identity != self._identity:
@@ -67,10 +70,11 @@ class _SharedNetlink:
             if path is not None:
                 _enter(path)
             self._ipr = IPRoute()
+            self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_ROUTE)
             self._identity = identity
             self.opened += 1
         try:
-            return fn(self._ipr)
+            return fn(self._raw if raw else self._ipr)
         except (NetlinkError, LookupError):
             raise  # the kernel answered, or the caller found no link: the socket is fine
         except BaseException:
@@ -80,6 +84,9 @@ class _SharedNetlink:
 
     def _drop(self) -> None:
         ipr, self._ipr = self._ipr, None
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
         if ipr is not None:
             try:
                 ipr.close()
@@ -201,3 +208,16 @@ def netlink(host: HostNamespaces, namespace: str) -> Iterator[IPRoute]:
         yield ipr
     finally:
         ipr.close()
+
+
+def read(host: HostNamespaces, fn: Callable[[socket.socket], T],
+         namespace: str | None = None) -> T:
+    """`fn(sock)` with a plain rtnetlink socket (see `rtnl`) in the host's namespace (the
+    kept client's thread and namespace) or in a named one (a socket for the call)."""
+    if namespace is None:
+        return host._netlink.run(host.netns, fn, raw=True)
+    sock = socket_in(host.namespace_path(namespace))
+    try:
+        return fn(sock)
+    finally:
+        sock.close()
