@@ -6,7 +6,8 @@ from typing import Protocol
 
 from neutrino.agent.linuxbridge.plan import Link
 from neutrino.linux import links as linux_links
-from neutrino.linux.host import HostNamespaces
+from neutrino.linux import rtnl
+from neutrino.linux.host import HostNamespaces, read
 
 
 class HostLinks(Protocol):
@@ -25,9 +26,10 @@ class LinuxHostLinks:
         self._host = host
 
     def links(self) -> dict[str, Link]:
-        # One netlink dump per pass: the loop runs every second.
+        # One netlink dump per pass (the loop runs every second), on the host's kept
+        # socket and decoded by `rtnl`: pyroute2 would decode every attribute of every link.
         return {name: Link(name, info["kind"], info["master"], info["up"])
-                for name, info in linux_links.links_info(self._host).items()}
+                for name, info in read(self._host, rtnl.dump_links).items()}
 
     def ensure_bridge(self, name: str) -> None:
         linux_links.ensure_bridge(self._host, name)
