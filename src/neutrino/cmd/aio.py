@@ -37,6 +37,7 @@ from oslo_config import cfg
 from neutrino.cmd import dhcp_agent as dhcp_cmd
 from neutrino.cmd import linuxbridge_agent as lb_cmd
 from neutrino.cmd import server as server_cmd
+from neutrino.cmd.common import setup_logging, wait_for_signal
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ConfigError,
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     except cfg.Error as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    server_cmd.setup_logging(conf)
+    setup_logging(conf)
     os.makedirs(conf.state_path, exist_ok=True)
     transport = in_process_transport(conf)
     try:
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         agents.start_all()
         control = ControlSocket(os.path.join(conf.state_path, SOCKET_NAME), agents)
         LOG.info("All-in-one running: hosts %s, control socket %s", names, control.path)
-        lb_cmd.wait_for_signal()
+        wait_for_signal()
     finally:
         LOG.info("Stopping (dnsmasq keeps serving)")
         if control is not None:

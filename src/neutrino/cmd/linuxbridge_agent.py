@@ -7,15 +7,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 
 import oslo_messaging
-from oslo_config import cfg
 
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.links import LinuxHostLinks
+from neutrino.cmd.common import setup_logging, wait_for_signal
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ConfigError,
@@ -31,18 +29,6 @@ PROG = "neutrino-linuxbridge-agent"
 LOG = logging.getLogger(PROG)
 
 
-def setup_logging(conf: cfg.ConfigOpts) -> None:
-    handler: logging.Handler = (logging.FileHandler(conf.log_file) if conf.log_file
-                                else logging.StreamHandler())
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if conf.debug else logging.INFO)
-    if not conf.debug:
-        # oslo.messaging's connection chatter drowns the agent's own messages.
-        logging.getLogger("oslo.messaging").setLevel(logging.WARNING)
-        logging.getLogger("oslo_messaging").setLevel(logging.WARNING)
 
 
 def build_agent(settings: LinuxBridgeSettings,
@@ -55,13 +41,6 @@ def build_agent(settings: LinuxBridgeSettings,
         StateReportClient(transport, host, timeout=settings.agent.report_interval))
 
 
-def wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(3600):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ from oslo_policy import opts as policy_opts
 
 from neutrino.api.app import create_app
 from neutrino.api.auth import KeystoneAuth
+from neutrino.cmd.common import setup_logging, wait_for_signal
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ConfigError,
@@ -53,19 +54,6 @@ HA_MONITOR_INTERVAL = 1.0
 _DEFAULT_POLICY_FILE = "policy.yaml"
 
 
-def setup_logging(conf: cfg.ConfigOpts) -> None:
-    handler: logging.Handler = (logging.FileHandler(conf.log_file) if conf.log_file
-                                else logging.StreamHandler())
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if conf.debug else logging.INFO)
-    quiet = ["oslo.messaging", "oslo_messaging", "oslo_policy", "uvicorn.access"]
-    if not conf.debug:
-        quiet += ["keystonemiddleware", "keystoneauth", "sqlalchemy", "alembic"]
-    for name in quiet:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def register_edge_opts(conf: cfg.ConfigOpts) -> None:
@@ -237,12 +225,6 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     return Server(db, rpc, monitor, api)
 
 
-def wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(3600):
-        pass
 
 
 def _fail(conf: cfg.ConfigOpts, message: str) -> int:
