@@ -30,11 +30,14 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from functional.conftest import scratch_database_url, selected_backends
 from support.rabbit import RabbitVhost
 from support.server import ADMIN, NeutrinoServer
 
-from neutrino.conf.settings import RpcSettings
+from neutrino.conf.settings import DatabaseSettings, RpcSettings
+from neutrino.core.dbutil import insert_row_unless_duplicate
+from neutrino.db.engine import Database
 from neutrino.lib import constants
 from neutrino.rpc.agent_api import DhcpPluginClient, StateReportClient, serve_dhcp_agent
 from neutrino.rpc.transport import get_transport
@@ -493,3 +496,32 @@ def test_dead_agent_networks_move_exactly_once(backend: str, tmp_path: Path) -> 
         assert sum(n for n, agent in moves if agent == dead) == len(on_dead), moves
         print(f"\n[{backend}] {len(on_dead)} network(s) moved off {dead_host} "
               f"{moved_at - mark:.1f}s after its last heartbeat stopped; monitor moves {moves}")
+
+
+# -- regression: the insert-or-skip behind port creation --------------------------------------
+
+@pytest.mark.parametrize("backend", ["sqlite", *BACKENDS])
+def test_insert_row_unless_duplicate_says_whether_it_inserted(backend: str,
+                                                             tmp_path: Path) -> None:
+    """Found by the storm above: on PostgreSQL (psycopg 3, SQLAlchemy 2.1) an INSERT's
+    rowcount is -1, so every port create drew a second MAC for the same port id and failed
+    with a 409 Conflict (ports_pkey). The answer must come from the database itself."""
+    table = sa.Table("nt_regression", sa.MetaData(),
+                     sa.Column("id", sa.String(36), primary_key=True),
+                     sa.Column("mac", sa.String(17), nullable=False, unique=True))
+    with scratch_database_url(backend, tmp_path) as url:
+        db = Database(DatabaseSettings(url))
+        try:
+            db.transaction(lambda s: table.create(s.connection()))
+
+            def attempt(row_id: str, mac: str) -> bool:
+                return db.transaction(lambda s: insert_row_unless_duplicate(
+                    s, table, {"id": row_id, "mac": mac}, conflict_on=("mac",)))
+            assert attempt("a", "fa:16:3e:00:00:01") is True
+            assert attempt("b", "fa:16:3e:00:00:01") is False  # MAC taken: skipped
+            assert attempt("c", "fa:16:3e:00:00:02") is True
+            rows = db.transaction(lambda s: s.execute(
+                sa.select(table.c.id).order_by(table.c.id)).scalars().all(), readonly=True)
+            assert rows == ["a", "c"]
+        finally:
+            db.dispose()
