@@ -213,10 +213,15 @@ def bench_new_port(lab: Lab, trials: int) -> None:
     if via_udhcpc:
         med = statistics.median(via_udhcpc)
         report(f"new port -> udhcpc lease, 1 try ({len(via_udhcpc)}/{trials} got one)",
-               med, "ms", "~20 ms", med <= 25)
+               med, "ms", "", None)
     if udhcpc_known:
-        report("  of which udhcpc alone, known MAC (median ms)",
-               statistics.median(udhcpc_known), "ms", "", None)
+        alone = statistics.median(udhcpc_known)
+        report("  udhcpc alone, MAC already known (median ms)", alone, "ms", "", None)
+        if via_udhcpc:
+            # udhcpc's own start-up and exchange dominate; what the new port adds to it:
+            extra = statistics.median(via_udhcpc) - alone
+            report("  new port's extra over udhcpc alone", extra, "ms", "~20 ms",
+                   extra <= 25)
 
 
 def bench_port_changes(lab: Lab, ports: int, networks: int = 4) -> None:
