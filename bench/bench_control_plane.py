@@ -5,6 +5,7 @@ server, 200 port changes/s per agent, an agent with 1,000 networks resynced in s
 HA monitor cheap enough to tick every second.
 
     python bench/bench_control_plane.py [--db URL] [--agents 1000] [--networks 1000]
+        [--ports 500] [--fill 20000]
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from sqlalchemy import event
 
 from neutrino.conf.settings import CoreSettings, DatabaseSettings, VlanRange
 from neutrino.core.context import Context
@@ -37,6 +40,19 @@ def report(name: str, value: float, unit: str, target: str, ok: bool) -> None:
     print(f"{name:<48} {value:>10.1f} {unit:<10} target {target:<14} {'ok' if ok else 'MISS'}")
 
 
+def count_statements(db: Database, fn: Callable[[], object]) -> int:
+    statements = []
+
+    def note(*_args: object) -> None:
+        statements.append(1)
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(statements)
+
+
 def dhcp_state(host: str, networks: int = 0) -> dict:
     return {"agent_state": {
         "binary": const.BINARY_DHCP, "host": host, "topic": const.TOPIC_DHCP_AGENT,
@@ -51,6 +67,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--networks", type=int, default=1000)
     parser.add_argument("--ports", type=int, default=500)
+    parser.add_argument("--fill", type=int, default=20000,
+                        help="addresses to take on a big subnet before timing creates there")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,12 +104,60 @@ def main() -> None:
                                    "ip_version": 4, "name": "bench", "enable_dhcp": True,
                                    "tenant_id": "bench"})
         started = time.perf_counter()
+        made = []
         for i in range(args.ports):
-            core.create_port(ADMIN, {"network_id": net["id"], "name": f"p{i}",
-                                     "admin_state_up": True, "tenant_id": "bench"})
+            made.append(core.create_port(ADMIN, {"network_id": net["id"], "name": f"p{i}",
+                                                 "admin_state_up": True, "tenant_id": "bench",
+                                                 "binding:host_id": "host-0"}))
         rate = args.ports / (time.perf_counter() - started)
         report("port creates/s (one client, one subnet)", rate, "ports/s", ">= 200/s",
                rate >= 200)
+        statements = count_statements(db, lambda: core.create_port(
+            ADMIN, {"network_id": net["id"], "tenant_id": "bench", "binding:host_id": "host-0"}))
+        report("  SQL statements per port create (incl. fan-out)", statements, "stmts",
+               "<= 12", statements <= 12)
+        started = time.perf_counter()
+        for i, port in enumerate(made):
+            core.update_port(ADMIN, port["id"], {"name": f"u{i}"})
+        rate = len(made) / (time.perf_counter() - started)
+        report("port updates/s (name)", rate, "ports/s", ">= 200/s", rate >= 200)
+        listing = statistics.median(timed(lambda: core.list_ports(ADMIN, {}))
+                                    for _ in range(3))
+        report(f"list_ports of {len(made) + 1} ports", listing * 1000, "ms",
+               "< 1000 ms", listing < 1)
+        started = time.perf_counter()
+        for port in made[: len(made) // 2]:
+            core.delete_port(ADMIN, port["id"])
+        rate = (len(made) // 2) / (time.perf_counter() - started)
+        report("port deletes/s", rate, "ports/s", ">= 200/s", rate >= 200)
+
+        # A big subnet with many addresses taken: an allocation must not read them all.
+        if args.fill:
+            big = core.create_network(ADMIN, {"name": "big", "tenant_id": "bench"})
+            core.create_subnet(ADMIN, {"network_id": big["id"], "cidr": "10.64.0.0/14",
+                                       "ip_version": 4, "enable_dhcp": False,
+                                       "tenant_id": "bench"})
+            body = {"network_id": big["id"], "tenant_id": "bench"}
+            started = time.perf_counter()
+            filled = []
+            for start in range(0, args.fill, 500):
+                filled += core.create_ports(ADMIN, [body] * min(500, args.fill - start))
+            rate = args.fill / (time.perf_counter() - started)
+            report(f"bulk port creates/s (500 a request, to {args.fill})", rate, "ports/s",
+                   ">= 200/s", rate >= 200)
+            started = time.perf_counter()
+            for _ in range(100):
+                core.create_port(ADMIN, body)
+            rate = 100 / (time.perf_counter() - started)
+            report(f"port creates/s, {args.fill} addresses taken", rate, "ports/s",
+                   ">= 200/s", rate >= 200)
+            for port in filled[10:: max(1, args.fill // 50)]:
+                core.delete_port(ADMIN, port["id"])  # holes to fill, lowest first
+            started = time.perf_counter()
+            for _ in range(100):
+                core.create_port(ADMIN, body)
+            rate = 100 / (time.perf_counter() - started)
+            report("  the same with holes to fill", rate, "ports/s", ">= 200/s", rate >= 200)
 
         # One agent hosting many networks: what its full sync asks of the server.
         agent_host = "big-host"

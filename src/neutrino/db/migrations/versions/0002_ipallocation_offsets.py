@@ -18,6 +18,7 @@ depends_on = None
 
 _MAX_OFFSET = 2 ** 63 - 1
 _BATCH = 1000
+_FK_INDEX = "ipallocations_subnet_id_fk"
 
 
 def _offset(ip: str, cidr: str) -> int | None:
@@ -30,9 +31,13 @@ def upgrade() -> None:
     op.add_column("ipallocations", sa.Column("ip_offset", sa.BigInteger(), nullable=True))
     op.create_index("ix_ipallocations_subnet_id_ip_offset", "ipallocations",
                     ["subnet_id", "ip_offset"])
-    # Existing addresses get their offsets (a deployment's allocations fit in memory a
-    # batch at a time; this runs once).
     conn = op.get_bind()
+    if conn.dialect.name in ("mysql", "mariadb"):
+        # A downgrade left an index for the subnet_id foreign key; the new one serves it.
+        names = {ix["name"] for ix in sa.inspect(conn).get_indexes("ipallocations")}
+        if _FK_INDEX in names:
+            op.drop_index(_FK_INDEX, table_name="ipallocations")
+    # Existing addresses get their offsets (this runs once).
     alloc = sa.table("ipallocations", sa.column("ip_address", sa.String),
                      sa.column("subnet_id", sa.String), sa.column("ip_offset", sa.BigInteger))
     subnets = sa.table("subnets", sa.column("id", sa.String), sa.column("cidr", sa.String))
@@ -48,5 +53,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name in ("mysql", "mariadb"):
+        # InnoDB dropped its own index for the subnet_id foreign key when the composite
+        # index took over; the foreign key needs one back before that goes.
+        op.create_index(_FK_INDEX, "ipallocations", ["subnet_id"])
     op.drop_index("ix_ipallocations_subnet_id_ip_offset", table_name="ipallocations")
     op.drop_column("ipallocations", "ip_offset")
