@@ -131,8 +131,6 @@ def test_physnet_vlans_are_separate_segments(lab_factory):
     server.wait()
 
 
-@pytest.mark.skipif(subprocess.run(["which", "dnsmasq"], capture_output=True).returncode,
-                    reason="dnsmasq is not installed")
 def test_vm_gets_its_address_from_a_dhcp_server_on_its_host(lab_factory, tmp_path):
     lab = lab_factory()
     lab.up(hosts=("HostA",), services=False)
@@ -218,8 +216,6 @@ def test_cli_up_status_down(tmp_path):
 
 
 @pytest.mark.rabbit
-@pytest.mark.skipif(subprocess.run(["which", "rabbitmqctl"], capture_output=True).returncode,
-                    reason="rabbitmqctl is not installed")
 def test_agents_inside_a_host_reach_rabbitmq_through_the_forwarder(lab_factory):
 
     from neutrino.lab.system import wait_for

@@ -7,14 +7,12 @@ import subprocess
 import pytest
 
 from neutrino.lab.api import ApiError, Credentials, NetworkApi
-from neutrino.lab.lab import rabbit_answers
 from neutrino.lab.system import wait_for
 from neutrino.lab.vm import Vms
 
 pytestmark = [pytest.mark.root, pytest.mark.rabbit]
 
 
-@pytest.mark.skipif(not rabbit_answers(), reason="RabbitMQ does not answer on 127.0.0.1:5672")
 def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
     lab = lab_factory()
     st = lab.up("rabbit", hosts=("HostA",))
@@ -115,7 +113,6 @@ def test_down_after_kill_9_of_the_all_in_one_removes_its_dnsmasq_and_mounts(lab_
     assert lab.leftovers() == []
 
 
-@pytest.mark.skipif(not rabbit_answers(), reason="RabbitMQ does not answer on 127.0.0.1:5672")
 def test_without_cgroups_stop_dhcp_and_down_still_find_every_process():
     from neutrino.lab.lab import Lab
     from neutrino.lab.naming import LabNames

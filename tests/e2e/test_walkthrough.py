@@ -14,7 +14,6 @@ import subprocess
 import pytest
 
 from neutrino.lab.demo import Demo, summary
-from neutrino.lab.lab import rabbit_answers
 
 pytestmark = pytest.mark.root
 
@@ -43,7 +42,6 @@ def _walk(lab, transport):
 
 
 @pytest.mark.rabbit
-@pytest.mark.skipif(not rabbit_answers(), reason="RabbitMQ does not answer on 127.0.0.1:5672")
 def test_walkthrough_over_rabbitmq(lab_factory):
     lab = lab_factory()
     try:
