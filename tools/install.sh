@@ -24,3 +24,6 @@ if [ $want_test = 1 ]; then
 else
   "$py" -m pip install -q --disable-pip-version-check -e .
 fi
+
+# Under pyenv, new console scripts (neutrino, neutrino-server, ...) need their shims.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi

@@ -16,6 +16,6 @@ done
 
 status=0
 "$py" -m ruff check src tests bench tools || status=1
-lint-imports --config pyproject.toml || status=1
+"$py" -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())" pyproject.toml || status=1
 "$py" -m pytest -q -p no:cacheprovider "$@" || status=1
 exit $status
