@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -101,33 +101,42 @@ def _insert_ip(session: Session, port: models.Port, subnet: models.Subnet, ip: s
     return True
 
 
+def _span_statements() -> tuple[Any, Any]:
+    """The two queries of `_lowest_free`, built once and run with parameters."""
+    alloc = models.IPAllocation
+    nxt = alloc.__table__.alias("nxt")
+    in_span = (alloc.subnet_id == bindparam("subnet_id"), alloc.ip_offset >= bindparam("first"),
+               alloc.ip_offset <= bindparam("last"))
+    summary = select(func.count(alloc.ip_offset), func.min(alloc.ip_offset),
+                     func.max(alloc.ip_offset)).where(*in_span)
+    # The first taken address whose successor is free, walking the index upwards.
+    successor_taken = select(nxt.c.ip_offset).where(
+        nxt.c.subnet_id == bindparam("subnet_id"),
+        nxt.c.ip_offset == alloc.ip_offset + 1).exists()
+    first_gap = (select(alloc.ip_offset + 1)
+                 .where(*in_span, alloc.ip_offset < bindparam("last"), ~successor_taken)
+                 .order_by(alloc.ip_offset).limit(1))
+    return summary, first_gap
+
+
+_SUMMARY, _FIRST_GAP = _span_statements()
+
+
 def _lowest_free(session: Session, subnet: models.Subnet,
                  pools: list[ipam.Pool]) -> tuple[bool, int | None]:
     """The lowest free address of the pools, found by the database through the
     (subnet_id, ip_offset) index: (True, value or None when all are taken), or (False,
     None) when a pool lies beyond what offsets can express."""
     network = ipaddress.ip_network(subnet.cidr)
-    alloc = models.IPAllocation
     for pool in sorted(pools, key=lambda p: p.first):
         span = ipam.offset_pool(pool, network)
         if span is None:
             return False, None
-        in_span = (alloc.subnet_id == subnet.id, alloc.ip_offset >= span.first,
-                   alloc.ip_offset <= span.last)
-        count, lowest, highest = session.execute(
-            select(func.count(alloc.ip_offset), func.min(alloc.ip_offset),
-                   func.max(alloc.ip_offset)).where(*in_span)).one()
+        params = {"subnet_id": subnet.id, "first": span.first, "last": span.last}
+        count, lowest, highest = session.execute(_SUMMARY, params).one()
         verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
         if verdict == ipam.GAP:
-            # The first taken address whose successor is free, walking the index upwards.
-            nxt = alloc.__table__.alias("nxt")
-            offset = session.scalar(
-                select(alloc.ip_offset + 1).where(*in_span, alloc.ip_offset < span.last,
-                                                  ~select(nxt.c.ip_offset).where(
-                                                      nxt.c.subnet_id == subnet.id,
-                                                      nxt.c.ip_offset == alloc.ip_offset + 1,
-                                                  ).exists())
-                .order_by(alloc.ip_offset).limit(1))
+            offset = session.scalar(_FIRST_GAP, params)
             verdict = ipam.FULL if offset is None else ipam.FREE
         if verdict == ipam.FREE and offset is not None:
             return True, int(network.network_address) + offset

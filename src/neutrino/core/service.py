@@ -204,7 +204,8 @@ class Core:
         together, so no agent can report a port up before its blocks exist."""
         now = self._now()
 
-        def work(session: Session) -> tuple[list[dict], list[tuple[str, str]]]:
+        def work(session: Session
+                 ) -> tuple[list[dict], list[tuple[str, str]], dict[str, list[str]]]:
             created = [ports.create(session, ctx, self.settings, self.clock, b)
                        for b in bodies]
             new_hosts, served = self._schedule_for_ports(session, created, now)
@@ -219,15 +220,16 @@ class Core:
                         served[port.network_id]))]
             if rows:
                 session.execute(insert(ProvisioningBlock), rows)
-            return [views.port_dict(p) for p in created], new_hosts
+            # Who to tell, read in the same transaction rather than in one of its own.
+            hosts = hosting_hosts(session, {p.network_id for p in created})
+            return [views.port_dict(p) for p in created], new_hosts, hosts
 
         net_id = bodies[0].get("network_id") if bodies else None
-        created, new_hosts = self.resources.run(
+        created, new_hosts, hosts = self.resources.run(
             work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
         outbox = Outbox()
         for host, network_id in new_hosts:
             outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
-        hosts = self._hosts_of({p["network_id"] for p in created})
         for port in created:
             outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END, {"port": port})
         outbox.send(self.notifier)
@@ -268,9 +270,6 @@ class Core:
                                            provisioning.l2_agent_on_host(session, host),
                                            self._served(session, network_id))
 
-    def _hosts_of(self, network_ids: set[str]) -> dict[str, list[str]]:
-        return self.db.transaction(lambda s: hosting_hosts(s, network_ids), readonly=True)
-
     def get_port(self, ctx: Context, id: str) -> dict:
         return self.resources.get_port(ctx, id)
 
@@ -278,19 +277,21 @@ class Core:
         return self.resources.list_ports(ctx, filters)
 
     def update_port(self, ctx: Context, id: str, body: dict) -> dict:
-        def work(session: Session) -> tuple[dict, dict]:
+        def work(session: Session) -> tuple[dict, list[str]]:
             row = ports.get(session, ctx, id, for_update=True)
             before = views.port_dict(row)
             row = ports.update(session, ctx, self.settings, self.clock, id, body, port=row)
             if row.host_id != before["binding:host_id"]:
                 self._rebind(session, row)
-            return before, views.port_dict(row)
+            after = views.port_dict(row)
+            hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
+                if port_changed_for_dhcp(before, after) else []
+            return after, hosts
 
-        before, port = self.resources.run(work, _busy)
-        if port_changed_for_dhcp(before, port):
+        port, hosts = self.resources.run(work, _busy)
+        if hosts:
             outbox = Outbox()
-            outbox.to_hosts(self._hosts(port["network_id"]), const.PORT_UPDATE_END,
-                            {"port": port})
+            outbox.to_hosts(hosts, const.PORT_UPDATE_END, {"port": port})
             outbox.send(self.notifier)
         return port
 
@@ -302,10 +303,13 @@ class Core:
         session.flush()
 
     def delete_port(self, ctx: Context, id: str) -> None:
-        port = self.resources.delete_port(ctx, id)
+        def work(session: Session) -> tuple[dict, list[str]]:
+            shown = ports.delete(session, ctx, id)
+            return shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]]
+
+        port, hosts = self.resources.run(work, _busy)
         outbox = Outbox()
-        outbox.to_hosts(self._hosts(port["network_id"]), const.PORT_DELETE_END,
-                        port_delete_payload(port))
+        outbox.to_hosts(hosts, const.PORT_DELETE_END, port_delete_payload(port))
         outbox.send(self.notifier)
 
     # -- agents ---------------------------------------------------------------------------
