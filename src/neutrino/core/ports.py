@@ -102,24 +102,24 @@ def _insert_ip(session: Session, port: models.Port, subnet: models.Subnet, ip: s
 
 
 def _span_statements() -> tuple[Any, Any]:
-    """The two queries of `_lowest_free`, built once and run with parameters."""
+    """The queries of `_lowest_free`, built once and run with parameters."""
     alloc = models.IPAllocation
-    nxt = alloc.__table__.alias("nxt")
-    in_span = (alloc.subnet_id == bindparam("subnet_id"), alloc.ip_offset >= bindparam("first"),
-               alloc.ip_offset <= bindparam("last"))
-    summary = select(func.count(alloc.ip_offset), func.min(alloc.ip_offset),
-                     func.max(alloc.ip_offset)).where(*in_span)
-    # The first taken address whose successor is free, walking the index upwards.
-    successor_taken = select(nxt.c.ip_offset).where(
-        nxt.c.subnet_id == bindparam("subnet_id"),
-        nxt.c.ip_offset == alloc.ip_offset + 1).exists()
-    first_gap = (select(alloc.ip_offset + 1)
-                 .where(*in_span, alloc.ip_offset < bindparam("last"), ~successor_taken)
-                 .order_by(alloc.ip_offset).limit(1))
-    return summary, first_gap
+
+    def in_span(first: str, last: str) -> tuple[Any, ...]:
+        return (alloc.subnet_id == bindparam("subnet_id"),
+                alloc.ip_offset >= bindparam(first), alloc.ip_offset <= bindparam(last))
+
+    def scalar(*columns: Any) -> Any:
+        return select(*columns).where(*in_span("first", "last")).scalar_subquery()
+
+    # Separate subqueries: min and max are one index seek each, only the count walks.
+    summary = select(scalar(func.count()), scalar(func.min(alloc.ip_offset)),
+                     scalar(func.max(alloc.ip_offset)))
+    count = select(func.count()).where(*in_span("first", "last"))
+    return summary, count
 
 
-_SUMMARY, _FIRST_GAP = _span_statements()
+_SUMMARY, _COUNT = _span_statements()
 
 
 def _lowest_free(session: Session, subnet: models.Subnet,
@@ -136,8 +136,9 @@ def _lowest_free(session: Session, subnet: models.Subnet,
         count, lowest, highest = session.execute(_SUMMARY, params).one()
         verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
         if verdict == ipam.GAP:
-            offset = session.scalar(_FIRST_GAP, params)
-            verdict = ipam.FULL if offset is None else ipam.FREE
+            offset = ipam.first_gap(lowest, highest, lambda a, b: session.scalar(
+                _COUNT, {"subnet_id": subnet.id, "first": a, "last": b}))
+            verdict = ipam.FREE
         if verdict == ipam.FREE and offset is not None:
             return True, int(network.network_address) + offset
         if span.last - span.first != pool.last - pool.first:
