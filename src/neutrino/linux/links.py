@@ -105,18 +105,7 @@ def ensure_bridge(host: HostNamespaces, name: str) -> bool:
 
 def delete_link(host: HostNamespaces, name: str, namespace: str | None = None) -> bool:
     """Delete a link if it is there (a veth takes its peer along); True when deleted."""
-    def delete(ipr: IPRoute) -> bool:
-        index = _index(ipr, name)
-        if index is None:
-            return False
-        try:
-            ipr.link("del", index=index)
-        except NetlinkError as e:
-            if e.code == errno.ENODEV:
-                return False
-            raise
-        return True
-    return run(host, delete, namespace)
+    return run(host, lambda ipr: delete_in(ipr, name), namespace)
 
 
 def ensure_vlan(host: HostNamespaces, interface: str, vlan: int, name: str) -> bool:
@@ -216,6 +205,7 @@ def set_link(ipr: IPRoute, name: str, **attrs: object) -> None:
 
 
 def delete_in(ipr: IPRoute, name: str) -> bool:
+    """`delete_link` on a client already open."""
     index = _index(ipr, name)
     if index is None:
         return False
