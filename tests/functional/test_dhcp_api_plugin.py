@@ -128,6 +128,30 @@ def test_update_dhcp_port(world):
         world.core.update_dhcp_port(host, vm["id"], {"port": {"name": "mine"}})
 
 
+def test_update_dhcp_port_rechecks_the_owner_in_its_own_transaction(world):
+    """An agent that lost its port (another agent adopted it after the update's first read)
+    cannot take it back: the owner is checked on the row the update locks."""
+    from neutrino.db.models import Port
+
+    world.dhcp_agent("hostA")
+    net = world.network()
+    port = dhcp_port(world, "hostA", net)
+    adopter = dhcp_device_id("hostB", net["id"])
+    update = world.core._update_port
+
+    def adopted_in_between(*args, **kwargs):
+        def adopt(session):
+            session.get(Port, port["id"]).device_id = adopter
+        world.db.transaction(adopt)
+        return update(*args, **kwargs)
+    world.core._update_port = adopted_in_between
+    with pytest.raises(DhcpPortInUse):
+        world.core.update_dhcp_port("hostA", port["id"], {"port": {"name": "back"}})
+    del world.core._update_port
+    kept = world.core.get_port(world.admin, port["id"])
+    assert kept["device_id"] == adopter and kept["name"] != "back"
+
+
 def test_release_dhcp_port(world):
     world.dhcp_agent("hostA")
     net = world.network()

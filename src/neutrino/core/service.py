@@ -277,8 +277,16 @@ class Core:
         return self.resources.list_ports(ctx, filters)
 
     def update_port(self, ctx: Context, id: str, body: dict) -> dict:
+        return self._update_port(ctx, id, body)
+
+    def _update_port(self, ctx: Context, id: str, body: dict,
+                     guard: Callable[[Session, Port], None] | None = None) -> dict:
+        """`guard` checks the locked row before the write, in the same transaction, so a
+        check and the change it allows cannot be split by another writer."""
         def work(session: Session) -> tuple[dict, list[str]]:
             row = ports.get(session, ctx, id, for_update=True)
+            if guard is not None:
+                guard(session, row)
             before = views.port_dict(row)
             row = ports.update(session, ctx, self.settings, self.clock, id, body, port=row)
             if row.host_id != before["binding:host_id"]:
@@ -463,15 +471,21 @@ class Core:
     def update_dhcp_port(self, host: str, port_id: str, port: dict) -> dict:
         body = dhcp.unwrap_port(port)
 
-        def check(session: Session) -> str:
-            row = session.get(Port, port_id)
-            if row is None:
-                raise exc.PortNotFound(port_id=port_id)
+        def check(session: Session, row: Port) -> None:
             if not dhcp.hosts_network(session, host, row.network_id):
                 raise exc.NetworkNotFound(net_id=row.network_id)
             dhcp.check_port_owner(row, host)
+
+        def read(session: Session) -> str:
+            row = session.get(Port, port_id)
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            check(session, row)
             return row.network_id
-        network_id = self.db.transaction(check, readonly=True)
+        # A port's network never changes, so this early read may name it; the owner is
+        # checked again on the locked row in the update's own transaction (another agent
+        # may adopt the port in between).
+        network_id = self.db.transaction(read, readonly=True)
         allowed = {k: v for k, v in body.items()
                    if k in ("name", "fixed_ips", "admin_state_up", "extra_dhcp_opts",
                             "dns_name", "description")}
@@ -480,7 +494,7 @@ class Core:
             raise dhcp.DhcpPortInUse(port_id=port_id)
         allowed["device_id"] = dhcp_device_id(host, network_id)
         allowed["binding:host_id"] = host
-        return self.update_port(Context.admin(), port_id, allowed)
+        return self._update_port(Context.admin(), port_id, allowed, guard=check)
 
     def release_dhcp_port(self, host: str, network_id: str, device_id: str) -> None:
         if device_id == const.DEVICE_ID_RESERVED_DHCP_PORT:
