@@ -289,3 +289,56 @@ def test_ready_ports_survive_a_failed_call(agent: DhcpAgent, plugin: FakeDhcpPlu
     assert plugin.ready == []
     plugin.failing.clear()
     wait(lambda: vm["id"] in plugin.ready)
+
+
+class HostFailingOnce(FakeDhcpHost):
+    """A host whose first look at its directories fails (e.g. EACCES on the netns dir)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listings = 0
+
+    def existing_networks(self) -> set[str]:
+        self.listings += 1
+        if self.listings == 1:
+            raise PermissionError(13, "Permission denied", "/run/netns")
+        return super().existing_networks()
+
+
+def test_full_sync_survives_a_host_listing_error(plugin: FakeDhcpPlugin,
+                                                 reports: FakeReports) -> None:
+    host = HostFailingOnce()
+    net = plugin.add_network()
+    agent = DhcpAgent(settings(), HostNamespaces(), plugin, reports, dhcp_host=host)
+    agent.start()
+    try:
+        wait(lambda: net in host.applied and agent.full_syncs == 1)
+        assert host.listings >= 2  # failed once, then retried
+    finally:
+        agent.stop()
+
+
+class PluginMalformedOnce(FakeDhcpPlugin):
+    """Answers the first full sync with an entry that has no id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = 0
+
+    def get_active_networks_info(self) -> list[dict]:
+        self.answers += 1
+        infos = super().get_active_networks_info()
+        return [{"name": "no id"}] if self.answers == 1 else infos
+
+
+def test_sync_loop_survives_an_unexpected_error(host: FakeDhcpHost,
+                                                reports: FakeReports) -> None:
+    plugin = PluginMalformedOnce()
+    net = plugin.add_network()
+    agent = DhcpAgent(settings(), HostNamespaces(), plugin, reports, dhcp_host=host)
+    agent.start()
+    try:
+        wait(lambda: net in host.applied and agent.full_syncs == 1)
+        assert plugin.answers >= 2
+    finally:
+        agent.stop()

@@ -192,6 +192,10 @@ class DhcpAgent:
             self._sync_now.clear()
             try:
                 synced = self._full_sync()
+            except Exception:  # noqa: BLE001 - this thread must outlive any one bad sync
+                LOG.exception("Full sync failed unexpectedly, retrying in %ss",
+                              self._settings.resync_interval)
+                synced = False
             finally:
                 self._syncing.clear()
             if not synced:
@@ -199,9 +203,10 @@ class DhcpAgent:
                 self._sync_now.set()
 
     def _full_sync(self) -> bool:
-        known = self._dhcp_host.existing_networks() | set(self.served())
-        epoch = self._queue.epoch()
         try:
+            # Reading the host (netns and confs directories) can fail too, e.g. EACCES.
+            known = self._dhcp_host.existing_networks() | set(self.served())
+            epoch = self._queue.epoch()
             infos = self._plugin.get_active_networks_info()
         except Exception as exc:  # noqa: BLE001 - retried; the server may be restarting
             LOG.warning("Full sync failed, retrying in %ss: %s",
