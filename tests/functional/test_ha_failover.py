@@ -219,3 +219,35 @@ def test_an_agent_back_before_its_batch_keeps_its_networks(world):
     world.heartbeat("hostA")  # ...and then A reported
     assert monitor._move_off(DeadAgent(dead[0].id, "hostA", dead[0].heartbeat), Outbox()) == 0
     assert world.hosting(net["id"]) == ["hostA"]
+
+
+
+def test_the_lease_is_checked_before_each_dead_agents_first_batch(world):
+    """With several dead agents, a monitor whose lease another replica took while it
+    worked on one agent moves nothing off the next."""
+    from sqlalchemy import update
+
+    for host in ("hostA", "hostB", "hostC", "hostD"):
+        world.dhcp_agent(host)
+    nets = {"hostA": host_networks(world, "hostA", 1)[0],
+            "hostB": host_networks(world, "hostB", 1)[0]}
+    host_networks(world, "hostC", 1)  # as many live hosting agents: no mass death
+    host_networks(world, "hostD", 1)
+    elapse(world, DOWN + 1, "hostC", "hostD")
+    monitor = world.core.ha_monitor
+    move_off = monitor._move_off
+    seen = []
+
+    def lease_taken_after_the_first(agent, outbox):
+        seen.append(agent.host)
+        moved = move_off(agent, outbox)
+        world.db.transaction(lambda s: s.execute(
+            update(Lease).where(Lease.name == MONITOR_LEASE)
+            .values(holder="another-replica",
+                    expires_at=world.clock.now().replace(year=2100))))
+        return moved
+    monitor._move_off = lease_taken_after_the_first
+    assert world.core.reschedule_networks_from_down_agents() == 1
+    assert sorted(seen) == ["hostA", "hostB"]
+    assert world.hosting(nets[seen[0]]["id"]) != [seen[0]]
+    assert world.hosting(nets[seen[1]]["id"]) == [seen[1]]  # left to the lease's holder

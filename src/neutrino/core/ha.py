@@ -235,18 +235,29 @@ class HaMonitor:
         moved = 0
         for start in range(0, len(network_ids), BATCH):
             batch = network_ids[start:start + BATCH]
-            if start and not self.db.transaction(lambda s: try_acquire(
-                    s, MONITOR_LEASE, self.holder, self.clock.now(), LEASE_SECONDS)):
-                break  # our lease ran out and someone else took over
             casts: list[tuple[str, str]] = []
-            moved += self.db.transaction(
-                lambda s, b=batch, c=casts: self._move_batch(s, agent, b, c))
+            count = self.db.transaction(
+                lambda s, b=batch, c=casts: self._move_batch_leased(s, agent, b, c))
+            if count is None:
+                break  # our lease ran out and someone else took over
+            moved += count
             for host, network_id in casts:
                 outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
         if moved:
             LOG.warning("moved %d network(s) off dead DHCP agent %s on %s", moved, agent.id,
                         agent.host)
         return moved
+
+    def _move_batch_leased(self, session: Session, agent: DeadAgent,
+                           network_ids: Sequence[str], casts: list[tuple[str, str]]
+                           ) -> int | None:
+        """The batch, in the same transaction as the renewal of our lease (every batch,
+        the first of each agent too): None, and nothing moved, once another holds it."""
+        if not try_acquire(session, MONITOR_LEASE, self.holder, self.clock.now(),
+                           LEASE_SECONDS):
+            casts.clear()
+            return None
+        return self._move_batch(session, agent, network_ids, casts)
 
     def _move_batch(self, session: Session, agent: DeadAgent, network_ids: Sequence[str],
                     casts: list[tuple[str, str]]) -> int:
