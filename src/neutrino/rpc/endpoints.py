@@ -42,8 +42,9 @@ class ReportStateEndpoint:
 
     @_expected
     def report_state(self, context: Any, agent_state: dict, time: str | None = None) -> str:
-        # Neutron wraps the state once more on the wire: {"agent_state": {...}}.
-        return self._core.report_state(agent_state["agent_state"], time=time)
+        # Neutron wraps the state once more on the wire ({"agent_state": {...}}); core
+        # unwraps it and answers a malformed report with InvalidInput.
+        return self._core.report_state(agent_state, time=time)
 
 
 class DhcpPluginEndpoint:

@@ -21,7 +21,12 @@ class RecordingCore:
         self.calls.append((name, args))
 
     def report_state(self, agent_state: dict, time: str | None = None) -> str:
-        self._record("report_state", agent_state, time)
+        # As core does: both shapes accepted, a report without an agent_type is InvalidInput.
+        inner = agent_state.get("agent_state")
+        state = inner if isinstance(inner, dict) else agent_state
+        self._record("report_state", state, time)
+        if not state.get("agent_type"):
+            raise exceptions.InvalidInput(error_message="agent state needs an agent_type")
         return constants.AGENT_NEW
 
     def get_active_networks_info(self, host: str) -> list[dict]:

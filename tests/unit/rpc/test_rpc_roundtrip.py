@@ -17,6 +17,7 @@ from neutrino.rpc.agent_api import (
     DhcpPluginClient,
     L2PluginClient,
     StateReportClient,
+    _Client,
     serve_dhcp_agent,
 )
 from neutrino.rpc.notifier import RpcDhcpNotifier
@@ -58,6 +59,15 @@ def test_report_state_unwraps_the_state_and_answers(transport, core) -> None:
 def test_report_state_without_start_flag_omits_it(transport, core) -> None:
     StateReportClient(transport, "HostA").report_state({"agent_type": "x"}, start_flag=False)
     assert "start_flag" not in core.calls[-1][1][0]
+
+
+def test_a_malformed_report_comes_back_as_invalid_input(transport, core) -> None:
+    # A raw client: StateReportClient always sends a well-formed report.
+    client = _Client(transport, constants.TOPIC_REPORTS, timeout=5)
+    with pytest.raises(oslo_messaging.RemoteError) as caught:
+        client.call({}, "report_state", agent_state={"host": "HostA"}, time=None)
+    assert caught.value.exc_type == "InvalidInput"
+    assert core.calls[-1] == ("report_state", ({"host": "HostA"}, None))
 
 
 def test_dhcp_plugin_api_passes_the_agents_host(transport, core) -> None:
