@@ -36,6 +36,7 @@ from neutrino.api.auth import KeystoneAuth
 from neutrino.cmd.common import setup_logging, wait_for_signal
 from neutrino.conf import opts
 from neutrino.conf.settings import (
+    ApiSettings,
     ConfigError,
     api_settings,
     core_settings,
@@ -191,6 +192,21 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
     return create_app(core, settings, policy_file=policy_file(conf), keystone=keystone), core
 
 
+def warn_unshared_token_key(settings: ApiSettings) -> bool:
+    """Warn when builtin tokens are signed with a key of this host's own; True if warned.
+
+    Without `token_secret` the key is generated into state_path: a replica whose state_path
+    is not shared then makes its own, and rejects every other replica's tokens."""
+    if settings.auth_strategy != "builtin" or settings.token_secret:
+        return False
+    LOG.warning("auth_strategy = builtin and no [identity] token_secret is set: tokens are "
+                "signed with %s/identity.key, made by this host. Every server replica needs "
+                "the same key: set the same [identity] token_secret on all of them (or share "
+                "state_path), or tokens issued by one replica are rejected by the others.",
+                settings.state_path)
+    return True
+
+
 def check_config(conf: cfg.ConfigOpts) -> None:
     """Every setting the server reads, so a bad one fails before anything starts."""
     register_edge_opts(conf)
@@ -207,6 +223,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     `sock`/`db`: the listening socket and database prepared before forking workers."""
     check_config(conf)
     settings = api_settings(conf)
+    warn_unshared_token_key(settings)
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)

@@ -1,12 +1,18 @@
 """neutrino-server's pieces that decide things: the HA monitor loop and the policy file."""
 
+import logging
 import threading
 
 import pytest
 
-from neutrino.cmd.server import HaMonitor, policy_file, register_edge_opts
+from neutrino.cmd.server import (
+    HaMonitor,
+    policy_file,
+    register_edge_opts,
+    warn_unshared_token_key,
+)
 from neutrino.conf import opts
-from neutrino.conf.settings import ConfigError
+from neutrino.conf.settings import ApiSettings, ConfigError
 
 
 def test_ha_monitor_survives_failing_ticks():
@@ -51,3 +57,22 @@ def test_policy_file_named_but_missing_is_a_config_error(tmp_path):
     conf = _conf(tmp_path, "[oslo_policy]\npolicy_file = /nonexistent/custom.yaml\n")
     with pytest.raises(ConfigError, match="custom.yaml"):
         policy_file(conf)
+
+
+def test_builtin_tokens_without_a_shared_secret_are_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="neutrino-server"):
+        assert warn_unshared_token_key(ApiSettings(auth_strategy="builtin",
+                                                   state_path="/srv/nt"))
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "token_secret" in record.getMessage()
+    assert "Every server replica needs the same key" in record.getMessage()
+    assert "/srv/nt/identity.key" in record.getMessage()
+
+
+@pytest.mark.parametrize("settings", [ApiSettings(auth_strategy="builtin", token_secret="s"),
+                                      ApiSettings(auth_strategy="keystone")])
+def test_no_token_key_warning_with_a_secret_or_keystone(caplog, settings):
+    with caplog.at_level(logging.WARNING):
+        assert not warn_unshared_token_key(settings)
+    assert not caplog.records
