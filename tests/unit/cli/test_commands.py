@@ -160,6 +160,16 @@ def test_port_list_columns(cli, fake_client):
                        f'{{"subnet_id": "{SUB2}", "ip_address": "9.0.1.5"}}']
 
 
+def test_subnet_and_port_lists_filter_by_network_name(cli, fake_client):
+    fake_client.data["ports"] += [
+        {"id": "p-1", "name": "p1", "network_id": NET1, "mac_address": "m1", "fixed_ips": []},
+        {"id": "p-2", "name": "p2", "network_id": NET2, "mac_address": "m2", "fixed_ips": []}]
+    rows = table_rows(cli("subnet-list", "--network", "net2").out)
+    assert [row[0] for row in rows[1:]] == [SUB2]
+    rows = table_rows(cli("port-list", "--network", "net1").out)
+    assert [row[0] for row in rows[1:]] == ["p-1"]
+
+
 def test_dhcp_scheduler_commands(cli, fake_client):
     rows = table_rows(cli("dhcp-agent-list-hosting-net", "net1").out)
     assert rows == [["id", "host", "admin_state_up", "alive"],

@@ -152,6 +152,18 @@ def add_name_filter(parser: argparse.ArgumentParser) -> None:
                         help="Only resources with this name (repeatable)")
 
 
+def add_network_filter(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--network", help=f"Only {what} of this network (ID or name)")
+
+
+def network_filter(client: NetworkClient, parsed_args: argparse.Namespace
+                   ) -> list[tuple[str, str]]:
+    """The `network_id` query parameter for `--network`, if given."""
+    if not parsed_args.network:
+        return []
+    return [("network_id", client.find_id("network", "networks", parsed_args.network))]
+
+
 def set_if(body: dict, key: str, value: Any) -> None:
     """Put `value` in the request only when the operator gave it."""
     if value is not None:

@@ -12,6 +12,8 @@ from neutrino.cli.commands.base import (
     ShowCommand,
     UpdateCommand,
     add_name_filter,
+    add_network_filter,
+    network_filter,
     set_if,
 )
 
@@ -29,14 +31,12 @@ class SubnetList(SubnetMixin, ListCommand):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         add_name_filter(parser)
-        parser.add_argument("--network", help="Only subnets of this network (ID or name)")
+        add_network_filter(parser, "subnets")
         return parser
 
     def filters(self, parsed_args: argparse.Namespace) -> list[tuple[str, str]]:
         params = [("name", n) for n in parsed_args.name]
-        if parsed_args.network:
-            params.append(("network_id", self.client.find_id("network", "networks",
-                                                             parsed_args.network)))
+        params += network_filter(self.client, parsed_args)
         return params
 
 
