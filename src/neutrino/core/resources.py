@@ -11,13 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import ConfigError, CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core import filters as flt
-from neutrino.core import macs, networks, ports, subnets, views
+from neutrino.core import macs, networks, ports, sqlerrors, subnets, views
 from neutrino.core.context import Context
 from neutrino.core.interfaces import Clock, SystemClock
 from neutrino.db.engine import Database, RetryRequest, integrity_kind
@@ -65,23 +65,13 @@ class Resources:
             return self.db.transaction(attempt, readonly=readonly, max_attempts=MAX_ATTEMPTS)
         except exc.NeutronException:
             raise
-        except RetryRequest:
-            raise exhausted() from None
-        except DataError as err:
-            LOG.warning("value refused by the database: %s", err)
-            raise exc.InvalidInput(
-                error_message="a value does not fit the attribute it is given for") from None
-        except IntegrityError as err:
-            LOG.warning("integrity error left core: %s", err)
-            raise exc.Conflict("The request conflicts with the current state of the "
-                               "resource.") from None
-        except DBAPIError as err:
-            LOG.error("database error left core: %s", err)
-            raise exc.ServiceUnavailable("The database is unavailable; try again.") from None
+        except Exception as err:
+            mapped = sqlerrors.to_neutron(err, exhausted)
+            if mapped is None:
+                raise
+            raise mapped from None
 
-    @staticmethod
-    def _busy() -> exc.NeutronException:
-        return exc.Conflict("Too many concurrent changes; try again.")
+    _busy = staticmethod(sqlerrors.busy)
 
     # --- networks -----------------------------------------------------------------------
 

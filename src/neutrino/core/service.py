@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import dhcp, ha, l2, ports, provisioning, views
+from neutrino.core import dhcp, ha, l2, ports, provisioning, sqlerrors, views
 from neutrino.core import exceptions as exc
 from neutrino.core.agents import AgentRegistry, agent_dict, is_alive, server_time
 from neutrino.core.bindings import DhcpBindings, has_binding, has_dhcp_subnet
@@ -52,25 +52,18 @@ T = TypeVar("T")
 Filters = Mapping[str, Sequence[Any]]
 
 
-def _busy() -> exc.NeutronException:
-    return exc.Conflict("Too many concurrent changes; try again.")
-
-
 def _no_sql_errors(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return method(*args, **kwargs)
-        except (exc.NeutronException, ValueError):
+        except exc.NeutronException:
             raise
-        except RetryRequest:
-            raise _busy() from None
-        except IntegrityError as err:
-            LOG.warning("integrity error left core: %s", err)
-            raise _busy() from None
-        except DBAPIError as err:
-            LOG.error("database error left core: %s", err)
-            raise exc.ServiceUnavailable("The database is unavailable; try again.") from None
+        except Exception as err:
+            mapped = sqlerrors.to_neutron(err)
+            if mapped is None:
+                raise
+            raise mapped from None
     return wrapper
 
 
@@ -296,7 +289,7 @@ class Core:
                 if port_changed_for_dhcp(before, after) else []
             return after, hosts
 
-        port, hosts = self.resources.run(work, _busy)
+        port, hosts = self.resources.run(work, sqlerrors.busy)
         if hosts:
             outbox = Outbox()
             outbox.to_hosts(hosts, const.PORT_UPDATE_END, {"port": port})
@@ -315,7 +308,7 @@ class Core:
             shown = ports.delete(session, ctx, id)
             return shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]]
 
-        port, hosts = self.resources.run(work, _busy)
+        port, hosts = self.resources.run(work, sqlerrors.busy)
         outbox = Outbox()
         outbox.to_hosts(hosts, const.PORT_DELETE_END, port_delete_payload(port))
         outbox.send(self.notifier)

@@ -1,0 +1,50 @@
+"""The one mapping from what the database (or a stray ValueError) raises to Neutron's
+errors: `Resources.run` and Core's guard both use it, so the API sees the same status for
+the same failure whichever path it took."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from neutrino.conf.settings import ConfigError
+from neutrino.core import exceptions as exc
+from neutrino.db.engine import RetryRequest
+
+LOG = logging.getLogger(__name__)
+
+
+def busy() -> exc.NeutronException:
+    return exc.Conflict("Too many concurrent changes; try again.")
+
+
+def to_neutron(err: Exception, exhausted: Callable[[], exc.NeutronException] = busy
+               ) -> exc.NeutronException | None:
+    """The Neutron error for `err`, or None for what is not ours to translate.
+
+    `exhausted` names the error for a transaction that still lost after its retries."""
+    if isinstance(err, exc.NeutronException):
+        return err
+    if isinstance(err, RetryRequest):
+        return exhausted()
+    if isinstance(err, DataError):
+        # Before IntegrityError/DBAPIError: a value too long or out of range is the
+        # caller's, not the database's, fault.
+        LOG.warning("value refused by the database: %s", err)
+        return exc.InvalidInput(
+            error_message="a value does not fit the attribute it is given for")
+    if isinstance(err, IntegrityError):
+        LOG.warning("integrity error left core: %s", err)
+        return exc.Conflict("The request conflicts with the current state of the "
+                            "resource.")
+    if isinstance(err, DBAPIError):
+        LOG.error("database error left core: %s", err)
+        return exc.ServiceUnavailable("The database is unavailable; try again.")
+    if isinstance(err, ValueError) and not isinstance(err, ConfigError):
+        # A value core could not use: the request's fault, never a 500. (A bad setting
+        # is the operator's and stays a server error.)
+        LOG.warning("value refused by core: %s", err)
+        return exc.InvalidInput(error_message=str(err) or "a value is not valid")
+    return None
