@@ -341,3 +341,49 @@ def test_no_casts_for_networks_nobody_hosts(world):
     world.core.delete_port(world.admin, port["id"])
     world.core.delete_network(world.admin, net["id"])
     assert world.casts() == []
+
+
+def placed_after_the_first_transaction(world, monkeypatch, agent_id, network_id):
+    """After the operation's first transaction commits, the admin places the network on
+    another agent (a race with a second server); returns whether that placement took."""
+    transaction = world.db.transaction
+    placed = []
+    state = {"first": True}
+
+    def racing(*args, **kwargs):
+        result = transaction(*args, **kwargs)
+        if state["first"]:
+            state["first"] = False
+            try:
+                world.core.add_network_to_dhcp_agent(world.admin, agent_id, network_id)
+                placed.append(True)
+            except exc.NetworkNotFound:
+                pass  # the operation was one transaction: the network is gone already
+        return result
+    monkeypatch.setattr(world.db, "transaction", racing)
+    return placed
+
+
+def test_delete_network_tells_every_agent_hosting_it_when_deleted(world, monkeypatch):
+    world.dhcp_agent("hostA")
+    net = world.network()
+    b = world.dhcp_agent("hostB")
+    world.forget_casts()
+    placed = placed_after_the_first_transaction(world, monkeypatch, b["id"], net["id"])
+    world.core.delete_network(world.admin, net["id"])
+    monkeypatch.undo()
+    told = world.cast_hosts(const.NETWORK_DELETE_END)
+    assert told == (["hostA", "hostB"] if placed else ["hostA"])
+
+
+def test_subnet_update_tells_the_agents_hosting_the_network_then(world, monkeypatch):
+    world.dhcp_agent("hostA")
+    net = world.network()
+    b = world.dhcp_agent("hostB")
+    world.forget_casts()
+    placed = placed_after_the_first_transaction(world, monkeypatch, b["id"], net["id"])
+    subnet = world.core.update_subnet(world.admin, net["subnets"][0], {"name": "s"})
+    monkeypatch.undo()
+    assert placed  # placed after the update committed: hostB fetches the network itself
+    assert world.casts(const.SUBNET_UPDATE_END) == [
+        ("hostA", const.SUBNET_UPDATE_END, {"subnet": subnet})]

@@ -25,7 +25,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import dhcp, ha, l2, ports, provisioning, sqlerrors, views
+from neutrino.core import (
+    dhcp,
+    ha,
+    l2,
+    networks,
+    ports,
+    provisioning,
+    sqlerrors,
+    subnets,
+    views,
+)
 from neutrino.core import exceptions as exc
 from neutrino.core.agents import AgentRegistry, agent_dict, is_alive, server_time
 from neutrino.core.bindings import DhcpBindings, has_binding, has_dhcp_subnet
@@ -67,6 +77,11 @@ def _no_sql_errors(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _joined(hosts: list[str], more: list[str]) -> list[str]:
+    """`hosts` and then those of `more` not in it already."""
+    return hosts + [h for h in more if h not in hosts]
+
+
 def _guarded(cls: type) -> type:
     for name, member in list(vars(cls).items()):
         if not name.startswith("_") and callable(member):
@@ -92,10 +107,6 @@ class Core:
 
     def _now(self) -> datetime:
         return server_time(self.clock.now())
-
-    def _hosts(self, network_id: str) -> list[str]:
-        return self.db.transaction(lambda s: hosting_hosts(s, [network_id])[network_id],
-                                   readonly=True)
 
     def _schedule(self, network_id: str, outbox: Outbox) -> list[str]:
         """Schedule the network if it needs agents; network_create_end to the new ones.
@@ -130,15 +141,25 @@ class Core:
         return self.resources.list_networks(ctx, filters)
 
     def update_network(self, ctx: Context, id: str, body: dict) -> dict:
-        network = self.resources.update_network(ctx, id, body)
+        def work(session: Session) -> tuple[dict, list[str]]:
+            net = networks.update(session, ctx, self.settings, self.clock, id, body)
+            return (views.network_dicts(session, [net])[0],
+                    hosting_hosts(session, [id])[id])
+        network, hosts = self.resources.run(work, sqlerrors.busy)
         outbox = Outbox()
-        outbox.to_hosts(self._hosts(id), const.NETWORK_UPDATE_END, {"network": network})
+        outbox.to_hosts(hosts, const.NETWORK_UPDATE_END, {"network": network})
         outbox.send(self.notifier)
         return network
 
     def delete_network(self, ctx: Context, id: str) -> None:
-        hosts = self._hosts(id)  # the bindings go with the network
-        self.resources.delete_network(ctx, id)
+        def work(session: Session) -> list[str]:
+            # The bindings go with the network: read them under the network's row lock,
+            # in the delete's transaction, so an agent placed just before is told too.
+            networks.get_owned(session, ctx, id, "delete_network", for_update=True)
+            hosts = hosting_hosts(session, [id])[id]
+            networks.delete(session, ctx, id)
+            return hosts
+        hosts = self.resources.run(work, lambda: exc.NetworkInUse(net_id=id))
         outbox = Outbox()
         outbox.to_hosts(hosts, const.NETWORK_DELETE_END, network_delete_payload(id))
         outbox.send(self.notifier)
@@ -146,23 +167,22 @@ class Core:
     # -- subnets --------------------------------------------------------------------------
 
     def create_subnet(self, ctx: Context, body: dict) -> dict:
-        subnet = self.resources.create_subnet(ctx, body)
-        self._after_subnets_created([subnet])
-        return subnet
+        return self.create_subnets(ctx, [body])[0]
 
     def create_subnets(self, ctx: Context, bodies: list[dict]) -> list[dict]:
-        subnets = self.resources.create_subnets(ctx, bodies)
-        self._after_subnets_created(subnets)
-        return subnets
-
-    def _after_subnets_created(self, subnets: list[dict]) -> None:
+        def work(session: Session) -> tuple[list[dict], dict[str, list[str]]]:
+            created = [views.subnet_dict(subnets.create(session, ctx, self.settings,
+                                                        self.clock, b)) for b in bodies]
+            return created, hosting_hosts(session, {s["network_id"] for s in created})
+        created, hosts = self.resources.run(work, sqlerrors.busy)
         outbox = Outbox()
-        for network_id in sorted({s["network_id"] for s in subnets if s["enable_dhcp"]}):
-            self._schedule(network_id, outbox)
-        for subnet in subnets:
-            outbox.to_hosts(self._hosts(subnet["network_id"]), const.SUBNET_CREATE_END,
+        for network_id in sorted({s["network_id"] for s in created if s["enable_dhcp"]}):
+            hosts[network_id] = _joined(hosts[network_id], self._schedule(network_id, outbox))
+        for subnet in created:
+            outbox.to_hosts(hosts[subnet["network_id"]], const.SUBNET_CREATE_END,
                             {"subnet": subnet})
         outbox.send(self.notifier)
+        return created
 
     def get_subnet(self, ctx: Context, id: str) -> dict:
         return self.resources.get_subnet(ctx, id)
@@ -171,20 +191,28 @@ class Core:
         return self.resources.list_subnets(ctx, filters)
 
     def update_subnet(self, ctx: Context, id: str, body: dict) -> dict:
-        subnet = self.resources.update_subnet(ctx, id, body)
+        def work(session: Session) -> tuple[dict, list[str]]:
+            shown = views.subnet_dict(
+                subnets.update(session, ctx, self.settings, self.clock, id, body))
+            network_id = shown["network_id"]
+            return shown, hosting_hosts(session, [network_id])[network_id]
+        subnet, hosts = self.resources.run(work, sqlerrors.busy)
         outbox = Outbox()
         if subnet["enable_dhcp"] and body.get("enable_dhcp"):
-            self._schedule(subnet["network_id"], outbox)
-        outbox.to_hosts(self._hosts(subnet["network_id"]), const.SUBNET_UPDATE_END,
-                        {"subnet": subnet})
+            hosts = _joined(hosts, self._schedule(subnet["network_id"], outbox))
+        outbox.to_hosts(hosts, const.SUBNET_UPDATE_END, {"subnet": subnet})
         outbox.send(self.notifier)
         return subnet
 
     def delete_subnet(self, ctx: Context, id: str) -> None:
-        subnet = self.resources.delete_subnet(ctx, id)
+        def work(session: Session) -> tuple[dict, list[str]]:
+            shown = views.subnet_dict(subnets.get(session, ctx, id))
+            subnets.delete(session, ctx, id)
+            network_id = shown["network_id"]
+            return shown, hosting_hosts(session, [network_id])[network_id]
+        subnet, hosts = self.resources.run(work, lambda: exc.SubnetInUse(subnet_id=id))
         outbox = Outbox()
-        outbox.to_hosts(self._hosts(subnet["network_id"]), const.SUBNET_DELETE_END,
-                        subnet_delete_payload(subnet))
+        outbox.to_hosts(hosts, const.SUBNET_DELETE_END, subnet_delete_payload(subnet))
         outbox.send(self.notifier)
 
     # -- ports ----------------------------------------------------------------------------
@@ -453,11 +481,16 @@ class Core:
                 self._rebind(session, row)
             return views.port_dict(row), const.PORT_UPDATE_END
 
-        port_dict, cast = self.resources.run(
-            claim, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
+        def claim_and_hosts(session: Session) -> tuple[dict, str | None, list[str]]:
+            port_dict, cast = claim(session)
+            hosts = hosting_hosts(session, [network_id])[network_id] if cast else []
+            return port_dict, cast, hosts
+
+        port_dict, cast, hosts = self.resources.run(
+            claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
         if cast is not None:
             outbox = Outbox()
-            outbox.to_hosts(self._hosts(network_id), cast, {"port": port_dict})
+            outbox.to_hosts(hosts, cast, {"port": port_dict})
             outbox.send(self.notifier)
         return port_dict
 
