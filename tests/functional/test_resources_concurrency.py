@@ -112,3 +112,20 @@ def test_sqlite_writers_wait_their_turn(sqlite_database: Database) -> None:
     ports, errors = _race(12, work)
     assert errors == []
     assert len({p["fixed_ips"][0]["ip_address"] for p in ports}) == 12
+
+
+def test_overlapping_subnets_on_different_networks_without_overlapping_ips(
+        server_database: Database) -> None:
+    """Only the network's own row is locked by a subnet create; with overlapping IPs off
+    the check spans every network, so creates on different networks must serialise too."""
+    res = Resources(server_database, CoreSettings(tenant_network_type="local",
+                                                  allow_overlapping_ips=False))
+    nets = [res.create_network(ADMIN, {"name": f"o{i}", "tenant_id": "p"})
+            for i in range(THREADS)]
+    subnets, errors = _race(THREADS, lambda i: res.create_subnet(ADMIN, {
+        "network_id": nets[i]["id"], "ip_version": 4, "cidr": f"10.77.{i}.0/24"
+        if i % 2 else "10.77.0.0/16"}))
+    assert all(isinstance(e, exc.InvalidInput) for e in errors), errors
+    cidrs = [ipaddress.ip_network(s["cidr"]) for s in subnets]
+    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1:]), cidrs
+    assert subnets and len(subnets) + len(errors) == THREADS

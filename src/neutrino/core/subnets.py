@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -15,6 +16,7 @@ from neutrino.core import ipam, networks
 from neutrino.core.context import Context
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
+from neutrino.core.savepoint import execute_or_skip
 from neutrino.db import models
 from neutrino.lib import constants
 
@@ -106,11 +108,30 @@ def _ipv6_modes(body: dict[str, Any], network: ipam.IPNetwork) -> tuple[str | No
     return ra, addr
 
 
+# A row of the leases table used as a lock only (it never expires or changes hands): with
+# overlapping IPs off, every subnet in the cloud is a candidate, so the network's own row
+# lock is not enough and creates on different networks serialise here instead.
+OVERLAP_LOCK = "subnet-overlap-check"
+_LOCK_ROW_STAMP = datetime(1970, 1, 1)
+
+
+def _lock_overlap_checks(session: Session) -> None:
+    locked = (select(models.Lease.name).where(models.Lease.name == OVERLAP_LOCK)
+              .with_for_update())
+    if session.scalar(locked) is None:
+        # The first create ever: make the row (a clash means another server just did).
+        execute_or_skip(session, insert(models.Lease).values(
+            name=OVERLAP_LOCK, holder="subnets", expires_at=_LOCK_ROW_STAMP))
+        session.scalar(locked)
+
+
 def _check_overlap(session: Session, settings: CoreSettings, network_id: str,
                    cidr: ipam.IPNetwork) -> None:
-    stmt = select(models.Subnet.cidr)
+    stmt = select(models.Subnet.cidr).where(models.Subnet.ip_version == cidr.version)
     if settings.allow_overlapping_ips:
         stmt = stmt.where(models.Subnet.network_id == network_id)
+    else:
+        _lock_overlap_checks(session)
     for (other,) in session.execute(stmt):
         if ipam.overlaps(cidr, ipaddress.ip_network(other, strict=False)):
             raise exc.InvalidInput(error_message=(
