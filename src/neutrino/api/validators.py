@@ -300,30 +300,27 @@ def name_list(max_len: int = 255) -> Validator:
     return check
 
 
-def dns_host_name(max_len: int = 255) -> Validator:
+def _dns_name(max_len: int, error: str) -> Validator:
+    """A name of DNS labels, with an optional trailing dot; `error` formats the refusal."""
     def check(value: Any) -> str:
         text = _string(value, max_len)
         if not text:
             return text
         name = text[:-1] if text.endswith(".") else text
         if not all(_DNS_LABEL.match(label) for label in name.split(".")):
-            raise Invalid(f"'{text}' not a valid PQDN or FQDN. Reason: labels must be 1-63 "
-                          "characters of letters, digits and '-', not starting or ending "
-                          "with '-'")
+            raise Invalid(error.format(text=text))
         return text
     return check
+
+
+def dns_host_name(max_len: int = 255) -> Validator:
+    return _dns_name(max_len, "'{text}' not a valid PQDN or FQDN. Reason: labels must be "
+                              "1-63 characters of letters, digits and '-', not starting or "
+                              "ending with '-'")
 
 
 def dns_domain_name(max_len: int = 255) -> Validator:
-    def check(value: Any) -> str:
-        text = _string(value, max_len)
-        if not text:
-            return text
-        name = text[:-1] if text.endswith(".") else text
-        if not all(_DNS_LABEL.match(label) for label in name.split(".")):
-            raise Invalid(f"'{text}' is not a valid domain name")
-        return text
-    return check
+    return _dns_name(max_len, "'{text}' is not a valid domain name")
 
 
 def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
