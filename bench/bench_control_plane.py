@@ -22,7 +22,7 @@ from sqlalchemy import event
 from neutrino.conf.settings import CoreSettings, DatabaseSettings, VlanRange
 from neutrino.core.context import Context
 from neutrino.core.interfaces import NullNotifier
-from neutrino.core.service import Core
+from neutrino.core.services import build_services
 from neutrino.db.engine import Database
 from neutrino.lib import constants as const
 
@@ -78,14 +78,14 @@ def main() -> None:
         settings = CoreSettings(
             host="bench", agent_down_time=75,
             vlan_ranges=(VlanRange("physnet1", 1, 4094),), network_scheduler="weight")
-        core = Core(db, settings, NullNotifier())
+        core = build_services(db, settings, NullNotifier())
         print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
 
         # Heartbeats: every agent reports once per report_interval (30 s by default).
         for i in range(args.agents):
-            core.report_state(dhcp_state(f"host-{i}"))
+            core.agents.report_state(dhcp_state(f"host-{i}"))
         per_report = timed(
-            lambda: [core.report_state(dhcp_state(f"host-{i}")) for i in range(args.agents)])
+            lambda: [core.agents.report_state(dhcp_state(f"host-{i}")) for i in range(args.agents)])
         rate = args.agents / per_report
         report(f"heartbeats/s ({args.agents} agents registered)", rate, "reports/s",
                ">= 333/s", rate >= 333)
@@ -93,87 +93,87 @@ def main() -> None:
                ">= 1000", rate * 30 >= 1000)
 
         # HA monitor tick when nothing is dead: must stay cheap at any scale.
-        tick = statistics.median(timed(core.reschedule_networks_from_down_agents)
+        tick = statistics.median(timed(core.dhcp_scheduling.reschedule_networks_from_down_agents)
                                  for _ in range(20))
         report("HA monitor idle tick", tick * 1000, "ms", "< 20 ms", tick < 0.02)
 
         # Ports on one subnet: the server side of "200 port changes/s per agent".
-        net = core.create_network(ADMIN, {"name": "bench", "admin_state_up": True,
+        net = core.networks.create(ADMIN, {"name": "bench", "admin_state_up": True,
                                           "tenant_id": "bench"})
-        core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.0.0.0/16",
+        core.subnets.create(ADMIN, {"network_id": net["id"], "cidr": "10.0.0.0/16",
                                    "ip_version": 4, "name": "bench", "enable_dhcp": True,
                                    "tenant_id": "bench"})
         started = time.perf_counter()
         made = []
         for i in range(args.ports):
-            made.append(core.create_port(ADMIN, {"network_id": net["id"], "name": f"p{i}",
+            made.append(core.ports.create(ADMIN, {"network_id": net["id"], "name": f"p{i}",
                                                  "admin_state_up": True, "tenant_id": "bench",
                                                  "binding:host_id": "host-0"}))
         rate = args.ports / (time.perf_counter() - started)
         report("port creates/s (one client, one subnet)", rate, "ports/s", ">= 200/s",
                rate >= 200)
-        statements = count_statements(db, lambda: core.create_port(
+        statements = count_statements(db, lambda: core.ports.create(
             ADMIN, {"network_id": net["id"], "tenant_id": "bench", "binding:host_id": "host-0"}))
         report("  SQL statements per port create (incl. fan-out)", statements, "stmts",
                "<= 12", statements <= 12)
         started = time.perf_counter()
         for i, port in enumerate(made):
-            core.update_port(ADMIN, port["id"], {"name": f"u{i}"})
+            core.ports.update(ADMIN, port["id"], {"name": f"u{i}"})
         rate = len(made) / (time.perf_counter() - started)
         report("port updates/s (name)", rate, "ports/s", ">= 200/s", rate >= 200)
-        listing = statistics.median(timed(lambda: core.list_ports(ADMIN, {}))
+        listing = statistics.median(timed(lambda: core.ports.list(ADMIN, {}))
                                     for _ in range(3))
         report(f"list_ports of {len(made) + 1} ports", listing * 1000, "ms",
                "< 1000 ms", listing < 1)
         started = time.perf_counter()
         for port in made[: len(made) // 2]:
-            core.delete_port(ADMIN, port["id"])
+            core.ports.delete(ADMIN, port["id"])
         rate = (len(made) // 2) / (time.perf_counter() - started)
         report("port deletes/s", rate, "ports/s", ">= 200/s", rate >= 200)
 
         # A big subnet with many addresses taken: an allocation must not read them all.
         if args.fill:
-            big = core.create_network(ADMIN, {"name": "big", "tenant_id": "bench"})
-            core.create_subnet(ADMIN, {"network_id": big["id"], "cidr": "10.64.0.0/14",
+            big = core.networks.create(ADMIN, {"name": "big", "tenant_id": "bench"})
+            core.subnets.create(ADMIN, {"network_id": big["id"], "cidr": "10.64.0.0/14",
                                        "ip_version": 4, "enable_dhcp": False,
                                        "tenant_id": "bench"})
             body = {"network_id": big["id"], "tenant_id": "bench"}
             started = time.perf_counter()
             filled = []
             for start in range(0, args.fill, 500):
-                filled += core.create_ports(ADMIN, [body] * min(500, args.fill - start))
+                filled += core.ports.create_bulk(ADMIN, [body] * min(500, args.fill - start))
             rate = args.fill / (time.perf_counter() - started)
             report(f"bulk port creates/s (500 a request, to {args.fill})", rate, "ports/s",
                    ">= 200/s", rate >= 200)
             started = time.perf_counter()
             for _ in range(100):
-                core.create_port(ADMIN, body)
+                core.ports.create(ADMIN, body)
             rate = 100 / (time.perf_counter() - started)
             report(f"port creates/s, {args.fill} addresses taken", rate, "ports/s",
                    ">= 200/s", rate >= 200)
             for port in filled[10:: max(1, args.fill // 50)]:
-                core.delete_port(ADMIN, port["id"])  # holes to fill, lowest first
+                core.ports.delete(ADMIN, port["id"])  # holes to fill, lowest first
             started = time.perf_counter()
             for _ in range(100):
-                core.create_port(ADMIN, body)
+                core.ports.create(ADMIN, body)
             rate = 100 / (time.perf_counter() - started)
             report("  the same with holes to fill", rate, "ports/s", ">= 200/s", rate >= 200)
 
         # One agent hosting many networks: what its full sync asks of the server.
         agent_host = "big-host"
-        core.report_state(dhcp_state(agent_host))
-        agent = core.list_agents(ADMIN, {"host": [agent_host]})[0]
+        core.agents.report_state(dhcp_state(agent_host))
+        agent = core.agents.list(ADMIN, {"host": [agent_host]})[0]
         for i in range(args.networks):
-            n = core.create_network(ADMIN, {"name": f"n{i}", "admin_state_up": True,
+            n = core.networks.create(ADMIN, {"name": f"n{i}", "admin_state_up": True,
                                              "tenant_id": "bench"})
-            core.create_subnet(ADMIN, {"network_id": n["id"], "cidr": f"10.{i // 250 + 100}."
+            core.subnets.create(ADMIN, {"network_id": n["id"], "cidr": f"10.{i // 250 + 100}."
                                        f"{i % 250}.0/24", "ip_version": 4,
                                        "enable_dhcp": True, "tenant_id": "bench"})
             try:
-                core.add_network_to_dhcp_agent(ADMIN, agent["id"], n["id"])
+                core.dhcp_scheduling.add_network(ADMIN, agent["id"], n["id"])
             except Exception:  # noqa: BLE001 - already scheduled there by the scheduler
                 pass
-        sync = timed(lambda: core.get_active_networks_info(agent_host))
+        sync = timed(lambda: core.dhcp_plugin.get_active_networks_info(agent_host))
         report(f"full sync of an agent hosting {args.networks} networks", sync, "s",
                "< 2 s", sync < 2)
         db.dispose()

@@ -2,7 +2,7 @@
 
 import threading
 
-from unit.core_agents.fakes import World
+from support.core_world import World
 
 from neutrino.lib.naming import dhcp_device_id
 
@@ -33,11 +33,11 @@ def test_retried_requests_of_one_agent_make_one_port(database):
     net = world.network()
     replicas = [world, World(database)]
     results, errors = run_all([
-        lambda w=replicas[i % 2]: w.core.create_dhcp_port("hostA", {"port": {
+        lambda w=replicas[i % 2]: w.core.dhcp_plugin.create_dhcp_port("hostA", {"port": {
             "network_id": net["id"]}}) for i in range(6)])
     assert errors == []
     assert len({p["id"] for p in results}) == 1
-    ports = world.core.list_ports(world.admin, {"network_id": [net["id"]]})
+    ports = world.core.ports.list(world.admin, {"network_id": [net["id"]]})
     assert [p["device_id"] for p in ports] == [dhcp_device_id("hostA", net["id"])]
 
 
@@ -45,13 +45,13 @@ def test_two_agents_never_adopt_the_same_reserved_port(database):
     world = World(database, dhcp_agents_per_network=2)
     a = world.dhcp_agent("hostA")
     net = world.network()
-    old = world.core.create_dhcp_port("hostA", {"network_id": net["id"]})
-    world.core.remove_network_from_dhcp_agent(world.admin, a["id"], net["id"])
+    old = world.core.dhcp_plugin.create_dhcp_port("hostA", {"network_id": net["id"]})
+    world.core.dhcp_scheduling.remove_network(world.admin, a["id"], net["id"])
     for host in ("hostB", "hostC"):
         agent = world.dhcp_agent(host)
-        world.core.add_network_to_dhcp_agent(world.admin, agent["id"], net["id"])
+        world.core.dhcp_scheduling.add_network(world.admin, agent["id"], net["id"])
     results, errors = run_all([
-        lambda h=h: world.core.create_dhcp_port(h, {"network_id": net["id"]})
+        lambda h=h: world.core.dhcp_plugin.create_dhcp_port(h, {"network_id": net["id"]})
         for h in ("hostB", "hostC")])
     assert errors == []
     assert len({p["id"] for p in results}) == 2

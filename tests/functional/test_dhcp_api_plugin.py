@@ -1,10 +1,10 @@
 """The DHCP plugin API, port status and casts (SQLite)."""
 
 import pytest
-from unit.core_agents.fakes import World
+from support.core_world import World
 
 from neutrino.core import exceptions as exc
-from neutrino.core.dhcp import DhcpPortInUse
+from neutrino.core.agents.dhcp import DhcpPortInUse
 from neutrino.lib import constants as const
 from neutrino.lib.naming import dhcp_device_id, tap_name
 
@@ -15,7 +15,7 @@ def world(sqlite_database):
 
 
 def dhcp_port(world, host, net):
-    return world.core.create_dhcp_port(host, {"port": {
+    return world.core.dhcp_plugin.create_dhcp_port(host, {"port": {
         "network_id": net["id"], "fixed_ips": [{"subnet_id": s} for s in net["subnets"]]}})
 
 
@@ -26,10 +26,10 @@ def test_active_networks_info_shape(world):
     net = world.network()
     second = world.subnet(net["id"])
     port = world.port(net["id"])
-    infos = world.core.get_active_networks_info("hostA")
+    infos = world.core.dhcp_plugin.get_active_networks_info("hostA")
     assert len(infos) == 1
     info = infos[0]
-    network = world.core.get_network(world.admin, net["id"])
+    network = world.core.networks.get(world.admin, net["id"])
     for key, value in network.items():
         if key != "subnets":
             assert info[key] == value, key
@@ -44,27 +44,27 @@ def test_active_networks_info_includes_dhcp_ports(world):
     world.dhcp_agent("hostA")
     net = world.network()
     mine = dhcp_port(world, "hostA", net)
-    info = world.core.get_active_networks_info("hostA")[0]
+    info = world.core.dhcp_plugin.get_active_networks_info("hostA")[0]
     assert [p["id"] for p in info["ports"]] == [mine["id"]]
 
 
 def test_active_networks_info_for_unknown_or_disabled_agent(world):
-    assert world.core.get_active_networks_info("nobody") == []
+    assert world.core.dhcp_plugin.get_active_networks_info("nobody") == []
     agent = world.dhcp_agent("hostA")
     world.network()
-    world.core.update_agent(world.admin, agent["id"], {"admin_state_up": False})
-    assert world.core.get_active_networks_info("hostA") == []
+    world.core.agents.update(world.admin, agent["id"], {"admin_state_up": False})
+    assert world.core.dhcp_plugin.get_active_networks_info("hostA") == []
     world.l2_agent("hostL2")
-    assert world.core.get_active_networks_info("hostL2") == []
+    assert world.core.dhcp_plugin.get_active_networks_info("hostL2") == []
 
 
 def test_admin_down_networks_are_left_out(world):
     world.dhcp_agent("hostA")
     up = world.network()
     down = world.network()
-    world.core.update_network(world.admin, down["id"], {"admin_state_up": False})
-    assert [i["id"] for i in world.core.get_active_networks_info("hostA")] == [up["id"]]
-    assert world.core.get_network_info(down["id"], "hostA") is None
+    world.core.networks.update(world.admin, down["id"], {"admin_state_up": False})
+    assert [i["id"] for i in world.core.dhcp_plugin.get_active_networks_info("hostA")] == [up["id"]]
+    assert world.core.dhcp_plugin.get_network_info(down["id"], "hostA") is None
 
 
 def test_get_network_info(world):
@@ -73,10 +73,10 @@ def test_get_network_info(world):
     net = world.network()
     host = world.hosting(net["id"])[0]
     other = "hostB" if host == "hostA" else "hostA"
-    info = world.core.get_network_info(net["id"], host)
+    info = world.core.dhcp_plugin.get_network_info(net["id"], host)
     assert info["id"] == net["id"] and [s["id"] for s in info["subnets"]] == net["subnets"]
-    assert world.core.get_network_info(net["id"], other) is None
-    assert world.core.get_network_info("nope", host) is None
+    assert world.core.dhcp_plugin.get_network_info(net["id"], other) is None
+    assert world.core.dhcp_plugin.get_network_info("nope", host) is None
 
 
 # -- DHCP ports -------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_create_dhcp_port_only_on_hosted_networks(world):
     with pytest.raises(exc.NetworkNotFound):
         dhcp_port(world, "hostB", net)
     with pytest.raises(exc.NetworkNotFound):
-        world.core.create_dhcp_port("hostA", {"network_id": "nope"})
+        world.core.dhcp_plugin.create_dhcp_port("hostA", {"network_id": "nope"})
 
 
 def test_update_dhcp_port(world):
@@ -115,20 +115,20 @@ def test_update_dhcp_port(world):
     subnet = net["subnets"][0]
     prefix = port["fixed_ips"][0]["ip_address"].rsplit(".", 1)[0]
     wanted = f"{prefix}.200"
-    out = world.core.update_dhcp_port(host, port["id"], {"port": {
+    out = world.core.dhcp_plugin.update_dhcp_port(host, port["id"], {"port": {
         "fixed_ips": [{"subnet_id": subnet, "ip_address": wanted}]}})
     assert out["fixed_ips"] == [{"subnet_id": subnet, "ip_address": wanted}]
     assert world.cast_hosts(const.PORT_UPDATE_END) == [host]
     with pytest.raises(exc.NetworkNotFound):
-        world.core.update_dhcp_port(other, port["id"], {"port": {"name": "x"}})
+        world.core.dhcp_plugin.update_dhcp_port(other, port["id"], {"port": {"name": "x"}})
     with pytest.raises(exc.PortNotFound):
-        world.core.update_dhcp_port(host, "nope", {"port": {}})
+        world.core.dhcp_plugin.update_dhcp_port(host, "nope", {"port": {}})
     vm = world.port(net["id"], device_id="vm1")
     with pytest.raises(DhcpPortInUse):
-        world.core.update_dhcp_port(host, vm["id"], {"port": {"name": "mine"}})
+        world.core.dhcp_plugin.update_dhcp_port(host, vm["id"], {"port": {"name": "mine"}})
 
 
-def test_update_dhcp_port_rechecks_the_owner_in_its_own_transaction(world):
+def test_update_dhcp_port_rechecks_the_owner_in_its_own_transaction(world, monkeypatch):
     """An agent that lost its port (another agent adopted it after the update's first read)
     cannot take it back: the owner is checked on the row the update locks."""
     from neutrino.db.models import Port
@@ -137,18 +137,18 @@ def test_update_dhcp_port_rechecks_the_owner_in_its_own_transaction(world):
     net = world.network()
     port = dhcp_port(world, "hostA", net)
     adopter = dhcp_device_id("hostB", net["id"])
-    update = world.core._update_port
+    update = world.core.ports.update
 
     def adopted_in_between(*args, **kwargs):
         def adopt(session):
             session.get(Port, port["id"]).device_id = adopter
         world.db.transaction(adopt)
         return update(*args, **kwargs)
-    world.core._update_port = adopted_in_between
+    monkeypatch.setattr(world.core.ports, "update", adopted_in_between)
     with pytest.raises(DhcpPortInUse):
-        world.core.update_dhcp_port("hostA", port["id"], {"port": {"name": "back"}})
-    del world.core._update_port
-    kept = world.core.get_port(world.admin, port["id"])
+        world.core.dhcp_plugin.update_dhcp_port("hostA", port["id"], {"port": {"name": "back"}})
+    monkeypatch.undo()
+    kept = world.core.ports.get(world.admin, port["id"])
     assert kept["device_id"] == adopter and kept["name"] != "back"
 
 
@@ -158,13 +158,13 @@ def test_release_dhcp_port(world):
     port = dhcp_port(world, "hostA", net)
     vm = world.port(net["id"])
     world.forget_casts()
-    world.core.release_dhcp_port("hostA", net["id"], port["device_id"])
+    world.core.dhcp_plugin.release_dhcp_port("hostA", net["id"], port["device_id"])
     with pytest.raises(exc.PortNotFound):
-        world.core.get_port(world.admin, port["id"])
-    assert world.core.get_port(world.admin, vm["id"])["id"] == vm["id"]
+        world.core.ports.get(world.admin, port["id"])
+    assert world.core.ports.get(world.admin, vm["id"])["id"] == vm["id"]
     assert world.casts() == [("hostA", const.PORT_DELETE_END, {
         "port_id": port["id"], "network_id": net["id"], "fixed_ips": port["fixed_ips"]})]
-    world.core.release_dhcp_port("hostA", net["id"], port["device_id"])  # idempotent
+    world.core.dhcp_plugin.release_dhcp_port("hostA", net["id"], port["device_id"])  # idempotent
 
 
 def test_two_agents_adopting_reserved_ports(sqlite_database):
@@ -173,11 +173,11 @@ def test_two_agents_adopting_reserved_ports(sqlite_database):
     b = world.dhcp_agent("hostB")
     net = world.network()
     pa, pb = dhcp_port(world, "hostA", net), dhcp_port(world, "hostB", net)
-    world.core.remove_network_from_dhcp_agent(world.admin, a["id"], net["id"])
-    world.core.remove_network_from_dhcp_agent(world.admin, b["id"], net["id"])
+    world.core.dhcp_scheduling.remove_network(world.admin, a["id"], net["id"])
+    world.core.dhcp_scheduling.remove_network(world.admin, b["id"], net["id"])
     c, d = world.dhcp_agent("hostC"), world.dhcp_agent("hostD")
-    world.core.add_network_to_dhcp_agent(world.admin, c["id"], net["id"])
-    world.core.add_network_to_dhcp_agent(world.admin, d["id"], net["id"])
+    world.core.dhcp_scheduling.add_network(world.admin, c["id"], net["id"])
+    world.core.dhcp_scheduling.add_network(world.admin, d["id"], net["id"])
     pc, pd = dhcp_port(world, "hostC", net), dhcp_port(world, "hostD", net)
     assert {pc["id"], pd["id"]} == {pa["id"], pb["id"]}
 
@@ -185,7 +185,7 @@ def test_two_agents_adopting_reserved_ports(sqlite_database):
 # -- port status --------------------------------------------------------------------------------
 
 def status(world, port):
-    return world.core.get_port(world.admin, port["id"])["status"]
+    return world.core.ports.get(world.admin, port["id"])["status"]
 
 
 def test_vm_port_goes_active_after_l2_and_dhcp(world):
@@ -194,16 +194,16 @@ def test_vm_port_goes_active_after_l2_and_dhcp(world):
     net = world.network()
     port = world.port(net["id"], **{"binding:host_id": "hostA", "device_owner": "compute:nova"})
     assert port["status"] == "DOWN"
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "DOWN"  # DHCP still to come
-    world.core.dhcp_ready_on_ports([port["id"]])
+    world.core.dhcp_plugin.dhcp_ready_on_ports([port["id"]])
     assert status(world, port) == "ACTIVE"
-    world.core.update_device_down("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_down("hostA", tap_name(port["id"]))
     assert status(world, port) == "DOWN"
     # A DHCP agent marking every port ready does not wake a port whose device is down.
-    world.core.dhcp_ready_on_ports([port["id"]])
+    world.core.dhcp_plugin.dhcp_ready_on_ports([port["id"]])
     assert status(world, port) == "DOWN"
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
 
 
@@ -211,16 +211,16 @@ def test_order_of_l2_and_dhcp_does_not_matter(world):
     world.dhcp_agent("hostA")
     net = world.network()
     port = world.port(net["id"], **{"binding:host_id": "hostA"})
-    world.core.dhcp_ready_on_ports([port["id"]])
+    world.core.dhcp_plugin.dhcp_ready_on_ports([port["id"]])
     assert status(world, port) == "DOWN"
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
 
 
 def test_network_without_dhcp_agent_needs_only_l2(world):
     net = world.network(dhcp=False)
     port = world.port(net["id"], **{"binding:host_id": "hostA"})
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
 
 
@@ -228,24 +228,24 @@ def test_unbound_port_stays_down(world):
     world.dhcp_agent("hostA")
     net = world.network()
     port = world.port(net["id"])
-    world.core.dhcp_ready_on_ports([port["id"]])
+    world.core.dhcp_plugin.dhcp_ready_on_ports([port["id"]])
     assert status(world, port) == "DOWN"
-    world.core.update_port(world.admin, port["id"], {"binding:host_id": "hostA"})
+    world.core.ports.update(world.admin, port["id"], {"binding:host_id": "hostA"})
     assert status(world, port) == "DOWN"
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
 
 
 def test_moving_a_port_to_another_host_rewires_it(world):
     net = world.network(dhcp=False)
     port = world.port(net["id"], **{"binding:host_id": "hostA"})
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
-    moved = world.core.update_port(world.admin, port["id"], {"binding:host_id": "hostB"})
+    moved = world.core.ports.update(world.admin, port["id"], {"binding:host_id": "hostB"})
     assert moved["status"] == "DOWN"
-    world.core.update_device_up("hostA", tap_name(port["id"]))  # the old host: ignored
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))  # the old host: ignored
     assert status(world, port) == "DOWN"
-    world.core.update_device_up("hostB", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostB", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
 
 
@@ -255,7 +255,7 @@ def test_dhcp_port_with_l2_agent_needs_only_l2(world):
     net = world.network()
     port = dhcp_port(world, "hostA", net)
     assert port["status"] == "DOWN"
-    world.core.update_device_up("hostA", tap_name(port["id"]))
+    world.core.l2_plugin.update_device_up("hostA", tap_name(port["id"]))
     assert status(world, port) == "ACTIVE"
 
 
@@ -264,7 +264,7 @@ def test_dhcp_port_without_l2_agent_is_active_when_ready(world):
     net = world.network()
     port = dhcp_port(world, "hostA", net)
     assert port["status"] == "DOWN"
-    world.core.dhcp_ready_on_ports([port["id"]])
+    world.core.dhcp_plugin.dhcp_ready_on_ports([port["id"]])
     assert status(world, port) == "ACTIVE"
 
 
@@ -274,19 +274,19 @@ def test_device_details(world):
     net = world.network(dhcp=False)
     port = world.port(net["id"], **{"binding:host_id": "hostA", "device_owner": "compute:nova"})
     device = tap_name(port["id"])
-    details = world.core.get_device_details("hostA", device)
+    details = world.core.l2_plugin.get_device_details("hostA", device)
     assert details == {
         "device": device, "port_id": port["id"], "network_id": net["id"],
         "mac_address": port["mac_address"], "admin_state_up": True,
         "network_type": "vlan", "physical_network": "physnet1",
         "segmentation_id": net["provider:segmentation_id"],
         "fixed_ips": port["fixed_ips"], "device_owner": "compute:nova"}
-    assert world.core.get_device_details("hostB", device) == {"device": device}
-    assert world.core.get_device_details("hostA", "tap00000000-00") == {
+    assert world.core.l2_plugin.get_device_details("hostB", device) == {"device": device}
+    assert world.core.l2_plugin.get_device_details("hostA", "tap00000000-00") == {
         "device": "tap00000000-00"}
-    assert world.core.get_device_details("hostA", "eth0") == {"device": "eth0"}
-    assert world.core.get_ports_on_host("hostA") == [details]
-    assert world.core.get_ports_on_host("hostB") == []
+    assert world.core.l2_plugin.get_device_details("hostA", "eth0") == {"device": "eth0"}
+    assert world.core.l2_plugin.get_ports_on_host("hostA") == [details]
+    assert world.core.l2_plugin.get_ports_on_host("hostB") == []
 
 
 # -- casts ------------------------------------------------------------------------------------
@@ -299,47 +299,47 @@ def test_casts_go_to_admin_up_hosting_agents_after_changes(sqlite_database):
     net = world.network()
     hosts = world.hosting(net["id"])
     assert len(hosts) == 2
-    down = [a for a in world.core.list_agents(world.admin, {"host": hosts})
+    down = [a for a in world.core.agents.list(world.admin, {"host": hosts})
             if a["agent_type"] == const.AGENT_TYPE_DHCP][0]
-    world.core.update_agent(world.admin, down["id"], {"admin_state_up": False})
+    world.core.agents.update(world.admin, down["id"], {"admin_state_up": False})
     up = [h for h in hosts if h != down["host"]]
     world.forget_casts()
 
-    network = world.core.update_network(world.admin, net["id"], {"name": "renamed"})
+    network = world.core.networks.update(world.admin, net["id"], {"name": "renamed"})
     assert world.casts() == [(up[0], const.NETWORK_UPDATE_END, {"network": network})]
     world.forget_casts()
-    subnet = world.core.update_subnet(world.admin, net["subnets"][0], {"name": "s"})
+    subnet = world.core.subnets.update(world.admin, net["subnets"][0], {"name": "s"})
     assert world.casts() == [(up[0], const.SUBNET_UPDATE_END, {"subnet": subnet})]
     world.forget_casts()
     port = world.port(net["id"])
     assert world.casts() == [(up[0], const.PORT_CREATE_END, {"port": port})]
     world.forget_casts()
-    world.core.update_port(world.admin, port["id"], {"name": "irrelevant"})
+    world.core.ports.update(world.admin, port["id"], {"name": "irrelevant"})
     assert world.casts() == []
-    updated = world.core.update_port(world.admin, port["id"], {"dns_name": "vm1"})
+    updated = world.core.ports.update(world.admin, port["id"], {"dns_name": "vm1"})
     assert world.casts() == [(up[0], const.PORT_UPDATE_END, {"port": updated})]
     world.forget_casts()
-    world.core.delete_port(world.admin, port["id"])
+    world.core.ports.delete(world.admin, port["id"])
     assert world.casts() == [(up[0], const.PORT_DELETE_END, {
         "port_id": port["id"], "network_id": net["id"], "fixed_ips": port["fixed_ips"]})]
     world.forget_casts()
     extra = world.subnet(net["id"])
     assert world.casts() == [(up[0], const.SUBNET_CREATE_END, {"subnet": extra})]
     world.forget_casts()
-    world.core.delete_subnet(world.admin, extra["id"])
+    world.core.subnets.delete(world.admin, extra["id"])
     assert world.casts() == [(up[0], const.SUBNET_DELETE_END, {
         "subnet_id": extra["id"], "network_id": net["id"]})]
     world.forget_casts()
-    world.core.delete_network(world.admin, net["id"])
+    world.core.networks.delete(world.admin, net["id"])
     assert world.casts() == [(up[0], const.NETWORK_DELETE_END, {"network_id": net["id"]})]
 
 
 def test_no_casts_for_networks_nobody_hosts(world):
     net = world.network()
     port = world.port(net["id"])
-    world.core.update_network(world.admin, net["id"], {"name": "x"})
-    world.core.delete_port(world.admin, port["id"])
-    world.core.delete_network(world.admin, net["id"])
+    world.core.networks.update(world.admin, net["id"], {"name": "x"})
+    world.core.ports.delete(world.admin, port["id"])
+    world.core.networks.delete(world.admin, net["id"])
     assert world.casts() == []
 
 
@@ -355,7 +355,7 @@ def placed_after_the_first_transaction(world, monkeypatch, agent_id, network_id)
         if state["first"]:
             state["first"] = False
             try:
-                world.core.add_network_to_dhcp_agent(world.admin, agent_id, network_id)
+                world.core.dhcp_scheduling.add_network(world.admin, agent_id, network_id)
                 placed.append(True)
             except exc.NetworkNotFound:
                 pass  # the operation was one transaction: the network is gone already
@@ -370,7 +370,7 @@ def test_delete_network_tells_every_agent_hosting_it_when_deleted(world, monkeyp
     b = world.dhcp_agent("hostB")
     world.forget_casts()
     placed = placed_after_the_first_transaction(world, monkeypatch, b["id"], net["id"])
-    world.core.delete_network(world.admin, net["id"])
+    world.core.networks.delete(world.admin, net["id"])
     monkeypatch.undo()
     told = world.cast_hosts(const.NETWORK_DELETE_END)
     assert told == (["hostA", "hostB"] if placed else ["hostA"])
@@ -382,7 +382,7 @@ def test_subnet_update_tells_the_agents_hosting_the_network_then(world, monkeypa
     b = world.dhcp_agent("hostB")
     world.forget_casts()
     placed = placed_after_the_first_transaction(world, monkeypatch, b["id"], net["id"])
-    subnet = world.core.update_subnet(world.admin, net["subnets"][0], {"name": "s"})
+    subnet = world.core.subnets.update(world.admin, net["subnets"][0], {"name": "s"})
     monkeypatch.undo()
     assert placed  # placed after the update committed: hostB fetches the network itself
     assert world.casts(const.SUBNET_UPDATE_END) == [

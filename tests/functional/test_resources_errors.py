@@ -10,7 +10,9 @@ from sqlalchemy import text
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
-from neutrino.core.resources import Resources
+from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import build_services
+from neutrino.core.transaction import Transactions
 from neutrino.db import models
 from neutrino.db.engine import Database
 
@@ -23,14 +25,11 @@ def _net(net_id: str) -> models.Network:
 
 
 def test_broken_sql_is_service_unavailable(sqlite_database: Database) -> None:
-    res = Resources(sqlite_database, CoreSettings())
     with pytest.raises(exc.ServiceUnavailable):
-        res.run(lambda s: s.execute(text("SELECT * FROM no_such_table")), res._busy)
+        Transactions(sqlite_database).run(lambda s: s.execute(text("SELECT * FROM no_such_table")))
 
 
 def test_unexpected_duplicate_is_conflict(database: Database) -> None:
-    res = Resources(database, CoreSettings())
-
     def twice(s):  # noqa: ANN001, ANN202
         s.add(_net("same"))
         s.flush()
@@ -38,12 +37,11 @@ def test_unexpected_duplicate_is_conflict(database: Database) -> None:
         s.flush()
 
     with pytest.raises(exc.Conflict) as err:
-        res.run(twice, res._busy)
+        Transactions(database).run(twice)
     assert type(err.value) is exc.Conflict and err.value.kind == exc.CONFLICT
 
 
 def test_vanished_parent_is_retried_then_reported(database: Database) -> None:
-    res = Resources(database, CoreSettings())
     attempts = []
 
     def orphan(s):  # noqa: ANN001, ANN202
@@ -53,30 +51,29 @@ def test_vanished_parent_is_retried_then_reported(database: Database) -> None:
         s.flush()
 
     with pytest.raises(exc.NetworkNotFound):
-        res.run(orphan, lambda: exc.NetworkNotFound(net_id="gone"))
+        Transactions(database).run(orphan, lambda: exc.NetworkNotFound(net_id="gone"))
     assert len(attempts) > 1
 
 
 def test_overlong_values_are_bad_requests(database: Database) -> None:
     admin = Context(user_id="a", project_id="p", roles=("admin",), is_admin=True)
-    res = Resources(database, CoreSettings(tenant_network_type="local"))
+    res = _services(database, CoreSettings(tenant_network_type="local"))
     with pytest.raises(exc.InvalidInput):
-        res.create_network(admin, {"name": "x" * 256})
+        res.networks.create(admin, {"name": "x" * 256})
     with pytest.raises(exc.InvalidInput):
-        res.create_network(admin, {"availability_zone_hints": [f"z-{i:03}" for i in range(40)]})
-    net = res.create_network(admin, {"name": "ok"})
+        res.networks.create(admin, {"availability_zone_hints": [f"z-{i:03}" for i in range(40)]})
+    net = res.networks.create(admin, {"name": "ok"})
     with pytest.raises(exc.InvalidInput):
-        res.create_port(admin, {"network_id": net["id"], "device_id": "d" * 300})
+        res.ports.create(admin, {"network_id": net["id"], "device_id": "d" * 300})
     with pytest.raises(exc.InvalidInput):
-        res.create_port(admin, {"network_id": net["id"], "extra_dhcp_opts": [
+        res.ports.create(admin, {"network_id": net["id"], "extra_dhcp_opts": [
             {"opt_name": "n" * 65, "opt_value": "v"}]})
     with pytest.raises(exc.InvalidInput):
-        res.update_network(admin, net["id"], {"description": "d" * 256})
+        res.networks.update(admin, net["id"], {"description": "d" * 256})
 
 
 def test_value_too_long_for_its_column_is_a_bad_request(server_database: Database) -> None:
     """(SQLite does not enforce lengths, so only the server databases can refuse.)"""
-    res = Resources(server_database, CoreSettings())
     with server_database.session() as s:
         s.add(_net("n1"))
 
@@ -85,10 +82,15 @@ def test_value_too_long_for_its_column_is_a_bad_request(server_database: Databas
         s.flush()
 
     with pytest.raises(exc.InvalidInput):
-        res.run(overlong, res._busy)
+        Transactions(server_database).run(overlong)
 
 
 def test_bad_base_mac_refuses_to_start(sqlite_database: Database) -> None:
     from neutrino.conf.settings import ConfigError
     with pytest.raises(ConfigError):
-        Resources(sqlite_database, CoreSettings(base_mac="fa:16:3e"))
+        _services(sqlite_database, CoreSettings(base_mac="fa:16:3e"))
+
+
+def _services(db, settings, clock=None):
+    """Core's services, as the API and RPC use them, casting into a recorder."""
+    return build_services(db, settings, RecordingNotifier(), clock)

@@ -11,7 +11,8 @@ from sqlalchemy import event, select
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
-from neutrino.core.resources import Resources
+from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
 
@@ -19,37 +20,37 @@ ADMIN = Context.admin()
 
 
 @pytest.fixture
-def res(database: Database) -> Resources:
-    return Resources(database, CoreSettings(tenant_network_type="local"))
+def res(database: Database) -> Services:
+    return _services(database, CoreSettings(tenant_network_type="local"))
 
 
-def _net(res: Resources, **subnet: object) -> tuple[str, str]:
-    net = res.create_network(ADMIN, {"name": "n", "tenant_id": "t"})
+def _net(res: Services, **subnet: object) -> tuple[str, str]:
+    net = res.networks.create(ADMIN, {"name": "n", "tenant_id": "t"})
     body = {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24", "tenant_id": "t"}
     body.update(subnet)
-    return net["id"], res.create_subnet(ADMIN, body)["id"]
+    return net["id"], res.subnets.create(ADMIN, body)["id"]
 
 
-def _port(res: Resources, net_id: str, **body: object) -> dict:
-    return res.create_port(ADMIN, {"network_id": net_id, "tenant_id": "t", **body})
+def _port(res: Services, net_id: str, **body: object) -> dict:
+    return res.ports.create(ADMIN, {"network_id": net_id, "tenant_id": "t", **body})
 
 
 def _ip(port: dict) -> str:
     return port["fixed_ips"][0]["ip_address"]
 
 
-def test_holes_are_filled_lowest_first(res: Resources) -> None:
+def test_holes_are_filled_lowest_first(res: Services) -> None:
     net_id, _ = _net(res)
     made = [_port(res, net_id) for _ in range(6)]
     assert [_ip(p) for p in made] == [f"10.0.0.{i}" for i in range(2, 8)]
-    res.delete_port(ADMIN, made[3]["id"])  # .5
-    res.delete_port(ADMIN, made[1]["id"])  # .3
+    res.ports.delete(ADMIN, made[3]["id"])  # .5
+    res.ports.delete(ADMIN, made[1]["id"])  # .3
     assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.3", "10.0.0.5", "10.0.0.8"]
-    res.delete_port(ADMIN, made[0]["id"])  # .2, the pool's first address
+    res.ports.delete(ADMIN, made[0]["id"])  # .2, the pool's first address
     assert _ip(_port(res, net_id)) == "10.0.0.2"
 
 
-def test_specific_address_then_automatic_ones_around_it(res: Resources) -> None:
+def test_specific_address_then_automatic_ones_around_it(res: Services) -> None:
     net_id, subnet_id = _net(res)
     _port(res, net_id, fixed_ips=[{"subnet_id": subnet_id, "ip_address": "10.0.0.4"}])
     assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.5"]
@@ -57,7 +58,7 @@ def test_specific_address_then_automatic_ones_around_it(res: Resources) -> None:
         _port(res, net_id, fixed_ips=[{"subnet_id": subnet_id, "ip_address": "10.0.0.3"}])
 
 
-def test_pools_in_order_and_a_full_subnet(res: Resources) -> None:
+def test_pools_in_order_and_a_full_subnet(res: Services) -> None:
     net_id, _ = _net(res, cidr="10.0.0.0/28", allocation_pools=[
         {"start": "10.0.0.10", "end": "10.0.0.11"}, {"start": "10.0.0.3", "end": "10.0.0.4"}])
     assert [_ip(_port(res, net_id)) for _ in range(4)] == \
@@ -66,23 +67,23 @@ def test_pools_in_order_and_a_full_subnet(res: Resources) -> None:
         _port(res, net_id)
 
 
-def test_updated_fixed_ips_take_the_lowest_free(res: Resources) -> None:
+def test_updated_fixed_ips_take_the_lowest_free(res: Services) -> None:
     net_id, subnet_id = _net(res)
     first = _port(res, net_id)
     second = _port(res, net_id)
-    res.delete_port(ADMIN, first["id"])
-    moved = res.update_port(ADMIN, second["id"], {"fixed_ips": [{"subnet_id": subnet_id}] * 2})
+    res.ports.delete(ADMIN, first["id"])
+    moved = res.ports.update(ADMIN, second["id"], {"fixed_ips": [{"subnet_id": subnet_id}] * 2})
     assert sorted(ip["ip_address"] for ip in moved["fixed_ips"]) == ["10.0.0.2", "10.0.0.3"]
 
 
-def test_ipv6_stateful_addresses(res: Resources) -> None:
+def test_ipv6_stateful_addresses(res: Services) -> None:
     net_id, _ = _net(res, ip_version=6, cidr="fd00:1::/64",
                      ipv6_ra_mode="dhcpv6-stateful", ipv6_address_mode="dhcpv6-stateful")
     assert [_ip(_port(res, net_id)) for _ in range(3)] == \
         ["fd00:1::2", "fd00:1::3", "fd00:1::4"]
 
 
-def test_statements_per_port_do_not_grow_with_the_subnet(res: Resources,
+def test_statements_per_port_do_not_grow_with_the_subnet(res: Services,
                                                           database: Database) -> None:
     net_id, _ = _net(res, cidr="10.0.0.0/20")
     statements: list[str] = []
@@ -107,7 +108,7 @@ def test_statements_per_port_do_not_grow_with_the_subnet(res: Resources,
     assert not any("SELECT ipallocations.ip_address FROM" in s for s in statements)
 
 
-def test_migration_fills_offsets_of_existing_addresses(res: Resources,
+def test_migration_fills_offsets_of_existing_addresses(res: Services,
                                                        database: Database) -> None:
     net_id, _ = _net(res)
     v6_net, _ = _net(res, ip_version=6, cidr="fd00:2::/64", ipv6_ra_mode="dhcpv6-stateful",
@@ -122,3 +123,8 @@ def test_migration_fills_offsets_of_existing_addresses(res: Resources,
                                         models.IPAllocation.ip_offset)).all())
     assert rows == {"10.0.0.2": 2, "10.0.0.3": 3, "10.0.0.4": 4, "fd00:2::2": 2}
     assert _ip(_port(res, net_id)) == "10.0.0.5"
+
+
+def _services(db, settings, clock=None):
+    """Core's services, as the API and RPC use them, casting into a recorder."""
+    return build_services(db, settings, RecordingNotifier(), clock)

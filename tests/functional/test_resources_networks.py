@@ -9,7 +9,8 @@ from sqlalchemy import event
 from neutrino.conf.settings import CoreSettings, VlanRange
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
-from neutrino.core.resources import Resources
+from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
 
@@ -20,18 +21,18 @@ RANGES = (VlanRange("physnet1", 1000, 1002), VlanRange("physnet2", 20, 21),
           VlanRange("physnet3"))
 
 
-def make(db: Database, clock=None, **overrides) -> Resources:  # noqa: ANN001
+def make(db: Database, clock=None, **overrides) -> Services:  # noqa: ANN001
     settings = CoreSettings(**({"vlan_ranges": RANGES} | overrides))
-    return Resources(db, settings, clock)
+    return _services(db, settings, clock)
 
 
 @pytest.fixture
-def res(sqlite_database: Database, clock) -> Resources:  # noqa: ANN001
+def res(sqlite_database: Database, clock) -> Services:  # noqa: ANN001
     return make(sqlite_database, clock)
 
 
-def test_create_shows_every_attribute(res: Resources) -> None:
-    net = res.create_network(ALICE, {"name": "net1", "admin_state_up": True, "shared": False,
+def test_create_shows_every_attribute(res: Services) -> None:
+    net = res.networks.create(ALICE, {"name": "net1", "admin_state_up": True, "shared": False,
                                      "availability_zone_hints": ["az1"], "description": "d"})
     assert net["name"] == "net1" and net["description"] == "d"
     assert net["tenant_id"] == net["project_id"] == "pa"
@@ -44,64 +45,64 @@ def test_create_shows_every_attribute(res: Resources) -> None:
     assert net["availability_zone_hints"] == ["az1"] and net["availability_zones"] == []
     assert net["created_at"] == net["updated_at"] == "2026-11-25T22:31:53Z"
     assert net["revision_number"] == 1 and net["dns_domain"] == ""
-    assert res.get_network(ALICE, net["id"]) == net
+    assert res.networks.get(ALICE, net["id"]) == net
 
 
-def test_tenant_vlans_lowest_free_and_reused(res: Resources) -> None:
-    first = res.create_network(ALICE, {"name": "a"})
-    second = res.create_network(ALICE, {"name": "b"})
+def test_tenant_vlans_lowest_free_and_reused(res: Services) -> None:
+    first = res.networks.create(ALICE, {"name": "a"})
+    second = res.networks.create(ALICE, {"name": "b"})
     assert [first["provider:segmentation_id"], second["provider:segmentation_id"]] == \
         [1000, 1001]
-    res.delete_network(ALICE, first["id"])
-    assert res.create_network(ALICE, {})["provider:segmentation_id"] == 1000
+    res.networks.delete(ALICE, first["id"])
+    assert res.networks.create(ALICE, {})["provider:segmentation_id"] == 1000
 
 
-def test_tenant_vlans_run_out(res: Resources) -> None:
-    vlans = [res.create_network(ALICE, {})["provider:segmentation_id"] for _ in range(5)]
+def test_tenant_vlans_run_out(res: Services) -> None:
+    vlans = [res.networks.create(ALICE, {})["provider:segmentation_id"] for _ in range(5)]
     assert vlans == [1000, 1001, 1002, 20, 21]
     with pytest.raises(exc.NoNetworkAvailable) as err:
-        res.create_network(ALICE, {})
+        res.networks.create(ALICE, {})
     assert err.value.kind == exc.SERVICE_UNAVAILABLE
 
 
 def test_no_ranges_means_no_tenant_vlan(sqlite_database: Database) -> None:
     res = make(sqlite_database, vlan_ranges=(VlanRange("physnet1"),))
     with pytest.raises(exc.NoNetworkAvailable):
-        res.create_network(ALICE, {})
+        res.networks.create(ALICE, {})
 
 
 @pytest.mark.parametrize("kind", ["local", "none"])
 def test_local_tenant_networks(sqlite_database: Database, kind: str) -> None:
-    net = make(sqlite_database, tenant_network_type=kind).create_network(ALICE, {})
+    net = make(sqlite_database, tenant_network_type=kind).networks.create(ALICE, {})
     assert net["provider:network_type"] == "local"
     assert net["provider:physical_network"] is None
     assert net["provider:segmentation_id"] is None
 
 
-def test_non_admin_cannot_set_provider(res: Resources) -> None:
+def test_non_admin_cannot_set_provider(res: Services) -> None:
     with pytest.raises(exc.PolicyNotAuthorized) as err:
-        res.create_network(ALICE, {"provider:network_type": "vlan"})
+        res.networks.create(ALICE, {"provider:network_type": "vlan"})
     assert err.value.kind == exc.FORBIDDEN
-    assert res.list_networks(ADMIN) == []
+    assert res.networks.list(ADMIN) == []
 
 
-def test_provider_vlan(res: Resources) -> None:
-    net = res.create_network(ADMIN, {"provider:network_type": "vlan",
+def test_provider_vlan(res: Services) -> None:
+    net = res.networks.create(ADMIN, {"provider:network_type": "vlan",
                                      "provider:physical_network": "physnet3",
                                      "provider:segmentation_id": 4094})
     assert (net["provider:physical_network"], net["provider:segmentation_id"]) == \
         ("physnet3", 4094)
     # A physnet alone: a VLAN from that physnet's range.
-    net = res.create_network(ADMIN, {"provider:network_type": "vlan",
+    net = res.networks.create(ADMIN, {"provider:network_type": "vlan",
                                      "provider:physical_network": "physnet2"})
     assert (net["provider:physical_network"], net["provider:segmentation_id"]) == \
         ("physnet2", 20)
     # Outside the tenant ranges is fine for an admin; the allocator then skips it.
-    net = res.create_network(ADMIN, {"provider:network_type": "vlan",
+    net = res.networks.create(ADMIN, {"provider:network_type": "vlan",
                                      "provider:physical_network": "physnet1",
                                      "provider:segmentation_id": 1001})
-    assert res.create_network(ALICE, {})["provider:segmentation_id"] == 1000
-    assert res.create_network(ALICE, {})["provider:segmentation_id"] == 1002
+    assert res.networks.create(ALICE, {})["provider:segmentation_id"] == 1000
+    assert res.networks.create(ALICE, {})["provider:segmentation_id"] == 1002
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -121,9 +122,9 @@ def test_provider_vlan(res: Resources) -> None:
     ({"provider:network_type": "vxlan"}, "network_type value 'vxlan' not supported"),
     ({"provider:physical_network": "physnet1"}, "network_type required"),
 ])
-def test_provider_errors(res: Resources, body: dict, message: str) -> None:
+def test_provider_errors(res: Services, body: dict, message: str) -> None:
     with pytest.raises(exc.InvalidInput) as err:
-        res.create_network(ADMIN, body)
+        res.networks.create(ADMIN, body)
     assert message in str(err.value)
     assert err.value.kind == exc.BAD_REQUEST
 
@@ -132,25 +133,25 @@ def test_taken_vlan_and_flat(database: Database) -> None:
     res = make(database)
     vlan = {"provider:network_type": "vlan", "provider:physical_network": "physnet1",
             "provider:segmentation_id": 1500}
-    res.create_network(ADMIN, vlan)
+    res.networks.create(ADMIN, vlan)
     with pytest.raises(exc.VlanIdInUse) as err:
-        res.create_network(ADMIN, vlan)
+        res.networks.create(ADMIN, vlan)
     assert err.value.kind == exc.CONFLICT
     assert "VLAN 1500 on physical network physnet1 is in use" in str(err.value)
     flat = {"provider:network_type": "flat", "provider:physical_network": "physnet1"}
-    net = res.create_network(ADMIN, flat)
+    net = res.networks.create(ADMIN, flat)
     assert net["provider:network_type"] == "flat"
     assert net["provider:segmentation_id"] is None
     with pytest.raises(exc.FlatNetworkInUse):
-        res.create_network(ADMIN, flat)
+        res.networks.create(ADMIN, flat)
     # The failed creations left nothing behind.
-    assert len(res.list_networks(ADMIN)) == 2
+    assert len(res.networks.list(ADMIN)) == 2
 
 
-def test_update(res: Resources, clock) -> None:  # noqa: ANN001
-    net = res.create_network(ALICE, {"name": "a"})
+def test_update(res: Services, clock) -> None:  # noqa: ANN001
+    net = res.networks.create(ALICE, {"name": "a"})
     clock.advance(60)
-    updated = res.update_network(ALICE, net["id"], {"name": "b", "admin_state_up": False,
+    updated = res.networks.update(ALICE, net["id"], {"name": "b", "admin_state_up": False,
                                                     "description": "x", "dns_domain": "e.org."})
     assert (updated["name"], updated["admin_state_up"], updated["description"]) == \
         ("b", False, "x")
@@ -158,101 +159,100 @@ def test_update(res: Resources, clock) -> None:  # noqa: ANN001
     assert updated["revision_number"] == 2
     assert updated["updated_at"] == "2026-11-25T22:32:53Z"
     assert updated["created_at"] == net["created_at"]
-    assert res.update_network(ALICE, net["id"], {})["revision_number"] == 3
+    assert res.networks.update(ALICE, net["id"], {})["revision_number"] == 3
     # Provider attributes: the same values are accepted, changes are not.
     same = {"provider:network_type": "vlan", "provider:segmentation_id": 1000}
-    assert res.update_network(ADMIN, net["id"], same)["provider:segmentation_id"] == 1000
+    assert res.networks.update(ADMIN, net["id"], same)["provider:segmentation_id"] == 1000
     with pytest.raises(exc.InvalidInput):
-        res.update_network(ADMIN, net["id"], {"provider:segmentation_id": 1001})
+        res.networks.update(ADMIN, net["id"], {"provider:segmentation_id": 1001})
     with pytest.raises(exc.PolicyNotAuthorized):
-        res.update_network(ALICE, net["id"], {"provider:segmentation_id": 1000})
+        res.networks.update(ALICE, net["id"], {"provider:segmentation_id": 1000})
     with pytest.raises(exc.InvalidInput):
-        res.update_network(ALICE, net["id"], {"mtu": 9000})
+        res.networks.update(ALICE, net["id"], {"mtu": 9000})
 
 
-def test_visibility(res: Resources) -> None:
-    private = res.create_network(ALICE, {"name": "private"})
-    shared = res.create_network(ADMIN, {"name": "shared", "shared": True, "tenant_id": "pa"})
-    external = res.create_network(ADMIN, {"name": "ext", "router:external": True,
+def test_visibility(res: Services) -> None:
+    private = res.networks.create(ALICE, {"name": "private"})
+    shared = res.networks.create(ADMIN, {"name": "shared", "shared": True, "tenant_id": "pa"})
+    external = res.networks.create(ADMIN, {"name": "ext", "router:external": True,
                                           "tenant_id": "pa"})
-    assert {n["name"] for n in res.list_networks(BOB)} == {"shared", "ext"}
-    assert {n["name"] for n in res.list_networks(ALICE)} == {"private", "shared", "ext"}
+    assert {n["name"] for n in res.networks.list(BOB)} == {"shared", "ext"}
+    assert {n["name"] for n in res.networks.list(ALICE)} == {"private", "shared", "ext"}
     with pytest.raises(exc.NetworkNotFound) as err:
-        res.get_network(BOB, private["id"])
+        res.networks.get(BOB, private["id"])
     assert err.value.kind == exc.NOT_FOUND
-    assert res.get_network(BOB, shared["id"])["id"] == shared["id"]
-    for call in (lambda: res.update_network(BOB, private["id"], {"name": "x"}),
-                 lambda: res.delete_network(BOB, private["id"])):
+    assert res.networks.get(BOB, shared["id"])["id"] == shared["id"]
+    for call in (lambda: res.networks.update(BOB, private["id"], {"name": "x"}),
+                 lambda: res.networks.delete(BOB, private["id"])):
         with pytest.raises(exc.NetworkNotFound):
             call()
-    for call in (lambda: res.update_network(BOB, shared["id"], {"name": "x"}),
-                 lambda: res.delete_network(BOB, external["id"])):
+    for call in (lambda: res.networks.update(BOB, shared["id"], {"name": "x"}),
+                 lambda: res.networks.delete(BOB, external["id"])):
         with pytest.raises(exc.PolicyNotAuthorized):
             call()
 
 
-def test_projects(res: Resources) -> None:
+def test_projects(res: Services) -> None:
     with pytest.raises(exc.HTTPBadRequest) as err:
-        res.create_network(ALICE, {"tenant_id": "pb"})
+        res.networks.create(ALICE, {"tenant_id": "pb"})
     assert "requires admin privileges" in str(err.value)
     with pytest.raises(exc.HTTPBadRequest):
-        res.create_network(ADMIN, {"tenant_id": "pa", "project_id": "pb"})
-    assert res.create_network(ALICE, {"project_id": "pa"})["tenant_id"] == "pa"
-    assert res.create_network(ADMIN, {"tenant_id": "pb"})["project_id"] == "pb"
+        res.networks.create(ADMIN, {"tenant_id": "pa", "project_id": "pb"})
+    assert res.networks.create(ALICE, {"project_id": "pa"})["tenant_id"] == "pa"
+    assert res.networks.create(ADMIN, {"tenant_id": "pb"})["project_id"] == "pb"
     with pytest.raises(exc.PolicyNotAuthorized):
-        res.create_network(ALICE, {"shared": True})
+        res.networks.create(ALICE, {"shared": True})
 
 
-def test_unshare_refused_while_others_use_it(res: Resources) -> None:
-    net = res.create_network(ALICE, {})
-    res.update_network(ADMIN, net["id"], {"shared": True})
-    port = res.create_port(BOB, {"network_id": net["id"]})
+def test_unshare_refused_while_others_use_it(res: Services) -> None:
+    net = res.networks.create(ALICE, {})
+    res.networks.update(ADMIN, net["id"], {"shared": True})
+    port = res.ports.create(BOB, {"network_id": net["id"]})
     with pytest.raises(exc.InvalidSharedSetting) as err:
-        res.update_network(ADMIN, net["id"], {"shared": False})
+        res.networks.update(ADMIN, net["id"], {"shared": False})
     assert err.value.kind == exc.CONFLICT
-    res.delete_port(BOB, port["id"])
-    assert res.update_network(ADMIN, net["id"], {"shared": False})["shared"] is False
+    res.ports.delete(BOB, port["id"])
+    assert res.networks.update(ADMIN, net["id"], {"shared": False})["shared"] is False
 
 
-def test_delete(res: Resources) -> None:
-    net = res.create_network(ALICE, {"name": "n"})
-    subnet = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+def test_delete(res: Services) -> None:
+    net = res.networks.create(ALICE, {"name": "n"})
+    subnet = res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
                                        "cidr": "10.0.0.0/24"})
-    dhcp = res.create_port(ADMIN, {"network_id": net["id"], "device_owner": "network:dhcp"})
-    vm = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
+    dhcp = res.ports.create(ADMIN, {"network_id": net["id"], "device_owner": "network:dhcp"})
+    vm = res.ports.create(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
     with pytest.raises(exc.NetworkInUse) as err:
-        res.delete_network(ALICE, net["id"])
+        res.networks.delete(ALICE, net["id"])
     assert err.value.kind == exc.CONFLICT
-    res.delete_port(ALICE, vm["id"])
-    deleted = res.delete_network(ALICE, net["id"])
-    assert deleted["id"] == net["id"] and deleted["subnets"] == [subnet["id"]]
-    for call, error in ((lambda: res.get_network(ADMIN, net["id"]), exc.NetworkNotFound),
-                        (lambda: res.get_subnet(ADMIN, subnet["id"]), exc.SubnetNotFound),
-                        (lambda: res.get_port(ADMIN, dhcp["id"]), exc.PortNotFound)):
+    res.ports.delete(ALICE, vm["id"])
+    res.networks.delete(ALICE, net["id"])
+    for call, error in ((lambda: res.networks.get(ADMIN, net["id"]), exc.NetworkNotFound),
+                        (lambda: res.subnets.get(ADMIN, subnet["id"]), exc.SubnetNotFound),
+                        (lambda: res.ports.get(ADMIN, dhcp["id"]), exc.PortNotFound)):
         with pytest.raises(error):
             call()
     with pytest.raises(exc.NetworkNotFound):
-        res.delete_network(ALICE, net["id"])
+        res.networks.delete(ALICE, net["id"])
 
 
-def test_bulk_create_is_all_or_nothing(res: Resources) -> None:
+def test_bulk_create_is_all_or_nothing(res: Services) -> None:
     with pytest.raises(exc.PolicyNotAuthorized):
-        res.create_networks(ALICE, [{"name": "ok"}, {"name": "bad", "shared": True}])
-    assert res.list_networks(ADMIN) == []
-    created = res.create_networks(ALICE, [{"name": "a"}, {"name": "b"}])
+        res.networks.create_bulk(ALICE, [{"name": "ok"}, {"name": "bad", "shared": True}])
+    assert res.networks.list(ADMIN) == []
+    created = res.networks.create_bulk(ALICE, [{"name": "a"}, {"name": "b"}])
     assert [n["name"] for n in created] == ["a", "b"]
     assert len({n["provider:segmentation_id"] for n in created}) == 2
 
 
-def test_filters(res: Resources) -> None:
-    a = res.create_network(ALICE, {"name": "a"})
-    b = res.create_network(ALICE, {"name": "b"})
-    c = res.create_network(ADMIN, {"name": "c", "shared": True, "router:external": True,
+def test_filters(res: Services) -> None:
+    a = res.networks.create(ALICE, {"name": "a"})
+    b = res.networks.create(ALICE, {"name": "b"})
+    c = res.networks.create(ADMIN, {"name": "c", "shared": True, "router:external": True,
                                    "provider:network_type": "flat",
                                    "provider:physical_network": "physnet1"})
 
     def names(ctx: Context, filters: dict) -> set[str]:
-        return {n["name"] for n in res.list_networks(ctx, filters)}
+        return {n["name"] for n in res.networks.list(ctx, filters)}
 
     assert names(ADMIN, {"name": ["a", "c"]}) == {"a", "c"}
     assert names(ADMIN, {"name": ["a", "c"], "shared": [False]}) == {"a"}
@@ -269,14 +269,14 @@ def test_filters(res: Resources) -> None:
 def test_network_listing_costs_the_same_for_one_or_many(sqlite_database: Database,
                                                           clock) -> None:  # noqa: ANN001
     res = make(sqlite_database, clock, tenant_network_type="local")
-    nets = [res.create_network(ALICE, {"name": f"n{i}"}) for i in range(6)]
+    nets = [res.networks.create(ALICE, {"name": f"n{i}"}) for i in range(6)]
     for i, net in enumerate(nets):
         for j in range(2):
-            res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+            res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
                                       "cidr": f"10.{i}.{j}.0/24",
                                       "dns_nameservers": ["8.8.8.8"]})
     now = clock.now()
-    with res.db.session() as s:
+    with sqlite_database.session() as s:
         for host, zone in (("h1", "az1"), ("h2", "az2"), ("h3", "az1")):
             s.add(models.Agent(id=host, agent_type="DHCP agent", binary="b", topic="dhcp_agent",
                                host=host, availability_zone=zone, created_at=now,
@@ -286,22 +286,27 @@ def test_network_listing_costs_the_same_for_one_or_many(sqlite_database: Databas
             s.add(models.NetworkDhcpAgentBinding(network_id=nets[0]["id"], dhcp_agent_id=agent,
                                                  binding_index=i + 1))
         s.add(models.NetworkDhcpAgentBinding(network_id=nets[1]["id"], dhcp_agent_id="h3"))
-    assert res.get_network(ALICE, nets[0]["id"])["availability_zones"] == ["az1", "az2"]
-    zones = {n["name"]: n["availability_zones"] for n in res.list_networks(ALICE)}
+    assert res.networks.get(ALICE, nets[0]["id"])["availability_zones"] == ["az1", "az2"]
+    zones = {n["name"]: n["availability_zones"] for n in res.networks.list(ALICE)}
     assert zones["n1"] == ["az1"] and zones["n5"] == []
-    assert all(len(n["subnets"]) == 2 for n in res.list_networks(ALICE))
+    assert all(len(n["subnets"]) == 2 for n in res.networks.list(ALICE))
 
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
         statements.append(statement)
 
-    event.listen(res.db.engine, "before_cursor_execute", count)
+    event.listen(sqlite_database.engine, "before_cursor_execute", count)
     try:
-        res.list_networks(ALICE, {"name": ["n0"]})
+        res.networks.list(ALICE, {"name": ["n0"]})
         one = len(statements)
         statements.clear()
-        res.list_networks(ALICE)
+        res.networks.list(ALICE)
         assert len(statements) == one  # six networks cost what one does
     finally:
-        event.remove(res.db.engine, "before_cursor_execute", count)
+        event.remove(sqlite_database.engine, "before_cursor_execute", count)
+
+
+def _services(db, settings, clock=None):
+    """Core's services, as the API and RPC use them, casting into a recorder."""
+    return build_services(db, settings, RecordingNotifier(), clock)

@@ -8,7 +8,8 @@ import pytest
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
-from neutrino.core.resources import Resources
+from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import Services, build_services
 from neutrino.db.engine import Database
 
 ADMIN = Context(user_id="admin", project_id="padmin", roles=("admin",), is_admin=True)
@@ -16,23 +17,23 @@ ALICE = Context(user_id="alice", project_id="pa", roles=("member",))
 BOB = Context(user_id="bob", project_id="pb", roles=("member",))
 
 
-def make(db: Database, clock=None) -> Resources:  # noqa: ANN001
-    return Resources(db, CoreSettings(tenant_network_type="local"), clock)
+def make(db: Database, clock=None) -> Services:  # noqa: ANN001
+    return _services(db, CoreSettings(tenant_network_type="local"), clock)
 
 
 @pytest.fixture
-def res(sqlite_database: Database, clock) -> Resources:  # noqa: ANN001
+def res(sqlite_database: Database, clock) -> Services:  # noqa: ANN001
     return make(sqlite_database, clock)
 
 
 @pytest.fixture
-def net(res: Resources) -> dict:
-    return res.create_network(ALICE, {"name": "n"})
+def net(res: Services) -> dict:
+    return res.networks.create(ALICE, {"name": "n"})
 
 
 @pytest.fixture
-def subnet(res: Resources, net: dict) -> dict:
-    return res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+def subnet(res: Services, net: dict) -> dict:
+    return res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
                                      "cidr": "10.0.0.0/24"})
 
 
@@ -40,12 +41,12 @@ def ips(port: dict) -> list[str]:
     return [ip["ip_address"] for ip in port["fixed_ips"]]
 
 
-def test_walkthrough_addresses(res: Resources, net: dict, subnet: dict) -> None:
+def test_walkthrough_addresses(res: Services, net: dict, subnet: dict) -> None:
     # As the RPC handlers create it: the server's own context, which has no project.
-    dhcp = res.create_port(Context.admin(), {"network_id": net["id"],
+    dhcp = res.ports.create(Context.admin(), {"network_id": net["id"],
                                              "device_owner": "network:dhcp",
                                    "device_id": "dhcpxyz", "binding:host_id": "HostA"})
-    vms = [res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
+    vms = [res.ports.create(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
            for _ in range(3)]
     assert ips(dhcp) == ["10.0.0.2"]
     assert [ips(vm) for vm in vms] == [["10.0.0.3"], ["10.0.0.4"], ["10.0.0.5"]]
@@ -53,8 +54,8 @@ def test_walkthrough_addresses(res: Resources, net: dict, subnet: dict) -> None:
     assert dhcp["tenant_id"] == "pa"  # no project in the context: the network's
 
 
-def test_create_shows_every_attribute(res: Resources, net: dict, subnet: dict) -> None:
-    port = res.create_port(ALICE, {"network_id": net["id"], "name": "p", "dns_name": "vm1",
+def test_create_shows_every_attribute(res: Services, net: dict, subnet: dict) -> None:
+    port = res.ports.create(ALICE, {"network_id": net["id"], "name": "p", "dns_name": "vm1",
                                    "binding:host_id": "HostA",
                                    "binding:profile": {"k": "v"}, "device_id": "d",
                                    "device_owner": "compute:nova"})
@@ -69,53 +70,53 @@ def test_create_shows_every_attribute(res: Resources, net: dict, subnet: dict) -
     assert port["extra_dhcp_opts"] == [] and port["revision_number"] == 1
     assert port["created_at"] == "2026-11-25T22:31:53Z"
     assert port["tenant_id"] == port["project_id"] == "pa"
-    assert res.get_port(ALICE, port["id"]) == port
+    assert res.ports.get(ALICE, port["id"]) == port
 
 
-def test_network_without_subnets(res: Resources, net: dict) -> None:
-    port = res.create_port(ALICE, {"network_id": net["id"]})
+def test_network_without_subnets(res: Services, net: dict) -> None:
+    port = res.ports.create(ALICE, {"network_id": net["id"]})
     assert port["fixed_ips"] == [] and port["binding:vif_type"] == "unbound"
 
 
 def test_given_mac(database: Database) -> None:
     res = make(database)
-    net = res.create_network(ALICE, {})
-    port = res.create_port(ALICE, {"network_id": net["id"], "mac_address": "FA:16:3E:AA:BB:CC"})
+    net = res.networks.create(ALICE, {})
+    port = res.ports.create(ALICE, {"network_id": net["id"], "mac_address": "FA:16:3E:AA:BB:CC"})
     assert port["mac_address"] == "fa:16:3e:aa:bb:cc"
     with pytest.raises(exc.MacAddressInUse) as err:
-        res.create_port(ALICE, {"network_id": net["id"], "mac_address": "fa:16:3e:aa:bb:cc"})
+        res.ports.create(ALICE, {"network_id": net["id"], "mac_address": "fa:16:3e:aa:bb:cc"})
     assert err.value.kind == exc.CONFLICT
     # The same MAC on another network is fine.
-    other = res.create_network(ALICE, {})
-    res.create_port(ALICE, {"network_id": other["id"], "mac_address": "fa:16:3e:aa:bb:cc"})
-    second = res.create_port(ALICE, {"network_id": net["id"]})
+    other = res.networks.create(ALICE, {})
+    res.ports.create(ALICE, {"network_id": other["id"], "mac_address": "fa:16:3e:aa:bb:cc"})
+    second = res.ports.create(ALICE, {"network_id": net["id"]})
     with pytest.raises(exc.MacAddressInUse):
-        res.update_port(ALICE, second["id"], {"mac_address": "fa:16:3e:aa:bb:cc"})
+        res.ports.update(ALICE, second["id"], {"mac_address": "fa:16:3e:aa:bb:cc"})
     with pytest.raises(exc.InvalidInput):
-        res.create_port(ALICE, {"network_id": net["id"], "mac_address": "01:00:5e:00:00:01"})
+        res.ports.create(ALICE, {"network_id": net["id"], "mac_address": "01:00:5e:00:00:01"})
 
 
 def test_taken_ip(database: Database) -> None:
     res = make(database)
-    net = res.create_network(ALICE, {})
-    res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24"})
-    res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.9"}]})
+    net = res.networks.create(ALICE, {})
+    res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/24"})
+    res.ports.create(ALICE, {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.9"}]})
     with pytest.raises(exc.IpAddressInUse) as err:
-        res.create_port(ALICE, {"network_id": net["id"],
+        res.ports.create(ALICE, {"network_id": net["id"],
                                 "fixed_ips": [{"ip_address": "10.0.0.9"}]})
     assert err.value.kind == exc.CONFLICT
     assert "The IP address 10.0.0.9 is in use" in str(err.value)
-    assert len(res.list_ports(ADMIN)) == 1
+    assert len(res.ports.list(ADMIN)) == 1
 
 
-def test_fixed_ip_requests(res: Resources, net: dict, subnet: dict) -> None:
-    other_subnet = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+def test_fixed_ip_requests(res: Services, net: dict, subnet: dict) -> None:
+    other_subnet = res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
                                              "cidr": "10.1.0.0/24"})
-    port = res.create_port(ALICE, {"network_id": net["id"],
+    port = res.ports.create(ALICE, {"network_id": net["id"],
                                    "fixed_ips": [{"subnet_id": other_subnet["id"]}]})
     assert ips(port) == ["10.1.0.2"]
     # Inside the subnet but outside its pools is allowed, as in Neutron.
-    port = res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": [
+    port = res.ports.create(ALICE, {"network_id": net["id"], "fixed_ips": [
         {"subnet_id": subnet["id"], "ip_address": "10.0.0.1"}, {"ip_address": "10.1.0.77"}]})
     assert sorted(ips(port)) == ["10.0.0.1", "10.1.0.77"]
     cases = [
@@ -126,115 +127,116 @@ def test_fixed_ip_requests(res: Resources, net: dict, subnet: dict) -> None:
     ]
     for fixed_ips, error in cases:
         with pytest.raises(error):
-            res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": fixed_ips})
-    elsewhere = res.create_network(ALICE, {})
+            res.ports.create(ALICE, {"network_id": net["id"], "fixed_ips": fixed_ips})
+    elsewhere = res.networks.create(ALICE, {})
     with pytest.raises(exc.InvalidInput) as err:
-        res.create_port(ALICE, {"network_id": elsewhere["id"],
+        res.ports.create(ALICE, {"network_id": elsewhere["id"],
                                 "fixed_ips": [{"subnet_id": subnet["id"]}]})
     assert "invalid subnet" in str(err.value)
 
 
-def test_exhaustion(res: Resources, net: dict) -> None:
-    small = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4,
+def test_exhaustion(res: Services, net: dict) -> None:
+    small = res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
                                       "cidr": "10.0.0.0/29"})
-    taken = [ips(res.create_port(ALICE, {"network_id": net["id"]}))[0] for _ in range(5)]
+    taken = [ips(res.ports.create(ALICE, {"network_id": net["id"]}))[0] for _ in range(5)]
     assert taken == [f"10.0.0.{i}" for i in range(2, 7)]
     with pytest.raises(exc.IpAddressGenerationFailure) as err:
-        res.create_port(ALICE, {"network_id": net["id"]})
+        res.ports.create(ALICE, {"network_id": net["id"]})
     assert err.value.kind == exc.CONFLICT
     with pytest.raises(exc.IpAddressGenerationFailure):
-        res.create_port(ALICE, {"network_id": net["id"], "fixed_ips": [{"subnet_id": small["id"]}]})
+        res.ports.create(ALICE, {"network_id": net["id"],
+                                 "fixed_ips": [{"subnet_id": small["id"]}]})
     # A second subnet with room takes over.
-    res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.1.0/29"})
-    assert ips(res.create_port(ALICE, {"network_id": net["id"]})) == ["10.0.1.2"]
+    res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.1.0/29"})
+    assert ips(res.ports.create(ALICE, {"network_id": net["id"]})) == ["10.0.1.2"]
 
 
-def test_delete_releases_ips(res: Resources, net: dict, subnet: dict) -> None:
-    first = res.create_port(ALICE, {"network_id": net["id"]})
-    res.create_port(ALICE, {"network_id": net["id"]})
-    deleted = res.delete_port(ALICE, first["id"])
-    assert deleted["id"] == first["id"] and ips(deleted) == ["10.0.0.2"]
-    assert ips(res.create_port(ALICE, {"network_id": net["id"]})) == ["10.0.0.2"]
+def test_delete_releases_ips(res: Services, net: dict, subnet: dict) -> None:
+    first = res.ports.create(ALICE, {"network_id": net["id"]})
+    res.ports.create(ALICE, {"network_id": net["id"]})
+    assert ips(first) == ["10.0.0.2"]
+    res.ports.delete(ALICE, first["id"])
+    assert ips(res.ports.create(ALICE, {"network_id": net["id"]})) == ["10.0.0.2"]
     with pytest.raises(exc.PortNotFound):
-        res.delete_port(ALICE, first["id"])
+        res.ports.delete(ALICE, first["id"])
 
 
-def test_update_fixed_ips(res: Resources, net: dict, subnet: dict, clock) -> None:  # noqa: ANN001
-    port = res.create_port(ALICE, {"network_id": net["id"]})
+def test_update_fixed_ips(res: Services, net: dict, subnet: dict, clock) -> None:  # noqa: ANN001
+    port = res.ports.create(ALICE, {"network_id": net["id"]})
     clock.advance(1)
-    moved = res.update_port(ALICE, port["id"], {"fixed_ips": [{"ip_address": "10.0.0.50"}]})
+    moved = res.ports.update(ALICE, port["id"], {"fixed_ips": [{"ip_address": "10.0.0.50"}]})
     assert ips(moved) == ["10.0.0.50"] and moved["revision_number"] == 2
     assert moved["mac_address"] == port["mac_address"]
-    assert ips(res.create_port(ALICE, {"network_id": net["id"]})) == ["10.0.0.2"]
-    both = res.update_port(ALICE, port["id"], {"fixed_ips": [
+    assert ips(res.ports.create(ALICE, {"network_id": net["id"]})) == ["10.0.0.2"]
+    both = res.ports.update(ALICE, port["id"], {"fixed_ips": [
         {"ip_address": "10.0.0.50"}, {"subnet_id": subnet["id"]}]})
     assert ips(both) == ["10.0.0.3", "10.0.0.50"]
     # A subnet-only entry keeps the address the port already has there.
-    kept = res.update_port(ALICE, port["id"], {"fixed_ips": [{"subnet_id": subnet["id"]}]})
+    kept = res.ports.update(ALICE, port["id"], {"fixed_ips": [{"subnet_id": subnet["id"]}]})
     assert len(ips(kept)) == 1 and ips(kept)[0] in ("10.0.0.3", "10.0.0.50")
-    other = res.create_port(ALICE, {"network_id": net["id"]})
+    other = res.ports.create(ALICE, {"network_id": net["id"]})
     with pytest.raises(exc.IpAddressInUse):
-        res.update_port(ALICE, other["id"], {"fixed_ips": [{"ip_address": ips(kept)[0]}]})
-    assert ips(res.get_port(ALICE, other["id"])) == ips(other)
-    assert res.update_port(ALICE, port["id"], {"fixed_ips": []})["fixed_ips"] == []
+        res.ports.update(ALICE, other["id"], {"fixed_ips": [{"ip_address": ips(kept)[0]}]})
+    assert ips(res.ports.get(ALICE, other["id"])) == ips(other)
+    assert res.ports.update(ALICE, port["id"], {"fixed_ips": []})["fixed_ips"] == []
 
 
-def test_binding_and_options(res: Resources, net: dict, subnet: dict) -> None:
-    port = res.create_port(ALICE, {"network_id": net["id"], "extra_dhcp_opts": [
+def test_binding_and_options(res: Services, net: dict, subnet: dict) -> None:
+    port = res.ports.create(ALICE, {"network_id": net["id"], "extra_dhcp_opts": [
         {"opt_name": "tftp-server", "opt_value": "10.0.0.9"},
         {"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4}]})
     assert port["extra_dhcp_opts"] == [
         {"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4},
         {"opt_name": "tftp-server", "opt_value": "10.0.0.9", "ip_version": 4}]
-    port = res.update_port(ALICE, port["id"], {"extra_dhcp_opts": [
+    port = res.ports.update(ALICE, port["id"], {"extra_dhcp_opts": [
         {"opt_name": "tftp-server", "opt_value": None},
         {"opt_name": "bootfile-name", "opt_value": "grub.efi"},
         {"opt_name": "mtu", "opt_value": "1400", "ip_version": 6}]})
     assert port["extra_dhcp_opts"] == [
         {"opt_name": "bootfile-name", "opt_value": "grub.efi", "ip_version": 4},
         {"opt_name": "mtu", "opt_value": "1400", "ip_version": 6}]
-    bound = res.update_port(ADMIN, port["id"], {"binding:host_id": "HostB",
+    bound = res.ports.update(ADMIN, port["id"], {"binding:host_id": "HostB",
                                                 "binding:profile": {"a": 1}})
     assert (bound["binding:host_id"], bound["binding:vif_type"]) == ("HostB", "bridge")
     assert bound["binding:profile"] == {"a": 1}
-    unbound = res.update_port(ADMIN, port["id"], {"binding:host_id": ""})
+    unbound = res.ports.update(ADMIN, port["id"], {"binding:host_id": ""})
     assert (unbound["binding:host_id"], unbound["binding:vif_type"]) == ("", "unbound")
     assert unbound["binding:vif_details"] == {}
     with pytest.raises(exc.InvalidInput):
-        res.update_port(ALICE, port["id"], {"network_id": net["id"]})
+        res.ports.update(ALICE, port["id"], {"network_id": net["id"]})
     with pytest.raises(exc.InvalidInput):
-        res.update_port(ALICE, port["id"], {"status": "ACTIVE"})
-    assert res.update_port(ADMIN, port["id"], {"status": "ACTIVE"})["status"] == "ACTIVE"
+        res.ports.update(ALICE, port["id"], {"status": "ACTIVE"})
+    assert res.ports.update(ADMIN, port["id"], {"status": "ACTIVE"})["status"] == "ACTIVE"
 
 
-def test_visibility(res: Resources, net: dict, subnet: dict) -> None:
-    mine = res.create_port(ALICE, {"network_id": net["id"]})
+def test_visibility(res: Services, net: dict, subnet: dict) -> None:
+    mine = res.ports.create(ALICE, {"network_id": net["id"]})
     with pytest.raises(exc.PortNotFound):
-        res.get_port(BOB, mine["id"])
+        res.ports.get(BOB, mine["id"])
     with pytest.raises(exc.PortNotFound):
-        res.update_port(BOB, mine["id"], {"name": "x"})
+        res.ports.update(BOB, mine["id"], {"name": "x"})
     with pytest.raises(exc.NetworkNotFound):
-        res.create_port(BOB, {"network_id": net["id"]})
-    res.update_network(ADMIN, net["id"], {"shared": True})
-    bobs = res.create_port(BOB, {"network_id": net["id"]})
+        res.ports.create(BOB, {"network_id": net["id"]})
+    res.networks.update(ADMIN, net["id"], {"shared": True})
+    bobs = res.ports.create(BOB, {"network_id": net["id"]})
     assert bobs["tenant_id"] == "pb"
-    assert [p["id"] for p in res.list_ports(BOB)] == [bobs["id"]]
+    assert [p["id"] for p in res.ports.list(BOB)] == [bobs["id"]]
     # The network's owner sees (and may manage) ports on it.
-    assert {p["id"] for p in res.list_ports(ALICE)} == {mine["id"], bobs["id"]}
-    assert res.update_port(ALICE, bobs["id"], {"name": "seen"})["name"] == "seen"
+    assert {p["id"] for p in res.ports.list(ALICE)} == {mine["id"], bobs["id"]}
+    assert res.ports.update(ALICE, bobs["id"], {"name": "seen"})["name"] == "seen"
     with pytest.raises(exc.HTTPBadRequest):
-        res.create_port(BOB, {"network_id": net["id"], "tenant_id": "pa"})
+        res.ports.create(BOB, {"network_id": net["id"], "tenant_id": "pa"})
 
 
-def test_filters(res: Resources, net: dict, subnet: dict) -> None:
-    a = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "network:dhcp",
+def test_filters(res: Services, net: dict, subnet: dict) -> None:
+    a = res.ports.create(ALICE, {"network_id": net["id"], "device_owner": "network:dhcp",
                                 "binding:host_id": "HostA"})
-    b = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova",
+    b = res.ports.create(ALICE, {"network_id": net["id"], "device_owner": "compute:nova",
                                 "binding:host_id": "HostB", "device_id": "vm-b"})
-    c = res.create_port(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
+    c = res.ports.create(ALICE, {"network_id": net["id"], "device_owner": "compute:nova"})
 
     def ids(filters: dict) -> set[str]:
-        return {p["id"] for p in res.list_ports(ADMIN, filters)}
+        return {p["id"] for p in res.ports.list(ADMIN, filters)}
 
     assert ids({"fixed_ips": ["ip_address=10.0.0.3"]}) == {b["id"]}
     assert ids({"fixed_ips": ["ip_address=10.0.0.3", "ip_address=10.0.0.4"]}) == \
@@ -252,41 +254,47 @@ def test_filters(res: Resources, net: dict, subnet: dict) -> None:
     assert ids({"admin_state_up": [False]}) == set()
 
 
-def test_bulk_create_is_all_or_nothing(res: Resources, net: dict, subnet: dict) -> None:
+def test_bulk_create_is_all_or_nothing(res: Services, net: dict, subnet: dict) -> None:
     with pytest.raises(exc.IpAddressInUse):
-        res.create_ports(ALICE, [
+        res.ports.create_bulk(ALICE, [
             {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.20"}]},
             {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.20"}]}])
-    assert res.list_ports(ADMIN) == []
-    created = res.create_ports(ALICE, [{"network_id": net["id"]}, {"network_id": net["id"]}])
+    assert res.ports.list(ADMIN) == []
+    created = res.ports.create_bulk(ALICE, [{"network_id": net["id"]}, {"network_id": net["id"]}])
     assert [ips(p) for p in created] == [["10.0.0.2"], ["10.0.0.3"]]
 
 
-def test_generated_mac_collisions(res: Resources, net: dict, monkeypatch) -> None:  # noqa: ANN001
-    first = res.create_port(ALICE, {"network_id": net["id"]})
+def test_generated_mac_collisions(res: Services, net: dict, monkeypatch) -> None:  # noqa: ANN001
+    first = res.ports.create(ALICE, {"network_id": net["id"]})
     draws = iter([first["mac_address"], first["mac_address"], "fa:16:3e:00:00:99"])
-    monkeypatch.setattr("neutrino.core.ports.macs.generate", lambda base: next(draws))
+    monkeypatch.setattr("neutrino.core.resources.ports.macs.generate", lambda base: next(draws))
     # Two draws hit the taken MAC; the unique key refuses them and a third is tried.
-    assert res.create_port(ALICE, {"network_id": net["id"]})["mac_address"] == \
+    assert res.ports.create(ALICE, {"network_id": net["id"]})["mac_address"] == \
         "fa:16:3e:00:00:99"
-    monkeypatch.setattr("neutrino.core.ports.macs.generate", lambda base: first["mac_address"])
+    monkeypatch.setattr("neutrino.core.resources.ports.macs.generate",
+                        lambda base: first["mac_address"])
     with pytest.raises(exc.MacAddressGenerationFailure) as err:
-        res.create_port(ALICE, {"network_id": net["id"]})
+        res.ports.create(ALICE, {"network_id": net["id"]})
     assert err.value.kind == exc.SERVICE_UNAVAILABLE
-    assert len(res.list_ports(ALICE)) == 2
+    assert len(res.ports.list(ALICE)) == 2
 
 
-def test_ipv6_addresses(res: Resources, net: dict, subnet: dict) -> None:
-    slaac = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 6,
+def test_ipv6_addresses(res: Services, net: dict, subnet: dict) -> None:
+    slaac = res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 6,
                                       "cidr": "2001:db8:1::/64", "ipv6_ra_mode": "slaac",
                                       "ipv6_address_mode": "slaac"})
-    stateful = res.create_subnet(ALICE, {"network_id": net["id"], "ip_version": 6,
+    stateful = res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 6,
                                          "cidr": "2001:db8:2::/64"})
-    port = res.create_port(ALICE, {"network_id": net["id"], "mac_address": "fa:16:3e:12:34:56"})
+    port = res.ports.create(ALICE, {"network_id": net["id"], "mac_address": "fa:16:3e:12:34:56"})
     by_subnet = {ip["subnet_id"]: ip["ip_address"] for ip in port["fixed_ips"]}
     # RFC 5952 text: a single zero group is not shortened to "::".
     assert by_subnet == {subnet["id"]: "10.0.0.2",
                          slaac["id"]: "2001:db8:1:0:f816:3eff:fe12:3456",
                          stateful["id"]: "2001:db8:2::2"}
-    found = res.list_ports(ALICE, {"fixed_ips": ["ip_address=2001:DB8:1:0:F816:3EFF:FE12:3456"]})
+    found = res.ports.list(ALICE, {"fixed_ips": ["ip_address=2001:DB8:1:0:F816:3EFF:FE12:3456"]})
     assert [p["id"] for p in found] == [port["id"]]
+
+
+def _services(db, settings, clock=None):
+    """Core's services, as the API and RPC use them, casting into a recorder."""
+    return build_services(db, settings, RecordingNotifier(), clock)

@@ -7,7 +7,7 @@ dhcp_agents_per_network agents, never a database error to the caller.
 import threading
 
 from sqlalchemy import select
-from unit.core_agents.fakes import World, dhcp_report
+from support.core_world import World, dhcp_report
 
 from neutrino.db.models import NetworkDhcpAgentBinding
 
@@ -50,13 +50,14 @@ def test_concurrent_scheduling_never_overbinds(database):
         w = worlds[i % REPLICAS]
         net = nets[i % len(nets)]
         if i % 3 == 0:
-            calls.append(lambda w=w, net=net: w.core.create_port(
+            calls.append(lambda w=w, net=net: w.core.ports.create(
                 w.admin, {"network_id": net, "project_id": "proj"}))
         elif i % 3 == 1:
             calls.append(lambda w=w, h=hosts[i % len(hosts)]:
-                         w.core.get_active_networks_info(h))
+                         w.core.dhcp_plugin.get_active_networks_info(h))
         else:
-            calls.append(lambda w=w, net=net: w.core.bindings.schedule(net, w.clock.now()))
+            calls.append(lambda w=w, net=net: w.core.dhcp_scheduling.bindings.schedule(
+                net, w.clock.now()))
     errors = run_all(calls)
     assert errors == []
 
@@ -76,7 +77,7 @@ def test_concurrent_manual_adds_of_one_agent(database):
 
     def add():
         try:
-            world.core.add_network_to_dhcp_agent(world.admin, agent["id"], net)
+            world.core.dhcp_scheduling.add_network(world.admin, agent["id"], net)
             outcomes.append("added")
         except Exception as e:  # noqa: BLE001
             outcomes.append(type(e).__name__)
@@ -92,10 +93,10 @@ def test_concurrent_first_reports_make_one_agent(database):
 
 
     def report(w):
-        answers.append(w.core.report_state(dhcp_report("racer", start=True)))
+        answers.append(w.core.agents.report_state(dhcp_report("racer", start=True)))
 
     errors = run_all([lambda w=worlds[i % REPLICAS]: report(w) for i in range(8)])
     assert errors == []
-    assert len(worlds[0].core.list_agents(worlds[0].admin, {})) == 1
+    assert len(worlds[0].core.agents.list(worlds[0].admin, {})) == 1
     assert answers.count("new") == 1
     assert answers.count("alive") == 7

@@ -2,7 +2,7 @@
 
 import pytest
 from sqlalchemy import select
-from unit.core_agents.fakes import World
+from support.core_world import World
 
 from neutrino.core import exceptions as exc
 from neutrino.db.models import Port
@@ -31,7 +31,7 @@ def test_first_dhcp_subnet_schedules_and_casts(world):
         ("hostA", const.NETWORK_CREATE_END, {"network": {"id": net["id"]}}),
         ("hostA", const.SUBNET_CREATE_END, {"subnet": subnet}),
     ]
-    assert world.core.get_network(world.admin, net["id"])["availability_zones"] == ["nova"]
+    assert world.core.networks.get(world.admin, net["id"])["availability_zones"] == ["nova"]
 
 
 def test_subnet_without_dhcp_does_not_schedule_until_enabled(world):
@@ -39,7 +39,7 @@ def test_subnet_without_dhcp_does_not_schedule_until_enabled(world):
     net = world.network(dhcp=False)
     assert world.hosting(net["id"]) == []
     subnet_id = net["subnets"][0]
-    world.core.update_subnet(world.admin, subnet_id, {"enable_dhcp": True})
+    world.core.subnets.update(world.admin, subnet_id, {"enable_dhcp": True})
     assert world.hosting(net["id"]) == ["hostA"]
     assert world.cast_hosts(const.NETWORK_CREATE_END) == ["hostA"]
     assert world.cast_hosts(const.SUBNET_UPDATE_END) == ["hostA"]
@@ -59,7 +59,7 @@ def test_never_dead_or_admin_down_agents(world):
     world.dhcp_agent("dead")
     world.clock.advance(11)
     down = world.dhcp_agent("down")
-    world.core.update_agent(world.admin, down["id"], {"admin_state_up": False})
+    world.core.agents.update(world.admin, down["id"], {"admin_state_up": False})
     net = world.network()
     assert world.hosting(net["id"]) == []
     world.dhcp_agent("fine")
@@ -82,11 +82,11 @@ def test_az_hints(sqlite_database):
     world.dhcp_agent("a2", zone="az1")
     world.dhcp_agent("b1", zone="az2")
     net = world.network()
-    assert sorted(a["availability_zone"] for a in world.core.list_dhcp_agents_hosting_network(
+    assert sorted(a["availability_zone"] for a in world.core.dhcp_scheduling.agents_hosting_network(
         world.admin, net["id"])) == ["az1", "az2"]
     hinted = world.network(availability_zone_hints=["az2"])
     assert world.hosting(hinted["id"]) == ["b1"]
-    assert world.core.get_network(world.admin, hinted["id"])["availability_zones"] == ["az2"]
+    assert world.core.networks.get(world.admin, hinted["id"])["availability_zones"] == ["az2"]
 
 
 def test_default_availability_zones(sqlite_database):
@@ -102,7 +102,7 @@ def test_auto_schedule_off(sqlite_database):
     world.dhcp_agent("hostA")
     net = world.network()
     world.port(net["id"])
-    assert world.core.get_active_networks_info("hostA") == []
+    assert world.core.dhcp_plugin.get_active_networks_info("hostA") == []
     assert world.hosting(net["id"]) == []
 
 
@@ -123,12 +123,12 @@ def test_agent_sync_auto_schedules_its_host(sqlite_database):
     nets = [world.network() for _ in range(3)]
     no_dhcp = world.network(dhcp=False)
     world.dhcp_agent("hostA")
-    infos = world.core.get_active_networks_info("hostA")
+    infos = world.core.dhcp_plugin.get_active_networks_info("hostA")
     assert sorted(i["id"] for i in infos) == sorted(n["id"] for n in nets)
     world.dhcp_agent("hostB")
     world.dhcp_agent("hostC")
-    world.core.get_active_networks_info("hostB")
-    world.core.get_active_networks_info("hostC")  # every network already has two
+    world.core.dhcp_plugin.get_active_networks_info("hostB")
+    world.core.dhcp_plugin.get_active_networks_info("hostC")  # every network already has two
     for net in nets:
         assert world.hosting(net["id"]) == ["hostA", "hostB"]
     assert world.hosting(no_dhcp["id"]) == []
@@ -137,7 +137,7 @@ def test_agent_sync_auto_schedules_its_host(sqlite_database):
 def test_agent_sync_respects_hints(world):
     hinted = world.network(availability_zone_hints=["az9"])
     world.dhcp_agent("hostA")
-    assert world.core.get_active_networks_info("hostA") == []
+    assert world.core.dhcp_plugin.get_active_networks_info("hostA") == []
     assert world.hosting(hinted["id"]) == []
 
 
@@ -150,17 +150,17 @@ def test_manual_add_and_remove(world):
     first = world.hosting(net["id"])[0]
     other = b if first == "hostA" else a
     world.forget_casts()
-    world.core.add_network_to_dhcp_agent(world.admin, other["id"], net["id"])
+    world.core.dhcp_scheduling.add_network(world.admin, other["id"], net["id"])
     # Manual add bypasses dhcp_agents_per_network (1) and shows at once.
     assert world.hosting(net["id"]) == ["hostA", "hostB"]
-    assert [n["id"] for n in world.core.list_networks_on_dhcp_agent(
+    assert [n["id"] for n in world.core.dhcp_scheduling.networks_on_agent(
         world.admin, other["id"])] == [net["id"]]
     assert world.casts() == [(other["host"], const.NETWORK_CREATE_END,
                               {"network": {"id": net["id"]}})]
     world.forget_casts()
-    world.core.remove_network_from_dhcp_agent(world.admin, other["id"], net["id"])
+    world.core.dhcp_scheduling.remove_network(world.admin, other["id"], net["id"])
     assert world.hosting(net["id"]) == [first]
-    assert world.core.list_networks_on_dhcp_agent(world.admin, other["id"]) == []
+    assert world.core.dhcp_scheduling.networks_on_agent(world.admin, other["id"]) == []
     assert world.casts() == [(other["host"], const.NETWORK_DELETE_END,
                               {"network_id": net["id"]})]
 
@@ -170,17 +170,17 @@ def test_manual_add_errors(world):
     l2 = world.l2_agent("hostA")
     net = world.network()
     with pytest.raises(exc.AgentNotFound):
-        world.core.add_network_to_dhcp_agent(world.admin, "nope", net["id"])
+        world.core.dhcp_scheduling.add_network(world.admin, "nope", net["id"])
     with pytest.raises(exc.NetworkNotFound):
-        world.core.add_network_to_dhcp_agent(world.admin, a["id"], "nope")
+        world.core.dhcp_scheduling.add_network(world.admin, a["id"], "nope")
     with pytest.raises(exc.InvalidDHCPAgent):
-        world.core.add_network_to_dhcp_agent(world.admin, l2["id"], net["id"])
+        world.core.dhcp_scheduling.add_network(world.admin, l2["id"], net["id"])
     with pytest.raises(exc.NetworkHostedByDHCPAgent):
-        world.core.add_network_to_dhcp_agent(world.admin, a["id"], net["id"])
+        world.core.dhcp_scheduling.add_network(world.admin, a["id"], net["id"])
     b = world.dhcp_agent("hostB")
-    world.core.update_agent(world.admin, b["id"], {"admin_state_up": False})
+    world.core.agents.update(world.admin, b["id"], {"admin_state_up": False})
     with pytest.raises(exc.InvalidDHCPAgent) as caught:
-        world.core.add_network_to_dhcp_agent(world.admin, b["id"], net["id"])
+        world.core.dhcp_scheduling.add_network(world.admin, b["id"], net["id"])
     assert caught.value.kind == "not_found"
 
 
@@ -189,7 +189,7 @@ def test_manual_add_to_dead_agent_is_allowed(world):
     world.clock.advance(60)
     net = world.network()
     assert world.hosting(net["id"]) == []
-    world.core.add_network_to_dhcp_agent(world.admin, a["id"], net["id"])
+    world.core.dhcp_scheduling.add_network(world.admin, a["id"], net["id"])
     assert world.hosting(net["id"]) == ["hostA"]
 
 
@@ -197,30 +197,30 @@ def test_manual_remove_errors(world):
     a = world.dhcp_agent("hostA")
     net = world.network(dhcp=None)
     with pytest.raises(exc.NetworkNotHostedByDhcpAgent):
-        world.core.remove_network_from_dhcp_agent(world.admin, a["id"], net["id"])
+        world.core.dhcp_scheduling.remove_network(world.admin, a["id"], net["id"])
     with pytest.raises(exc.AgentNotFound):
-        world.core.remove_network_from_dhcp_agent(world.admin, "nope", net["id"])
+        world.core.dhcp_scheduling.remove_network(world.admin, "nope", net["id"])
 
 
 def test_listing_errors(world):
     with pytest.raises(exc.AgentNotFound):
-        world.core.list_networks_on_dhcp_agent(world.admin, "nope")
+        world.core.dhcp_scheduling.networks_on_agent(world.admin, "nope")
     with pytest.raises(exc.NetworkNotFound):
-        world.core.list_dhcp_agents_hosting_network(world.admin, "nope")
+        world.core.dhcp_scheduling.agents_hosting_network(world.admin, "nope")
 
 
 def test_remove_reserves_the_dhcp_port_for_the_next_agent(world):
     a = world.dhcp_agent("hostA")
     net = world.network()
-    port = world.core.create_dhcp_port("hostA", {"port": {
+    port = world.core.dhcp_plugin.create_dhcp_port("hostA", {"port": {
         "network_id": net["id"], "fixed_ips": [{"subnet_id": net["subnets"][0]}]}})
-    world.core.remove_network_from_dhcp_agent(world.admin, a["id"], net["id"])
-    kept = world.core.get_port(world.admin, port["id"])
+    world.core.dhcp_scheduling.remove_network(world.admin, a["id"], net["id"])
+    kept = world.core.ports.get(world.admin, port["id"])
     assert kept["device_id"] == const.DEVICE_ID_RESERVED_DHCP_PORT
     assert kept["fixed_ips"] == port["fixed_ips"]
     b = world.dhcp_agent("hostB")
-    world.core.add_network_to_dhcp_agent(world.admin, b["id"], net["id"])
-    adopted = world.core.create_dhcp_port("hostB", {"port": {"network_id": net["id"]}})
+    world.core.dhcp_scheduling.add_network(world.admin, b["id"], net["id"])
+    adopted = world.core.dhcp_plugin.create_dhcp_port("hostB", {"port": {"network_id": net["id"]}})
     assert adopted["id"] == port["id"]
     assert adopted["fixed_ips"] == port["fixed_ips"]
     assert adopted["device_id"] == dhcp_device_id("hostB", net["id"])

@@ -1,7 +1,7 @@
 """Bulk creates through Core: scheduling, blocks and casts for every item (SQLite)."""
 
 import pytest
-from unit.core_agents.fakes import World
+from support.core_world import World
 
 from neutrino.core import exceptions as exc
 from neutrino.lib import constants as const
@@ -17,7 +17,7 @@ def test_bulk_subnets_schedule_each_network(world):
     world.dhcp_agent("hostA")
     n1 = world.network(dhcp=None)
     n2 = world.network(dhcp=None)
-    subnets = world.core.create_subnets(world.admin, [
+    subnets = world.core.subnets.create_bulk(world.admin, [
         {"network_id": n1["id"], "ip_version": 4, "cidr": "10.9.1.0/24", "project_id": "proj"},
         {"network_id": n2["id"], "ip_version": 4, "cidr": "10.9.2.0/24", "project_id": "proj",
          "enable_dhcp": False},
@@ -34,15 +34,15 @@ def test_bulk_ports_get_blocks_and_casts(world):
     world.dhcp_agent("hostA")
     net = world.network()
     world.forget_casts()
-    ports = world.core.create_ports(world.admin, [
+    ports = world.core.ports.create_bulk(world.admin, [
         {"network_id": net["id"], "project_id": "proj", "binding:host_id": "hostA"},
         {"network_id": net["id"], "project_id": "proj"},
     ])
     assert [p["status"] for p in ports] == ["DOWN", "DOWN"]
     assert world.casts() == [("hostA", const.PORT_CREATE_END, {"port": p}) for p in ports]
-    world.core.update_device_up("hostA", tap_name(ports[0]["id"]))
-    world.core.dhcp_ready_on_ports([p["id"] for p in ports])
-    statuses = [world.core.get_port(world.admin, p["id"])["status"] for p in ports]
+    world.core.l2_plugin.update_device_up("hostA", tap_name(ports[0]["id"]))
+    world.core.dhcp_plugin.dhcp_ready_on_ports([p["id"] for p in ports])
+    statuses = [world.core.ports.get(world.admin, p["id"])["status"] for p in ports]
     assert statuses == ["ACTIVE", "DOWN"]
 
 
@@ -51,14 +51,14 @@ def test_bulk_is_all_or_nothing(world):
     net = world.network()
     world.forget_casts()
     with pytest.raises(exc.NetworkNotFound):
-        world.core.create_ports(world.admin, [
+        world.core.ports.create_bulk(world.admin, [
             {"network_id": net["id"], "project_id": "proj"},
             {"network_id": "nope", "project_id": "proj"},
         ])
-    assert world.core.list_ports(world.admin, {"network_id": [net["id"]]}) == []
+    assert world.core.ports.list(world.admin, {"network_id": [net["id"]]}) == []
     assert world.casts() == []
 
 
 def test_dhcp_port_request_without_network(world):
     with pytest.raises(exc.InvalidInput):
-        world.core.create_dhcp_port("hostA", {"port": {"fixed_ips": []}})
+        world.core.dhcp_plugin.create_dhcp_port("hostA", {"port": {"fixed_ips": []}})

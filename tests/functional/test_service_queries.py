@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event
-from unit.core_agents.fakes import World, dhcp_report
+from support.core_world import World, dhcp_report
 
 from neutrino.lib.naming import tap_name
 
@@ -38,7 +38,7 @@ def test_heartbeat_of_a_live_agent_is_one_update(world):
     world.dhcp_agent("hostA")
     world.clock.advance(3)
     with statements(world.db) as seen:
-        assert world.core.report_state(dhcp_report("hostA")) == "alive"
+        assert world.core.agents.report_state(dhcp_report("hostA")) == "alive"
     assert len(seen) == 1
     assert seen[0].lstrip().upper().startswith("UPDATE AGENTS")
 
@@ -49,18 +49,18 @@ def test_idle_ha_tick_is_one_query(world):
     world.clock.advance(3)
     world.heartbeat("hostA")
     with statements(world.db) as seen:
-        assert world.core.reschedule_networks_from_down_agents() == 0
+        assert world.core.dhcp_scheduling.reschedule_networks_from_down_agents() == 0
     assert len(seen) == 1 and "heartbeat_timestamp" in seen[0]
 
 
 def sync_cost(world, host, networks, ports_each):
     """Grow the agent's share to `networks` networks; what does its full sync cost?"""
-    while len(world.core.get_active_networks_info(host)) < networks:
+    while len(world.core.dhcp_plugin.get_active_networks_info(host)) < networks:
         net = world.network()
         for _ in range(ports_each):
             world.port(net["id"], **{"binding:host_id": host})
     with statements(world.db) as seen:
-        infos = world.core.get_active_networks_info(host)
+        infos = world.core.dhcp_plugin.get_active_networks_info(host)
     assert len(infos) == networks
     assert sum(len(i["ports"]) for i in infos) == networks * ports_each
     return len(seen)
@@ -76,9 +76,9 @@ def test_agent_sync_costs_the_same_for_many_networks(world):
 def l2_sync_cost(world, host, net, ports):
     made = [world.port(net, **{"binding:host_id": host}) for _ in range(ports)]
     with statements(world.db) as seen:
-        assert len(world.core.get_ports_on_host(host)) == ports
+        assert len(world.core.l2_plugin.get_ports_on_host(host)) == ports
     with statements(world.db) as one:
-        details = world.core.get_device_details(host, tap_name(made[-1]["id"]))
+        details = world.core.l2_plugin.get_device_details(host, tap_name(made[-1]["id"]))
     assert details["port_id"] == made[-1]["id"]
     return len(seen), len(one)
 

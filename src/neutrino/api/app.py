@@ -38,6 +38,7 @@ from neutrino.api.request import parse_json
 from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
 from neutrino.core.exceptions import NeutronException
+from neutrino.core.services import Services
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
@@ -104,13 +105,13 @@ async def _read_body(request: Request) -> bytes:
 
 
 class NeutronApi:
-    def __init__(self, core: Any, settings: ApiSettings, policy: Policy,
+    def __init__(self, services: Services, settings: ApiSettings, policy: Policy,
                  authenticator: Authenticator, identity_api: IdentityApi | None) -> None:
         self.settings = settings
         self.policy = policy
         self.auth = authenticator
         self.identity_api = identity_api
-        self.controller = Controller(core, policy, settings.pagination_max_limit)
+        self.controller = Controller(services, policy, settings.pagination_max_limit)
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -272,12 +273,13 @@ def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None
                                               settings.public_endpoint)
 
 
-def create_app(core: Any, api_settings: ApiSettings, *, policy_file: str | None = None,
-               keystone: KeystoneAuth | None = None) -> ASGIApp:
-    """The Neutron API over `core`. `policy_file` overrides the default rules;
+def create_app(services: Services, api_settings: ApiSettings, *,
+               policy_file: str | None = None, keystone: KeystoneAuth | None = None
+               ) -> ASGIApp:
+    """The Neutron API over core's `services`. `policy_file` overrides the default rules;
     `keystone` is required for `auth_strategy = keystone` (built by cmd/server.py)."""
     authenticator, identity_api = _authenticator(api_settings, keystone)
-    api = NeutronApi(core, api_settings, Policy(policy_file), authenticator, identity_api)
+    api = NeutronApi(services, api_settings, Policy(policy_file), authenticator, identity_api)
     app = Starlette(routes=api.routes(),
                     exception_handlers={HTTPException: _http_error})
     return EdgeMiddleware(app)

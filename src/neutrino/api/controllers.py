@@ -13,14 +13,21 @@ from neutrino.api.errors import bad_request, not_found
 from neutrino.api.policy import Policy
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
+from neutrino.core.services import Collection, ResourceService, Services
 
 Item = dict[str, Any]
 Checker = Callable[[str, Item], bool]
 
 
 class Controller:
-    def __init__(self, core: Any, policy: Policy, pagination_max_limit: int = -1) -> None:
-        self.core = core
+    def __init__(self, services: Services, policy: Policy,
+                 pagination_max_limit: int = -1) -> None:
+        self.services = services
+        self._creatable: dict[str, ResourceService] = {
+            NETWORK.plural: services.networks, SUBNET.plural: services.subnets,
+            PORT.plural: services.ports}
+        self._collections: dict[str, Collection] = {**self._creatable,
+                                                    AGENT.plural: services.agents}
         self.policy = policy
         self.max_limit = pagination_max_limit
 
@@ -31,7 +38,7 @@ class Controller:
         ids = {i for i in ids if isinstance(i, str)}
         if not ids:
             return {}
-        found = self.core.list_networks(Context.admin(), {"id": sorted(ids)})
+        found = self.services.networks.list(Context.admin(), {"id": sorted(ids)})
         return {n["id"]: n for n in found}
 
     @staticmethod
@@ -92,7 +99,7 @@ class Controller:
     def list(self, ctx: Context, resource: Resource, params: list[tuple[str, str]],
              url: str) -> Item:
         query = listing.parse_query(resource, params, self.max_limit)
-        items = getattr(self.core, f"list_{resource.plural}")(ctx, query.filters)
+        items = self._collections[resource.plural].list(ctx, query.filters)
         check = self.policy.checker(ctx)
         visible = self._visible(ctx, resource, items, check)
         targets = {id(item): target for item, target in visible}
@@ -107,7 +114,7 @@ class Controller:
         return body
 
     def _get_visible(self, ctx: Context, resource: Resource, id_: str) -> tuple[Item, Item]:
-        item = getattr(self.core, f"get_{resource.singular}")(ctx, id_)
+        item = self._collections[resource.plural].get(ctx, id_)
         visible = self._visible(ctx, resource, [item])
         if not visible:
             # Hidden by policy: as absent. Agents answer as Neutron's policy hook does.
@@ -162,12 +169,12 @@ class Controller:
         for item, body in zip(items, bodies, strict=True):
             self._authorize_create(ctx, resource, body, item, networks)
         if bulk:
-            created = getattr(self.core, f"create_{resource.plural}")(ctx, bodies)
+            created = self._creatable[resource.plural].create_bulk(ctx, bodies)
             rules = self._view_rules(resource)
             return {resource.plural: [
                 self.view(ctx, resource, i, self._target(resource, i, networks), rules=rules)
                 for i in created]}
-        created = getattr(self.core, f"create_{resource.singular}")(ctx, bodies[0])
+        created = self._creatable[resource.plural].create(ctx, bodies[0])
         target = self._target(resource, created, networks)
         return {resource.singular: self.view(ctx, resource, created, target)}
 
@@ -178,14 +185,14 @@ class Controller:
         action = f"update_{resource.singular}"
         self.policy.enforce(action, {**target, **body}, ctx)
         self._check_attrs(ctx, action, resource, body, body, target)
-        updated = getattr(self.core, f"update_{resource.singular}")(ctx, id_, body)
+        updated = self._collections[resource.plural].update(ctx, id_, body)
         new_target = {**target, **updated}
         return {resource.singular: self.view(ctx, resource, updated, new_target)}
 
     def delete(self, ctx: Context, resource: Resource, id_: str) -> None:
         _, target = self._get_visible(ctx, resource, id_)
         self.policy.enforce(f"delete_{resource.singular}", target, ctx)
-        getattr(self.core, f"delete_{resource.singular}")(ctx, id_)
+        self._collections[resource.plural].delete(ctx, id_)
 
     # --- agents and the DHCP agent scheduler ----------------------------------------------
 
@@ -195,7 +202,7 @@ class Controller:
     def availability_zones(self, ctx: Context, params: list[tuple[str, str]],
                            url: str) -> Item:
         query = listing.parse_query(AVAILABILITY_ZONE, params, self.max_limit)
-        items = self.core.list_availability_zones(ctx, query.filters)
+        items = self.services.agents.list_availability_zones(ctx, query.filters)
         visible = self._visible(ctx, AVAILABILITY_ZONE, items)
         page = listing.list_page([i for i, _ in visible], query, AVAILABILITY_ZONE)
         body: Item = {"availability_zones": [
@@ -209,7 +216,7 @@ class Controller:
                       ) -> Item:
         self.policy.enforce("get_dhcp-networks", {}, ctx)
         fields = [v for k, v in params if k == "fields" and v]
-        networks = self.core.list_networks_on_dhcp_agent(ctx, agent_id)
+        networks = self.services.dhcp_scheduling.networks_on_agent(ctx, agent_id)
         rules = self._view_rules(NETWORK)
         return {"networks": [self.view(ctx, NETWORK, n, n, fields, rules) for n in networks]}
 
@@ -224,16 +231,16 @@ class Controller:
         if not isinstance(network_id, str):
             raise bad_request(f"Invalid input for network_id. Reason: '{network_id}' is "
                               "not a valid UUID.")
-        self.core.add_network_to_dhcp_agent(ctx, agent_id, network_id)
+        self.services.dhcp_scheduling.add_network(ctx, agent_id, network_id)
 
     def remove_dhcp_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         self.policy.enforce("delete_dhcp-network", {}, ctx)
-        self.core.remove_network_from_dhcp_agent(ctx, agent_id, network_id)
+        self.services.dhcp_scheduling.remove_network(ctx, agent_id, network_id)
 
     def dhcp_agents(self, ctx: Context, network_id: str, params: list[tuple[str, str]]
                     ) -> Item:
         self.policy.enforce("get_dhcp-agents", {}, ctx)
         fields = [v for k, v in params if k == "fields" and v]
-        agents = self.core.list_dhcp_agents_hosting_network(ctx, network_id)
+        agents = self.services.dhcp_scheduling.agents_hosting_network(ctx, network_id)
         rules = self._view_rules(AGENT)
         return {"agents": [self.view(ctx, AGENT, a, a, fields, rules) for a in agents]}

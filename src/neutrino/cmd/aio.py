@@ -47,7 +47,7 @@ from neutrino.conf.settings import (
     dhcp_agent_settings,
     linuxbridge_settings,
 )
-from neutrino.rpc.agent_api import serve_dhcp_agent
+from neutrino.rpc.agent.clients import serve_dhcp_agent
 from neutrino.rpc.transport import IN_PROCESS_URL, get_transport
 
 PROG = "neutrino-aio"

@@ -24,7 +24,7 @@ from neutrino.conf.settings import (
     rpc_settings,
 )
 from neutrino.linux.host import HostNamespaces
-from neutrino.rpc.agent_api import DhcpPluginClient, StateReportClient, serve_dhcp_agent
+from neutrino.rpc.agent.clients import DhcpPluginClient, StateReportClient, serve_dhcp_agent
 from neutrino.rpc.transport import get_transport
 
 PROG = "neutrino-dhcp-agent"

@@ -22,7 +22,7 @@ from neutrino.conf.settings import (
     rpc_settings,
 )
 from neutrino.linux.host import HostNamespaces
-from neutrino.rpc.agent_api import L2PluginClient, StateReportClient
+from neutrino.rpc.agent.clients import L2PluginClient, StateReportClient
 from neutrino.rpc.transport import get_transport
 
 PROG = "neutrino-linuxbridge-agent"

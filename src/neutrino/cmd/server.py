@@ -7,7 +7,7 @@ Configuration is read once, here; the layers below get typed settings.
 
 `api_workers = N` (N > 1): the server binds its port, prepares the database, then forks
 N - 1 API worker processes before any thread or connection exists; each worker has its own
-Core, database pool and transport (for its casts) and serves on the shared socket. RPC
+core services, database pool and transport (for its casts) and serves on the shared socket. RPC
 servers and the HA monitor run once, in the parent, which also serves the API. Workers need
 a real broker: with the in-process transport (`fake://`) one process serves. Replicas of
 the whole server scale out the same way (they share only the database, the broker and,
@@ -43,10 +43,10 @@ from neutrino.conf.settings import (
     database_settings,
     rpc_settings,
 )
-from neutrino.core.service import Core
+from neutrino.core.services import Services, build_services
 from neutrino.db.engine import Database
-from neutrino.rpc.notifier import RpcDhcpNotifier
-from neutrino.rpc.server import start_rpc_servers
+from neutrino.rpc.server.listeners import start_rpc_servers
+from neutrino.rpc.server.notifier import RpcDhcpNotifier
 from neutrino.rpc.transport import get_transport
 
 PROG = "neutrino-server"
@@ -90,7 +90,7 @@ def keystone_authenticator(conf: cfg.ConfigOpts) -> KeystoneAuth:
     return KeystoneAuth(middleware, section.www_authenticate_uri)
 
 
-class HaMonitor:
+class FailoverLoop:
     """Calls `tick` about every `interval` seconds in a thread; a failing tick is logged
     and the next one runs anyway."""
 
@@ -160,7 +160,7 @@ class ApiServer:
 class Server:
     """A running server: API, RPC listeners and HA monitor. `stop()` undoes `start_server`."""
 
-    def __init__(self, db: Database, rpc: Any, monitor: HaMonitor, api: ApiServer) -> None:
+    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
 
     def stop(self) -> None:
@@ -184,12 +184,13 @@ def prepare_database(db: Database) -> None:
 
 
 def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Transport
-              ) -> tuple[Any, Core]:
-    """The API application over a Core of its own (one per process)."""
+              ) -> tuple[Any, Services]:
+    """The API application over core's services of its own (one set per process)."""
     settings = api_settings(conf)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
-    core = Core(db, core_settings(conf), RpcDhcpNotifier(transport))
-    return create_app(core, settings, policy_file=policy_file(conf), keystone=keystone), core
+    services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport))
+    app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone)
+    return app, services
 
 
 def warn_unshared_token_key(settings: ApiSettings) -> bool:
@@ -227,9 +228,9 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)
-    app, core = build_app(conf, db, transport)
-    rpc = start_rpc_servers(transport, core, host=conf.host)
-    monitor = HaMonitor(core.reschedule_networks_from_down_agents)
+    app, services = build_app(conf, db, transport)
+    rpc = start_rpc_servers(transport, services, host=conf.host)
+    monitor = FailoverLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
     api = ApiServer(app, settings.bind_host, settings.bind_port, sock)
     try:
         monitor.start()
@@ -256,7 +257,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
     try:
-        app, _core = build_app(conf, db, transport)
+        app, _ = build_app(conf, db, transport)
         settings = api_settings(conf)
         _uvicorn(app, settings.bind_host, settings.bind_port).run(sockets=[sock])
         return 0

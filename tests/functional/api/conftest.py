@@ -1,4 +1,4 @@
-"""The API over the real Core on SQLite, through HTTP (Starlette's TestClient, httpx)."""
+"""The API over the real Services on SQLite, through HTTP (Starlette's TestClient, httpx)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from neutrino.api.app import create_app
 from neutrino.conf.settings import ApiSettings, CoreSettings, IdentityUser, VlanRange
 from neutrino.core.interfaces import RecordingNotifier
-from neutrino.core.service import Core
+from neutrino.core.services import Services, build_services
 from neutrino.lib import constants
 
 USERS = (IdentityUser("admin", "adminpassword", "admin", "admin"),
@@ -59,11 +59,11 @@ def notifier() -> RecordingNotifier:
 
 
 @pytest.fixture
-def core(sqlite_database: Any, notifier: RecordingNotifier) -> Core:
+def core(sqlite_database: Any, notifier: RecordingNotifier) -> Services:
     settings = CoreSettings(host="controlnode", agent_down_time=5,
                             vlan_ranges=(VlanRange("physnet1", 1000, 1010),),
                             network_scheduler="chance")
-    return Core(sqlite_database, settings, notifier)
+    return build_services(sqlite_database, settings, notifier)
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def api_settings(tmp_path: Any) -> ApiSettings:
 
 
 @pytest.fixture
-def client(core: Core, api_settings: ApiSettings) -> Iterator[TestClient]:
+def client(core: Services, api_settings: ApiSettings) -> Iterator[TestClient]:
     with TestClient(create_app(core, api_settings)) as test_client:
         yield test_client
 
@@ -83,7 +83,7 @@ def api(client: TestClient) -> Api:
 
 
 @pytest.fixture
-def register_agent(core: Core) -> Any:
+def register_agent(core: Services) -> Any:
     """register_agent(host, zone="nova") -> the agent dict of a DHCP agent's first report."""
     return lambda host, zone="nova": register_dhcp_agent(core, host, zone)
 
@@ -94,12 +94,17 @@ def make_api() -> Any:
     return Api
 
 
-def register_dhcp_agent(core: Core, host: str, zone: str = "nova") -> dict[str, Any]:
-    core.report_state({"agent_state": {
+def register_dhcp_agent(core: Services, host: str, zone: str = "nova") -> dict[str, Any]:
+    core.agents.report_state({"agent_state": {
         "binary": constants.BINARY_DHCP, "host": host, "topic": constants.TOPIC_DHCP_AGENT,
         "agent_type": constants.AGENT_TYPE_DHCP, "availability_zone": zone,
         "start_flag": True, "configurations": {"networks": 0, "subnets": 0, "ports": 0}}})
     from neutrino.core.context import Context
-    agents = core.list_agents(Context.admin(), {"host": [host],
+    agents = core.agents.list(Context.admin(), {"host": [host],
                                                 "agent_type": [constants.AGENT_TYPE_DHCP]})
     return agents[0]
+
+
+def _services(db, settings, clock=None):
+    """Services's services, as the API and RPC use them, casting into a recorder."""
+    return build_services(db, settings, RecordingNotifier(), clock)

@@ -15,7 +15,7 @@ from support.server import NeutrinoServer
 
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import StateReportClient, serve_dhcp_agent
+from neutrino.rpc.agent.clients import StateReportClient, serve_dhcp_agent
 from neutrino.rpc.transport import get_transport
 
 pytestmark = pytest.mark.rabbit

@@ -22,7 +22,7 @@ from support.server import ADMIN, NeutrinoServer, executable
 
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import StateReportClient
+from neutrino.rpc.agent.clients import StateReportClient
 from neutrino.rpc.transport import get_transport
 
 AGENT_DOWN_TIME = 10

@@ -39,7 +39,7 @@ from neutrino.conf.settings import DatabaseSettings, RpcSettings
 from neutrino.core.dbutil import insert_row_unless_duplicate
 from neutrino.db.engine import Database
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import DhcpPluginClient, StateReportClient, serve_dhcp_agent
+from neutrino.rpc.agent.clients import DhcpPluginClient, StateReportClient, serve_dhcp_agent
 from neutrino.rpc.transport import get_transport
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.db, pytest.mark.timeout(420)]

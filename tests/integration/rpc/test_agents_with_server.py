@@ -14,13 +14,13 @@ import httpx
 import pytest
 from support import netns as tn
 from support.rabbit import RabbitVhost
+from support.rpc_fakes import RecordingAgent
 from support.server import NeutrinoServer, executable, render_config
-from unit.rpc.fakes import RecordingAgent
 
 from neutrino.agent.report import StateReporter
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import StateReportClient, serve_dhcp_agent
+from neutrino.rpc.agent.clients import StateReportClient, serve_dhcp_agent
 from neutrino.rpc.transport import get_transport
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.root]

@@ -8,13 +8,13 @@ import threading
 import pytest
 from support import netns as tn
 from support.rabbit import rabbitmqctl
-from unit.rpc.fakes import RecordingCore
+from support.rpc_fakes import RecordingCore
 
 from neutrino.agent.report import StateReporter
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import StateReportClient
-from neutrino.rpc.server import start_rpc_servers
+from neutrino.rpc.agent.clients import StateReportClient
+from neutrino.rpc.server.listeners import start_rpc_servers
 from neutrino.rpc.transport import get_transport
 
 pytestmark = pytest.mark.rabbit

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import oslo_messaging
 import pytest
-from unit.rpc.fakes import RecordingAgent, RecordingCore, wait_until
+from support.rpc_fakes import RecordingAgent, RecordingCore, wait_until
 
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import DhcpPluginClient, StateReportClient, serve_dhcp_agent
-from neutrino.rpc.notifier import RpcDhcpNotifier
-from neutrino.rpc.server import start_rpc_servers
+from neutrino.rpc.agent.clients import DhcpPluginClient, StateReportClient, serve_dhcp_agent
+from neutrino.rpc.server.listeners import start_rpc_servers
+from neutrino.rpc.server.notifier import RpcDhcpNotifier
 from neutrino.rpc.transport import get_transport
 
 pytestmark = pytest.mark.rabbit

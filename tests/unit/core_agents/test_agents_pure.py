@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from neutrino.core import exceptions as exc
-from neutrino.core.agents import (
+from neutrino.core.agents.registry import (
     agent_load,
     alive_cutoff,
     format_agent_time,

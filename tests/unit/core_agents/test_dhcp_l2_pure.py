@@ -2,9 +2,9 @@
 
 import pytest
 
-from neutrino.core.bindings import parse_hints
-from neutrino.core.dhcp import DhcpPortInUse, check_port_owner, dhcp_port_body, unwrap_port
-from neutrino.core.l2 import port_id_prefix, prefix_upper_bound
+from neutrino.core.agents.bindings import parse_hints
+from neutrino.core.agents.dhcp import DhcpPortInUse, check_port_owner, dhcp_port_body, unwrap_port
+from neutrino.core.agents.l2 import port_id_prefix, prefix_upper_bound
 from neutrino.db.models import Network, Port
 from neutrino.lib import constants as const
 from neutrino.lib.naming import dhcp_device_id, tap_name

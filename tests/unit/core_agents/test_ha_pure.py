@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from neutrino.core.ha import (
+from neutrino.core.agents.ha import (
     MASS_DEATH_PATIENCE,
     FailoverView,
     hold_reason,

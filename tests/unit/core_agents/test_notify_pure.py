@@ -2,13 +2,13 @@
 
 import pytest
 
-from neutrino.core.interfaces import RecordingNotifier
-from neutrino.core.notify import (
+from neutrino.core.agents.notify import (
     Outbox,
     port_changed_for_dhcp,
     port_delete_payload,
     subnet_delete_payload,
 )
+from neutrino.core.interfaces import RecordingNotifier
 
 PORT = {"id": "p", "network_id": "n", "name": "x", "description": "",
         "fixed_ips": [{"subnet_id": "s", "ip_address": "10.0.0.5"}],

@@ -1,6 +1,6 @@
 """Which provisioning blocks a port gets."""
 
-from neutrino.core.provisioning import DHCP, L2, initial_blocks
+from neutrino.core.agents.provisioning import DHCP, L2, initial_blocks
 from neutrino.lib import constants as const
 
 

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from neutrino.core import scheduler
-from neutrino.core.scheduler import AgentSlot, choose_agents, free_indexes, wanted
+from neutrino.core.agents import scheduler
+from neutrino.core.agents.scheduler import AgentSlot, choose_agents, free_indexes, wanted
 
 
 def slot(name: str, load: int = 0, zone: str | None = "nova") -> AgentSlot:

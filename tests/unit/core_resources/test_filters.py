@@ -1,6 +1,6 @@
 """Parsing of the ports' fixed_ips filter."""
 
-from neutrino.core.filters import parse_fixed_ip_filters
+from neutrino.core.resources.filters import parse_fixed_ip_filters
 
 
 def test_parse_fixed_ip_filters() -> None:

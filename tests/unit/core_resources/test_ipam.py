@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from neutrino.core import exceptions as exc
-from neutrino.core import ipam
+from neutrino.core.resources import ipam
 
 
 def _ip(value: int) -> str:

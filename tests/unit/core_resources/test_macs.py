@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from neutrino.core import exceptions as exc
-from neutrino.core import macs
+from neutrino.core.resources import macs
 
 
 @given(seed=st.integers())

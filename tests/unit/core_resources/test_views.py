@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from neutrino.core import views
+from neutrino.core.resources import views
 from neutrino.db import models
 
 NOW = datetime(2026, 11, 25, 22, 31, 53)

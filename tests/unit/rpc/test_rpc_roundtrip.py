@@ -10,21 +10,20 @@ from collections.abc import Iterator
 
 import oslo_messaging
 import pytest
+from support.rpc_fakes import RecordingAgent, RecordingCore, wait_until
 
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent_api import (
+from neutrino.rpc.agent.clients import (
     DhcpPluginClient,
     L2PluginClient,
     StateReportClient,
     _Client,
     serve_dhcp_agent,
 )
-from neutrino.rpc.notifier import RpcDhcpNotifier
-from neutrino.rpc.server import start_rpc_servers
+from neutrino.rpc.server.listeners import start_rpc_servers
+from neutrino.rpc.server.notifier import RpcDhcpNotifier
 from neutrino.rpc.transport import get_transport
-
-from .fakes import RecordingAgent, RecordingCore, wait_until
 
 
 @pytest.fixture

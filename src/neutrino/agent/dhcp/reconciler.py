@@ -19,7 +19,7 @@ LOG = logging.getLogger(__name__)
 
 
 class DhcpPlugin(Protocol):
-    """The server's DHCP plugin API as the agent calls it (`neutrino.rpc.agent_api`)."""
+    """The server's DHCP plugin API as the agent calls it (`neutrino.rpc.agent.clients`)."""
 
     def get_active_networks_info(self) -> list[dict[str, Any]]: ...
     def get_network_info(self, network_id: str) -> dict[str, Any] | None: ...

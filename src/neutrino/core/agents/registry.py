@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
-from neutrino.db.engine import Database, integrity_kind
+from neutrino.core.dbutil import insert_row_unless_duplicate
+from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
 
@@ -100,10 +100,11 @@ RevivalHook = Callable[[Session, datetime], None]
 class AgentRegistry:
     """Registration, liveness and the admin operations on agents."""
 
-    def __init__(self, db: Database, settings: CoreSettings) -> None:
-        self.db = db
+    def __init__(self, tx: Transactions, settings: CoreSettings,
+                 on_revival: RevivalHook | None = None) -> None:
+        self.tx = tx
         self.settings = settings
-        self.on_revival: RevivalHook | None = None
+        self.on_revival = on_revival
 
     # -- reports ------------------------------------------------------------------------
 
@@ -130,17 +131,13 @@ class AgentRegistry:
         if "resources_synced" in state:
             values["resources_synced"] = state["resources_synced"]
 
-        status = self.db.transaction(lambda s: self._refresh(s, agent_type, host, values, now))
+        status = self.tx.run(lambda s: self._refresh(s, agent_type, host, values, now))
         if status is not None:
             return status
-        try:
-            self.db.transaction(lambda s: self._insert(s, agent_type, host, values, now))
+        if self.tx.run(lambda s: self._insert(s, agent_type, host, values, now)):
             return const.AGENT_NEW
-        except IntegrityError as e:
-            if integrity_kind(e) != "duplicate":
-                raise
         # Another server registered the same agent a moment ago: this report refreshes it.
-        status = self.db.transaction(lambda s: self._refresh(s, agent_type, host, values, now))
+        status = self.tx.run(lambda s: self._refresh(s, agent_type, host, values, now))
         return status or const.AGENT_ALIVE
 
     def _refresh(self, session: Session, agent_type: str, host: str,
@@ -171,11 +168,13 @@ class AgentRegistry:
         return None
 
     def _insert(self, session: Session, agent_type: str, host: str,
-                values: dict[str, Any], now: datetime) -> None:
-        row = {"started_at": now, **values}
-        session.execute(insert(Agent).values(
-            id=str(uuid.uuid4()), agent_type=agent_type, host=host, created_at=now,
-            admin_state_up=self.settings.enable_new_agents, description=None, **row))
+                values: dict[str, Any], now: datetime) -> bool:
+        """False when another server inserted the same agent first."""
+        row = {"started_at": now, **values, "id": str(uuid.uuid4()),
+               "agent_type": agent_type, "host": host, "created_at": now,
+               "admin_state_up": self.settings.enable_new_agents, "description": None}
+        return insert_row_unless_duplicate(session, Agent.__table__, row,
+                                           conflict_on=("agent_type", "host"))
 
     def _log_skew(self, host: str, agent_time: str | None, now: datetime) -> None:
         if not agent_time:
@@ -212,20 +211,16 @@ class AgentRegistry:
                 else:
                     query = query.where(column.in_(values))
         query = query.order_by(Agent.agent_type, Agent.host)
-        with self.db.session(readonly=True) as session:
-            rows = session.scalars(query).all()
+        rows = self.tx.read(lambda s: s.scalars(query).all())
         return [agent_dict(a, now, self.settings.agent_down_time) for a in rows]
 
-    def get(self, agent_id: str, now: datetime) -> dict:
-        with self.db.session(readonly=True) as session:
+    def get(self, agent_id: str, now: datetime) -> dict[str, Any]:
+        def read(session: Session) -> dict[str, Any]:
             agent = session.get(Agent, agent_id)
             if agent is None:
                 raise exc.AgentNotFound(id=agent_id)
             return agent_dict(agent, now, self.settings.agent_down_time)
-
-    def get_by_host(self, session: Session, agent_type: str, host: str) -> Agent | None:
-        return session.scalars(select(Agent).where(
-            Agent.agent_type == agent_type, Agent.host == host)).first()
+        return self.tx.read(read)
 
     # -- admin operations -----------------------------------------------------------------
 
@@ -243,7 +238,7 @@ class AgentRegistry:
                 agent.description = body["description"]
             session.flush()
             return before, agent_dict(agent, now, self.settings.agent_down_time)
-        return self.db.transaction(apply)
+        return self.tx.run(apply)
 
     def delete(self, agent_id: str, now: datetime) -> dict:
         def apply(session: Session) -> dict:
@@ -259,14 +254,13 @@ class AgentRegistry:
             session.execute(delete(Agent).where(Agent.id == agent_id),
                             execution_options={"synchronize_session": False})
             return gone
-        return self.db.transaction(apply)
+        return self.tx.run(apply)
 
     def availability_zones(self, filters: Mapping[str, Sequence[Any]]) -> list[dict]:
-        with self.db.session(readonly=True) as session:
-            rows = session.execute(
-                select(Agent.availability_zone, Agent.admin_state_up).where(
-                    Agent.agent_type == const.AGENT_TYPE_DHCP,
-                    Agent.availability_zone.is_not(None))).all()
+        rows = self.tx.read(lambda s: s.execute(
+            select(Agent.availability_zone, Agent.admin_state_up).where(
+                Agent.agent_type == const.AGENT_TYPE_DHCP,
+                Agent.availability_zone.is_not(None))).all())
         zones = zone_states(rows)
         out = [{"name": name, "resource": "network",
                 "state": "available" if up else "unavailable"}

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
-from neutrino.core import filters as flt
-from neutrino.core import segments, views
 from neutrino.core.context import Context
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
+from neutrino.core.resources import filters as flt
+from neutrino.core.resources import segments, views
 from neutrino.db import models
 from neutrino.lib import constants
 

@@ -1,7 +1,9 @@
-"""Test helpers for core's agent side: a clock the test moves, and agent reports."""
+"""Core's services on a test database: a clock the test moves, agent reports, and a
+`World` that builds what the agent-side tests need."""
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 from dataclasses import replace
@@ -9,6 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from neutrino.conf.settings import CoreSettings, VlanRange
+from neutrino.core.context import Context
+from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import build_services
 from neutrino.lib import constants as const
 
 START = datetime(2026, 11, 25, 22, 0, 0)
@@ -59,61 +64,56 @@ def l2_report(host: str, start: bool = False) -> dict[str, Any]:
 
 
 class World:
-    """A Core on a test database, with a manual clock and a recording notifier."""
+    """Core's services on a test database, with a manual clock and a recording notifier."""
 
     def __init__(self, db: Any, **overrides: Any) -> None:
-        import random
-
-        from neutrino.core.context import Context
-        from neutrino.core.interfaces import RecordingNotifier
-        from neutrino.core.service import Core
-
         self.db = db
         self.clock = ManualClock()
         self.notifier = RecordingNotifier()
         self.settings = settings(**overrides)
-        self.core = Core(db, self.settings, self.notifier, self.clock, rng=random.Random(0))
+        self.core = build_services(db, self.settings, self.notifier, self.clock,
+                                   rng=random.Random(0))
         self.admin = Context.admin()
         self._cidr = 0
 
     def dhcp_agent(self, host: str, **kw: Any) -> dict[str, Any]:
-        self.core.report_state(dhcp_report(host, **kw))
+        self.core.agents.report_state(dhcp_report(host, **kw))
         return self.agent(const.AGENT_TYPE_DHCP, host)
 
     def l2_agent(self, host: str) -> dict[str, Any]:
-        self.core.report_state(l2_report(host))
+        self.core.agents.report_state(l2_report(host))
         return self.agent(const.AGENT_TYPE_LINUXBRIDGE, host)
 
     def agent(self, agent_type: str, host: str) -> dict[str, Any]:
-        found = self.core.list_agents(self.admin, {"agent_type": [agent_type], "host": [host]})
+        found = self.core.agents.list(self.admin, {"agent_type": [agent_type], "host": [host]})
         assert len(found) == 1, found
         return found[0]
 
     def heartbeat(self, *hosts: str) -> None:
         for host in hosts:
-            self.core.report_state(dhcp_report(host))
+            self.core.agents.report_state(dhcp_report(host))
 
     def network(self, dhcp: bool | None = True, **body: Any) -> dict[str, Any]:
         """A network, with one IPv4 subnet unless `dhcp` is None."""
-        net = self.core.create_network(self.admin, {"name": "net", "project_id": "proj",
+        net = self.core.networks.create(self.admin, {"name": "net", "project_id": "proj",
                                                     **body})
         if dhcp is not None:
             self.subnet(net["id"], enable_dhcp=dhcp)
-        return self.core.get_network(self.admin, net["id"])
+        return self.core.networks.get(self.admin, net["id"])
 
     def subnet(self, network_id: str, **body: Any) -> dict[str, Any]:
         self._cidr += 1
-        return self.core.create_subnet(self.admin, {
+        return self.core.subnets.create(self.admin, {
             "network_id": network_id, "ip_version": 4, "project_id": "proj",
             "cidr": f"10.{self._cidr // 250}.{self._cidr % 250}.0/24", **body})
 
     def port(self, network_id: str, **body: Any) -> dict[str, Any]:
-        return self.core.create_port(self.admin, {"network_id": network_id,
+        return self.core.ports.create(self.admin, {"network_id": network_id,
                                                   "project_id": "proj", **body})
 
     def hosting(self, network_id: str) -> list[str]:
         return sorted(a["host"] for a in
-                      self.core.list_dhcp_agents_hosting_network(self.admin, network_id))
+                      self.core.dhcp_scheduling.agents_hosting_network(self.admin, network_id))
 
     def casts(self, method: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         return [c for c in self.notifier.casts if method is None or c[1] == method]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from neutrino.core import views
+from neutrino.core.resources import views
 from neutrino.db.models import Network, Port
 from neutrino.lib.naming import tap_name
 

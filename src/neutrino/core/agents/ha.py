@@ -1,6 +1,6 @@
 """The DHCP HA monitor: move networks off dead DHCP agents.
 
-The server calls `HaMonitor.tick()` about every second. With nothing dead that is a single
+The server calls `Failover.tick()` about every second. With nothing dead that is a single
 indexed query (agents whose heartbeat is older than `agent_down_time`, by the heartbeat
 index). Networks move as soon as their agent is dead — `agent_down_time` after its last
 report, not Neutron's 2× — so failover completes within agent_down_time plus a tick.
@@ -49,13 +49,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import scheduler
-from neutrino.core.agents import alive_cutoff
-from neutrino.core.bindings import DhcpBindings, parse_hints, reserve_dhcp_port
+from neutrino.core.agents import scheduler
+from neutrino.core.agents.bindings import DhcpBindings, parse_hints, reserve_dhcp_port
+from neutrino.core.agents.notify import Outbox, network_create_payload
+from neutrino.core.agents.registry import alive_cutoff
 from neutrino.core.interfaces import Clock
-from neutrino.core.notify import Outbox, network_create_payload
 from neutrino.core.savepoint import execute_or_skip
-from neutrino.db.engine import Database, RetryRequest
+from neutrino.core.transaction import Transactions
+from neutrino.db.engine import RetryRequest
 from neutrino.db.models import Agent, Lease, Network, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
 
@@ -166,10 +167,13 @@ class DeadAgent:
     heartbeat: datetime
 
 
-class HaMonitor:
-    def __init__(self, db: Database, settings: CoreSettings, bindings: DhcpBindings,
+class Failover:
+    """One pass of the HA monitor: moves networks off dead DHCP agents, one server replica
+    at a time (a lease row), holding back after a control-plane outage."""
+
+    def __init__(self, tx: Transactions, settings: CoreSettings, bindings: DhcpBindings,
                  clock: Clock, started_at: datetime, holder: str | None = None) -> None:
-        self.db = db
+        self.tx = tx
         self.settings = settings
         self.bindings = bindings
         self.clock = clock
@@ -182,10 +186,10 @@ class HaMonitor:
                 and self.settings.network_auto_schedule):
             return 0
         now = self.clock.now()
-        dead = self.db.transaction(lambda s: self._dead_hosting_agents(s, now), readonly=True)
+        dead = self.tx.run(lambda s: self._dead_hosting_agents(s, now), readonly=True)
         if not dead:
             return 0
-        view = self.db.transaction(lambda s: self._view(s, now, dead), readonly=True)
+        view = self.tx.run(lambda s: self._view(s, now, dead), readonly=True)
         reason = hold_reason(view)
         if reason is not None:
             level = logging.WARNING if reason != self._last_reason else logging.DEBUG
@@ -194,16 +198,15 @@ class HaMonitor:
             self._last_reason = reason
             return 0
         self._last_reason = None
-        if not self.db.transaction(lambda s: try_acquire(s, MONITOR_LEASE, self.holder, now,
-                                                         LEASE_SECONDS)):
+        if not self.tx.run(lambda s: try_acquire(s, MONITOR_LEASE, self.holder, now,
+                                                 LEASE_SECONDS)):
             return 0
         moved = 0
         try:
             for agent in dead:
                 moved += self._move_off(agent, outbox)
         finally:
-            self.db.transaction(lambda s: release(s, MONITOR_LEASE, self.holder,
-                                                  self.clock.now()))
+            self.tx.run(lambda s: release(s, MONITOR_LEASE, self.holder, self.clock.now()))
         return moved
 
     def _dead_hosting_agents(self, session: Session, now: datetime) -> list[DeadAgent]:
@@ -229,14 +232,14 @@ class HaMonitor:
                             int(hosting_alive), tuple(a.heartbeat for a in dead), holdoff)
 
     def _move_off(self, agent: DeadAgent, outbox: Outbox) -> int:
-        network_ids = self.db.transaction(lambda s: list(s.scalars(
+        network_ids = self.tx.run(lambda s: list(s.scalars(
             select(Binding.network_id).where(Binding.dhcp_agent_id == agent.id)
             .order_by(Binding.network_id))), readonly=True)
         moved = 0
         for start in range(0, len(network_ids), BATCH):
             batch = network_ids[start:start + BATCH]
             casts: list[tuple[str, str]] = []
-            count = self.db.transaction(
+            count = self.tx.run(
                 lambda s, b=batch, c=casts: self._move_batch_leased(s, agent, b, c))
             if count is None:
                 break  # our lease ran out and someone else took over

@@ -19,8 +19,6 @@ from sqlalchemy.orm.session import make_transient_to_detached
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
-from neutrino.core import filters as flt
-from neutrino.core import ipam, macs, networks, subnets, views
 from neutrino.core.context import Context
 from neutrino.core.dbutil import (
     check_lengths,
@@ -30,6 +28,8 @@ from neutrino.core.dbutil import (
     now,
 )
 from neutrino.core.interfaces import Clock
+from neutrino.core.resources import filters as flt
+from neutrino.core.resources import ipam, macs, networks, subnets, views
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.lib import constants

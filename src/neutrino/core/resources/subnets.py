@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
-from neutrino.core import filters as flt
-from neutrino.core import ipam, networks
 from neutrino.core.context import Context
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
+from neutrino.core.resources import filters as flt
+from neutrino.core.resources import ipam, networks
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.db import models
 from neutrino.lib import constants

@@ -12,10 +12,23 @@ from neutrino.lib import constants
 
 
 class RecordingCore:
-    """Answers like core and records what it was asked."""
+    """Answers like core's agent, DHCP plugin and L2 plugin services (it stands in for all
+    three) and records what it was asked."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    @property
+    def agents(self) -> RecordingCore:
+        return self
+
+    @property
+    def dhcp_plugin(self) -> RecordingCore:
+        return self
+
+    @property
+    def l2_plugin(self) -> RecordingCore:
+        return self
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))

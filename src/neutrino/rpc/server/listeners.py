@@ -11,9 +11,9 @@ import socket
 
 import oslo_messaging
 
+from neutrino.core.services import Services
 from neutrino.lib import constants
-from neutrino.rpc.endpoints import (
-    AgentCore,
+from neutrino.rpc.server.endpoints import (
     DhcpPluginEndpoint,
     L2PluginEndpoint,
     ReportStateEndpoint,
@@ -44,18 +44,21 @@ def _server(transport: oslo_messaging.Transport, topic: str, host: str,
         access_policy=oslo_messaging.DefaultRPCAccessPolicy)
 
 
-def start_rpc_servers(transport: oslo_messaging.Transport, core: AgentCore,
+def start_rpc_servers(transport: oslo_messaging.Transport, services: Services,
                       host: str | None = None) -> RpcServers:
-    """Listen on `q-reports-plugin` and `q-plugin`, handing each request to `core`.
+    """Listen on `q-reports-plugin` and `q-plugin`, handing each request to core's
+    services.
 
     `host` names this replica's own queues (default: the machine's name); it never decides
     which replica gets a request.
     """
     host = host or socket.gethostname()
     servers = [
-        _server(transport, constants.TOPIC_REPORTS, host, [ReportStateEndpoint(core)]),
+        _server(transport, constants.TOPIC_REPORTS, host,
+                [ReportStateEndpoint(services.agents)]),
         _server(transport, constants.TOPIC_PLUGIN, host,
-                [DhcpPluginEndpoint(core), L2PluginEndpoint(core)]),
+                [DhcpPluginEndpoint(services.dhcp_plugin),
+                 L2PluginEndpoint(services.l2_plugin)]),
     ]
     started: list[oslo_messaging.MessageHandlingServer] = []
     try:

@@ -1,6 +1,6 @@
 """Network ↔ DHCP agent bindings in the database: automatic and manual scheduling.
 
-Placement itself is `neutrino.core.scheduler`; this module feeds it from the database and
+Placement itself is `neutrino.core.agents.scheduler`; this module feeds it from the database and
 writes its answer. Races between server replicas are settled by the unique
 (network_id, binding_index) key: automatic scheduling only uses indexes
 1..dhcp_agents_per_network, so however many servers schedule one network at once, at most
@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import exceptions as exc
-from neutrino.core import scheduler
-from neutrino.core.agents import alive_cutoff
+from neutrino.core.agents import scheduler
+from neutrino.core.agents.registry import alive_cutoff
+from neutrino.core.agents.scheduler import AgentSlot
 from neutrino.core.savepoint import execute_or_skip
-from neutrino.core.scheduler import AgentSlot
-from neutrino.db.engine import Database, RetryRequest, integrity_kind
+from neutrino.core.transaction import Transactions
+from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet
 from neutrino.lib import constants as const
 from neutrino.lib.naming import dhcp_device_id
@@ -63,9 +64,9 @@ def reserve_dhcp_port(session: Session, network_id: str, host: str, now: datetim
 
 
 class DhcpBindings:
-    def __init__(self, db: Database, settings: CoreSettings,
+    def __init__(self, tx: Transactions, settings: CoreSettings,
                  rng: random.Random | None = None) -> None:
-        self.db = db
+        self.tx = tx
         self.settings = settings
         self.rng = rng or random.Random()
 
@@ -111,7 +112,7 @@ class DhcpBindings:
         """
         if not self.settings.network_auto_schedule:
             return []
-        return self.db.transaction(lambda s: self._schedule_retrying(s, network_id, now))
+        return self.tx.run(lambda s: self._schedule_retrying(s, network_id, now))
 
     def _schedule_retrying(self, session: Session, network_id: str,
                            now: datetime) -> list[str]:
@@ -215,7 +216,7 @@ class DhcpBindings:
                     raise exc.NetworkNotFound(net_id=network_id) from e
                 raise RetryRequest() from e
             return agent.host
-        return self.db.transaction(apply)
+        return self.tx.run(apply)
 
     def remove(self, agent_id: str, network_id: str, now: datetime) -> str:
         """Unbind and reserve the agent's DHCP port; returns the agent's host."""
@@ -231,7 +232,7 @@ class DhcpBindings:
                                                       agent_id=agent_id)
             reserve_dhcp_port(session, network_id, agent.host, now)
             return agent.host
-        return self.db.transaction(apply)
+        return self.tx.run(apply)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -7,29 +7,16 @@ without a traceback in the server log.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import oslo_messaging
 
 from neutrino.core.exceptions import NeutronException
+from neutrino.core.services.agents import AgentService
+from neutrino.core.services.dhcp_plugin import DhcpPluginService
+from neutrino.core.services.l2_plugin import L2PluginService
 
 _expected = oslo_messaging.expected_exceptions(NeutronException)
-
-
-class AgentCore(Protocol):
-    """What the endpoints need of `neutrino.core.service.Core`."""
-
-    def report_state(self, agent_state: dict, time: str | None = None) -> str: ...
-    def get_active_networks_info(self, host: str) -> list[dict]: ...
-    def get_network_info(self, network_id: str, host: str) -> dict | None: ...
-    def create_dhcp_port(self, host: str, port: dict) -> dict: ...
-    def update_dhcp_port(self, host: str, port_id: str, port: dict) -> dict: ...
-    def release_dhcp_port(self, host: str, network_id: str, device_id: str) -> None: ...
-    def dhcp_ready_on_ports(self, port_ids: list[str]) -> None: ...
-    def get_device_details(self, host: str, device: str) -> dict: ...
-    def update_device_up(self, host: str, device: str) -> None: ...
-    def update_device_down(self, host: str, device: str) -> None: ...
-    def get_ports_on_host(self, host: str) -> list[dict]: ...
 
 
 class ReportStateEndpoint:
@@ -37,14 +24,14 @@ class ReportStateEndpoint:
 
     target = oslo_messaging.Target(version="1.4")
 
-    def __init__(self, core: AgentCore) -> None:
-        self._core = core
+    def __init__(self, agents: AgentService) -> None:
+        self._agents = agents
 
     @_expected
     def report_state(self, context: Any, agent_state: dict, time: str | None = None) -> str:
         # Neutron wraps the state once more on the wire ({"agent_state": {...}}); core
         # unwraps it and answers a malformed report with InvalidInput.
-        return self._core.report_state(agent_state, time=time)
+        return self._agents.report_state(agent_state, time=time)
 
 
 class DhcpPluginEndpoint:
@@ -52,33 +39,33 @@ class DhcpPluginEndpoint:
 
     target = oslo_messaging.Target(version="1.10")
 
-    def __init__(self, core: AgentCore) -> None:
-        self._core = core
+    def __init__(self, plugin: DhcpPluginService) -> None:
+        self._plugin = plugin
 
     @_expected
     def get_active_networks_info(self, context: Any, host: str, **_: Any) -> list[dict]:
-        return self._core.get_active_networks_info(host)
+        return self._plugin.get_active_networks_info(host)
 
     @_expected
     def get_network_info(self, context: Any, network_id: str, host: str) -> dict | None:
-        return self._core.get_network_info(network_id, host)
+        return self._plugin.get_network_info(network_id, host)
 
     @_expected
     def create_dhcp_port(self, context: Any, port: dict, host: str) -> dict:
-        return self._core.create_dhcp_port(host, port)
+        return self._plugin.create_dhcp_port(host, port)
 
     @_expected
     def update_dhcp_port(self, context: Any, port_id: str, port: dict, host: str) -> dict:
-        return self._core.update_dhcp_port(host, port_id, port)
+        return self._plugin.update_dhcp_port(host, port_id, port)
 
     @_expected
     def release_dhcp_port(self, context: Any, network_id: str, device_id: str,
                           host: str) -> None:
-        self._core.release_dhcp_port(host, network_id, device_id)
+        self._plugin.release_dhcp_port(host, network_id, device_id)
 
     @_expected
     def dhcp_ready_on_ports(self, context: Any, port_ids: list[str]) -> None:
-        self._core.dhcp_ready_on_ports(port_ids)
+        self._plugin.dhcp_ready_on_ports(port_ids)
 
 
 class L2PluginEndpoint:
@@ -86,21 +73,21 @@ class L2PluginEndpoint:
 
     target = oslo_messaging.Target(version="1.5")
 
-    def __init__(self, core: AgentCore) -> None:
-        self._core = core
+    def __init__(self, plugin: L2PluginService) -> None:
+        self._plugin = plugin
 
     @_expected
     def get_device_details(self, context: Any, device: str, host: str, **_: Any) -> dict:
-        return self._core.get_device_details(host, device)
+        return self._plugin.get_device_details(host, device)
 
     @_expected
     def update_device_up(self, context: Any, device: str, host: str, **_: Any) -> None:
-        self._core.update_device_up(host, device)
+        self._plugin.update_device_up(host, device)
 
     @_expected
     def update_device_down(self, context: Any, device: str, host: str, **_: Any) -> None:
-        self._core.update_device_down(host, device)
+        self._plugin.update_device_down(host, device)
 
     @_expected
     def get_ports_on_host(self, context: Any, host: str) -> list[dict]:
-        return self._core.get_ports_on_host(host)
+        return self._plugin.get_ports_on_host(host)

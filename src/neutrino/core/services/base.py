@@ -1,0 +1,49 @@
+"""What every service is built from, and the shape the API relies on for resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from neutrino.conf.settings import CoreSettings
+from neutrino.core.agents.registry import server_time
+from neutrino.core.context import Context
+from neutrino.core.interfaces import Clock, DhcpAgentNotifier
+from neutrino.core.transaction import Transactions
+
+Body = dict[str, Any]
+Filters = Mapping[str, Sequence[Any]]
+
+
+class Collection(Protocol):
+    """A collection as the API sees it: read, change, delete (agents are no more).
+    Results carry every attribute (the API strips by visibility and `fields=`); `filters`
+    hold already converted values, OR within a key, AND across. Errors are
+    `neutrino.core.exceptions` types; NotFound also for what the caller may not see."""
+
+    def get(self, ctx: Context, id: str) -> Body: ...
+    def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]: ...
+    def update(self, ctx: Context, id: str, body: Body) -> Body: ...
+    def delete(self, ctx: Context, id: str) -> None: ...
+
+
+class ResourceService(Collection, Protocol):
+    """Networks, subnets and ports. Bodies have passed the API's type validation and
+    carry its defaults for omitted attributes; a bulk create is all or nothing."""
+
+    def create(self, ctx: Context, body: Body) -> Body: ...
+    def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]: ...
+
+
+@dataclass(frozen=True)
+class Env:
+    tx: Transactions
+    settings: CoreSettings
+    notifier: DhcpAgentNotifier
+    clock: Clock
+
+    def now(self) -> datetime:
+        """The server's time as stored (whole seconds)."""
+        return server_time(self.clock.now())

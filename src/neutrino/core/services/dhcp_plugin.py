@@ -1,0 +1,159 @@
+"""What the DHCP agents call over RPC (on behalf of the agent on `host`): what they serve,
+and their DHCP ports."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core.agents import dhcp, provisioning
+from neutrino.core.agents.bindings import DhcpBindings
+from neutrino.core.agents.notify import Outbox, hosting_hosts
+from neutrino.core.agents.registry import is_alive
+from neutrino.core.context import Context
+from neutrino.core.resources import ports, views
+from neutrino.core.services.base import Body, Env
+from neutrino.core.services.ports import PortService, rebind
+from neutrino.core.services.scheduling import blocks_for
+from neutrino.db.models import Network, Port
+from neutrino.lib import constants as const
+from neutrino.lib.naming import dhcp_device_id
+
+# What an agent may change on its own DHCP port.
+_AGENT_UPDATABLE = ("name", "fixed_ips", "admin_state_up", "extra_dhcp_opts", "dns_name",
+                    "description")
+
+
+class DhcpPluginService:
+    def __init__(self, env: Env, bindings: DhcpBindings, ports: PortService) -> None:
+        self.env = env
+        self.bindings = bindings
+        self.ports = ports
+
+    def get_active_networks_info(self, host: str) -> list[Body]:
+        """Every network the agent serves (auto-scheduling first, when enabled)."""
+        env = self.env
+        now = env.clock.now()
+        if env.settings.network_auto_schedule:
+            def auto_schedule(session: Session) -> int:
+                agent = dhcp.dhcp_agent(session, host)
+                if agent is None or not agent.admin_state_up or not is_alive(
+                        agent.heartbeat_timestamp, now, env.settings.agent_down_time):
+                    return 0
+                return self.bindings.auto_schedule_host(session, agent, now)
+            env.tx.run(auto_schedule)
+
+        def read(session: Session) -> list[Body]:
+            agent = dhcp.dhcp_agent(session, host)
+            if agent is None or not agent.admin_state_up:
+                return []
+            return dhcp.network_infos(session, dhcp.hosted_network_ids(session, agent.id))
+        return env.tx.read(read)
+
+    def get_network_info(self, network_id: str, host: str) -> Body | None:
+        """None unless `host`'s admin-up agent hosts the admin-up network: the agent then
+        stops serving it."""
+        def read(session: Session) -> Body | None:
+            agent = dhcp.dhcp_agent(session, host)
+            if agent is None or not agent.admin_state_up:
+                return None
+            if not dhcp.hosts_network(session, host, network_id):
+                return None
+            infos = dhcp.network_infos(session, [network_id])
+            return infos[0] if infos and infos[0]["admin_state_up"] else None
+        return self.env.tx.read(read)
+
+    def create_dhcp_port(self, host: str, port: Body) -> Body:
+        env = self.env
+        body = dhcp.unwrap_port(port)
+        network_id = body.get("network_id")
+        if not isinstance(network_id, str):
+            raise exc.InvalidInput(error_message="a DHCP port needs a network_id")
+        admin = Context.admin()
+
+        def claim(session: Session) -> tuple[Body, str | None]:
+            # The network's row lock serialises DHCP port set-up per network, so an agent
+            # retrying its request cannot end up with two ports.
+            network = session.get(Network, network_id, with_for_update=True)
+            if network is None or not dhcp.hosts_network(session, host, network_id):
+                raise exc.NetworkNotFound(net_id=network_id)
+            found = dhcp.own_or_reserved_port(session, host, network_id)
+            if found is None:
+                row = ports.create(session, admin, env.settings, env.clock,
+                                   dhcp.dhcp_port_body(host, network, body))
+                provisioning.add_blocks(session, row.id, blocks_for(
+                    session, network_id, row.device_owner, row.host_id))
+                return views.port_dict(row), const.PORT_CREATE_END
+            port_id, own = found
+            row = session.get(Port, port_id)
+            if row is None:  # found under the network's lock: cannot vanish
+                raise exc.PortNotFound(port_id=port_id)
+            if own and row.host_id == host:
+                return views.port_dict(row), None
+            moved = row.host_id != host
+            row = ports.update(session, admin, env.settings, env.clock, port_id,
+                               {"binding:host_id": host,
+                                "device_id": dhcp_device_id(host, network_id)})
+            if moved:
+                rebind(session, row)
+            return views.port_dict(row), const.PORT_UPDATE_END
+
+        def claim_and_hosts(session: Session) -> tuple[Body, str | None, list[str]]:
+            port_dict, cast = claim(session)
+            hosts = hosting_hosts(session, [network_id])[network_id] if cast else []
+            return port_dict, cast, hosts
+
+        port_dict, cast, hosts = env.tx.run(
+            claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
+        if cast is not None:
+            outbox = Outbox()
+            outbox.to_hosts(hosts, cast, {"port": port_dict})
+            outbox.send(env.notifier)
+        return port_dict
+
+    def update_dhcp_port(self, host: str, port_id: str, port: Body) -> Body:
+        body = dhcp.unwrap_port(port)
+
+        def check(session: Session, row: Port) -> None:
+            if not dhcp.hosts_network(session, host, row.network_id):
+                raise exc.NetworkNotFound(net_id=row.network_id)
+            dhcp.check_port_owner(row, host)
+
+        def read(session: Session) -> str:
+            row = session.get(Port, port_id)
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            check(session, row)
+            return row.network_id
+        # A port's network never changes, so this early read may name it; the owner is
+        # checked again on the locked row in the update's own transaction (another agent
+        # may adopt the port in between).
+        network_id = self.env.tx.read(read)
+        allowed = {k: v for k, v in body.items() if k in _AGENT_UPDATABLE}
+        device_id = body.get("device_id")
+        if device_id is not None and device_id != dhcp_device_id(host, network_id):
+            raise dhcp.DhcpPortInUse(port_id=port_id)
+        allowed["device_id"] = dhcp_device_id(host, network_id)
+        allowed["binding:host_id"] = host
+        return self.ports.update(Context.admin(), port_id, allowed, guard=check)
+
+    def release_dhcp_port(self, host: str, network_id: str, device_id: str) -> None:
+        if device_id == const.DEVICE_ID_RESERVED_DHCP_PORT:
+            return  # reserved ports are kept for the network's next agent
+
+        def find(session: Session) -> list[str]:
+            return list(session.scalars(select(Port.id).where(
+                Port.network_id == network_id, Port.device_id == device_id,
+                Port.device_owner == const.DEVICE_OWNER_DHCP)))
+        for port_id in self.env.tx.read(find):
+            try:
+                self.ports.delete(Context.admin(), port_id)
+            except exc.PortNotFound:
+                continue
+
+    def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
+        """Lifts the DHCP provisioning block of these ports."""
+        now = self.env.now()
+        self.env.tx.run(lambda s: provisioning.lift(s, port_ids, provisioning.DHCP, now,
+                                                    only_if_lifted=True))

@@ -1,0 +1,65 @@
+"""Networks: the one path the API (and the tests) take to read and change them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core.agents.notify import Outbox, hosting_hosts, network_delete_payload
+from neutrino.core.context import Context
+from neutrino.core.resources import networks, views
+from neutrino.core.services.base import Body, Env, Filters
+from neutrino.lib import constants as const
+
+
+class NetworkService:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    def create(self, ctx: Context, body: Body) -> Body:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]:
+        # Not scheduled yet (as Neutron): that waits until the network needs DHCP, which
+        # leaves the admin the chance to place it by hand.
+        env = self.env
+
+        def work(session: Session) -> list[Body]:
+            created = [networks.create(session, ctx, env.settings, env.clock, body)
+                       for body in bodies]
+            return views.network_dicts(session, created)
+        return env.tx.run(work, exc.NoNetworkAvailable)
+
+    def get(self, ctx: Context, id: str) -> Body:
+        return self.env.tx.read(
+            lambda s: views.network_dicts(s, [networks.get(s, ctx, id)])[0])
+
+    def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
+        return self.env.tx.read(
+            lambda s: views.network_dicts(s, networks.query(s, ctx, filters)))
+
+    def update(self, ctx: Context, id: str, body: Body) -> Body:
+        env = self.env
+
+        def work(session: Session) -> tuple[Body, list[str]]:
+            net = networks.update(session, ctx, env.settings, env.clock, id, body)
+            return (views.network_dicts(session, [net])[0],
+                    hosting_hosts(session, [id])[id])
+        network, hosts = env.tx.run(work)
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.NETWORK_UPDATE_END, {"network": network})
+        outbox.send(env.notifier)
+        return network
+
+    def delete(self, ctx: Context, id: str) -> None:
+        def work(session: Session) -> list[str]:
+            # The bindings go with the network: read them under the network's row lock,
+            # in the delete's transaction, so an agent placed just before is told too.
+            networks.get_owned(session, ctx, id, "delete_network", for_update=True)
+            hosts = hosting_hosts(session, [id])[id]
+            networks.delete(session, ctx, id)
+            return hosts
+        hosts = self.env.tx.run(work, lambda: exc.NetworkInUse(net_id=id))
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.NETWORK_DELETE_END, network_delete_payload(id))
+        outbox.send(self.env.notifier)

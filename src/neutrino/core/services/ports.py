@@ -1,0 +1,127 @@
+"""Ports: the one path to read and change them. A port, any scheduling it triggers and its
+provisioning blocks commit together, so no agent can report it up before its blocks exist;
+the agents hosting its network hear of it after the commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core.agents import provisioning
+from neutrino.core.agents.bindings import DhcpBindings
+from neutrino.core.agents.notify import (
+    Outbox,
+    hosting_hosts,
+    network_create_payload,
+    port_changed_for_dhcp,
+    port_delete_payload,
+)
+from neutrino.core.context import Context
+from neutrino.core.resources import ports, views
+from neutrino.core.services.base import Body, Env, Filters
+from neutrino.core.services.scheduling import schedule_for_new_ports, served
+from neutrino.db.models import Port, ProvisioningBlock
+from neutrino.lib import constants as const
+
+# Checks the locked row before an update writes, in the same transaction.
+Guard = Callable[[Session, Port], None]
+
+
+def rebind(session: Session, row: Port) -> None:
+    """A port bound to a new host (or unbound) is wired again from scratch there."""
+    provisioning.rebind_blocks(session, row.id, row.device_owner, row.host_id,
+                               served(session, row.network_id))
+    row.status = const.PORT_STATUS_DOWN
+    session.flush()
+
+
+class PortService:
+    def __init__(self, env: Env, bindings: DhcpBindings) -> None:
+        self.env = env
+        self.bindings = bindings
+
+    def create(self, ctx: Context, body: Body) -> Body:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]:
+        env = self.env
+        now = env.now()
+
+        def work(session: Session
+                 ) -> tuple[list[Body], list[tuple[str, str]], dict[str, list[str]]]:
+            created = [ports.create(session, ctx, env.settings, env.clock, b) for b in bodies]
+            network_ids = {p.network_id for p in created}
+            schedulable = {p.network_id for p in created
+                           if p.device_id != const.DEVICE_ID_RESERVED_DHCP_PORT}
+            new_hosts, serving = schedule_for_new_ports(
+                session, env.settings, self.bindings, network_ids, schedulable, now)
+            l2_on = {h: provisioning.l2_agent_on_host(session, h)
+                     for h in {p.host_id for p in created}}
+            # The ports are new in this transaction, so they have no blocks yet: one
+            # multi-row insert for all of them.
+            rows = [{"port_id": port.id, "entity": entity}
+                    for port in created
+                    for entity in sorted(provisioning.initial_blocks(
+                        port.device_owner, port.host_id, l2_on[port.host_id],
+                        serving[port.network_id]))]
+            if rows:
+                session.execute(insert(ProvisioningBlock), rows)
+            # Who to tell, read in the same transaction rather than in one of its own.
+            hosts = hosting_hosts(session, network_ids)
+            return [views.port_dict(p) for p in created], new_hosts, hosts
+
+        net_id = bodies[0].get("network_id") if bodies else None
+        created, new_hosts, hosts = env.tx.run(
+            work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
+        outbox = Outbox()
+        for host, network_id in new_hosts:
+            outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+        for port in created:
+            outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END, {"port": port})
+        outbox.send(env.notifier)
+        return created
+
+    def get(self, ctx: Context, id: str) -> Body:
+        return self.env.tx.read(lambda s: views.port_dict(ports.get(s, ctx, id)))
+
+    def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
+        return self.env.tx.read(
+            lambda s: [views.port_dict(p) for p in ports.query(s, ctx, filters)])
+
+    def update(self, ctx: Context, id: str, body: Body, guard: Guard | None = None) -> Body:
+        """`guard` checks the locked row before the write, in the same transaction, so a
+        check and the change it allows cannot be split by another writer."""
+        env = self.env
+
+        def work(session: Session) -> tuple[Body, list[str]]:
+            row = ports.get(session, ctx, id, for_update=True)
+            if guard is not None:
+                guard(session, row)
+            before = views.port_dict(row)
+            row = ports.update(session, ctx, env.settings, env.clock, id, body, port=row)
+            if row.host_id != before["binding:host_id"]:
+                rebind(session, row)
+            after = views.port_dict(row)
+            hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
+                if port_changed_for_dhcp(before, after) else []
+            return after, hosts
+
+        port, hosts = env.tx.run(work)
+        if hosts:
+            outbox = Outbox()
+            outbox.to_hosts(hosts, const.PORT_UPDATE_END, {"port": port})
+            outbox.send(env.notifier)
+        return port
+
+    def delete(self, ctx: Context, id: str) -> None:
+        def work(session: Session) -> tuple[Body, list[str]]:
+            shown = ports.delete(session, ctx, id)
+            return shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]]
+
+        port, hosts = self.env.tx.run(work)
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.PORT_DELETE_END, port_delete_payload(port))
+        outbox.send(self.env.notifier)

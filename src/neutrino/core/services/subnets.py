@@ -1,0 +1,82 @@
+"""Subnets: the one path to read and change them; a first DHCP-enabled subnet schedules
+its network."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core.agents.bindings import DhcpBindings
+from neutrino.core.agents.notify import Outbox, hosting_hosts, subnet_delete_payload
+from neutrino.core.context import Context
+from neutrino.core.resources import subnets, views
+from neutrino.core.services.base import Body, Env, Filters
+from neutrino.core.services.scheduling import schedule_after_commit
+from neutrino.lib import constants as const
+
+
+def _joined(hosts: list[str], more: list[str]) -> list[str]:
+    """`hosts` and then those of `more` not in it already."""
+    return hosts + [h for h in more if h not in hosts]
+
+
+class SubnetService:
+    def __init__(self, env: Env, bindings: DhcpBindings) -> None:
+        self.env = env
+        self.bindings = bindings
+
+    def create(self, ctx: Context, body: Body) -> Body:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]:
+        env = self.env
+
+        def work(session: Session) -> tuple[list[Body], dict[str, list[str]]]:
+            created = [views.subnet_dict(subnets.create(session, ctx, env.settings,
+                                                        env.clock, b)) for b in bodies]
+            return created, hosting_hosts(session, {s["network_id"] for s in created})
+        created, hosts = env.tx.run(work)
+        outbox = Outbox()
+        for network_id in sorted({s["network_id"] for s in created if s["enable_dhcp"]}):
+            hosts[network_id] = _joined(hosts[network_id], schedule_after_commit(
+                self.bindings, network_id, env.now(), outbox))
+        for subnet in created:
+            outbox.to_hosts(hosts[subnet["network_id"]], const.SUBNET_CREATE_END,
+                            {"subnet": subnet})
+        outbox.send(env.notifier)
+        return created
+
+    def get(self, ctx: Context, id: str) -> Body:
+        return self.env.tx.read(lambda s: views.subnet_dict(subnets.get(s, ctx, id)))
+
+    def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
+        return self.env.tx.read(
+            lambda s: [views.subnet_dict(x) for x in subnets.query(s, ctx, filters)])
+
+    def update(self, ctx: Context, id: str, body: Body) -> Body:
+        env = self.env
+
+        def work(session: Session) -> tuple[Body, list[str]]:
+            shown = views.subnet_dict(
+                subnets.update(session, ctx, env.settings, env.clock, id, body))
+            network_id = shown["network_id"]
+            return shown, hosting_hosts(session, [network_id])[network_id]
+        subnet, hosts = env.tx.run(work)
+        outbox = Outbox()
+        if subnet["enable_dhcp"] and body.get("enable_dhcp"):
+            hosts = _joined(hosts, schedule_after_commit(
+                self.bindings, subnet["network_id"], env.now(), outbox))
+        outbox.to_hosts(hosts, const.SUBNET_UPDATE_END, {"subnet": subnet})
+        outbox.send(env.notifier)
+        return subnet
+
+    def delete(self, ctx: Context, id: str) -> None:
+        def work(session: Session) -> tuple[Body, list[str]]:
+            shown = views.subnet_dict(subnets.get(session, ctx, id))
+            subnets.delete(session, ctx, id)
+            network_id = shown["network_id"]
+            return shown, hosting_hosts(session, [network_id])[network_id]
+        subnet, hosts = self.env.tx.run(work, lambda: exc.SubnetInUse(subnet_id=id))
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.SUBNET_DELETE_END, subnet_delete_payload(subnet))
+        outbox.send(self.env.notifier)

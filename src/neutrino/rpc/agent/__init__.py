@@ -1,0 +1,1 @@
+"""The agent side of RPC: proxies for the server's APIs and the cast listener."""
