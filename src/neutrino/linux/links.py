@@ -232,27 +232,3 @@ def converge_addresses(ipr: IPRoute, name: str, cidrs: Iterable[str]) -> None:
         ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
     for iface in sorted(wanted - present, key=str):
         ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-
-
-def bridge_port_info(host: HostNamespaces, bridge: str, port: str) -> dict | None:
-    """Ensure bridge `bridge` exists and is up; `link_info` of `port` (or None), in one go
-    on the host's client."""
-    def get(ipr: IPRoute, name: str) -> dict | None:
-        try:
-            return ipr.link("get", ifname=name)[0]
-        except NetlinkError as e:
-            if e.code == errno.ENODEV:
-                return None
-            raise
-
-    def check(ipr: IPRoute) -> dict | None:
-        found = get(ipr, bridge)
-        if found is None:
-            _add(ipr, ifname=bridge, kind="bridge")
-            found = ipr.link("get", ifname=bridge)[0]
-        if not found["flags"] & 1:
-            ipr.link("set", index=found["index"], state="up")
-        link = get(ipr, port)
-        # "master" names only this bridge: another master shows as None (not this bridge).
-        return None if link is None else _describe(link, {found["index"]: bridge})
-    return run(host, check)
