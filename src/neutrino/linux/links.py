@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import ipaddress
 from collections.abc import Iterable
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.linux.host import HostNamespaces, netlink, run
+from neutrino.linux.rtnl import DumpedLink, LinkInfo
 
 
 class LinkNotFound(LookupError):
@@ -23,7 +25,8 @@ class LinkNotFound(LookupError):
 def _index(ipr: IPRoute, name: str) -> int | None:
     # A direct RTM_GETLINK by name: link_lookup would dump every link of the namespace.
     try:
-        return ipr.link("get", ifname=name)[0]["index"]
+        index: int = ipr.link("get", ifname=name)[0]["index"]
+        return index
     except NetlinkError as e:
         if e.code == errno.ENODEV:
             return None
@@ -48,7 +51,7 @@ def link_exists(host: HostNamespaces, name: str, namespace: str | None = None) -
     return run(host, lambda ipr: _index(ipr, name) is not None, namespace)
 
 
-def _describe(link: dict, names: dict[int, str | None]) -> dict:
+def _describe(link: dict[str, Any], names: dict[int, str | None]) -> LinkInfo:
     linkinfo = link.get("IFLA_LINKINFO")
     master = link.get("IFLA_MASTER")
     return {
@@ -60,9 +63,10 @@ def _describe(link: dict, names: dict[int, str | None]) -> dict:
     }
 
 
-def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> dict | None:
+def link_info(host: HostNamespaces, name: str, namespace: str | None = None
+              ) -> LinkInfo | None:
     """{"mac", "mtu", "up", "master" (bridge name or None), "kind"} of a link, or None."""
-    def read(ipr: IPRoute) -> dict | None:
+    def read(ipr: IPRoute) -> LinkInfo | None:
         index = _index(ipr, name)
         if index is None:
             return None
@@ -76,7 +80,7 @@ def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> 
 
 
 def links_info(host: HostNamespaces, prefix: str = "",
-               namespace: str | None = None) -> dict[str, dict]:
+               namespace: str | None = None) -> dict[str, LinkInfo]:
     """`link_info` of every link whose name starts with `prefix`, in one netlink dump."""
     dump = run(host, lambda ipr: list(ipr.link("dump")), namespace)
     names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
@@ -191,11 +195,11 @@ def get_addresses(host: HostNamespaces, name: str, namespace: str | None = None)
 session = netlink  # `with session(host, namespace) as ipr:` one client for several steps
 
 
-def dump_links(ipr: IPRoute) -> dict[str, dict]:
+def dump_links(ipr: IPRoute) -> dict[str, DumpedLink]:
     """`link_info` of every link the client sees, plus its "index"."""
     dump = list(ipr.link("dump"))
     names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
-    return {link.get("IFLA_IFNAME"): dict(_describe(link, names), index=link["index"])
+    return {link.get("IFLA_IFNAME"): DumpedLink(**_describe(link, names), index=link["index"])
             for link in dump if link.get("IFLA_IFNAME")}
 
 

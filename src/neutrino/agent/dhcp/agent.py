@@ -32,7 +32,7 @@ MAX_BACKOFF = 60.0
 
 def backoff(resync_interval: float, attempts: int) -> float:
     """Delay before retrying a network that failed `attempts` times in a row (>= 1)."""
-    return min(resync_interval * 2 ** max(attempts - 1, 0),
+    return min(resync_interval * (1 << max(attempts - 1, 0)),
                max(MAX_BACKOFF, float(resync_interval)))
 
 
