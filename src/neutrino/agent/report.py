@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.lib import constants
 
 LOG = logging.getLogger(__name__)
@@ -34,9 +34,10 @@ class StateReporter:
     def __init__(self, client: ReportClient, agent_state: dict[str, Any],
                  configurations: Callable[[], dict[str, Any]], interval: float,
                  on_resync: Callable[[], None] | None = None,
-                 log_heartbeats: bool = False) -> None:
+                 log_heartbeats: bool = False, clock: Clock = SYSTEM_CLOCK) -> None:
         """`agent_state` holds the fixed fields (binary, topic, agent_type, ...)."""
         self._client = client
+        self._clock = clock
         self._agent_state = dict(agent_state)
         self._configurations = configurations
         self._interval = interval
@@ -75,19 +76,21 @@ class StateReporter:
                 LOG.exception("Resync request failed")
         return answer
 
-    def _run(self) -> None:
-        next_at = time.monotonic()
+    def run(self) -> None:
+        """Report every `interval` until `stop()`, in this thread (`start` runs it in one)."""
+        clock = self._clock
+        next_at = clock.monotonic()
         while not self._stop.is_set():
             self.report_once()
             # Keep a steady cadence however long a report took; never busy-loop.
-            next_at = max(next_at + self._interval, time.monotonic())
-            self._stop.wait(next_at - time.monotonic())
+            next_at = max(next_at + self._interval, clock.monotonic())
+            clock.wait(self._stop, next_at - clock.monotonic())
 
     def start(self) -> None:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="state-reporter", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="state-reporter", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:

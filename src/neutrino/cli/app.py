@@ -69,7 +69,8 @@ class NeutrinoApp(App):
         self._client: NetworkClient | None = None
 
     def build_option_parser(self, description: str | None, version: str | None,
-                            argparse_kwargs: dict | None = None) -> argparse.ArgumentParser:
+                            argparse_kwargs: dict[str, Any] | None = None
+                            ) -> argparse.ArgumentParser:
         parser = super().build_option_parser(description, version, argparse_kwargs)
         add = parser.add_argument
         add("--os-auth-url", metavar="<auth-url>", default=env("OS_AUTH_URL"),

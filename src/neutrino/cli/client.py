@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -62,6 +63,10 @@ def error_from_response(status: int, body: Any, reason: str = "") -> NeutronClie
             return NeutronClientError(body["detail"], status)
     text = reason or "Error"
     return NeutronClientError(f"{text} (HTTP {status})", status)
+
+
+# NetworkClient.list shadows the builtin in its class body, annotations included.
+Rows = list[dict[str, Any]]
 
 
 class NetworkClient:
@@ -125,9 +130,9 @@ class NetworkClient:
     # -- resources ---------------------------------------------------------------------
 
     def list(self, collection: str, params: list[tuple[str, str]] | None = None,
-             path: str | None = None) -> list[dict]:
+             path: str | None = None) -> list[dict[str, Any]]:
         """Every page of a collection (following `<collection>_links` when the server pages)."""
-        items: list[dict] = []
+        items: list[dict[str, Any]] = []
         next_path: str | None = path or f"/{collection}"
         next_params = params
         while next_path:
@@ -136,7 +141,7 @@ class NetworkClient:
             next_path, next_params = self._next_page(body.get(f"{collection}_links", []))
         return items
 
-    def _next_page(self, links: list[dict]) -> tuple[str | None, None]:
+    def _next_page(self, links: Rows) -> tuple[str | None, None]:
         """The path (with its query) of the next page, relative to the API root."""
         for link in links:
             href = link.get("href") if link.get("rel") == "next" else None
@@ -151,26 +156,31 @@ class NetworkClient:
                 return href[idx + len(marker) - 1:], None
         return None, None
 
-    def show(self, resource: str, collection: str, resource_id: str) -> dict:
-        return self.request("GET", f"/{collection}/{_q(resource_id)}")[resource]
+    def show(self, resource: str, collection: str, resource_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.request("GET", f"/{collection}/{_q(resource_id)}")[resource]
+        return found
 
-    def create(self, resource: str, collection: str, attrs: dict) -> dict:
-        return self.request("POST", f"/{collection}", body={resource: attrs})[resource]
+    def create(self, resource: str, collection: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        body = self.request("POST", f"/{collection}", body={resource: attrs})
+        created: dict[str, Any] = body[resource]
+        return created
 
-    def update(self, resource: str, collection: str, resource_id: str, attrs: dict) -> dict:
+    def update(self, resource: str, collection: str, resource_id: str,
+               attrs: dict[str, Any]) -> dict[str, Any]:
         body = self.request("PUT", f"/{collection}/{_q(resource_id)}", body={resource: attrs})
-        return body[resource]
+        updated: dict[str, Any] = body[resource]
+        return updated
 
     def delete(self, collection: str, resource_id: str) -> None:
         self.request("DELETE", f"/{collection}/{_q(resource_id)}")
 
     def find_id(self, resource: str, collection: str, ref: str) -> str:
-        def lookup(attribute: str, value: str) -> list[dict]:
+        def lookup(attribute: str, value: str) -> Rows:
             return self.list(collection, [(attribute, value), ("fields", "id")])
         return resolve.find_id(resource, ref, lookup)
 
-    def list_by_ids(self, collection: str, ids: list[str], fields: list[str]) -> list[dict]:
-        rows: list[dict] = []
+    def list_by_ids(self, collection: str, ids: Sequence[str], fields: Sequence[str]) -> Rows:
+        rows: Rows = []
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), ID_FILTER_CHUNK):
             params = [("id", i) for i in unique[start:start + ID_FILTER_CHUNK]]
@@ -180,10 +190,10 @@ class NetworkClient:
 
     # -- DHCP agent scheduler ----------------------------------------------------------
 
-    def dhcp_agents_hosting_network(self, network_id: str) -> list[dict]:
+    def dhcp_agents_hosting_network(self, network_id: str) -> Rows:
         return self.list("agents", path=f"/networks/{_q(network_id)}/dhcp-agents")
 
-    def networks_on_dhcp_agent(self, agent_id: str) -> list[dict]:
+    def networks_on_dhcp_agent(self, agent_id: str) -> Rows:
         return self.list("networks", path=f"/agents/{_q(agent_id)}/dhcp-networks")
 
     def add_network_to_dhcp_agent(self, agent_id: str, network_id: str) -> None:

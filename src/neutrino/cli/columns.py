@@ -7,6 +7,9 @@ from typing import Any
 
 from cliff.columns import FormattableColumn
 
+# What a ShowOne returns: the field names and their cells.
+ShowRow = tuple[tuple[str, ...], tuple[Any, ...]]
+
 
 def human(value: Any, json_indent: int | None = None) -> str:
     """A value as a table cell: lists one item per line, dicts as JSON, None as ''."""
@@ -22,7 +25,7 @@ def human(value: Any, json_indent: int | None = None) -> str:
     return str(value)
 
 
-class ValueColumn(FormattableColumn):
+class ValueColumn(FormattableColumn[Any]):
     """Any API value: human form as `human()`, raw for machine formats."""
 
     json_indent: int | None = None
@@ -37,7 +40,7 @@ class PrettyJsonColumn(ValueColumn):
     json_indent = 5
 
 
-class AliveColumn(FormattableColumn):
+class AliveColumn(FormattableColumn[Any]):
     def human_readable(self) -> str:
         return alive_face(self._value)
 
@@ -46,7 +49,7 @@ def alive_face(alive: Any) -> str:
     return ":-)" if alive else "xxx"
 
 
-class SubnetsColumn(FormattableColumn):
+class SubnetsColumn(FormattableColumn[list[str]]):
     """A network's subnets as "<id> <cidr>" lines; `cidrs` maps subnet id to CIDR."""
 
     def __init__(self, subnet_ids: list[str], cidrs: dict[str, str]) -> None:
@@ -65,8 +68,9 @@ def subnet_cell(subnet_id: str, cidrs: dict[str, str]) -> str:
     return f"{subnet_id} {cidr}" if cidr else subnet_id
 
 
-def show_row(resource: dict, formatters: dict[str, type[FormattableColumn]] | None = None
-             ) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+def show_row(resource: dict[str, Any],
+             formatters: dict[str, type[FormattableColumn[Any]]] | None = None
+             ) -> ShowRow:
     """Field/Value data for a ShowOne: every attribute, sorted, each value formattable."""
     formatters = formatters or {}
     names = tuple(sorted(resource))
@@ -74,7 +78,7 @@ def show_row(resource: dict, formatters: dict[str, type[FormattableColumn]] | No
     return names, values
 
 
-def list_rows(rows: list[dict], columns: list[str],
+def list_rows(rows: list[dict[str, Any]], columns: list[str],
               formatters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """Table rows for `columns`; a formatter takes (value, row) and returns a cell."""
     formatters = formatters or {}
@@ -92,7 +96,7 @@ def list_rows(rows: list[dict], columns: list[str],
     return out
 
 
-def _cell(value: Any, column_type: type[FormattableColumn] | None) -> Any:
+def _cell(value: Any, column_type: type[FormattableColumn[Any]] | None) -> Any:
     if column_type is not None:
         return column_type(value)
     if isinstance(value, dict | list | tuple) or value is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
@@ -18,7 +19,8 @@ def boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean value: '{text}' (use True or False)")
 
 
-def key_values(required: tuple[str, ...], optional: tuple[str, ...] = ()):
+def key_values(required: tuple[str, ...], optional: tuple[str, ...] = ()
+               ) -> Callable[[str], dict[str, str]]:
     """An argparse type for `k1=v1,k2=v2` with the given keys."""
     allowed = required + optional
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from neutrino.cli.errors import AmbiguousName, ResourceNotFound
 
 # lookup(attribute, value) -> the rows (each carrying "id") whose attribute equals value.
-Lookup = Callable[[str, str], list[dict]]
+Lookup = Callable[[str, str], list[dict[str, Any]]]
 
 
 def looks_like_uuid(value: str) -> bool:
@@ -27,10 +28,10 @@ def find_id(resource: str, ref: str, lookup: Lookup) -> str:
     if looks_like_uuid(ref):
         rows = lookup("id", ref)
         if rows:
-            return rows[0]["id"]
+            return str(rows[0]["id"])
     rows = lookup("name", ref)
     if len(rows) == 1:
-        return rows[0]["id"]
+        return str(rows[0]["id"])
     if not rows:
         raise ResourceNotFound(f"Unable to find {resource} with name or id '{ref}'")
     raise AmbiguousName(f"Multiple {resource} matches found for name '{ref}', "

@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 
@@ -23,9 +24,9 @@ class Credentials:
     project: str
 
 
-def _request(method: str, url: str, body: dict | None = None,
+def _request(method: str, url: str, body: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None, timeout: float = 30
-             ) -> tuple[int, dict[str, str], dict | None]:
+             ) -> tuple[int, dict[str, str], dict[str, Any] | None]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Accept", "application/json")
@@ -39,6 +40,20 @@ def _request(method: str, url: str, body: dict | None = None,
             return resp.status, dict(resp.headers), json.loads(raw) if raw else None
     except urllib.error.HTTPError as e:
         raise ApiError(e.code, e.read().decode(errors="replace")) from None
+
+
+def _member(data: dict[str, Any] | None, key: str) -> dict[str, Any]:
+    """The resource under `key` in an answer that always carries one."""
+    assert data is not None, f"an empty answer where {key!r} was expected"
+    found: dict[str, Any] = data[key]
+    return found
+
+
+def _members(data: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    """The collection under `key` in an answer that always carries one."""
+    assert data is not None, f"an empty answer where {key!r} was expected"
+    found: list[dict[str, Any]] = data[key]
+    return found
 
 
 class NetworkApi:
@@ -67,8 +82,8 @@ class NetworkApi:
             endpoint = f"{parts.scheme}://{parts.netloc}/"
         self._endpoint = endpoint.rstrip("/")
 
-    def call(self, method: str, path: str, body: dict | None = None,
-             query: dict[str, str] | None = None) -> dict | None:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             query: dict[str, str] | None = None) -> dict[str, Any] | None:
         if self._token is None:
             self._auth()
         url = f"{self._endpoint}/v2.0/{path.lstrip('/')}"
@@ -79,24 +94,27 @@ class NetworkApi:
         return data
 
     # --- the few calls the lab makes --------------------------------------------------
-    def create_port(self, body: dict) -> dict:
-        return self.call("POST", "ports", {"port": body})["port"]  # type: ignore[index]
+    def create_port(self, body: dict[str, Any]) -> dict[str, Any]:
+        return _member(self.call("POST", "ports", {"port": body}), "port")
 
-    def get_port(self, port_id: str) -> dict:
-        return self.call("GET", f"ports/{port_id}")["port"]  # type: ignore[index]
+    def get_port(self, port_id: str) -> dict[str, Any]:
+        return _member(self.call("GET", f"ports/{port_id}"), "port")
+
+    def get_agent(self, agent_id: str) -> dict[str, Any]:
+        return _member(self.call("GET", f"agents/{agent_id}"), "agent")
 
     def delete_port(self, port_id: str) -> None:
         self.call("DELETE", f"ports/{port_id}")
 
-    def get_network(self, network_id: str) -> dict:
-        return self.call("GET", f"networks/{network_id}")["network"]  # type: ignore[index]
+    def get_network(self, network_id: str) -> dict[str, Any]:
+        return _member(self.call("GET", f"networks/{network_id}"), "network")
 
-    def list_networks(self, **query: str) -> list[dict]:
-        return self.call("GET", "networks", query=query)["networks"]  # type: ignore[index]
+    def list_networks(self, **query: str) -> list[dict[str, Any]]:
+        return _members(self.call("GET", "networks", query=query), "networks")
 
-    def list_agents(self, **query: str) -> list[dict]:
-        return self.call("GET", "agents", query=query)["agents"]  # type: ignore[index]
+    def list_agents(self, **query: str) -> list[dict[str, Any]]:
+        return _members(self.call("GET", "agents", query=query), "agents")
 
-    def dhcp_agents_hosting(self, network_id: str) -> list[dict]:
+    def dhcp_agents_hosting(self, network_id: str) -> list[dict[str, Any]]:
         data = self.call("GET", f"networks/{network_id}/dhcp-agents")
-        return data["agents"]  # type: ignore[index]
+        return _members(data, "agents")

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from neutrino.lab.api import ApiError, Credentials, NetworkApi
 from neutrino.lab.config import DEMO_ADMIN
@@ -101,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
             print("left behind: " + ", ".join(left), file=sys.stderr)
             return 1
     elif args.command == "host":
-        action = {"add": lambda: lab.add_host(args.host),
+        action: dict[str, Callable[[], object]] = {"add": lambda: lab.add_host(args.host),
                   "stop-dhcp": lambda: lab.stop_dhcp(args.host),
                   "start-dhcp": lambda: lab.start_dhcp(args.host),
                   "stop-agent": lambda: lab.stop_agent(args.host, args.agent),

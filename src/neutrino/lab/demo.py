@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from neutrino.lab.api import Credentials, NetworkApi
 from neutrino.lab.config import DEMO_ADMIN
@@ -135,22 +135,23 @@ class Demo:
         assert self.api is not None
         return self.api
 
-    def agents(self, agent_type: str | None = None, host: str | None = None) -> list[dict]:
+    def agents(self, agent_type: str | None = None, host: str | None = None
+               ) -> list[dict[str, Any]]:
         return [a for a in self._api().list_agents()
                 if (agent_type is None or a["agent_type"] == agent_type)
                 and (host is None or a["host"] == host)]
 
-    def dhcp_agent(self, host: str) -> dict | None:
+    def dhcp_agent(self, host: str) -> dict[str, Any] | None:
         found = self.agents(DHCP, host)
         return found[0] if found else None
 
-    def hosting(self, net: str) -> list[dict]:
+    def hosting(self, net: str) -> list[dict[str, Any]]:
         return self._api().dhcp_agents_hosting(self.ctx.nets[net])
 
     def port_ip(self, vm: str) -> str:
         assert self.vms is not None
         port = self._api().get_port(self.vms.get(vm).port_id)
-        return port["fixed_ips"][0]["ip_address"]
+        return str(port["fixed_ips"][0]["ip_address"])
 
     def wait_until(self, predicate: Callable[[], object], what: str,
                    timeout: float | None = None) -> object:
@@ -239,8 +240,8 @@ class Demo:
 
     def step_agent_show(self) -> None:
         agent = self.hosting("net1")[0]
-        self.wait_until(lambda: (self._api().call("GET", f"agents/{agent['id']}")
-                                 ["agent"]["configurations"].get("networks", 0) >= 1),
+        self.wait_until(lambda: (self._api().get_agent(agent["id"])
+                                 ["configurations"].get("networks", 0) >= 1),
                         "the DHCP agent to report its network")
         out = self.neutrino("agent-show", agent["id"])
         check("DHCP agent" in out and '"networks": ' in out.replace("'", '"'),
@@ -268,14 +269,14 @@ class Demo:
         self.neutrino("dhcp-agent-network-add", self.ctx.dhcp_agents[other], "net2")
         out = self.neutrino("dhcp-agent-list-hosting-net", "net2")
         hosts = {r.get("host") for r in table_dicts(out)}
-        check(hosts == {"HostA", "HostB"}, f"net2 is hosted on {sorted(hosts)}")
+        check(hosts == {"HostA", "HostB"}, f"net2 is hosted on {sorted(hosts, key=str)}")
 
     def step_network_remove(self) -> None:
         first = self.ctx.first_net2_host
         self.neutrino("dhcp-agent-network-remove", self.ctx.dhcp_agents[first], "net2")
         out = self.neutrino("dhcp-agent-list-hosting-net", "net2")
         hosts = {r.get("host") for r in table_dicts(out)}
-        check(hosts == {self._other_host()}, f"net2 is hosted on {sorted(hosts)}")
+        check(hosts == {self._other_host()}, f"net2 is hosted on {sorted(hosts, key=str)}")
 
     def step_boot_myserver4(self) -> None:
         self.neutrino("net-list")
@@ -291,7 +292,7 @@ class Demo:
         self.neutrino("dhcp-agent-network-add", self.ctx.dhcp_agents[first], "net2")
         out = self.neutrino("dhcp-agent-list-hosting-net", "net2")
         hosts = {r.get("host") for r in table_dicts(out)}
-        check(hosts == {"HostA", "HostB"}, f"net2 is hosted on {sorted(hosts)}")
+        check(hosts == {"HostA", "HostB"}, f"net2 is hosted on {sorted(hosts, key=str)}")
 
     def step_ha(self) -> None:
         want = self.port_ip("myserver4")

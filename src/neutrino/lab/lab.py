@@ -16,6 +16,7 @@ import socket
 import sys
 import urllib.error
 import urllib.request
+from typing import Any
 
 from neutrino.lab import cleanup, config, fabric, state
 from neutrino.lab.naming import (
@@ -66,7 +67,7 @@ def default_transport() -> str:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _binary(name: str) -> str:
@@ -362,7 +363,7 @@ class Lab:
         for pid in pids_in_netns(inodes):
             terminate(pid, 5)
 
-    def _aio(self, host: str, agent: str, op: str) -> dict:
+    def _aio(self, host: str, agent: str, op: str) -> dict[str, Any]:
         path = os.path.join(self.names.controller_dir, "aio.sock")
         request = json.dumps({"op": op, "host": host, "agent": agent}) + "\n"
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -406,7 +407,7 @@ class Lab:
         return "\n".join(lines)
 
     # --- status ----------------------------------------------------------------------
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         st = state.load(self.names.state_file)
         if st is None:
             return {"lab": self.names.lab, "up": False, "leftovers": self.leftovers()}

@@ -14,6 +14,7 @@ import shutil
 import stat
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from neutrino.lab import config
 from neutrino.lab.api import ApiError, NetworkApi
@@ -58,7 +59,7 @@ def parse_lease(output: str) -> str | None:
     return found[-1] if found else None
 
 
-def format_networks(port: dict, network_name: str) -> str:
+def format_networks(port: dict[str, Any], network_name: str) -> str:
     ips = ", ".join(ip["ip_address"] for ip in port.get("fixed_ips", []))
     return f"{network_name}={ips}" if ips else ""
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import ipaddress
 from collections.abc import Iterable
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.linux.host import HostNamespaces, netlink, run
+from neutrino.linux.rtnl import DumpedLink, LinkInfo
 
 
 class LinkNotFound(LookupError):
@@ -23,7 +25,8 @@ class LinkNotFound(LookupError):
 def _index(ipr: IPRoute, name: str) -> int | None:
     # A direct RTM_GETLINK by name: link_lookup would dump every link of the namespace.
     try:
-        return ipr.link("get", ifname=name)[0]["index"]
+        index: int = ipr.link("get", ifname=name)[0]["index"]
+        return index
     except NetlinkError as e:
         if e.code == errno.ENODEV:
             return None
@@ -48,7 +51,7 @@ def link_exists(host: HostNamespaces, name: str, namespace: str | None = None) -
     return run(host, lambda ipr: _index(ipr, name) is not None, namespace)
 
 
-def _describe(link: dict, names: dict[int, str | None]) -> dict:
+def _describe(link: dict[str, Any], names: dict[int, str | None]) -> LinkInfo:
     linkinfo = link.get("IFLA_LINKINFO")
     master = link.get("IFLA_MASTER")
     return {
@@ -60,9 +63,10 @@ def _describe(link: dict, names: dict[int, str | None]) -> dict:
     }
 
 
-def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> dict | None:
+def link_info(host: HostNamespaces, name: str, namespace: str | None = None
+              ) -> LinkInfo | None:
     """{"mac", "mtu", "up", "master" (bridge name or None), "kind"} of a link, or None."""
-    def read(ipr: IPRoute) -> dict | None:
+    def read(ipr: IPRoute) -> LinkInfo | None:
         index = _index(ipr, name)
         if index is None:
             return None
@@ -76,7 +80,7 @@ def link_info(host: HostNamespaces, name: str, namespace: str | None = None) -> 
 
 
 def links_info(host: HostNamespaces, prefix: str = "",
-               namespace: str | None = None) -> dict[str, dict]:
+               namespace: str | None = None) -> dict[str, LinkInfo]:
     """`link_info` of every link whose name starts with `prefix`, in one netlink dump."""
     dump = run(host, lambda ipr: list(ipr.link("dump")), namespace)
     names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
@@ -191,11 +195,11 @@ def get_addresses(host: HostNamespaces, name: str, namespace: str | None = None)
 session = netlink  # `with session(host, namespace) as ipr:` one client for several steps
 
 
-def dump_links(ipr: IPRoute) -> dict[str, dict]:
+def dump_links(ipr: IPRoute) -> dict[str, DumpedLink]:
     """`link_info` of every link the client sees, plus its "index"."""
     dump = list(ipr.link("dump"))
     names = {link["index"]: link.get("IFLA_IFNAME") for link in dump}
-    return {link.get("IFLA_IFNAME"): dict(_describe(link, names), index=link["index"])
+    return {link.get("IFLA_IFNAME"): DumpedLink(**_describe(link, names), index=link["index"])
             for link in dump if link.get("IFLA_IFNAME")}
 
 
@@ -232,27 +236,3 @@ def converge_addresses(ipr: IPRoute, name: str, cidrs: Iterable[str]) -> None:
         ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
     for iface in sorted(wanted - present, key=str):
         ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-
-
-def bridge_port_info(host: HostNamespaces, bridge: str, port: str) -> dict | None:
-    """Ensure bridge `bridge` exists and is up; `link_info` of `port` (or None), in one go
-    on the host's client."""
-    def get(ipr: IPRoute, name: str) -> dict | None:
-        try:
-            return ipr.link("get", ifname=name)[0]
-        except NetlinkError as e:
-            if e.code == errno.ENODEV:
-                return None
-            raise
-
-    def check(ipr: IPRoute) -> dict | None:
-        found = get(ipr, bridge)
-        if found is None:
-            _add(ipr, ifname=bridge, kind="bridge")
-            found = ipr.link("get", ifname=bridge)[0]
-        if not found["flags"] & 1:
-            ipr.link("set", index=found["index"], state="up")
-        link = get(ipr, port)
-        # "master" names only this bridge: another master shows as None (not this bridge).
-        return None if link is None else _describe(link, {found["index"]: bridge})
-    return run(host, check)

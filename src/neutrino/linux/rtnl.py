@@ -11,6 +11,7 @@ import errno
 import itertools
 import socket
 import struct
+from typing import TypedDict
 
 _NLMSG = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
@@ -26,6 +27,28 @@ _IFA_ADDRESS = 1
 _IFF_UP = 1
 
 _seq = itertools.count(1)
+
+
+class LinkInfo(TypedDict):
+    mac: str | None
+    mtu: int | None
+    up: bool
+    master: str | None  # the bridge's name
+    kind: str | None
+
+
+class DumpedLink(LinkInfo):
+    index: int
+
+
+class RawLink(TypedDict):
+    """One link as a single reply carries it: its master is only an index."""
+    mac: str | None
+    mtu: int | None
+    up: bool
+    master: int | None
+    kind: str | None
+    index: int
 
 
 def _align(n: int) -> int:
@@ -47,7 +70,7 @@ def _request(sock: socket.socket, kind: int, flags: int, body: bytes) -> list[tu
     """Send one request; (type, payload) of each reply message. OSError on a netlink error."""
     seq = next(_seq)
     sock.send(_NLMSG.pack(_NLMSG.size + len(body), kind, flags, seq, 0) + body)
-    replies = []
+    replies: list[tuple[int, bytes]] = []
     while True:
         data = sock.recv(1 << 18)
         offset = 0
@@ -71,7 +94,7 @@ def _request(sock: socket.socket, kind: int, flags: int, body: bytes) -> list[tu
                 return replies
 
 
-def _link(payload: bytes) -> tuple[str, int, dict]:
+def _link(payload: bytes) -> tuple[str, int, RawLink]:
     _, _, index, flags, _ = _IFINFO.unpack_from(payload)
     attrs = _attrs(payload, _IFINFO.size, len(payload))
     kind = None
@@ -81,7 +104,7 @@ def _link(payload: bytes) -> tuple[str, int, dict]:
             kind = info[_IFLA_INFO_KIND].rstrip(b"\0").decode()
     mac = attrs.get(_IFLA_ADDRESS)
     master = attrs.get(_IFLA_MASTER)
-    return attrs.get(_IFLA_IFNAME, b"").rstrip(b"\0").decode(), index, {
+    link: RawLink = {
         "mac": ":".join(f"{b:02x}" for b in mac) if mac else None,
         "mtu": struct.unpack("=I", attrs[_IFLA_MTU])[0] if _IFLA_MTU in attrs else None,
         "up": bool(flags & _IFF_UP),
@@ -89,21 +112,23 @@ def _link(payload: bytes) -> tuple[str, int, dict]:
         "kind": kind,
         "index": index,
     }
+    return attrs.get(_IFLA_IFNAME, b"").rstrip(b"\0").decode(), index, link
 
 
-def dump_links(sock: socket.socket) -> dict[str, dict]:
+def dump_links(sock: socket.socket) -> dict[str, DumpedLink]:
     """Every link: name -> {"mac", "mtu", "up", "master" (bridge name or None), "kind",
     "index"}, like `links.dump_links`."""
     found = [_link(p) for t, p in _request(sock, _RTM_GETLINK, _F_REQUEST | _F_DUMP,
                                            _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
              if t == _RTM_NEWLINK]
     names = {index: name for name, index, _ in found}
-    for _, _, info in found:
-        info["master"] = names.get(info["master"]) if info["master"] else None
-    return {name: info for name, _, info in found if name}
+    return {name: DumpedLink(mac=info["mac"], mtu=info["mtu"], up=info["up"],
+                             master=names.get(info["master"]) if info["master"] else None,
+                             kind=info["kind"], index=info["index"])
+            for name, _, info in found if name}
 
 
-def get_link(sock: socket.socket, name: str) -> dict | None:
+def get_link(sock: socket.socket, name: str) -> RawLink | None:
     """One link by name, or None; its "master" is the master's index (or None)."""
     encoded = name.encode() + b"\0"
     attr = _RTA.pack(_RTA.size + len(encoded), _IFLA_IFNAME) + encoded

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from neutrino.agent.clock import FakeClock
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.executor import apply_plan
 from neutrino.agent.linuxbridge.plan import Link, plan_links
@@ -156,35 +155,40 @@ def test_a_lasting_problem_is_warned_about_once(caplog) -> None:
 
 
 def test_the_loop_survives_failures_and_stops() -> None:
-    import threading
-
-    from neutrino.lib.constants import AGENT_ALIVE
-
     host = FakeHostLinks(eth0(), Link("tapaaa", "tun"))
     plugin = FakeL2Plugin({"tapaaa": port("tapaaa", NET1)})
     plugin.broken = True  # the server is not there yet
-    reported = threading.Event()
+    agent: LinuxBridgeAgent
 
-    class Reports:
-        def report_state(self, agent_state: dict, start_flag: bool) -> str:
-            reported.set()
-            return AGENT_ALIVE
+    def meanwhile(timeout: float | None) -> None:
+        if len(clock.waits) == 3:
+            plugin.broken = False  # the server is back after two failed passes
+        if ("up", "tapaaa") in plugin.calls:
+            agent.stop()
 
-    settings = LinuxBridgeSettings(AgentSettings("HostA", "/tmp/unused", report_interval=0.05),
+    clock = FakeClock(on_wait=meanwhile)
+    settings = LinuxBridgeSettings(AgentSettings("HostA", "/tmp/unused"),
                                    interface_mappings={"physnet1": "eth0"},
-                                   polling_interval=0.01)
-    agent = LinuxBridgeAgent(settings, host, plugin, Reports())
-    agent.start()
-    try:
-        assert reported.wait(10)
-        plugin.broken = False
-        deadline = time.monotonic() + 10
-        while ("up", "tapaaa") not in plugin.calls:
-            assert time.monotonic() < deadline, plugin.calls
-            time.sleep(0.01)
-    finally:
-        agent.stop()
-    assert plugin.calls[0] == ("ports_on_host",)  # the start's full sync, retried
-    calls = len(plugin.calls)
-    time.sleep(0.05)
-    assert len(plugin.calls) == calls
+                                   polling_interval=2)
+    agent = LinuxBridgeAgent(settings, host, plugin, NoReports(), clock=clock)
+    agent.request_resync()
+    agent.run()
+    # Three passes failed (unrecorded); the fourth is still the start's full sync, retried.
+    assert plugin.calls == [("ports_on_host",), ("up", "tapaaa")]
+    assert clock.waits == [2, 2, 2, 2]
+
+
+def test_a_tap_without_port_is_asked_again_after_a_while() -> None:
+    host = FakeHostLinks(eth0(), Link("tapaaa", "tun"))
+    plugin = FakeL2Plugin()
+    clock = FakeClock()
+    settings = LinuxBridgeSettings(AgentSettings("HostA", "/tmp/unused"),
+                                   interface_mappings={"physnet1": "eth0"})
+    agent = LinuxBridgeAgent(settings, host, plugin, NoReports(), clock=clock)
+    agent.reconcile_once()
+    clock.now += 4.9
+    agent.reconcile_once()
+    assert plugin.calls == [("details", "tapaaa")]
+    clock.now += 0.1
+    agent.reconcile_once()
+    assert plugin.calls == [("details", "tapaaa")] * 2

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
+from neutrino.agent.clock import FakeClock
 from neutrino.agent.report import StateReporter, needs_resync
 from neutrino.lib.constants import AGENT_ALIVE, AGENT_NEW, AGENT_REVIVED
 
@@ -106,22 +104,35 @@ def test_a_failing_configurations_callback_is_a_failed_report() -> None:
     assert client.reports == [({"configurations": {"ok": 1}}, True)]
 
 
-def test_the_thread_keeps_reporting_through_errors_and_stops() -> None:
+def test_the_loop_keeps_reporting_through_errors_until_stopped() -> None:
     client = ScriptedClient(AGENT_NEW, RuntimeError("x"), RuntimeError("y"))
-    seen = threading.Event()
     resyncs: list[int] = []
+    reporter: StateReporter
 
-    def on_resync() -> None:
-        resyncs.append(1)
-        seen.set()
+    def meanwhile(timeout: float | None) -> None:
+        if resyncs:
+            reporter.stop()
 
-    reporter = StateReporter(client, {}, dict, 0.01, on_resync=on_resync)
-    reporter.start()
-    try:
-        assert seen.wait(10), "no resync after the errors cleared"
-    finally:
-        reporter.stop()
-    count = len(client.reports)
-    time.sleep(0.1)
-    assert len(client.reports) == count  # stopped means stopped
-    assert count >= 4 and resyncs
+    clock = FakeClock(on_wait=meanwhile)
+    reporter = StateReporter(client, {}, dict, 30, on_resync=lambda: resyncs.append(1),
+                             clock=clock)
+    reporter.run()
+    # new, two failures, then the success after them asks for a resync; no report after stop.
+    assert len(client.reports) == 4 and resyncs == [1]
+    assert clock.waits == [30, 30, 30, 30]
+
+
+def test_the_cadence_stays_steady_whatever_a_report_takes() -> None:
+    clock = FakeClock()
+    durations = iter([3.0, 45.0, 0.0])
+
+    class SlowClient:
+        def report_state(self, agent_state: dict, start_flag: bool) -> str:
+            clock.now += next(durations)
+            return AGENT_ALIVE
+
+    reporter = StateReporter(SlowClient(), {}, dict, 10, clock=clock)
+    clock.on_wait = lambda timeout: reporter.stop() if len(clock.waits) == 3 else None
+    reporter.run()
+    # 3 s of a 10 s period spent reporting; a 45 s report overran: the next one at once.
+    assert clock.waits == [7.0, 0.0, 10.0]

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.dhcp import plan as planning
 from neutrino.agent.dhcp.executor import DhcpHost, LinuxDhcpHost
 from neutrino.agent.dhcp.reconciler import DhcpPlugin, Reconciler, Served
@@ -32,15 +33,16 @@ MAX_BACKOFF = 60.0
 
 def backoff(resync_interval: float, attempts: int) -> float:
     """Delay before retrying a network that failed `attempts` times in a row (>= 1)."""
-    return min(resync_interval * 2 ** max(attempts - 1, 0),
+    return min(resync_interval * (1 << max(attempts - 1, 0)),
                max(MAX_BACKOFF, float(resync_interval)))
 
 
 class DhcpAgent:
     def __init__(self, settings: DhcpAgentSettings, host_namespaces: HostNamespaces,
                  plugin_client: DhcpPlugin, report_client: ReportClient | None,
-                 dhcp_host: DhcpHost | None = None) -> None:
+                 dhcp_host: DhcpHost | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
+        self._clock = clock
         self._plugin = plugin_client
         self._report_client = report_client
         self._dhcp_host = dhcp_host or LinuxDhcpHost(host_namespaces, settings.confs_dir)
@@ -49,7 +51,7 @@ class DhcpAgent:
             lease_duration=settings.lease_duration, dns_servers=settings.dns_servers,
             lease_max=settings.lease_max)
         self._reconciler = Reconciler(plugin_client, self._dhcp_host, self._params)
-        self._queue = WorkQueue()
+        self._queue = WorkQueue(self._clock.monotonic)
         self._lock = threading.Lock()
         self._served: dict[str, Served] = {}
         self._reported: dict[str, dict[str, str]] = {}  # network -> port -> fingerprint
@@ -75,7 +77,7 @@ class DhcpAgent:
             self._reporter = StateReporter(
                 self._report_client, self._agent_state(), self.configurations,
                 self._settings.agent.report_interval, on_resync=self.request_full_sync,
-                log_heartbeats=self._settings.agent.log_agent_heartbeats)
+                log_heartbeats=self._settings.agent.log_agent_heartbeats, clock=self._clock)
             # One report first, so the server knows this agent before the sync asks it to
             # schedule networks here.
             self._reporter.report_once()
@@ -98,7 +100,7 @@ class DhcpAgent:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads = []
-        self._queue = WorkQueue()
+        self._queue = WorkQueue(self._clock.monotonic)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -185,7 +187,7 @@ class DhcpAgent:
     def _sync_loop(self) -> None:
         period = self._settings.resync_interval * 60
         while not self._stop.is_set():
-            self._sync_now.wait(period)
+            self._clock.wait(self._sync_now, period)
             if self._stop.is_set():
                 return
             self._syncing.set()
@@ -199,7 +201,7 @@ class DhcpAgent:
             finally:
                 self._syncing.clear()
             if not synced:
-                self._stop.wait(self._settings.resync_interval)
+                self._clock.wait(self._stop, self._settings.resync_interval)
                 self._sync_now.set()
 
     def _full_sync(self) -> bool:
@@ -262,7 +264,7 @@ class DhcpAgent:
             reported.update(served.ports)
 
     def _ready_loop(self) -> None:
-        while not self._stop.wait(READY_INTERVAL):
+        while not self._clock.wait(self._stop, READY_INTERVAL):
             self.flush_ready()
 
     def flush_ready(self) -> None:
@@ -277,11 +279,11 @@ class DhcpAgent:
             LOG.warning("dhcp_ready_on_ports failed, will retry: %s", exc)
             with self._lock:
                 self._ready.update(batch)
-            self._stop.wait(self._settings.resync_interval)
+            self._clock.wait(self._stop, self._settings.resync_interval)
 
     def _monitor_loop(self) -> None:
         """A dnsmasq that died (killed, crashed) is restarted by a reconcile."""
-        while not self._stop.wait(self._settings.resync_interval):
+        while not self._clock.wait(self._stop, self._settings.resync_interval):
             for network_id, served in self.served().items():
                 if self._dhcp_host.serving(network_id) != served.pid:
                     LOG.warning("Network %s: dnsmasq %s is gone", network_id, served.pid)

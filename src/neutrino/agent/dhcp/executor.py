@@ -12,7 +12,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +26,10 @@ from neutrino.linux.host import read as rtnl_read
 LOG = logging.getLogger(__name__)
 
 _NS_PREFIX = "qdhcp-"
+
+# What a network's links were made from: the namespace's (st_dev, st_ino), then the plan's
+# bridge, tap, interface, mac, mtu and addresses.
+LinksKey = tuple[int, int, str, str, str, str, int | None, tuple[str, ...]]
 
 
 def _is_network_id(name: str) -> bool:
@@ -90,7 +94,7 @@ class LinuxDhcpHost:
         # bridge and the addresses costs a dozen netlink round trips: the links are checked
         # when what they are made from changes, at an agent's start, after a failure, and
         # otherwise every `verify_links_every` seconds.
-        self._links_checked: dict[str, tuple[tuple, float]] = {}
+        self._links_checked: dict[str, tuple[LinksKey, float]] = {}
 
     def existing_networks(self) -> set[str]:
         found = {n[len(_NS_PREFIX):] for n in netns.list_namespaces(self._host, _NS_PREFIX)}
@@ -106,7 +110,7 @@ class LinuxDhcpHost:
         found = dnsmasq.find(conf_files(self._confs_dir, network_id).pid)
         return found[0] if found else None
 
-    def _links_key(self, plan: NetworkPlan) -> tuple | None:
+    def _links_key(self, plan: NetworkPlan) -> LinksKey | None:
         try:
             st = os.stat(self._host.namespace_path(plan.namespace))
         except FileNotFoundError:
@@ -136,6 +140,9 @@ class LinuxDhcpHost:
         netns.ensure_namespace(host, plan.namespace)
         # Read everything with plain netlink sockets (a fraction of a millisecond) and use
         # pyroute2 only for what differs: most reconciles change nothing.
+        # Mappings: a link missing after it was made reads as {} (nothing of it is right).
+        bridge: Mapping[str, object] | None
+        tap: Mapping[str, object] | None
         bridge, tap = rtnl_read(host, lambda s: (rtnl.get_link(s, plan.bridge),
                                                  rtnl.get_link(s, plan.tap)))
         if bridge is None or not bridge["up"]:
@@ -149,17 +156,18 @@ class LinuxDhcpHost:
             tap = rtnl_read(host, lambda s: rtnl.get_link(s, plan.tap))
             inside, addresses = self._read_inside(plan)
         tap = tap or {}
-        inner = inside.get(plan.interface) or {}
+        inner: Mapping[str, object] = inside.get(plan.interface) or {}
+        lo: Mapping[str, object] = inside.get("lo") or {}
         stale = [n for n in inside if n.startswith("ns-") and n != plan.interface]
         wanted = {str(ipaddress.ip_interface(a)) for a in plan.addresses}
         # IPv6 link-local addresses are the kernel's and stay.
         present = {a for a in addresses if not (ipaddress.ip_interface(a).version == 6 and
                                                 ipaddress.ip_interface(a).is_link_local)}
-        if (stale or not inside.get("lo", {}).get("up") or inner.get("mac") != plan.mac
+        if (stale or not lo.get("up") or inner.get("mac") != plan.mac
                 or (plan.mtu and inner.get("mtu") != plan.mtu) or not inner.get("up")
                 or present != wanted):
             with links.session(host, plan.namespace) as ipr:
-                if not inside.get("lo", {}).get("up"):
+                if not lo.get("up"):
                     links.set_link(ipr, "lo", state="up")
                 # A DHCP port replaced by another (new id) leaves an old ns- device behind.
                 for name in stale:
@@ -178,8 +186,8 @@ class LinuxDhcpHost:
         if not tap.get("up"):
             links.set_up(host, plan.tap)
 
-    def _read_inside(self, plan: NetworkPlan) -> tuple[dict[str, dict], list[str]]:
-        def read(sock: socket.socket) -> tuple[dict[str, dict], list[str]]:
+    def _read_inside(self, plan: NetworkPlan) -> tuple[dict[str, rtnl.DumpedLink], list[str]]:
+        def read(sock: socket.socket) -> tuple[dict[str, rtnl.DumpedLink], list[str]]:
             inside = rtnl.dump_links(sock)
             inner = inside.get(plan.interface)
             return inside, rtnl.addresses(sock, inner["index"]) if inner else []

@@ -31,7 +31,7 @@ class FakeDhcpPlugin:
         self.subnets: dict[str, dict[str, Any]] = {}
         self.ports: dict[str, dict[str, Any]] = {}
         self.hosted: set[str] = set()
-        self.calls: list[tuple[str, tuple]] = []
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
         self.ready: list[str] = []
         self.failing: set[str] = set()  # method names that raise RpcFailure
         self._macs = 0x100
@@ -75,7 +75,7 @@ class FakeDhcpPlugin:
         with self._lock:
             del self.ports[port_id]
 
-    def _new_port(self, network_id: str, fixed: list[dict], mac: str | None = None,
+    def _new_port(self, network_id: str, fixed: list[dict[str, Any]], mac: str | None = None,
                   **extra: Any) -> dict[str, Any]:
         self._macs += 1
         port = {"id": str(uuid.uuid4()), "network_id": network_id, "name": "",
@@ -86,7 +86,7 @@ class FakeDhcpPlugin:
         self.ports[port["id"]] = port
         return dict(port)
 
-    def _allocate(self, fixed: list[dict]) -> list[dict]:
+    def _allocate(self, fixed: list[dict[str, Any]]) -> list[dict[str, Any]]:
         used = {ip["ip_address"] for p in self.ports.values() for ip in p["fixed_ips"]}
         result = []
         for request in fixed:

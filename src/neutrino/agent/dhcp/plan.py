@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from neutrino.agent.dhcp import validate
 from neutrino.agent.dhcp.validate import Unsafe
@@ -64,7 +65,7 @@ class PortRequest:
     """An RPC the agent must make before it can serve: create or update its DHCP port."""
 
     port_id: str | None  # None: create
-    body: dict
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -87,26 +88,30 @@ class NetworkPlan:
     rejected: tuple[str, ...] = ()  # why some inputs were refused (to log)
 
 
-def dhcp_subnets(info: dict) -> list[dict]:
+def dhcp_subnets(info: dict[str, Any]) -> list[dict[str, Any]]:
     """The subnets dnsmasq serves: IPv4 with DHCP enabled, sorted by id."""
     return sorted((s for s in info.get("subnets") or []
                    if s.get("enable_dhcp") and s.get("ip_version") == 4),
                   key=lambda s: s["id"])
 
 
-def wants_dhcp(info: dict | None) -> bool:
-    return bool(info) and info.get("admin_state_up", True) and bool(dhcp_subnets(info))
+def wants_dhcp(info: dict[str, Any] | None) -> bool:
+    if not info:
+        return False
+    return bool(info.get("admin_state_up", True)) and bool(dhcp_subnets(info))
 
 
-def own_dhcp_port(info: dict, device_id: str) -> dict | None:
-    for port in info.get("ports") or []:
+def own_dhcp_port(info: dict[str, Any], device_id: str) -> dict[str, Any] | None:
+    ports: list[dict[str, Any]] = info.get("ports") or []
+    for port in ports:
         if port.get("device_id") == device_id and \
                 port.get("device_owner") == constants.DEVICE_OWNER_DHCP:
             return port
     return None
 
 
-def port_request(info: dict, params: PlanParams, port: dict | None) -> PortRequest | None:
+def port_request(info: dict[str, Any], params: PlanParams, port: dict[str, Any] | None
+                 ) -> PortRequest | None:
     """What to ask the server so the agent's DHCP port has an IP on every DHCP subnet."""
     device_id = naming.dhcp_device_id(params.host, info["id"])
     wanted = [s["id"] for s in dhcp_subnets(info)]
@@ -129,7 +134,7 @@ def _lease(duration: int) -> str:
     return "infinite" if duration == INFINITE else f"{duration}s"
 
 
-def _hostname(port: dict, ip: str, domain: str, rejected: list[str]) -> str:
+def _hostname(port: dict[str, Any], ip: str, domain: str, rejected: list[str]) -> str:
     default = "host-" + ip.replace(".", "-")
     name = port.get("dns_name") or ""
     if name:
@@ -142,13 +147,13 @@ def _hostname(port: dict, ip: str, domain: str, rejected: list[str]) -> str:
     return f"{name}.{domain}" if domain and "." not in name else name
 
 
-def _fingerprint(port: dict) -> str:
+def _fingerprint(port: dict[str, Any]) -> str:
     ips = ",".join(sorted(f"{i['subnet_id']}={i['ip_address']}"
                           for i in port.get("fixed_ips") or []))
     return f"{port.get('mac_address')}|{ips}|{port.get('revision_number', '')}"
 
 
-def _hosts_and_port_opts(info: dict, subnets: dict[str, ipaddress.IPv4Network],
+def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4Network],
                          domain: str, rejected: list[str]
                          ) -> tuple[list[str], list[str], dict[str, str]]:
     hosts: list[str] = []
@@ -197,7 +202,7 @@ def _hosts_and_port_opts(info: dict, subnets: dict[str, ipaddress.IPv4Network],
     return hosts, opts, served
 
 
-def _subnet_opts(subnet: dict, network: ipaddress.IPv4Network, mtu: int | None,
+def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: int | None,
                  dhcp_ips: list[str], params: PlanParams, rejected: list[str]) -> list[str]:
     tag = f"tag:subnet-{subnet['id']}"
     lines = []
@@ -239,7 +244,7 @@ def _subnet_opts(subnet: dict, network: ipaddress.IPv4Network, mtu: int | None,
     return lines
 
 
-def build_plan(info: dict, port: dict, params: PlanParams) -> NetworkPlan:
+def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -> NetworkPlan:
     """The plan for a network the agent serves, given its own DHCP port.
 
     Raises Unsafe when the network itself (its id, the DHCP port) cannot be served.
@@ -328,7 +333,7 @@ def ready_port_ids(served: dict[str, str], reported: dict[str, str]) -> list[str
     return sorted(p for p, fp in served.items() if reported.get(p) != fp)
 
 
-def with_port(info: dict, port: dict) -> dict | None:
+def with_port(info: dict[str, Any], port: dict[str, Any]) -> dict[str, Any] | None:
     """`info` with `port` added or replaced, from a port cast; None when the cast cannot be
     applied without asking the server (an unknown subnet, or a DHCP port: the agent's own
     port decides its device)."""
@@ -346,14 +351,14 @@ def with_port(info: dict, port: dict) -> dict | None:
     return dict(info, ports=ports + [port])
 
 
-def without_port(info: dict, port_id: str) -> dict:
+def without_port(info: dict[str, Any], port_id: str) -> dict[str, Any]:
     return dict(info, ports=[p for p in info.get("ports") or [] if p.get("id") != port_id])
 
 
-def _older(new: dict, old: dict) -> bool:
+def _older(new: dict[str, Any], old: dict[str, Any]) -> bool:
     try:
-        return int(new.get("revision_number")) < int(old.get("revision_number"))
-    except (TypeError, ValueError):
+        return int(new["revision_number"]) < int(old["revision_number"])
+    except (KeyError, TypeError, ValueError):
         return False
 
 

@@ -37,7 +37,8 @@ class Served:
     dhcp_port_id: str
     subnets: int
     ports: dict[str, str] = field(default_factory=dict)  # port id -> fingerprint
-    info: dict = field(default_factory=dict)  # the network_info served (own port included)
+    # the network_info served (own port included)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -50,7 +51,8 @@ class Reconciler:
     def device_id(self, network_id: str) -> str:
         return naming.dhcp_device_id(self._params.host, network_id)
 
-    def reconcile(self, network_id: str, info: dict | None, was_served: bool) -> Served | None:
+    def reconcile(self, network_id: str, info: dict[str, Any] | None,
+                  was_served: bool) -> Served | None:
         """Converge one network; the resulting service, or None when it is not served."""
         if not planning.wants_dhcp(info):
             removed = self._host.teardown(network_id)
@@ -73,7 +75,7 @@ class Reconciler:
         return Served(applied.pid, network_plan.dhcp_port_id, network_plan.subnet_count,
                       dict(network_plan.served_ports), info)
 
-    def _ensure_port(self, info: dict) -> tuple[dict, dict]:
+    def _ensure_port(self, info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The agent's DHCP port (created, or given IPs on new subnets, through the server)
         and the info as it is with that port."""
         port = planning.own_dhcp_port(info, self.device_id(info["id"]))

@@ -58,7 +58,7 @@ def check_hostname(value: object) -> str:
 
 def check_ipv4(value: object) -> str:
     try:
-        return str(ipaddress.IPv4Address(value))  # type: ignore[arg-type]
+        return str(ipaddress.IPv4Address(value))
     except (ValueError, TypeError):
         raise Unsafe(f"{value!r} is not an IPv4 address") from None
 

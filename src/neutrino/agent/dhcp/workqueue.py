@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 class _Fetch:
@@ -74,7 +75,8 @@ class WorkQueue:
             self._event(network_id)
             self._put(network_id, info, self._clock())
 
-    def mark_with(self, network_id: str, derive: Callable[[dict], dict | None]) -> None:
+    def mark_with(self, network_id: str,
+                  derive: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
         """An event that carries its own change (a port cast): the network's newest info
         with `derive` applied. Without a known info, or when `derive` gives None, the
         reconcile fetches instead."""

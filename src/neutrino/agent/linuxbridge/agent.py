@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.linuxbridge.executor import apply_plan
 from neutrino.agent.linuxbridge.links import HostLinks
 from neutrino.agent.linuxbridge.plan import TAP_PREFIX, has_port, plan_links
@@ -43,8 +43,9 @@ def agent_state(settings: LinuxBridgeSettings) -> dict[str, Any]:
 class LinuxBridgeAgent:
     def __init__(self, settings: LinuxBridgeSettings, host_links: HostLinks,
                  plugin_client: L2Plugin, report_client: ReportClient,
-                 full_sync_interval: float = 60.0) -> None:
+                 full_sync_interval: float = 60.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
+        self._clock = clock
         self._host = host_links
         self._plugin = plugin_client
         self._full_sync_interval = full_sync_interval
@@ -61,7 +62,7 @@ class LinuxBridgeAgent:
         self._reporter = StateReporter(
             report_client, agent_state(settings), self.configurations,
             settings.agent.report_interval, on_resync=self.request_resync,
-            log_heartbeats=settings.agent.log_agent_heartbeats)
+            log_heartbeats=settings.agent.log_agent_heartbeats, clock=clock)
 
     def configurations(self) -> dict[str, Any]:
         return {"interface_mappings": dict(self._settings.interface_mappings),
@@ -113,7 +114,7 @@ class LinuxBridgeAgent:
             self._pending_down |= set(ports) - taps
 
     def _look_up_new(self, taps: set[str]) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         for tap in sorted(taps):
             if tap not in self._details:
                 self._ask(tap)
@@ -135,7 +136,7 @@ class LinuxBridgeAgent:
         if has_port(details):
             self._asked_at.pop(tap, None)
         else:
-            self._asked_at[tap] = time.monotonic()
+            self._asked_at[tap] = self._clock.monotonic()
         if self._details.get(tap) != details:
             self._details[tap] = details
             self._changed.add(tap)
@@ -185,17 +186,19 @@ class LinuxBridgeAgent:
 
     # -- the loop -------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Reconcile every `polling_interval` until `stop()`, in this thread (`start` runs it
+        in one)."""
         next_full = 0.0
         last_error: str | None = None
         while not self._stop.is_set():
             resync = self._resync.is_set()
             self._resync.clear()
-            full = resync or time.monotonic() >= next_full
+            full = resync or self._clock.monotonic() >= next_full
             try:
                 self.reconcile_once(full=full, resync=resync)
                 if full:
-                    next_full = time.monotonic() + self._full_sync_interval
+                    next_full = self._clock.monotonic() + self._full_sync_interval
                 if last_error is not None:
                     LOG.info("Reconciling again")
                 last_error = None
@@ -208,7 +211,7 @@ class LinuxBridgeAgent:
                 last_error = repr(exc)
                 if resync:
                     self._resync.set()
-            self._stop.wait(self._settings.polling_interval)
+            self._clock.wait(self._stop, self._settings.polling_interval)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -216,7 +219,7 @@ class LinuxBridgeAgent:
         self._stop.clear()
         self._resync.set()
         self._reporter.start()
-        self._thread = threading.Thread(target=self._run, name="linuxbridge-agent",
+        self._thread = threading.Thread(target=self.run, name="linuxbridge-agent",
                                         daemon=True)
         self._thread.start()
         LOG.info("Linux bridge agent on %s started, mappings %s", self._settings.agent.host,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from neutrino.agent.linuxbridge.links import HostLinks
 from neutrino.agent.linuxbridge.plan import Plan
@@ -34,21 +35,22 @@ def apply_plan(plan: Plan, host: HostLinks,
             failed.add(target)
 
     for bridge in plan.bridges:
-        step(bridge, lambda b=bridge: host.ensure_bridge(b), f"create bridge {bridge}")
+        step(bridge, partial(host.ensure_bridge, bridge), f"create bridge {bridge}")
     for vlan in plan.vlans:
-        step(vlan.device,
-             lambda v=vlan: host.ensure_vlan(v.interface, v.vlan, v.device),
+        tag = vlan.vlan
+        assert tag is not None, "plan_links lists only tagged uplinks as VLAN devices"
+        step(vlan.device, partial(host.ensure_vlan, vlan.interface, tag, vlan.device),
              f"create VLAN device {vlan.device}")
     for device, bridge in plan.enslave:
         if bridge in failed:
             failed.add(device)
             continue
-        step(device, lambda d=device, b=bridge: host.enslave(d, b),
+        step(device, partial(host.enslave, device, bridge),
              f"add {device} to {bridge}")
     for device in plan.set_up:
-        step(device, lambda d=device: host.set_up(d), f"set {device} up")
+        step(device, partial(host.set_up, device), f"set {device} up")
     for name in plan.delete:
-        step(name, lambda n=name: host.delete(n), f"delete {name}")
+        step(name, partial(host.delete, name), f"delete {name}")
 
     return {tap: bridge for tap, bridge in plan.plugged.items()
             if tap not in failed and not failed.intersection(plan.needs.get(tap, ()))}

@@ -22,7 +22,7 @@ class AgentMixin:
     allow_names = False
 
 
-def alive_cell(value: Any, row: dict) -> AliveColumn:
+def alive_cell(value: Any, row: dict[str, Any]) -> AliveColumn:
     return AliveColumn(value)
 
 
@@ -46,7 +46,7 @@ class AgentList(AgentMixin, ListCommand):
             params.append(("host", parsed_args.host))
         return params
 
-    def formatters(self, rows: list[dict], columns: list[str]) -> dict[str, Any]:
+    def formatters(self, rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
         return {"alive": alive_cell}
 
 
@@ -69,8 +69,8 @@ class AgentUpdate(AgentMixin, UpdateCommand):
         parser.add_argument("--description", help="Description of the agent")
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
-        body: dict = {}
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
+        body: dict[str, Any] = {}
         set_if(body, "admin_state_up", parsed_args.admin_state_up)
         set_if(body, "description", parsed_args.description)
         return body

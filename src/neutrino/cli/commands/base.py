@@ -10,7 +10,7 @@ from cliff.lister import Lister
 from cliff.show import ShowOne
 
 from neutrino.cli.client import NetworkClient
-from neutrino.cli.columns import list_rows, show_row
+from neutrino.cli.columns import ShowRow, list_rows, show_row
 from neutrino.cli.errors import CliError
 
 
@@ -19,7 +19,9 @@ class ClientMixin:
 
     @property
     def client(self) -> NetworkClient:
-        return self.app.client
+        # `app` is the NeutrinoApp running this command (untyped here: base.py cannot import it).
+        client: NetworkClient = self.app.client
+        return client
 
 
 class ResourceMixin(ClientMixin):
@@ -44,23 +46,24 @@ class ListCommand(ResourceMixin, Lister):
     list_columns: tuple[str, ...] = ("id",)
     extra_columns: tuple[str, ...] = ()
 
-    def fetch(self, parsed_args: argparse.Namespace) -> list[dict]:
+    def fetch(self, parsed_args: argparse.Namespace) -> list[dict[str, Any]]:
         return self.client.list(self.collection, self.filters(parsed_args))
 
     def filters(self, parsed_args: argparse.Namespace) -> list[tuple[str, str]]:
         return []
 
-    def formatters(self, rows: list[dict], columns: list[str]) -> dict[str, Any]:
+    def formatters(self, rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
         return {}
 
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[list[str], list]:
+    def take_action(self, parsed_args: argparse.Namespace
+                    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         rows = self.fetch(parsed_args)
         columns = select_columns(self.list_columns, self.extra_columns, rows,
                                  bool(parsed_args.columns))
         return columns, list_rows(rows, columns, self.formatters(rows, columns))
 
 
-def select_columns(defaults: tuple[str, ...], extras: tuple[str, ...], rows: list[dict],
+def select_columns(defaults: tuple[str, ...], extras: tuple[str, ...], rows: list[dict[str, Any]],
                    asked: bool) -> list[str]:
     """The defaults, or (when the operator picks with -c) everything cliff may pick from.
 
@@ -86,7 +89,7 @@ class ShowCommand(ResourceMixin, ShowOne):
                             if self.allow_names else f"ID of the {self.resource} to show")
         return parser
 
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+    def take_action(self, parsed_args: argparse.Namespace) -> ShowRow:
         ref = getattr(parsed_args, self.metavar)
         data = self.client.show(self.resource, self.collection, self.resolve(ref))
         return show_row(data, self.formatters)
@@ -95,10 +98,10 @@ class ShowCommand(ResourceMixin, ShowOne):
 class CreateCommand(ResourceMixin, ShowOne):
     formatters: dict[str, Any] = {}
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
         raise NotImplementedError
 
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+    def take_action(self, parsed_args: argparse.Namespace) -> ShowRow:
         data = self.client.create(self.resource, self.collection, self.build_body(parsed_args))
         if parsed_args.formatter == "table":
             self.app.stdout.write(f"Created a new {self.resource}:\n")
@@ -112,7 +115,7 @@ class UpdateCommand(ResourceMixin, Command):
                             if self.allow_names else f"ID of the {self.resource} to update")
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
         raise NotImplementedError
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -164,7 +167,7 @@ def network_filter(client: NetworkClient, parsed_args: argparse.Namespace
     return [("network_id", client.find_id("network", "networks", parsed_args.network))]
 
 
-def set_if(body: dict, key: str, value: Any) -> None:
+def set_if(body: dict[str, Any], key: str, value: Any) -> None:
     """Put `value` in the request only when the operator gave it."""
     if value is not None:
         body[key] = value

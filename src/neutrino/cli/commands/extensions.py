@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from cliff.show import ShowOne
 
-from neutrino.cli.columns import show_row
+from neutrino.cli.columns import ShowRow, show_row
 from neutrino.cli.commands.base import ClientMixin, ListCommand
 
 
@@ -28,7 +28,7 @@ class ExtShow(ClientMixin, ShowOne):
         parser.add_argument("EXT_ALIAS", help="Alias of the extension")
         return parser
 
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+    def take_action(self, parsed_args: argparse.Namespace) -> ShowRow:
         body = self.client.request("GET", f"/extensions/{quote(parsed_args.EXT_ALIAS, safe='')}")
         return show_row(body["extension"])
 

@@ -24,7 +24,7 @@ class NetworkMixin:
     collection = "networks"
 
 
-def subnet_cidrs(client: NetworkClient, networks: list[dict]) -> dict[str, str]:
+def subnet_cidrs(client: NetworkClient, networks: list[dict[str, Any]]) -> dict[str, str]:
     """CIDR of every subnet the networks list, fetched in as few requests as possible."""
     ids = [s for net in networks for s in net.get("subnets") or []]
     if not ids:
@@ -33,7 +33,7 @@ def subnet_cidrs(client: NetworkClient, networks: list[dict]) -> dict[str, str]:
     return {row["id"]: row.get("cidr") or "" for row in rows}
 
 
-def subnets_formatter(client: NetworkClient, rows: list[dict],
+def subnets_formatter(client: NetworkClient, rows: list[dict[str, Any]],
                       columns: list[str]) -> dict[str, Any]:
     if "subnets" not in columns:
         return {}
@@ -54,7 +54,7 @@ class NetList(NetworkMixin, ListCommand):
     def filters(self, parsed_args: argparse.Namespace) -> list[tuple[str, str]]:
         return [("name", n) for n in parsed_args.name]
 
-    def formatters(self, rows: list[dict], columns: list[str]) -> dict[str, Any]:
+    def formatters(self, rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
         return subnets_formatter(self.client, rows, columns)
 
 
@@ -72,8 +72,8 @@ def add_provider_options(parser: argparse.ArgumentParser) -> None:
                         type=int, metavar="<segmentation_id>", help="VLAN id")
 
 
-def provider_attrs(parsed_args: argparse.Namespace) -> dict:
-    body: dict = {}
+def provider_attrs(parsed_args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
     set_if(body, "provider:network_type", parsed_args.provider_network_type)
     set_if(body, "provider:physical_network", parsed_args.provider_physical_network)
     set_if(body, "provider:segmentation_id", parsed_args.provider_segmentation_id)
@@ -101,12 +101,12 @@ class NetCreate(NetworkMixin, CreateCommand):
         add_provider_options(parser)
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
         return network_create_body(parsed_args)
 
 
-def network_create_body(parsed_args: argparse.Namespace) -> dict:
-    body: dict = {"name": parsed_args.NAME}
+def network_create_body(parsed_args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": parsed_args.NAME}
     set_if(body, "shared", parsed_args.shared)
     set_if(body, "admin_state_up", parsed_args.admin_state_up)
     set_if(body, "availability_zone_hints", parsed_args.availability_zone_hints)
@@ -129,8 +129,8 @@ class NetUpdate(NetworkMixin, UpdateCommand):
         parser.add_argument("--description", help="New description")
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
-        body: dict = {}
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
+        body: dict[str, Any] = {}
         set_if(body, "name", parsed_args.name)
         set_if(body, "admin_state_up", parsed_args.admin_state_up)
         set_if(body, "shared", parsed_args.shared)

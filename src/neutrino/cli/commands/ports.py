@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from neutrino.cli import parsing
 from neutrino.cli.client import NetworkClient
@@ -60,8 +61,8 @@ def add_port_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description", help="Description of the port")
 
 
-def port_common_attrs(client: NetworkClient, parsed_args: argparse.Namespace) -> dict:
-    body: dict = {}
+def port_common_attrs(client: NetworkClient, parsed_args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
     if parsed_args.fixed_ips is not None:
         body["fixed_ips"] = [resolve_fixed_ip(client, ip) for ip in parsed_args.fixed_ips]
     set_if(body, "mac_address", parsed_args.mac_address)
@@ -94,8 +95,8 @@ class PortCreate(PortMixin, CreateCommand):
         add_port_options(parser)
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
-        body: dict = {"network_id": self.client.find_id("network", "networks",
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
+        body: dict[str, Any] = {"network_id": self.client.find_id("network", "networks",
                                                         parsed_args.NETWORK)}
         set_if(body, "name", parsed_args.name)
         set_if(body, "admin_state_up", parsed_args.admin_state_up)
@@ -115,7 +116,7 @@ class PortUpdate(PortMixin, UpdateCommand):
         add_port_options(parser)
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
         body = port_common_attrs(self.client, parsed_args)
         set_if(body, "name", parsed_args.name)
         set_if(body, "admin_state_up", parsed_args.admin_state_up)

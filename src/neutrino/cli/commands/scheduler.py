@@ -25,11 +25,11 @@ class DhcpAgentListHostingNet(ListCommand):
         parser.add_argument("NETWORK", help="ID or name of the network")
         return parser
 
-    def fetch(self, parsed_args: argparse.Namespace) -> list[dict]:
+    def fetch(self, parsed_args: argparse.Namespace) -> list[dict[str, Any]]:
         network_id = self.client.find_id("network", "networks", parsed_args.NETWORK)
         return self.client.dhcp_agents_hosting_network(network_id)
 
-    def formatters(self, rows: list[dict], columns: list[str]) -> dict[str, Any]:
+    def formatters(self, rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
         return {"alive": alive_cell}
 
 
@@ -45,10 +45,10 @@ class NetListOnDhcpAgent(ListCommand):
         parser.add_argument("DHCP_AGENT", help="ID of the DHCP agent")
         return parser
 
-    def fetch(self, parsed_args: argparse.Namespace) -> list[dict]:
+    def fetch(self, parsed_args: argparse.Namespace) -> list[dict[str, Any]]:
         return self.client.networks_on_dhcp_agent(parsed_args.DHCP_AGENT)
 
-    def formatters(self, rows: list[dict], columns: list[str]) -> dict[str, Any]:
+    def formatters(self, rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
         return subnets_formatter(self.client, rows, columns)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from neutrino.cli import parsing
 from neutrino.cli.commands.base import (
@@ -66,8 +67,8 @@ def add_subnet_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description", help="Description of the subnet")
 
 
-def subnet_common_attrs(parsed_args: argparse.Namespace) -> dict:
-    body: dict = {}
+def subnet_common_attrs(parsed_args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
     if parsed_args.no_gateway:
         body["gateway_ip"] = None
     else:
@@ -95,13 +96,13 @@ class SubnetCreate(SubnetMixin, CreateCommand):
         add_subnet_options(parser)
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
         network_id = self.client.find_id("network", "networks", parsed_args.NETWORK)
         return subnet_create_body(parsed_args, network_id)
 
 
-def subnet_create_body(parsed_args: argparse.Namespace, network_id: str) -> dict:
-    body: dict = {"network_id": network_id, "cidr": parsed_args.CIDR,
+def subnet_create_body(parsed_args: argparse.Namespace, network_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"network_id": network_id, "cidr": parsed_args.CIDR,
                   "ip_version": parsed_args.ip_version}
     set_if(body, "name", parsed_args.name)
     set_if(body, "tenant_id", parsed_args.project_id)
@@ -118,7 +119,7 @@ class SubnetUpdate(SubnetMixin, UpdateCommand):
         add_subnet_options(parser)
         return parser
 
-    def build_body(self, parsed_args: argparse.Namespace) -> dict:
+    def build_body(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
         body = subnet_common_attrs(parsed_args)
         set_if(body, "name", parsed_args.name)
         return body
