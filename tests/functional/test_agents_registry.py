@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 from support.core_world import World, dhcp_report
 
-from neutrino.core import exceptions as exc
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import pytest
 from support.core_world import World
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents.dhcp import DhcpPortInUse
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import dhcp_device_id, tap_name
 
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.conf.settings import CoreSettings, VlanRange
-from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.services import build_services
 from neutrino.db.engine import Database
+from neutrino.lib import exceptions as exc
 
 ADMIN = Context.admin()
 THREADS = int(os.environ.get("NEUTRINO_TEST_THREADS", "24"))

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import text
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.services import build_services
 from neutrino.core.transaction import Transactions
 from neutrino.db import models
 from neutrino.db.engine import Database
+from neutrino.lib import exceptions as exc
 
 NOW = datetime(2026, 1, 1)
 

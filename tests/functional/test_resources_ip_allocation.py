@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import event, select
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
+from neutrino.lib import exceptions as exc
 
 ADMIN = Context.admin()
 

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import event
 
 from neutrino.conf.settings import CoreSettings, VlanRange
-from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
+from neutrino.lib import exceptions as exc
 
 ADMIN = Context(user_id="admin", project_id="padmin", roles=("admin",), is_admin=True)
 ALICE = Context(user_id="alice", project_id="pa", roles=("member",))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.services import Services, build_services
 from neutrino.db.engine import Database
+from neutrino.lib import exceptions as exc
 
 ADMIN = Context(user_id="admin", project_id="padmin", roles=("admin",), is_admin=True)
 ALICE = Context(user_id="alice", project_id="pa", roles=("member",))

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select
 from support.core_world import World
 
-from neutrino.core import exceptions as exc
 from neutrino.db.models import Port
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import dhcp_device_id
 
 

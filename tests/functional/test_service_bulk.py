@@ -3,8 +3,8 @@
 import pytest
 from support.core_world import World
 
-from neutrino.core import exceptions as exc
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import tap_name
 
 

@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from neutrino.core import exceptions
-from neutrino.lib import constants
+from neutrino.lib import constants, exceptions
 
 
 class RecordingCore:

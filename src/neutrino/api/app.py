@@ -19,7 +19,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import openapi
-from neutrino.api.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
 from neutrino.api.auth import Authenticator, BuiltinAuth, KeystoneAuth, NoAuth
 from neutrino.api.controllers import Controller
 from neutrino.api.errors import (
@@ -37,8 +36,9 @@ from neutrino.api.policy import Policy
 from neutrino.api.request import parse_json
 from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
-from neutrino.core.exceptions import NeutronException
 from neutrino.core.services import Services
+from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
+from neutrino.lib.exceptions import NeutronException
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.api import listing, request
-from neutrino.api.attributes import AGENT, AVAILABILITY_ZONE, NETWORK, PORT, SUBNET, Resource
 from neutrino.api.errors import bad_request, not_found
 from neutrino.api.policy import Policy
-from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.services import Collection, ResourceService, Services
+from neutrino.lib import exceptions as exc
+from neutrino.lib.attributes import AGENT, AVAILABILITY_ZONE, NETWORK, PORT, SUBNET, Resource
 
 Item = dict[str, Any]
 Checker = Callable[[str, Item], bool]

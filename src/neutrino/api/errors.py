@@ -1,6 +1,6 @@
 """Errors as Neutron returns them: `{"NeutronError": {"type", "message", "detail"}}`.
 
-Core raises `neutrino.core.exceptions` types and the API maps them by `.kind`; errors the
+Core raises `neutrino.lib.exceptions` types and the API maps them by `.kind`; errors the
 HTTP layer itself detects (a bad body, an unknown URL) carry webob's class names as their
 `type`, exactly as Neutron's do.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from neutrino.core import exceptions as exc
+from neutrino.lib import exceptions as exc
 
 STATUS_BY_KIND = {
     exc.BAD_REQUEST: 400,

@@ -12,20 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from neutrino.api.attributes import Resource
 from neutrino.api.errors import bad_request
-from neutrino.core import exceptions as exc
+from neutrino.lib import exceptions as exc
+from neutrino.lib.attributes import Resource
 
 RESERVED = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"})
-# `fixed_ips=ip_address=X` and `subnet_id=X` go to core; substring matches are applied
-# here to core's results.
+# `fixed_ips=ip_address=X`, `subnet_id=X` and `ip_address_substr=X` go to core as
+# {key: value}; one address must match all that are given.
 _FIXED_IP_KEYS = ("ip_address", "subnet_id", "ip_address_substr")
 
 
 @dataclass
 class ListQuery:
     filters: dict[str, list[Any]] = field(default_factory=dict)
-    fixed_ips: dict[str, list[str]] = field(default_factory=dict)
     fields: list[str] = field(default_factory=list)
     sorts: list[tuple[str, bool]] = field(default_factory=list)  # (key, ascending)
     limit: int | None = None
@@ -40,10 +39,8 @@ def group(params: list[tuple[str, str]]) -> dict[str, list[str]]:
     return grouped
 
 
-def parse_filters(resource: Resource, grouped: dict[str, list[str]]) -> tuple[
-        dict[str, list[Any]], dict[str, list[str]]]:
+def parse_filters(resource: Resource, grouped: dict[str, list[str]]) -> dict[str, list[Any]]:
     filters: dict[str, list[Any]] = {}
-    fixed_ips: dict[str, list[str]] = {}
     invalid = []
     for key, raw_values in grouped.items():
         if key in RESERVED:
@@ -59,10 +56,7 @@ def parse_filters(resource: Resource, grouped: dict[str, list[str]]) -> tuple[
                     raise bad_request(f"Invalid input for fixed_ips. Reason: '{raw}' is not "
                                       "of the form ip_address=X, subnet_id=X or "
                                       "ip_address_substr=X.")
-                if sub == "ip_address_substr":  # core matches whole values only
-                    fixed_ips.setdefault(sub, []).append(value)
-                else:
-                    filters.setdefault("fixed_ips", []).append(f"{sub}={value}")
+                filters.setdefault("fixed_ips", []).append({sub: value})
             continue
         convert = attr.convert_filter
         filters[key] = [convert(value) if convert else value for value in raw_values]
@@ -75,7 +69,7 @@ def parse_filters(resource: Resource, grouped: dict[str, list[str]]) -> tuple[
             filters["project_id"] = [p for p in filters["project_id"] if p in tenants]
         else:
             filters["project_id"] = tenants
-    return filters, fixed_ips
+    return filters
 
 
 def parse_sorts(resource: Resource, grouped: dict[str, list[str]]) -> list[tuple[str, bool]]:
@@ -110,28 +104,16 @@ def parse_limit(grouped: dict[str, list[str]], max_limit: int) -> int | None:
 def parse_query(resource: Resource, params: list[tuple[str, str]],
                 max_limit: int = -1) -> ListQuery:
     grouped = group(params)
-    filters, fixed_ips = parse_filters(resource, grouped)
+    filters = parse_filters(resource, grouped)
     limit = parse_limit(grouped, max_limit)
     marker = grouped.get("marker", [None])[-1] or None
     return ListQuery(
-        filters=filters, fixed_ips=fixed_ips,
+        filters=filters,
         fields=[f for f in grouped.get("fields", []) if f],
         sorts=parse_sorts(resource, grouped),
         limit=limit, marker=marker if limit else None,
         page_reverse=grouped.get("page_reverse", ["False"])[-1].lower() == "true",
     )
-
-
-def _matches_fixed_ips(item: dict[str, Any], wanted: dict[str, list[str]]) -> bool:
-    ips = item.get("fixed_ips") or []
-    for key, values in wanted.items():
-        if key == "ip_address_substr":
-            ok = any(v in ip.get("ip_address", "") for ip in ips for v in values)
-        else:
-            ok = any(ip.get(key) in values for ip in ips)
-        if not ok:
-            return False
-    return True
 
 
 def _compare(a: Any, b: Any) -> int:
@@ -201,7 +183,5 @@ def links(page: Page, query: ListQuery, url: str, params: list[tuple[str, str]],
 
 def list_page(items: list[dict[str, Any]], query: ListQuery, resource: Resource
               ) -> Page:
-    if query.fixed_ips:
-        items = [i for i in items if _matches_fixed_ips(i, query.fixed_ips)]
     ordered = sort_items(items, query.sorts, resource.primary_key)
     return paginate(ordered, query, resource)

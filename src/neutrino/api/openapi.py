@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.api.attributes import (
+from neutrino.lib.attributes import (
     ARRAY,
     OBJECT,
     REQUIRED,

@@ -17,7 +17,7 @@ from oslo_policy import _checks as oslo_checks
 from oslo_policy import policy as oslo_policy
 
 from neutrino.core.context import Context
-from neutrino.core.exceptions import PolicyNotAuthorized
+from neutrino.lib.exceptions import PolicyNotAuthorized
 
 ADMIN = "rule:admin_only"
 ADVSVC_OR_NET_OWNER = "rule:context_is_advsvc or rule:admin_or_network_owner"

@@ -6,11 +6,11 @@ import copy
 import json
 from typing import Any
 
-from neutrino.api.attributes import REQUIRED, UNSET, Resource
 from neutrino.api.errors import bad_request
-from neutrino.api.validators import Invalid
-from neutrino.core.context import Context
-from neutrino.core.exceptions import NeutronException
+from neutrino.core.context import Context, resolve_project
+from neutrino.lib.attributes import REQUIRED, UNSET, Resource
+from neutrino.lib.exceptions import NeutronException
+from neutrino.lib.validators import Invalid
 
 INVALID_BODY = "Body contains invalid data"
 
@@ -92,18 +92,10 @@ def prepare_create(resource: Resource, item: Any, ctx: Context) -> dict[str, Any
 
 
 def _project(resource: Resource, item: dict[str, Any], ctx: Context) -> str:
+    # An empty id counts as none given, as in Neutron.
     given = {k: _validate(resource, k, item[k]) for k in ("tenant_id", "project_id")
-             if k in item}
-    if len(set(given.values())) > 1:
-        raise bad_request("'project_id' and 'tenant_id' do not match")
-    project = next(iter(given.values()), None) or ctx.project_id
-    if not project:
-        raise bad_request("Running without keystone AuthN requires that tenant_id is "
-                          "specified")
-    if not ctx.is_admin and project != ctx.project_id:
-        raise bad_request("Specifying 'project_id' or 'tenant_id' other than the "
-                          "authenticated project in request requires admin privileges")
-    return project
+             if k in item and item[k] != ""}
+    return resolve_project(ctx, given)
 
 
 def prepare_update(resource: Resource, item: Any) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.interfaces import Clock
 from neutrino.db.engine import integrity_kind
+from neutrino.lib import exceptions as exc
 
 
 def new_id() -> str:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from neutrino.conf.settings import ConfigError
-from neutrino.core import exceptions as exc
 from neutrino.db.engine import RetryRequest
+from neutrino.lib import exceptions as exc
 
 LOG = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core import sqlerrors
 from neutrino.db.engine import Database, RetryRequest, integrity_kind
+from neutrino.lib import exceptions as exc
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 30

@@ -3,9 +3,9 @@
 import pytest
 
 from neutrino.api import listing
-from neutrino.api.attributes import AGENT, NETWORK, PORT
 from neutrino.api.errors import ApiError
-from neutrino.core.exceptions import BadRequest, NetworkNotFound
+from neutrino.lib.attributes import AGENT, NETWORK, PORT
+from neutrino.lib.exceptions import BadRequest, NetworkNotFound
 
 
 def parse(resource, query, max_limit=-1):
@@ -33,14 +33,14 @@ def test_unknown_filter_is_refused():
 def test_fixed_ips_filter():
     q = parse(PORT, [("fixed_ips", "ip_address=10.0.0.5"),
                      ("fixed_ips", "ip_address_substr=10.0")])
-    assert q.filters == {"fixed_ips": ["ip_address=10.0.0.5"]}
-    assert q.fixed_ips == {"ip_address_substr": ["10.0"]}
+    assert q.filters == {"fixed_ips": [{"ip_address": "10.0.0.5"},
+                                       {"ip_address_substr": "10.0"}]}
     with pytest.raises(ApiError, match="Invalid input for fixed_ips"):
         parse(PORT, [("fixed_ips", "10.0.0.5")])
 
 
 def test_bad_filter_value():
-    from neutrino.core.exceptions import InvalidInput
+    from neutrino.lib.exceptions import InvalidInput
     with pytest.raises(InvalidInput):
         parse(AGENT, [("alive", "sometimes")])
 

@@ -2,7 +2,7 @@
 
 from neutrino.api.policy import Policy
 from neutrino.core.context import Context
-from neutrino.core.exceptions import PolicyNotAuthorized
+from neutrino.lib.exceptions import PolicyNotAuthorized
 
 ADMIN = Context(user_id="a", project_id="adm", roles=("admin",), is_admin=True)
 MEMBER = Context(user_id="u", project_id="p1", roles=("member",))

@@ -3,10 +3,10 @@
 import pytest
 
 from neutrino.api import request
-from neutrino.api.attributes import AGENT, NETWORK, PORT, SUBNET
 from neutrino.api.errors import ApiError
 from neutrino.core.context import Context
-from neutrino.core.exceptions import InvalidInput
+from neutrino.lib.attributes import AGENT, NETWORK, PORT, SUBNET
+from neutrino.lib.exceptions import HTTPBadRequest, InvalidInput
 
 MEMBER = Context(user_id="u", project_id="p1", roles=("member",))
 ADMIN = Context(user_id="a", project_id="adm", roles=("admin",), is_admin=True)
@@ -73,13 +73,13 @@ def test_create_errors():
 
 
 def test_project_rules():
-    with pytest.raises(ApiError, match="requires admin privileges"):
+    with pytest.raises(HTTPBadRequest, match="requires admin privileges"):
         request.prepare_create(NETWORK, {"tenant_id": "other"}, MEMBER)
-    with pytest.raises(ApiError, match="'project_id' and 'tenant_id' do not match"):
+    with pytest.raises(HTTPBadRequest, match="'project_id' and 'tenant_id' do not match"):
         request.prepare_create(NETWORK, {"tenant_id": "a", "project_id": "b"}, ADMIN)
     body = request.prepare_create(NETWORK, {"project_id": "other"}, ADMIN)
     assert body["tenant_id"] == "other"
-    with pytest.raises(ApiError, match="requires that tenant_id is specified"):
+    with pytest.raises(HTTPBadRequest, match="requires that tenant_id is specified"):
         request.prepare_create(NETWORK, {}, Context(is_admin=True))
 
 

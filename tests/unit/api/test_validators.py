@@ -2,8 +2,8 @@
 
 import pytest
 
-from neutrino.api import validators as v
-from neutrino.core.exceptions import InvalidInput
+from neutrino.lib import validators as v
+from neutrino.lib.exceptions import InvalidInput
 
 
 @pytest.mark.parametrize("raw,expected", [

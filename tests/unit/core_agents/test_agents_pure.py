@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents.registry import (
     agent_load,
     alive_cutoff,
@@ -15,6 +14,7 @@ from neutrino.core.agents.registry import (
     zone_states,
 )
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 NOW = datetime(2026, 11, 25, 22, 31, 53)
 

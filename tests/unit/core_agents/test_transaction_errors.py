@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from neutrino.conf.settings import ConfigError
-from neutrino.core import exceptions as exc
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import RetryRequest
+from neutrino.lib import exceptions as exc
 
 
 class FailingDatabase:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neutrino.core import exceptions as exc
 from neutrino.core.resources import ipam
+from neutrino.lib import exceptions as exc
 
 
 def _ip(value: int) -> str:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neutrino.core import exceptions as exc
 from neutrino.core.resources import macs
+from neutrino.lib import exceptions as exc
 
 
 @given(seed=st.integers())

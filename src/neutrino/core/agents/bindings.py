@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.agents import scheduler
 from neutrino.core.agents.registry import alive_cutoff
 from neutrino.core.agents.scheduler import AgentSlot
@@ -29,6 +28,7 @@ from neutrino.core.transaction import Transactions
 from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import dhcp_device_id
 
 Binding = NetworkDhcpAgentBinding

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.resources import views
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import dhcp_device_id
 
 Binding = NetworkDhcpAgentBinding

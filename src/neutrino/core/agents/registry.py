@@ -19,11 +19,11 @@ from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.dbutil import insert_row_unless_duplicate
 from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 LOG = logging.getLogger(__name__)
 

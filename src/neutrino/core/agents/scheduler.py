@@ -2,7 +2,7 @@
 
 Pure functions of (candidates, agents already hosting the network, how many to add, AZ
 hints, rng). The database work around them (reading candidates, inserting bindings under
-the (network_id, binding_index) constraint) lives in `neutrino.core.agents.dhcp`.
+the (network_id, binding_index) constraint) lives in `neutrino.core.agents.bindings`.
 
 Policies, chosen by `CoreSettings.network_scheduler`:
 - `chance`: a random sample of the candidates.

@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from neutrino.core import exceptions as exc
+from neutrino.lib import exceptions as exc
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -200,10 +200,6 @@ def pick_address(pools: Sequence[Pool], taken: set[int], collided: bool,
     if not candidates:
         return None
     return (rng or random).choice(candidates)
-
-
-def in_any_pool(value: int, pools: Iterable[Pool]) -> bool:
-    return any(value in p for p in pools)
 
 
 def overlaps(a: IPNetwork, b: IPNetwork) -> bool:

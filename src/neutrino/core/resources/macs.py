@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from neutrino.core import exceptions as exc
+from neutrino.lib import exceptions as exc
 
 _MAC = re.compile(r"^([0-9a-fA-F]{2})([:-][0-9a-fA-F]{2}){5}$")
 

@@ -10,39 +10,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
-from neutrino.core.context import Context
+from neutrino.core.context import Context, resolve_project
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
 from neutrino.core.resources import segments, views
 from neutrino.db import models
-from neutrino.lib import constants
+from neutrino.lib import attributes, constants
+from neutrino.lib import exceptions as exc
 
-LIMITS = {"name": 255, "description": 255, "dns_domain": 255, "tenant_id": 255,
-          "project_id": 255, "provider:physical_network": 64, "provider:network_type": 32}
-UPDATABLE = {"name", "admin_state_up", "shared", "router:external", "dns_domain",
-             "description", *segments.PROVIDER_KEYS}
-READ_ONLY = {"id", "tenant_id", "project_id", "status", "subnets", "mtu", "created_at",
-             "updated_at", "revision_number", "availability_zones",
-             "availability_zone_hints"}
-
-
-def resolve_project(ctx: Context, body: dict[str, Any], fallback: str | None = None) -> str:
-    """The project a new resource belongs to, as Neutron's API decides it."""
-    tenant, project = body.get("tenant_id"), body.get("project_id")
-    if tenant is not None and project is not None and tenant != project:
-        raise exc.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
-    given = project if project is not None else tenant
-    if given is not None and not ctx.is_admin and given != ctx.project_id:
-        raise exc.HTTPBadRequest(
-            "Specifying 'project_id' or 'tenant_id' other than the authenticated project "
-            "in request requires admin privileges")
-    chosen = given if given is not None else (ctx.project_id or fallback)
-    if chosen is None:
-        raise exc.HTTPBadRequest(
-            "Running without keystone AuthN requires that tenant_id is specified")
-    return chosen
+LIMITS = attributes.NETWORK.limits
+UPDATABLE = attributes.NETWORK.updatable
+READ_ONLY = attributes.NETWORK.read_only
 
 
 def get(session: Session, ctx: Context, network_id: str, for_update: bool = False,

@@ -18,8 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
-from neutrino.core.context import Context
+from neutrino.core.context import Context, resolve_project
 from neutrino.core.dbutil import (
     check_lengths,
     dumps,
@@ -32,17 +31,14 @@ from neutrino.core.resources import filters as flt
 from neutrino.core.resources import ipam, macs, networks, subnets, views
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
-from neutrino.lib import constants
+from neutrino.lib import attributes, constants
+from neutrino.lib import exceptions as exc
 
-UPDATABLE = {"name", "description", "admin_state_up", "mac_address", "fixed_ips",
-             "device_id", "device_owner", "binding:host_id", "binding:vnic_type",
-             "binding:profile", "dns_name", "extra_dhcp_opts"}
+UPDATABLE = attributes.PORT.updatable
 VIF_TYPE_BRIDGE = "bridge"
 VIF_TYPE_UNBOUND = "unbound"
 BRIDGE_VIF_DETAILS = {"connectivity": "l2", "port_filter": True}
-LIMITS = {"name": 255, "description": 255, "device_id": 255, "device_owner": 255,
-          "dns_name": 255, "binding:host_id": 255, "binding:vnic_type": 64, "tenant_id": 255,
-          "project_id": 255}
+LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
@@ -400,7 +396,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            body: dict[str, Any]) -> models.Port:
     check_lengths(body, LIMITS)
     net = _network_for_port(session, ctx, body.get("network_id"), "create_port")
-    project = networks.resolve_project(ctx, body, fallback=net.project_id)
+    project = resolve_project(ctx, body, fallback=net.project_id)
     options = _dhcp_opts(body.get("extra_dhcp_opts"))
     requests = None if body.get("fixed_ips") is None else _requested_ips(body["fixed_ips"])
     stamp = now(clock)

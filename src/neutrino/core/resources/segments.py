@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.dbutil import insert_unless_duplicate, new_id
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest
 from neutrino.lib import constants
+from neutrino.lib import exceptions as exc
 
 PROVIDER_KEYS = ("provider:network_type", "provider:physical_network",
                  "provider:segmentation_id")

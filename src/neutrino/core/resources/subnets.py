@@ -10,21 +10,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
-from neutrino.core.context import Context
+from neutrino.core.context import Context, resolve_project
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
 from neutrino.core.resources import ipam, networks
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.db import models
-from neutrino.lib import constants
+from neutrino.lib import attributes, constants
+from neutrino.lib import exceptions as exc
 
 MAX_DNS_NAMESERVERS = 5  # Neutron's max_dns_nameservers
 MAX_HOST_ROUTES = 20  # Neutron's max_subnet_host_routes
-UPDATABLE = {"name", "description", "gateway_ip", "allocation_pools", "dns_nameservers",
-             "host_routes", "enable_dhcp"}
-LIMITS = {"name": 255, "description": 255, "tenant_id": 255, "project_id": 255}
+UPDATABLE = attributes.SUBNET.updatable
+LIMITS = attributes.SUBNET.limits
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 
 
@@ -156,7 +155,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     net = networks.get(session, ctx, body["network_id"], for_update=True)
     if not flt.owns(ctx, net.project_id):
         raise exc.PolicyNotAuthorized(action="create_subnet")
-    project = networks.resolve_project(ctx, body, fallback=net.project_id)
+    project = resolve_project(ctx, body, fallback=net.project_id)
     if body.get("cidr") is None:
         raise exc.BadRequest(resource="subnets",
                              msg="a subnetpool must be specified in the absence of a cidr")

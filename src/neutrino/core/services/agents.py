@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.ha import Failover
 from neutrino.core.agents.notify import Outbox, network_create_payload, network_delete_payload
@@ -15,6 +14,7 @@ from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.networks import NetworkService
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 
 class AgentService:

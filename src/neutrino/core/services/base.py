@@ -21,7 +21,7 @@ class Collection(Protocol):
     """A collection as the API sees it: read, change, delete (agents are no more).
     Results carry every attribute (the API strips by visibility and `fields=`); `filters`
     hold already converted values, OR within a key, AND across. Errors are
-    `neutrino.core.exceptions` types; NotFound also for what the caller may not see."""
+    `neutrino.lib.exceptions` types; NotFound also for what the caller may not see."""
 
     def get(self, ctx: Context, id: str) -> Body: ...
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]: ...

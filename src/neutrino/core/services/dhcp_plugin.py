@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents import dhcp, provisioning
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
@@ -18,6 +17,7 @@ from neutrino.core.services.ports import PortService, rebind
 from neutrino.core.services.scheduling import blocks_for
 from neutrino.db.models import Network, Port
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import dhcp_device_id
 
 # What an agent may change on its own DHCP port.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents.notify import Outbox, hosting_hosts, network_delete_payload
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 
 class NetworkService:

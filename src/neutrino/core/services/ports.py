@@ -9,7 +9,6 @@ from collections.abc import Callable
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents import provisioning
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
@@ -25,6 +24,7 @@ from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 # Checks the locked row before an update writes, in the same transaction.
 Guard = Callable[[Session, Port], None]

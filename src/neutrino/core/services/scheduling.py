@@ -9,12 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core import exceptions as exc
 from neutrino.core.agents import provisioning
 from neutrino.core.agents.bindings import DhcpBindings, has_binding, has_dhcp_subnet
 from neutrino.core.agents.notify import Outbox, network_create_payload
 from neutrino.db.engine import RetryRequest
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 LOG = logging.getLogger(__name__)
 

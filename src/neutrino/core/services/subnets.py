@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts, subnet_delete_payload
 from neutrino.core.context import Context
@@ -13,6 +12,7 @@ from neutrino.core.resources import subnets, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.scheduling import schedule_after_commit
 from neutrino.lib import constants as const
+from neutrino.lib import exceptions as exc
 
 
 def _joined(hosts: list[str], more: list[str]) -> list[str]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import oslo_messaging
 
-from neutrino.core.exceptions import NeutronException
 from neutrino.core.services.agents import AgentService
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
+from neutrino.lib.exceptions import NeutronException
 
 _expected = oslo_messaging.expected_exceptions(NeutronException)
 

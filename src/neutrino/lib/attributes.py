@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.api import validators as v
-from neutrino.core import exceptions as exc
+from neutrino.lib import exceptions as exc
+from neutrino.lib import validators as v
 
 
 class _Sentinel:
@@ -47,6 +47,9 @@ class Attribute:
     enforce_policy: bool = False
     nullable: bool = False
     description: str = ""
+    # The longest string the column holds; core checks it for callers the API's
+    # validation never saw (the agents' RPC).
+    max_length: int | None = None
 
     @property
     def sortable(self) -> bool:
@@ -78,6 +81,18 @@ class Resource:
     def visible_names(self) -> list[str]:
         return [a.name for a in self.attributes if a.visible]
 
+    @property
+    def updatable(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attributes if a.allow_put)
+
+    @property
+    def read_only(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attributes if not a.allow_put)
+
+    @property
+    def limits(self) -> dict[str, int]:
+        return {a.name: a.max_length for a in self.attributes if a.max_length is not None}
+
 
 def _bool_attr(name: str, default: Any = UNSET, post: bool = True, put: bool = True,
                **kw: Any) -> Attribute:
@@ -90,24 +105,32 @@ def _ro(name: str, type_: str = STRING, filter_: bool = False,
     return Attribute(name, type_, filter=filter_, convert_filter=convert, **kw)
 
 
+def _text(name: str, max_length: int, default: Any = UNSET, post: bool = True,
+          put: bool = True, make: Callable[[int], v.Validator] = v.safe_string,
+          **kw: Any) -> Attribute:
+    """A string attribute whose validator and length limit come from one number."""
+    return Attribute(name, STRING, make(max_length), default, post, put,
+                     max_length=max_length, **kw)
+
+
 def _id() -> Attribute:
     return Attribute("id", STRING, v.uuid_, filter=True, description="UUID")
 
 
 def _name() -> Attribute:
-    return Attribute("name", STRING, v.safe_string(255), "", True, True, filter=True)
+    return _text("name", 255, "", filter=True)
 
 
 def _project() -> tuple[Attribute, ...]:
     return (
-        Attribute("tenant_id", STRING, v.safe_string(255), UNSET, True, False, filter=True),
-        Attribute("project_id", STRING, v.safe_string(255), UNSET, True, False, filter=True),
+        _text("tenant_id", 255, put=False, filter=True),
+        _text("project_id", 255, put=False, filter=True),
     )
 
 
 def _standard() -> tuple[Attribute, ...]:
     return (
-        Attribute("description", STRING, v.safe_string(255), "", True, True, filter=True),
+        _text("description", 255, "", filter=True),
         _ro("created_at"),
         _ro("updated_at"),
         _ro("revision_number", INTEGER, True, v.to_int),
@@ -122,16 +145,15 @@ NETWORK = Resource("network", "networks", (
     *_project(),
     _bool_attr("shared", False, enforce_policy=True),
     _ro("mtu", INTEGER, True, v.to_int),
-    Attribute("provider:network_type", STRING, v.safe_string(32), UNSET, True, True,
-              filter=True, enforce_policy=True, nullable=True),
-    Attribute("provider:physical_network", STRING, v.safe_string(64), UNSET, True, True,
-              filter=True, enforce_policy=True, nullable=True),
+    _text("provider:network_type", 32, filter=True, enforce_policy=True, nullable=True),
+    _text("provider:physical_network", 64, filter=True, enforce_policy=True,
+          nullable=True),
     Attribute("provider:segmentation_id", INTEGER, v.int_or_none, UNSET, True, True,
               filter=True, convert_filter=v.to_int, enforce_policy=True, nullable=True),
     _bool_attr("router:external", False, enforce_policy=True),
     Attribute("availability_zone_hints", ARRAY, v.name_list(255), [], True, False),
     _ro("availability_zones", ARRAY),
-    Attribute("dns_domain", STRING, v.dns_domain_name(255), "", True, True),
+    _text("dns_domain", 255, "", make=v.dns_domain_name),
     *_standard(),
 ), lambda id_: exc.NetworkNotFound(net_id=id_), description="Layer 2 network")
 
@@ -170,22 +192,20 @@ PORT = Resource("port", "ports", (
               enforce_policy=True),
     Attribute("fixed_ips", ARRAY, v.fixed_ips, UNSET, True, True, filter=True,
               enforce_policy=True),
-    Attribute("device_id", STRING, v.safe_string(255), "", True, True, filter=True),
-    Attribute("device_owner", STRING, v.safe_string(255), "", True, True, filter=True,
-              enforce_policy=True),
+    _text("device_id", 255, "", filter=True),
+    _text("device_owner", 255, "", filter=True, enforce_policy=True),
     *_project(),
     _ro("status", filter_=True),
-    Attribute("binding:host_id", STRING, v.safe_string(255), UNSET, True, True,
-              filter=True, enforce_policy=True),
+    _text("binding:host_id", 255, filter=True, enforce_policy=True),
     _ro("binding:vif_type", enforce_policy=True),
     _ro("binding:vif_details", OBJECT, enforce_policy=True),
     Attribute("binding:vnic_type", STRING, v.values(_VNIC_TYPES), "normal", True, True,
-              filter=True, enforce_policy=True),
+              filter=True, enforce_policy=True, max_length=64),
     Attribute("binding:profile", OBJECT, v.dict_or_none, UNSET, True, True,
               enforce_policy=True, nullable=True),
     Attribute("extra_dhcp_opts", ARRAY, v.extra_dhcp_opts, UNSET, True, True,
               nullable=True),
-    Attribute("dns_name", STRING, v.dns_host_name(255), "", True, True),
+    _text("dns_name", 255, "", make=v.dns_host_name),
     _ro("dns_assignment", ARRAY),
     *_standard(),
 ), lambda id_: exc.PortNotFound(port_id=id_), description="Network port")

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from neutrino.core.exceptions import InvalidInput
+from neutrino.lib.exceptions import InvalidInput
 
 Validator = Callable[[Any], Any]
 
@@ -58,12 +58,6 @@ def to_int(value: Any) -> int:
         except ValueError:
             pass
     raise InvalidInput(error_message=f"'{value}' is not an integer")
-
-
-def to_int_or_none(value: Any) -> int | None:
-    if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
-        return None
-    return to_int(value)
 
 
 # --- validators -------------------------------------------------------------------------
