@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -49,6 +50,10 @@ DATABASES = ("keystone", "nova_api", "nova_cell0", "nova", "placement", "glance"
 
 class CloudError(RuntimeError):
     pass
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def installed(venv: Path = VENV) -> bool:
@@ -180,6 +185,7 @@ class OpenStackCloud:
         self.flavor_id = ""
         self.timings: dict[str, float] = {}
         self._admin_token: tuple[str, float] | None = None
+        self._old_sigterm: object = None
 
     # -- URLs and clients ---------------------------------------------------------------------
 
@@ -239,16 +245,24 @@ class OpenStackCloud:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def __enter__(self) -> OpenStackCloud:
+        # A SIGTERM (timeout, CI stopping a run) must still drop the databases and vhost.
+        if threading.current_thread() is threading.main_thread():
+            self._old_sigterm = signal.signal(signal.SIGTERM, _raise_exit)
         try:
             self.start()
         except BaseException:
-            self.stop()
+            self.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            if self._old_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._old_sigterm)
+                self._old_sigterm = None
 
     def start(self) -> None:
         if not installed(self.venv):
@@ -552,6 +566,21 @@ class OpenStackCloud:
         self._wait_http("placement", self.url("placement"))
         self._wait_http("glance", self.url("glance") + "/versions")
         self._wait_http("nova-api", self.url("nova-api") + "/")
+
+    def external_events(self) -> list[tuple[str, str]]:
+        """(event name, tag) of every os-server-external-events event Nova's API accepted,
+        read from its log (Nova logs each as it creates it)."""
+        found = []
+        try:
+            text = self.log_path("nova-api").read_text(errors="replace")
+        except OSError:
+            return found
+        for line in text.splitlines():
+            marker = "Creating event "
+            if marker in line:
+                name, _, tag = line.split(marker, 1)[1].split(" ", 1)[0].partition(":")
+                found.append((name, tag))
+        return found
 
     def compute_services(self) -> list[dict]:
         status, _, body = self.nova("GET", "/os-services?binary=nova-compute")
