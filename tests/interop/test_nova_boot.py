@@ -14,9 +14,14 @@ import subprocess
 import time
 
 import pytest
+from support import netns as tn
+from support.agents import start_linuxbridge_agent
 from support.openstack import OpenStackCloud, installed
+from support.rabbit import RabbitVhost
 from support.recorder import RecordingProxy
 from support.server import NeutrinoServer
+
+from neutrino.lib import naming
 
 pytestmark = [
     pytest.mark.interop,
@@ -30,8 +35,13 @@ HOST = "novahost1"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    """Keystone, Placement, Glance and Nova (fake driver, compute host `novahost1`); Neutrino
+    behind a recording proxy; and for `novahost1` a namespace with Neutrino's Linux bridge
+    agent, where the test plays libvirt's part: with `vif_type: tap` libvirt makes the tap
+    `tap<port id[:11]>` with the port's MAC and leaves the rest to the agent."""
     workdir = tmp_path_factory.mktemp("nova-interop")
     with RecordingProxy(log_path=workdir / "neutron-calls.jsonl") as proxy, \
+            RabbitVhost() as vhost, tn.NetnsResources() as hosts, \
             OpenStackCloud(workdir / "cloud", proxy.url, compute_hosts=(HOST,)) as cloud:
         nova_section = {k: v for k, v in cloud.keystone_authtoken("neutron").items()
                         if k not in ("www_authenticate_uri", "memcached_servers")}
@@ -42,11 +52,26 @@ def stack(tmp_path_factory):
                         "notify_nova_on_port_data_changes": "true",
                         "send_events_interval": 1},
             "nova": {**nova_section, "endpoint_type": "public"},
+            # A VLAN needs 802.1Q, which this kernel lacks: tenant networks are local
+            # (one bridge per network on the host, no uplink).
+            "vlans": {"tenant_network_type": "local"},
         }
         with NeutrinoServer(workdir / "neutrino", auth_strategy="keystone",
-                            options=options) as neutrino:
+                            transport_url=vhost.url, options=options) as neutrino:
             proxy.target = neutrino.url
-            yield cloud, proxy, neutrino
+            hypervisor = hosts.namespace("novahost1-")
+            hosts.veth("eth0", tn.unique("phy"), ns_a=hypervisor, ns_b=hosts.namespace())
+            start_linuxbridge_agent(workdir / "lb-agent", HOST, hypervisor, vhost.url, hosts)
+            yield cloud, proxy, neutrino, hypervisor, hosts
+
+
+def plug_tap(hypervisor: str, hosts: tn.NetnsResources, port: dict) -> str:
+    """What libvirt's plug_tap does for `vif_type: tap`: the device, the MAC, up."""
+    tap = naming.tap_name(port["id"])
+    tn.ip("tuntap", "add", "dev", tap, "mode", "tap", netns=hypervisor)
+    hosts.defer(lambda: tn.ip("link", "del", tap, netns=hypervisor, check=False))
+    tn.ip("link", "set", tap, "address", port["mac_address"], "up", netns=hypervisor)
+    return tap
 
 
 def openstack(cloud: OpenStackCloud, *args: str, check: bool = True, timeout: float = 400):
@@ -79,7 +104,7 @@ def wait_for_events(cloud: OpenStackCloud, want: set[tuple[str, str]], timeout: 
 
 
 def test_the_cloud_is_up(stack):
-    cloud, _, _ = stack
+    cloud = stack[0]
     token, body = cloud.token()
     assert token and {r["name"] for r in body["token"]["roles"]} >= {"admin"}
     assert show(cloud, "image", "show", cloud.image_id)["status"] == "active"
@@ -91,7 +116,7 @@ def test_the_cloud_is_up(stack):
 
 @pytest.fixture(scope="module")
 def net1(stack):
-    cloud, _, _ = stack
+    cloud = stack[0]
     net = show(cloud, "network", "create", "net1")
     show(cloud, "subnet", "create", "--network", "net1", "--subnet-range", "192.0.2.0/24",
          "sub1")
@@ -99,7 +124,7 @@ def net1(stack):
 
 
 def test_boot_and_delete_on_network(stack, net1):
-    cloud, proxy, _ = stack
+    cloud, proxy = stack[:2]
     mark = proxy.mark()
     done = openstack(cloud, "server", "create", "--flavor", cloud.flavor_id, "--image",
                      cloud.image_id, "--network", "net1", "--wait", "-f", "json", "vm1",
@@ -114,10 +139,15 @@ def test_boot_and_delete_on_network(stack, net1):
     assert port["binding_host_id"] == HOST
     assert port["binding_vif_type"] == "tap"
     assert port["device_owner"].startswith("compute:")
-    seen = wait_for_events(cloud, {("network-changed", port["id"]),
-                                   ("network-vif-plugged", port["id"])})
+    seen = wait_for_events(cloud, {("network-changed", port["id"])})
     assert ("network-changed", port["id"]) in seen, seen
-    # Nova's fake driver never plugs a tap, so this one needs the agent side (see findings).
+    assert ("network-vif-plugged", port["id"]) not in seen  # no tap yet, no agent report
+
+    hypervisor, hosts = stack[3], stack[4]
+    tap = plug_tap(hypervisor, hosts, port)
+    tn.wait_for(lambda: show(cloud, "port", "show", port["id"])["status"] == "ACTIVE", 60)
+    assert tn.link_master(tap, hypervisor) == naming.bridge_name(net1["id"])
+    seen = wait_for_events(cloud, {("network-vif-plugged", port["id"])})
     assert ("network-vif-plugged", port["id"]) in seen, seen
 
     openstack(cloud, "server", "delete", "--wait", "vm1")
@@ -125,7 +155,7 @@ def test_boot_and_delete_on_network(stack, net1):
 
 
 def test_boot_with_a_port_the_user_made(stack, net1):
-    cloud, proxy, _ = stack
+    cloud, proxy = stack[:2]
     port = show(cloud, "port", "create", "--network", "net1", "p1")
     mark = proxy.mark()
     done = openstack(cloud, "server", "create", "--flavor", cloud.flavor_id, "--image",
@@ -150,7 +180,7 @@ def test_boot_with_a_port_the_user_made(stack, net1):
 
 
 def test_quotas_answer(stack):
-    cloud, _, _ = stack
+    cloud = stack[0]
     _, body = cloud.token()
     project = body["token"]["project"]["id"]
     quota = show(cloud, "quota", "show", "--network", project)
