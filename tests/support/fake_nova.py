@@ -26,6 +26,7 @@ class FakeNova:
         self.down = False  # answer event POSTs with 503
         self.status = 200  # when up
         self.headers: list[dict[str, str]] = []
+        self.arrived = threading.Event()  # set by every accepted batch
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -102,6 +103,7 @@ class FakeNova:
                         if status in (200, 207):
                             nova.batches.append(body["events"])
                             nova.headers.append(dict(self.headers))
+                            nova.arrived.set()
                     if status in (200, 207):
                         self._reply(status, {"events": [{**e, "code": 200}
                                                         for e in body["events"]]})
