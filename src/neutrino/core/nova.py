@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import NovaSettings
@@ -250,8 +251,9 @@ class NovaEventQueue:
         ids = [item.id for item in claim.items]
 
         def work(session: Session) -> int:
-            result = session.execute(delete(NovaEvent).where(
-                NovaEvent.id.in_(ids), NovaEvent.claim_token == claim.token),
+            result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                delete(NovaEvent).where(NovaEvent.id.in_(ids),
+                                        NovaEvent.claim_token == claim.token),
                 execution_options={"synchronize_session": False})
             return result.rowcount or 0
         return self.tx.run(work)

@@ -54,7 +54,7 @@ class NovaClient:
         if settings.auth_type is None:
             raise ValueError("Nova is not configured ([nova] auth_type)")
         values = dict(settings.auth_options)
-        loader = ks_loading.get_plugin_loader(settings.auth_type)
+        loader: Any = ks_loading.get_plugin_loader(settings.auth_type)
         auth = loader.load_from_options_getter(lambda opt: values.get(opt.dest))
         self.session = ks_session.Session(auth=auth, verify=settings.verify,
                                           cert=settings.cert, timeout=settings.timeout)
