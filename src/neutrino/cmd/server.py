@@ -38,13 +38,20 @@ from neutrino.conf import opts
 from neutrino.conf.settings import (
     ApiSettings,
     ConfigError,
+    NovaSettings,
     api_settings,
     core_settings,
     database_settings,
+    nova_settings,
     rpc_settings,
 )
+from neutrino.core.agents.nova import NovaEventQueue
+from neutrino.core.interfaces import SystemClock
 from neutrino.core.services import Services, build_services
+from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
+from neutrino.nova.client import NovaClient
+from neutrino.nova.sender import NovaSender, SenderLoop
 from neutrino.rpc.server.listeners import start_rpc_servers
 from neutrino.rpc.server.notifier import RpcDhcpNotifier
 from neutrino.rpc.transport import get_transport
@@ -158,18 +165,38 @@ class ApiServer:
 
 
 class Server:
-    """A running server: API, RPC listeners and HA monitor. `stop()` undoes `start_server`."""
+    """A running server: API, RPC listeners, HA monitor and Nova notifier. `stop()` undoes
+    `start_server`."""
 
-    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer) -> None:
+    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer,
+                 nova: SenderLoop | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
+        self.nova = nova
 
     def stop(self) -> None:
+        nova_stop = self.nova.stop if self.nova is not None else (lambda: None)
         for name, step in (("API", self.api.stop), ("HA monitor", self.monitor.stop),
+                           ("Nova notifier", nova_stop),
                            ("RPC servers", self.rpc.stop), ("database", self.db.dispose)):
             try:
                 step()
             except Exception:
                 LOG.exception("Error stopping the %s", name)
+
+
+def nova_sender(db: Database, settings: NovaSettings) -> SenderLoop | None:
+    """The loop sending the outbox's events to Nova; None (and nothing recorded) without a
+    [nova] auth_type and auth_url."""
+    if not settings.enabled:
+        LOG.info("No [nova] auth_type/auth_url: Nova is not told of port changes")
+        return None
+    options = dict(settings.auth_options)
+    LOG.info("Telling Nova of port changes (auth_url %s, region %s, %s endpoint; status "
+             "changes: %s, data changes: %s), every %ss", options.get("auth_url"),
+             settings.region_name, settings.endpoint_type, settings.notify_on_port_status,
+             settings.notify_on_port_data, settings.send_events_interval)
+    queue = NovaEventQueue(Transactions(db), SystemClock())
+    return SenderLoop(NovaSender(queue, NovaClient(settings), settings.send_events_interval))
 
 
 def prepare_database(db: Database) -> None:
@@ -188,7 +215,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
     """The API application over core's services of its own (one set per process)."""
     settings = api_settings(conf)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
-    services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport))
+    services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
+                              nova_settings=nova_settings(conf))
     app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone)
     return app, services
 
@@ -215,6 +243,7 @@ def check_config(conf: cfg.ConfigOpts) -> None:
     core_settings(conf)
     database_settings(conf)
     rpc_settings(conf)
+    nova_settings(conf)
     policy_file(conf)
 
 
@@ -231,16 +260,19 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     app, services = build_app(conf, db, transport)
     rpc = start_rpc_servers(transport, services, host=conf.host)
     monitor = FailoverLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
+    nova = nova_sender(db, nova_settings(conf))
     api = ApiServer(app, settings.bind_host, settings.bind_port, sock)
     try:
         monitor.start()
+        if nova is not None:
+            nova.start()
         api.start()
     except BaseException:
-        Server(db, rpc, monitor, api).stop()
+        Server(db, rpc, monitor, api, nova).stop()
         raise
     LOG.info("%s listening on http://%s (auth_strategy = %s)", PROG, api.address,
              settings.auth_strategy)
-    return Server(db, rpc, monitor, api)
+    return Server(db, rpc, monitor, api, nova)
 
 
 

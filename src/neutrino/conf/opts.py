@@ -6,6 +6,7 @@ oslo.config ignores keys nobody registered, so options of other OpenStack servic
 
 import socket
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 # Neutron's exchange, so Neutron's agents and ours can share a broker.
@@ -68,6 +69,26 @@ server_opts: list[cfg.Opt] = [
     cfg.IntOpt("global_physnet_mtu", default=1500, min=68, help="MTU of physical networks."),
     cfg.IntOpt("pagination_max_limit", default=-1,
                help="Largest page a list returns; -1 is unlimited."),
+]
+
+# Neutron's names and defaults: Nova hears of its servers' ports through these.
+nova_notify_opts = [
+    cfg.BoolOpt("notify_nova_on_port_status_changes", default=True,
+                help="Send Nova network-vif-plugged/unplugged when a compute port's status "
+                     "changes (needs a [nova] section)."),
+    cfg.BoolOpt("notify_nova_on_port_data_changes", default=True,
+                help="Send Nova network-changed/network-vif-deleted when a compute port "
+                     "changes or is deleted (needs a [nova] section)."),
+    cfg.IntOpt("send_events_interval", default=2, min=1,
+               help="Seconds between batches of events sent to Nova."),
+]
+
+# [nova]: besides these, keystoneauth's auth_type (and that plugin's options: auth_url,
+# username, ...) and session options, registered by `register`.
+nova_opts = [
+    cfg.StrOpt("region_name", help="Region of the Nova endpoint in the service catalog."),
+    cfg.StrOpt("endpoint_type", default="public", choices=["public", "admin", "internal"],
+               help="Which Nova endpoint of the catalog to use."),
 ]
 
 # Several hosts on one machine (the lab, tests, the all-in-one mode): an agent can act in a
@@ -158,7 +179,8 @@ identity_opts: list[cfg.Opt] = [
 ]
 
 GROUPS: dict[str, list[cfg.Opt]] = {
-    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts,
+    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts
+    + nova_notify_opts,
     "AGENT": agent_opts,
     "database": database_opts,
     "vlans": vlans_opts,
@@ -166,7 +188,9 @@ GROUPS: dict[str, list[cfg.Opt]] = {
     "ml2_type_vlan": ml2_type_vlan_opts,
     "linux_bridge": linux_bridge_opts,
     "identity": identity_opts,
+    "nova": nova_opts,
 }
+NOVA = "nova"
 
 
 # oslo.messaging's own options (transport_url, control_exchange, rpc_response_timeout and the
@@ -195,11 +219,21 @@ def register(conf: cfg.ConfigOpts) -> None:
     _register_own(conf)
     for group, opts in _messaging_opts():
         conf.register_opts(opts, group=group)
+    # The auth plugin's own options are registered once auth_type is known (settings).
+    ks_loading.register_auth_conf_options(conf, NOVA)
+    ks_loading.register_session_conf_options(conf, NOVA)
+
+
+def _nova_keystoneauth_opts() -> list[cfg.Opt]:
+    """As Neutron documents [nova]: the common, session and `password` plugin options."""
+    return (ks_loading.get_auth_common_conf_options() + ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_plugin_conf_options("password"))
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """For oslo-config-generator."""
     extra = {(g or "DEFAULT"): o for g, o in _messaging_opts()}
+    extra[NOVA] = _nova_keystoneauth_opts()
     return [(group, list(opts) + extra.pop(group, [])) for group, opts in GROUPS.items()] + \
         list(extra.items())
 

@@ -6,7 +6,7 @@ Nothing below `cmd/` reads a ConfigOpts: the layers take these plain values inst
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from oslo_config import cfg
 
@@ -111,6 +111,27 @@ class CoreSettings:
         parse_vlan_ranges(_default.vlans.network_vlan_ranges))
     base_mac: str = _default.base_mac
     global_physnet_mtu: int = _default.global_physnet_mtu
+
+
+@dataclass(frozen=True)
+class NovaSettings:
+    """[nova] and the notify_nova_* options. `auth_options` are the keystoneauth plugin's
+    options by name (auth_url, username, ...); no auth_type means no Nova."""
+
+    auth_type: str | None = None
+    auth_options: tuple[tuple[str, object], ...] = field(default=(), repr=False)  # secrets
+    region_name: str | None = None
+    endpoint_type: str = "public"
+    verify: bool | str = True  # False (insecure), True, or a CA bundle path
+    cert: tuple[str, str] | str | None = None
+    timeout: float | None = None
+    notify_on_port_status: bool = True
+    notify_on_port_data: bool = True
+    send_events_interval: float = 2
+
+    @property
+    def enabled(self) -> bool:
+        return self.auth_type is not None
 
 
 @dataclass(frozen=True)
@@ -265,3 +286,35 @@ def linuxbridge_settings(conf: cfg.ConfigOpts) -> LinuxBridgeSettings:
         agent=agent_settings(conf),
         interface_mappings=parse_mappings(conf.linux_bridge.physical_interface_mappings),
     )
+
+
+def nova_settings(conf: cfg.ConfigOpts) -> NovaSettings:
+    """The [nova] section; registers the options of the auth plugin it names (as
+    keystoneauth's own conf loading does). Nova counts as configured when auth_type is set
+    and, for plugins that take one, auth_url is too."""
+    from keystoneauth1 import exceptions as ks_exc
+    from keystoneauth1 import loading as ks_loading
+
+    group = conf.nova
+    base = NovaSettings(
+        region_name=group.region_name, endpoint_type=group.endpoint_type,
+        notify_on_port_status=conf.notify_nova_on_port_status_changes,
+        notify_on_port_data=conf.notify_nova_on_port_data_changes,
+        send_events_interval=conf.send_events_interval)
+    if not group.auth_type:
+        return base
+    try:
+        plugin_opts = ks_loading.get_auth_plugin_conf_options(group.auth_type)
+    except ks_exc.NoMatchingPlugin:
+        raise ConfigError(f"[nova] auth_type {group.auth_type!r} is not a keystoneauth "
+                          "plugin") from None
+    conf.register_opts(plugin_opts, group="nova")
+    options = tuple((o.dest, group[o.dest]) for o in plugin_opts)
+    if any(name == "auth_url" and not value for name, value in options):
+        return base
+    verify: bool | str = group.cafile or not group.insecure
+    cert: tuple[str, str] | str | None = None
+    if group.certfile:
+        cert = (group.certfile, group.keyfile) if group.keyfile else group.certfile
+    return replace(base, auth_type=group.auth_type, auth_options=options, verify=verify,
+                   cert=cert, timeout=group.timeout)

@@ -7,7 +7,7 @@ Neutron error, so no SQL error ever reaches the API or an RPC caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +25,11 @@ Exhausted = Callable[[], exc.NeutronException]
 
 
 class Transactions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, session_info: Mapping[str, object] | None = None) -> None:
+        """`session_info` goes into every session's `info`: what hooks deep inside a unit
+        of work read (whether to record events for Nova, see core/nova.py)."""
         self.db = db
+        self.session_info = dict(session_info or {})
 
     def run(self, work: Callable[[Session], T], exhausted: Exhausted = sqlerrors.busy,
             readonly: bool = False) -> T:
@@ -36,6 +39,7 @@ class Transactions:
 
         def attempt(session: Session) -> T:
             nonlocal vanished
+            session.info.update(self.session_info)
             try:
                 return work(session)
             except IntegrityError as err:

@@ -250,3 +250,26 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class NovaEvent(Base):
+    """An event for Nova's os-server-external-events API, written in the transaction of the
+    port change that causes it (an outbox): a sender in any server replica claims it
+    (`claim_token` until `claimed_until`), posts it, and deletes it once Nova has it."""
+
+    __tablename__ = "novaevents"
+    # Senders look for due, unclaimed events in id (= recording) order.
+    __table_args__ = (Index("ix_novaevents_next_attempt_at", "next_attempt_at"),)
+
+    # Autoincrement: the order events were recorded in, the order Nova gets them in.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    server_uuid: Mapped[str] = mapped_column(String(255), nullable=False)
+    tag: Mapped[str] = mapped_column(ID, nullable=False)  # the port's id
+    status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)

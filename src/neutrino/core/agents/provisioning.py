@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
+from neutrino.core.agents import nova
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.db.models import Agent, Port, ProvisioningBlock
 from neutrino.lib import constants as const
@@ -95,6 +96,8 @@ def set_status(session: Session, port_ids: list[str], status: str, now: datetime
     """Status changes bump the revision, as every change of a port does in Neutron."""
     if not port_ids:
         return 0
+    # Nova hears of it (when configured) by a row committed with this change.
+    nova.record_status_change(session, port_ids, status, now)
     result = session.execute(
         update(Port).where(Port.id.in_(port_ids), Port.status != status).values(
             status=status, revision_number=Port.revision_number + 1, updated_at=now),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from neutrino.conf.settings import ConfigError, CoreSettings
-from neutrino.core.agents import ha
+from neutrino.conf.settings import ConfigError, CoreSettings, NovaSettings
+from neutrino.core.agents import ha, nova
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.registry import AgentRegistry
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier, SystemClock
@@ -40,13 +40,15 @@ class Services:
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
-                   clock: Clock | None = None, rng: random.Random | None = None) -> Services:
+                   clock: Clock | None = None, rng: random.Random | None = None,
+                   nova_settings: NovaSettings | None = None) -> Services:
+    """`nova_settings`: with a configured Nova, port changes record events for it."""
     try:
         macs.parse_base_mac(settings.base_mac)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     clock = clock or SystemClock()
-    env = Env(Transactions(db), settings, notifier, clock)
+    env = Env(Transactions(db, nova.recording_info(nova_settings)), settings, notifier, clock)
     registry = AgentRegistry(env.tx, settings, on_revival=lambda session, now: (
         ha.note_revival(session, settings.agent_down_time, now)))
     bindings = DhcpBindings(env.tx, settings, rng)

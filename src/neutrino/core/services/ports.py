@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from neutrino.core.agents import provisioning
+from neutrino.core.agents import nova, provisioning
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
     Outbox,
@@ -105,6 +105,7 @@ class PortService:
             if row.host_id != before["binding:host_id"]:
                 rebind(session, row)
             after = views.port_dict(row)
+            nova.record_update(session, before, after, env.now())
             hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
                 if port_changed_for_dhcp(before, after) else []
             return after, hosts
@@ -119,6 +120,7 @@ class PortService:
     def delete(self, ctx: Context, id: str) -> None:
         def work(session: Session) -> tuple[Body, list[str]]:
             shown = ports.delete(session, ctx, id)
+            nova.record_delete(session, shown, self.env.now())
             return shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]]
 
         port, hosts = self.env.tx.run(work)
