@@ -19,7 +19,7 @@ from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core.dbutil import insert_row_unless_duplicate
+from neutrino.core.dbutil import insert_row_unless_duplicate, rowcount
 from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
@@ -156,12 +156,12 @@ class AgentRegistry:
             result = session.execute(
                 update(Agent).where(key, Agent.heartbeat_timestamp > cutoff).values(**values),
                 execution_options=opts)
-            if result.rowcount:
+            if rowcount(result):
                 return const.AGENT_ALIVE
             result = session.execute(
                 update(Agent).where(key, Agent.heartbeat_timestamp <= cutoff).values(**values),
                 execution_options=opts)
-            if result.rowcount:
+            if rowcount(result):
                 if self.on_revival is not None and agent_type == const.AGENT_TYPE_DHCP:
                     self.on_revival(session, now)
                 return const.AGENT_REVIVED
