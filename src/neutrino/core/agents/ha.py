@@ -240,8 +240,11 @@ class Failover:
         for start in range(0, len(network_ids), BATCH):
             batch = network_ids[start:start + BATCH]
             casts: list[tuple[str, str]] = []
-            count = self.tx.run(
-                lambda s, b=batch, c=casts: self._move_batch_leased(s, agent, b, c))
+
+            def move(s: Session, b: list[str] = batch,
+                     c: list[tuple[str, str]] = casts) -> int | None:
+                return self._move_batch_leased(s, agent, b, c)
+            count = self.tx.run(move)
             if count is None:
                 break  # our lease ran out and someone else took over
             moved += count
