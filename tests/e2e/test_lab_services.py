@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -56,7 +57,7 @@ def test_host_add_and_vm_boot_list_dhcp_delete(lab_factory):
 
     def host_dnsmasq() -> set[int]:
         return {p for p in lab.cgroup.pids(f"{host}-dhcp")
-                if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"}
+                if Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"}
     def dhcp_agent() -> dict:
         return [a for a in api.list_agents()
                 if a["host"] == host and a["agent_type"] == "DHCP agent"][0]
@@ -100,7 +101,7 @@ def test_down_after_kill_9_of_the_all_in_one_removes_its_dnsmasq_and_mounts(lab_
 
     def dnsmasq_pids() -> list[int]:
         return [p for p in lab.cgroup.pids()
-                if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"]
+                if Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
     wait_for(dnsmasq_pids, 60, 0.5, "HostA's dnsmasq")
     spawned = dnsmasq_pids()
     qdhcp = [m for m in mounts_under([lab.names.state_dir]) if "qdhcp-" in m]
@@ -134,7 +135,7 @@ def test_without_cgroups_stop_dhcp_and_down_still_find_every_process():
 
         def dnsmasq() -> list[int]:
             return [p for p in pids_in_mnt_ns(mnt)
-                    if open(f"/proc/{p}/comm").read().strip() == "dnsmasq"]
+                    if Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
         wait_for(dnsmasq, 60, 0.5, "HostA's dnsmasq")
         lab.stop_dhcp("HostA")
         assert dnsmasq() == [] and not lab.agent_running("HostA", "dhcp")

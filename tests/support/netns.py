@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 RUN_NETNS = "/run/netns"
 
@@ -97,8 +98,8 @@ def pid_alive(pid: int) -> bool:
 def kill_pid_file(path: str, must_contain: str) -> None:
     """Kill the process named in a pid file if its command line contains `must_contain`."""
     try:
-        pid = int(open(path).read().strip())
-        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        pid = int(Path(path).read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except (OSError, ValueError):
         return
     if must_contain in cmdline:

@@ -6,11 +6,12 @@ oslo.config ignores keys nobody registered, so options of other OpenStack servic
 
 import socket
 
-import oslo_messaging
 from oslo_config import cfg
-from oslo_messaging import opts as messaging_opts
 
-common_opts = [
+# Neutron's exchange, so Neutron's agents and ours can share a broker.
+CONTROL_EXCHANGE = "neutron"
+
+common_opts: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default=socket.gethostname(),
                        sample_default="example.domain",
                        help="The name of this host, as agents report it and the scheduler "
@@ -21,7 +22,7 @@ common_opts = [
     cfg.StrOpt("log_file", help="Log to this file instead of standard error."),
 ]
 
-rpc_opts = [
+rpc_opts: list[cfg.Opt] = [
     cfg.StrOpt("rabbit_host", default="localhost",
                help="RabbitMQ host, used when transport_url is not set."),
     cfg.PortOpt("rabbit_port", default=5672, help="RabbitMQ port."),
@@ -30,7 +31,7 @@ rpc_opts = [
     cfg.StrOpt("rabbit_virtual_host", default="/", help="RabbitMQ virtual host."),
 ]
 
-server_opts = [
+server_opts: list[cfg.Opt] = [
     cfg.StrOpt("core_plugin", default="ml2",
                help="Accepted for compatibility: 'ml2', 'linuxbridge' or their Neutron "
                     "class paths. Neutrino has one plugin."),
@@ -71,7 +72,7 @@ server_opts = [
 
 # Several hosts on one machine (the lab, tests, the all-in-one mode): an agent can act in a
 # network namespace other than its own and keep its named namespaces in another directory.
-host_namespace_opts = [
+host_namespace_opts: list[cfg.Opt] = [
     cfg.StrOpt("host_netns",
                help="Path of the network namespace this agent's host devices live in "
                     "(default: the agent's own)."),
@@ -79,14 +80,14 @@ host_namespace_opts = [
                help="Directory holding the agent's named namespaces (qdhcp-...)."),
 ]
 
-agent_opts = [
+agent_opts: list[cfg.Opt] = [
     cfg.FloatOpt("report_interval", default=30,
                  help="Seconds between an agent's state reports."),
     cfg.StrOpt("availability_zone", default="nova", help="The agent's availability zone."),
     cfg.BoolOpt("log_agent_heartbeats", default=False, help="Log every state report."),
 ]
 
-database_opts = [
+database_opts: list[cfg.Opt] = [
     cfg.StrOpt("connection", secret=True,
                help="SQLAlchemy URL; mysql:// URLs use PyMySQL. Default: SQLite in "
                     "state_path."),
@@ -98,7 +99,7 @@ database_opts = [
                help="Seconds after which pooled connections are replaced."),
 ]
 
-vlans_opts = [
+vlans_opts: list[cfg.Opt] = [
     cfg.StrOpt("tenant_network_type", default="vlan",
                choices=["vlan", "flat", "local", "none"],
                help="Type of networks created by non-admins."),
@@ -107,19 +108,19 @@ vlans_opts = [
                      "usable for provider networks only)."),
 ]
 
-ml2_opts = [
+ml2_opts: list[cfg.Opt] = [
     cfg.ListOpt("tenant_network_types", default=[], help="ML2 spelling of tenant_network_type."),
 ]
-ml2_type_vlan_opts = [
+ml2_type_vlan_opts: list[cfg.Opt] = [
     cfg.ListOpt("network_vlan_ranges", default=[], help="ML2 spelling of [vlans] ranges."),
 ]
 
-linux_bridge_opts = [
+linux_bridge_opts: list[cfg.Opt] = [
     cfg.ListOpt("physical_interface_mappings", default=[],
                 help="physnet:interface pairs for the Linux bridge agent."),
 ]
 
-dhcp_agent_opts = [
+dhcp_agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("interface_driver", default="linuxbridge",
                help="linuxbridge (neutron.agent.linux.interface.BridgeInterfaceDriver)."),
     cfg.StrOpt("dhcp_driver", default="neutron.agent.linux.dhcp.Dnsmasq",
@@ -140,7 +141,7 @@ dhcp_agent_opts = [
     cfg.IntOpt("dnsmasq_lease_max", default=2 ** 24, help="Most leases per dnsmasq."),
 ]
 
-identity_opts = [
+identity_opts: list[cfg.Opt] = [
     cfg.MultiStrOpt("user",
                     default=["admin:adminpassword:admin:admin",
                              "demo:demopassword:demo:member"],
@@ -156,7 +157,7 @@ identity_opts = [
     cfg.StrOpt("region", default="RegionOne", help="Region in the service catalog."),
 ]
 
-GROUPS = {
+GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts,
     "AGENT": agent_opts,
     "database": database_opts,
@@ -175,13 +176,23 @@ _MESSAGING_GROUPS = (None, "oslo_messaging_rabbit")
 
 
 def _messaging_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
-    oslo_messaging.set_transport_defaults(control_exchange="neutron")
+    # Imported here, not at the top: settings.py imports this module for its defaults, and
+    # oslo.messaging (with eventlet) is a third of a second no layer below cmd/ should pay.
+    # It ships no type information; unused-ignore keeps this quiet once pyproject says so.
+    import oslo_messaging  # type: ignore[import-untyped, unused-ignore]
+    from oslo_messaging import opts as messaging_opts
+
+    oslo_messaging.set_transport_defaults(control_exchange=CONTROL_EXCHANGE)
     return [(g, list(o)) for g, o in messaging_opts.list_opts() if g in _MESSAGING_GROUPS]
 
 
-def register(conf: cfg.ConfigOpts) -> None:
+def _register_own(conf: cfg.ConfigOpts) -> None:
     for group, opts in GROUPS.items():
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+
+
+def register(conf: cfg.ConfigOpts) -> None:
+    _register_own(conf)
     for group, opts in _messaging_opts():
         conf.register_opts(opts, group=group)
 
@@ -191,6 +202,20 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     extra = {(g or "DEFAULT"): o for g, o in _messaging_opts()}
     return [(group, list(opts) + extra.pop(group, [])) for group, opts in GROUPS.items()] + \
         list(extra.items())
+
+
+def defaults() -> cfg.ConfigOpts:
+    """Neutrino's own options at their defaults, converted and $-substituted as a file's are.
+
+    The settings dataclasses take their field defaults from here, so each default is written
+    once, in the option the sample config documents. No file, argument or environment variable
+    is read: a default must not depend on the machine that imports this.
+    """
+    conf = cfg.ConfigOpts()
+    _register_own(conf)
+    conf([], default_config_files=[], default_config_dirs=[], use_env=False,
+         validate_default_values=True)
+    return conf
 
 
 def load(argv: list[str], prog: str) -> cfg.ConfigOpts:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from oslo_config import cfg
 
+from neutrino.conf import opts
+
 _SCHEDULERS = {
     "chance": "chance",
     "weight": "weight",
@@ -55,6 +57,12 @@ def parse_vlan_ranges(entries: list[str]) -> list[VlanRange]:
     return ranges
 
 
+# Field defaults below are read from the options, so each is written once: where the sample
+# config documents it. Settings built by hand (tests, the all-in-one mode) get the same values
+# an empty config file gives.
+_default = opts.defaults()
+
+
 def parse_mappings(entries: list[str]) -> dict[str, str]:
     mappings: dict[str, str] = {}
     for entry in entries:
@@ -70,34 +78,39 @@ def parse_mappings(entries: list[str]) -> dict[str, str]:
 @dataclass(frozen=True)
 class RpcSettings:
     transport_url: str
-    control_exchange: str = "neutron"
+    control_exchange: str = opts.CONTROL_EXCHANGE
+    # oslo.messaging's rpc_response_timeout default; reading it from there would import
+    # oslo.messaging (and eventlet) into every process that merely builds settings.
     response_timeout: int = 60
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
-    retry_interval: int = 10
-    max_retries: int = 10
-    recycle_time: int = 3600
+    retry_interval: int = _default.database.retry_interval
+    max_retries: int = _default.database.max_retries
+    recycle_time: int = _default.database.connection_recycle_time
 
 
 @dataclass(frozen=True)
 class CoreSettings:
+    # Not the option's default (this machine's name): settings built by hand must not differ
+    # from one machine to the next.
     host: str = "localhost"
-    allow_overlapping_ips: bool = False
-    agent_down_time: int = 75
-    network_scheduler: str = "weight"  # chance | weight | az
-    dhcp_agents_per_network: int = 1
-    dhcp_load_type: str = "networks"
-    network_auto_schedule: bool = True
-    allow_automatic_dhcp_failover: bool = True
-    enable_new_agents: bool = True
-    default_availability_zones: tuple[str, ...] = ()
-    tenant_network_type: str = "vlan"
-    vlan_ranges: tuple[VlanRange, ...] = ()
-    base_mac: str = "fa:16:3e:00:00:00"
-    global_physnet_mtu: int = 1500
+    allow_overlapping_ips: bool = _default.allow_overlapping_ips
+    agent_down_time: int = _default.agent_down_time
+    network_scheduler: str = _SCHEDULERS[_default.network_scheduler_driver]  # chance|weight|az
+    dhcp_agents_per_network: int = _default.dhcp_agents_per_network
+    dhcp_load_type: str = _default.dhcp_load_type
+    network_auto_schedule: bool = _default.network_auto_schedule
+    allow_automatic_dhcp_failover: bool = _default.allow_automatic_dhcp_failover
+    enable_new_agents: bool = _default.enable_new_agents
+    default_availability_zones: tuple[str, ...] = tuple(_default.default_availability_zones)
+    tenant_network_type: str = _default.vlans.tenant_network_type
+    vlan_ranges: tuple[VlanRange, ...] = tuple(
+        parse_vlan_ranges(_default.vlans.network_vlan_ranges))
+    base_mac: str = _default.base_mac
+    global_physnet_mtu: int = _default.global_physnet_mtu
 
 
 @dataclass(frozen=True)
@@ -110,42 +123,44 @@ class IdentityUser:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    bind_host: str = "0.0.0.0"
-    bind_port: int = 9696
-    auth_strategy: str = "builtin"
-    api_workers: int = 1
-    pagination_max_limit: int = -1
+    bind_host: str = _default.bind_host
+    bind_port: int = _default.bind_port
+    auth_strategy: str = _default.auth_strategy
+    api_workers: int = _default.api_workers
+    pagination_max_limit: int = _default.pagination_max_limit
+    # Not the option's default (the sample's admin and demo with well-known passwords): settings
+    # built by hand name their users.
     users: tuple[IdentityUser, ...] = ()
     token_secret: str | None = None
-    token_expiration: int = 3600
+    token_expiration: int = _default.identity.token_expiration
     public_endpoint: str | None = None
-    region: str = "RegionOne"
-    state_path: str = "/var/lib/neutrino"
+    region: str = _default.identity.region
+    state_path: str = _default.state_path
 
 
 @dataclass(frozen=True)
 class AgentSettings:
     host: str
     state_path: str
-    report_interval: float = 30
-    availability_zone: str = "nova"
-    log_agent_heartbeats: bool = False
+    report_interval: float = _default.AGENT.report_interval
+    availability_zone: str = _default.AGENT.availability_zone
+    log_agent_heartbeats: bool = _default.AGENT.log_agent_heartbeats
     host_netns: str | None = None  # None: the agent's own network namespace
-    netns_dir: str = "/run/netns"
+    netns_dir: str = _default.netns_dir
 
 
 @dataclass(frozen=True)
 class DhcpAgentSettings:
     agent: AgentSettings
-    interface_driver: str = "linuxbridge"
-    dhcp_driver: str = "neutron.agent.linux.dhcp.Dnsmasq"
-    lease_duration: int = 86400
-    resync_interval: int = 5
-    num_sync_threads: int = 4
-    confs_dir: str = "/var/lib/neutrino/dhcp"
-    domain: str = "openstacklocal"
-    dns_servers: tuple[str, ...] = ()
-    lease_max: int = 2 ** 24
+    interface_driver: str = _INTERFACE_DRIVERS[_default.interface_driver]
+    dhcp_driver: str = _default.dhcp_driver
+    lease_duration: int = _default.dhcp_lease_duration
+    resync_interval: int = _default.resync_interval
+    num_sync_threads: int = _default.num_sync_threads
+    confs_dir: str = _default.dhcp_confs
+    domain: str = _default.dhcp_domain
+    dns_servers: tuple[str, ...] = tuple(_default.dnsmasq_dns_servers)
+    lease_max: int = _default.dnsmasq_lease_max
 
 
 @dataclass(frozen=True)

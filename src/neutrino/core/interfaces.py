@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+from neutrino.lib.payloads import Payload
 
 
 class DhcpAgentNotifier(Protocol):
     """Tells one host's DHCP agent about a change. Called by core after the commit."""
 
-    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None: ...
+    def cast(self, host: str, method: str, payload: Payload) -> None: ...
 
 
 class Clock(Protocol):
@@ -24,7 +26,7 @@ class SystemClock:
 
 
 class NullNotifier:
-    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None:
+    def cast(self, host: str, method: str, payload: Payload) -> None:
         return None
 
 
@@ -32,7 +34,7 @@ class RecordingNotifier:
     """For tests: keeps every cast as (host, method, payload)."""
 
     def __init__(self) -> None:
-        self.casts: list[tuple[str, str, dict[str, Any]]] = []
+        self.casts: list[tuple[str, str, Payload]] = []
 
-    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None:
+    def cast(self, host: str, method: str, payload: Payload) -> None:
         self.casts.append((host, method, payload))

@@ -126,7 +126,9 @@ def test_key_survives_restart_and_secret_is_shared(core, api_settings):
     with TestClient(create_app(core, api_settings)) as second:  # same state_path
         assert second.get("/v2.0/networks", headers={"X-Auth-Token": token_id}
                           ).status_code == 200
-    shared = dataclasses.replace(api_settings, token_secret="one-secret-for-all-replicas")
+    # 32 bytes at least: PyJWT warns about shorter HS256 keys.
+    shared = dataclasses.replace(api_settings,
+                                 token_secret="one-secret-for-all-the-server-replicas")
     with TestClient(create_app(core, shared)) as a, TestClient(create_app(core, shared)) as b:
         token_id = a.post("/v3/auth/tokens", json=v3_auth()).headers["X-Subject-Token"]
         assert b.get("/v2.0/networks", headers={"X-Auth-Token": token_id}).status_code == 200

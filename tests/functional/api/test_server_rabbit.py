@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -110,7 +111,7 @@ def test_api_workers_share_the_port(tmp_path):
         assert server.process.wait(timeout=30) == 0
         for pid in workers:
             assert not os.path.exists(f"/proc/{pid}") or \
-                open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+                Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
 def test_api_workers_ignored_on_the_in_process_transport(tmp_path):

@@ -109,3 +109,18 @@ def test_sample_config_lists_every_option():
         assert f"[{group.lower() if group != 'DEFAULT' else group}]" in sample
         for opt in options:
             assert re.search(rf"^#{re.escape(opt.dest)} =", sample, re.M), opt.name
+
+
+def test_settings_defaults_are_the_options_defaults():
+    """A settings object built by hand is the one an empty config file gives."""
+    conf = opts.load([], "test")
+    agent = settings.AgentSettings(conf.host, conf.state_path)
+    assert settings.agent_settings(conf) == agent
+    assert settings.dhcp_agent_settings(conf) == settings.DhcpAgentSettings(agent)
+    assert settings.core_settings(conf) == settings.CoreSettings(host=conf.host)
+    users = settings.api_settings(conf).users
+    assert settings.api_settings(conf) == settings.ApiSettings(users=users)
+    db = settings.database_settings(conf)
+    assert db == settings.DatabaseSettings(db.url)
+    rpc = settings.rpc_settings(conf)
+    assert rpc == settings.RpcSettings(rpc.transport_url)

@@ -5,10 +5,9 @@ import pytest
 from neutrino.core.agents.notify import (
     Outbox,
     port_changed_for_dhcp,
-    port_delete_payload,
-    subnet_delete_payload,
 )
 from neutrino.core.interfaces import RecordingNotifier
+from neutrino.lib import payloads
 
 PORT = {"id": "p", "network_id": "n", "name": "x", "description": "",
         "fixed_ips": [{"subnet_id": "s", "ip_address": "10.0.0.5"}],
@@ -44,9 +43,9 @@ def test_order_of_fixed_ips_does_not_matter():
 
 
 def test_payloads():
-    assert port_delete_payload(PORT) == {"port_id": "p", "network_id": "n",
+    assert payloads.port_delete(PORT) == {"port_id": "p", "network_id": "n",
                                          "fixed_ips": PORT["fixed_ips"]}
-    assert subnet_delete_payload({"id": "s", "network_id": "n", "cidr": "x"}) == {
+    assert payloads.subnet_delete({"id": "s", "network_id": "n", "cidr": "x"}) == {
         "subnet_id": "s", "network_id": "n"}
 
 

@@ -84,18 +84,14 @@ def test_host_config_is_the_walk_throughs():
         "neutron.agent.linux.interface.BridgeInterfaceDriver"
 
 
-def test_server_config_loads_into_neutrinos_options():
+def test_server_config_loads_into_neutrinos_options(tmp_path):
     from neutrino.conf import opts, settings
     text = config.server_conf(state_path="/st", api_port=12345,
                               rabbit=config.Rabbit("127.0.0.1", 5672, "u", "p", "vh"))
-    import os
-    import tempfile
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "neutron.conf")
-        lb = os.path.join(d, "linuxbridge_conf.ini")
-        open(path, "w").write(text)
-        open(lb, "w").write(config.linuxbridge_conf())
-        conf = opts.load(["--config-file", path, "--config-file", lb], "test")
+    path, lb = tmp_path / "neutron.conf", tmp_path / "linuxbridge_conf.ini"
+    path.write_text(text)
+    lb.write_text(config.linuxbridge_conf())
+    conf = opts.load(["--config-file", str(path), "--config-file", str(lb)], "test")
     core = settings.core_settings(conf)
     assert core.agent_down_time == 5 and core.host == "controlnode"
     assert core.vlan_ranges[0].physical_network == "physnet1"

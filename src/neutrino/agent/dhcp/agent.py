@@ -20,7 +20,7 @@ from neutrino.agent.dhcp.reconciler import DhcpPlugin, Reconciler, Served
 from neutrino.agent.dhcp.workqueue import FETCH, WorkQueue
 from neutrino.agent.report import ReportClient, StateReporter
 from neutrino.conf.settings import DhcpAgentSettings
-from neutrino.lib import constants
+from neutrino.lib import constants, payloads
 from neutrino.linux import files
 from neutrino.linux.host import HostNamespaces
 
@@ -143,40 +143,40 @@ class DhcpAgent:
 
     # -- casts: each only marks work -----------------------------------------------------
 
-    def network_create_end(self, payload: dict[str, Any]) -> None:
+    def network_create_end(self, payload: payloads.NetworkCreateEnd) -> None:
         self._queue.mark(payload["network"]["id"])
 
-    def network_update_end(self, payload: dict[str, Any]) -> None:
+    def network_update_end(self, payload: payloads.NetworkUpdateEnd) -> None:
         self._queue.mark(payload["network"]["id"])
 
-    def network_delete_end(self, payload: dict[str, Any]) -> None:
+    def network_delete_end(self, payload: payloads.NetworkDeleteEnd) -> None:
         # Also cast when the network is only removed from this agent: not hosted here now.
         self._queue.mark(payload["network_id"], None)
 
-    def subnet_create_end(self, payload: dict[str, Any]) -> None:
+    def subnet_create_end(self, payload: payloads.SubnetEnd) -> None:
         self._queue.mark(payload["subnet"]["network_id"])
 
-    def subnet_update_end(self, payload: dict[str, Any]) -> None:
+    def subnet_update_end(self, payload: payloads.SubnetEnd) -> None:
         self._queue.mark(payload["subnet"]["network_id"])
 
-    def subnet_delete_end(self, payload: dict[str, Any]) -> None:
+    def subnet_delete_end(self, payload: payloads.SubnetDeleteEnd) -> None:
         self._queue.mark(payload["network_id"])
 
     # A port cast carries the port: it updates the desired state without an RPC, and the
     # reconcile applies it like any other.
-    def port_create_end(self, payload: dict[str, Any]) -> None:
+    def port_create_end(self, payload: payloads.PortEnd) -> None:
         port = payload["port"]
         self._queue.mark_with(port["network_id"], lambda info: planning.with_port(info, port))
 
-    def port_update_end(self, payload: dict[str, Any]) -> None:
+    def port_update_end(self, payload: payloads.PortEnd) -> None:
         self.port_create_end(payload)
 
-    def port_delete_end(self, payload: dict[str, Any]) -> None:
+    def port_delete_end(self, payload: payloads.PortDeleteEnd) -> None:
         port_id = payload["port_id"]
         self._queue.mark_with(payload["network_id"],
                               lambda info: planning.without_port(info, port_id))
 
-    def agent_updated(self, payload: dict[str, Any]) -> None:
+    def agent_updated(self, payload: payloads.AgentUpdated) -> None:
         self.request_full_sync()
 
     def request_full_sync(self) -> None:

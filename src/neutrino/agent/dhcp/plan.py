@@ -12,6 +12,7 @@ from typing import Any
 
 from neutrino.agent.dhcp import validate
 from neutrino.agent.dhcp.validate import Unsafe
+from neutrino.conf.settings import DhcpAgentSettings
 from neutrino.lib import constants, naming
 
 INFINITE = -1
@@ -23,10 +24,10 @@ class PlanParams:
 
     host: str
     confs_dir: str
-    domain: str = "openstacklocal"
-    lease_duration: int = 86400
+    domain: str = DhcpAgentSettings.domain
+    lease_duration: int = DhcpAgentSettings.lease_duration
     dns_servers: tuple[str, ...] = ()
-    lease_max: int = 2 ** 24
+    lease_max: int = DhcpAgentSettings.lease_max
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.agents import scheduler
 from neutrino.core.agents.bindings import DhcpBindings, parse_hints, reserve_dhcp_port
-from neutrino.core.agents.notify import Outbox, network_create_payload
+from neutrino.core.agents.notify import Outbox
 from neutrino.core.agents.registry import alive_cutoff
 from neutrino.core.dbutil import rowcount
 from neutrino.core.interfaces import Clock
@@ -60,6 +60,7 @@ from neutrino.core.transaction import Transactions
 from neutrino.db.engine import RetryRequest
 from neutrino.db.models import Agent, Lease, Network, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
+from neutrino.lib import payloads
 
 LOG = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ class Failover:
                 break  # our lease ran out and someone else took over
             moved += count
             for host, network_id in casts:
-                outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+                outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
         if moved:
             LOG.warning("moved %d network(s) off dead DHCP agent %s on %s", moved, agent.id,
                         agent.host)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.core.interfaces import DhcpAgentNotifier
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
+from neutrino.lib.payloads import Payload
 
 LOG = logging.getLogger(__name__)
 
@@ -33,23 +34,6 @@ def port_changed_for_dhcp(before: Mapping[str, Any], after: Mapping[str, Any]) -
         return value
     return any(norm(f, before.get(f)) != norm(f, after.get(f))
                for f in DHCP_RELEVANT_PORT_FIELDS)
-
-
-def network_create_payload(network_id: str) -> dict[str, Any]:
-    return {"network": {"id": network_id}}
-
-
-def network_delete_payload(network_id: str) -> dict[str, Any]:
-    return {"network_id": network_id}
-
-
-def subnet_delete_payload(subnet: Mapping[str, Any]) -> dict[str, Any]:
-    return {"subnet_id": subnet["id"], "network_id": subnet["network_id"]}
-
-
-def port_delete_payload(port: Mapping[str, Any]) -> dict[str, Any]:
-    return {"port_id": port["id"], "network_id": port["network_id"],
-            "fixed_ips": list(port.get("fixed_ips") or [])}
 
 
 def hosting_hosts(session: Session, network_ids: Iterable[str],
@@ -74,12 +58,12 @@ class Outbox:
     """Casts gathered during an operation, sent in order by `send` after the commit."""
 
     def __init__(self) -> None:
-        self.casts: list[tuple[str, str, dict[str, Any]]] = []
+        self.casts: list[tuple[str, str, Payload]] = []
 
-    def add(self, host: str, method: str, payload: dict[str, Any]) -> None:
+    def add(self, host: str, method: str, payload: Payload) -> None:
         self.casts.append((host, method, payload))
 
-    def to_hosts(self, hosts: Iterable[str], method: str, payload: dict[str, Any]) -> None:
+    def to_hosts(self, hosts: Iterable[str], method: str, payload: Payload) -> None:
         for host in hosts:
             self.add(host, method, payload)
 

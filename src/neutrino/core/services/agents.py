@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.ha import Failover
-from neutrino.core.agents.notify import Outbox, network_create_payload, network_delete_payload
+from neutrino.core.agents.notify import Outbox
 from neutrino.core.agents.registry import AgentRegistry, agent_dict
 from neutrino.core.context import Context
 from neutrino.core.services.base import Body, Env, Filters
@@ -17,6 +17,7 @@ from neutrino.core.services.networks import NetworkService
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
+from neutrino.lib import payloads
 
 
 class AgentService:
@@ -36,7 +37,7 @@ class AgentService:
                 and before["admin_state_up"] != after["admin_state_up"]):
             outbox = Outbox()
             outbox.add(after["host"], const.AGENT_UPDATED,
-                       {"admin_state_up": after["admin_state_up"]})
+                       payloads.agent_updated(after["admin_state_up"]))
             outbox.send(self.env.notifier)
         return after
 
@@ -89,13 +90,13 @@ class DhcpSchedulingService:
     def add_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         host = self.bindings.add(agent_id, network_id)
         outbox = Outbox()
-        outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+        outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
         outbox.send(self.env.notifier)
 
     def remove_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         host = self.bindings.remove(agent_id, network_id, self.env.now())
         outbox = Outbox()
-        outbox.add(host, const.NETWORK_DELETE_END, network_delete_payload(network_id))
+        outbox.add(host, const.NETWORK_DELETE_END, payloads.network_delete(network_id))
         outbox.send(self.env.notifier)
 
     def reschedule_networks_from_down_agents(self) -> int:

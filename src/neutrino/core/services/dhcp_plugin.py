@@ -18,6 +18,7 @@ from neutrino.core.services.scheduling import blocks_for
 from neutrino.db.models import Network, Port
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
+from neutrino.lib import payloads
 from neutrino.lib.naming import dhcp_device_id
 
 # What an agent may change on its own DHCP port.
@@ -109,7 +110,7 @@ class DhcpPluginService:
             claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
         if cast is not None:
             outbox = Outbox()
-            outbox.to_hosts(hosts, cast, {"port": port_dict})
+            outbox.to_hosts(hosts, cast, payloads.port_event(port_dict))
             outbox.send(env.notifier)
         return port_dict
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from neutrino.core.agents.notify import Outbox, hosting_hosts, network_delete_payload
+from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
+from neutrino.lib import payloads
 
 
 class NetworkService:
@@ -47,7 +48,7 @@ class NetworkService:
                     hosting_hosts(session, [id])[id])
         network, hosts = env.tx.run(work)
         outbox = Outbox()
-        outbox.to_hosts(hosts, const.NETWORK_UPDATE_END, {"network": network})
+        outbox.to_hosts(hosts, const.NETWORK_UPDATE_END, payloads.network_update(network))
         outbox.send(env.notifier)
         return network
 
@@ -61,5 +62,5 @@ class NetworkService:
             return hosts
         hosts = self.env.tx.run(work, lambda: exc.NetworkInUse(net_id=id))
         outbox = Outbox()
-        outbox.to_hosts(hosts, const.NETWORK_DELETE_END, network_delete_payload(id))
+        outbox.to_hosts(hosts, const.NETWORK_DELETE_END, payloads.network_delete(id))
         outbox.send(self.env.notifier)

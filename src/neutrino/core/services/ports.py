@@ -14,9 +14,7 @@ from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
     Outbox,
     hosting_hosts,
-    network_create_payload,
     port_changed_for_dhcp,
-    port_delete_payload,
 )
 from neutrino.core.context import Context
 from neutrino.core.resources import ports, views
@@ -25,6 +23,7 @@ from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
+from neutrino.lib import payloads
 
 # Checks the locked row before an update writes, in the same transaction.
 Guard = Callable[[Session, Port], None]
@@ -78,9 +77,10 @@ class PortService:
             work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
         outbox = Outbox()
         for host, network_id in new_hosts:
-            outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+            outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
         for port in created:
-            outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END, {"port": port})
+            outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
+                            payloads.port_event(port))
         outbox.send(env.notifier)
         return created
 
@@ -112,7 +112,7 @@ class PortService:
         port, hosts = env.tx.run(work)
         if hosts:
             outbox = Outbox()
-            outbox.to_hosts(hosts, const.PORT_UPDATE_END, {"port": port})
+            outbox.to_hosts(hosts, const.PORT_UPDATE_END, payloads.port_event(port))
             outbox.send(env.notifier)
         return port
 
@@ -123,5 +123,5 @@ class PortService:
 
         port, hosts = self.env.tx.run(work)
         outbox = Outbox()
-        outbox.to_hosts(hosts, const.PORT_DELETE_END, port_delete_payload(port))
+        outbox.to_hosts(hosts, const.PORT_DELETE_END, payloads.port_delete(port))
         outbox.send(self.env.notifier)

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.agents import provisioning
 from neutrino.core.agents.bindings import DhcpBindings, has_binding, has_dhcp_subnet
-from neutrino.core.agents.notify import Outbox, network_create_payload
+from neutrino.core.agents.notify import Outbox
 from neutrino.db.engine import RetryRequest
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
+from neutrino.lib import payloads
 
 LOG = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def schedule_after_commit(bindings: DhcpBindings, network_id: str, now: datetime
                     network_id, err)
         return []
     for host in new_hosts:
-        outbox.add(host, const.NETWORK_CREATE_END, network_create_payload(network_id))
+        outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
     return new_hosts
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents.bindings import DhcpBindings
-from neutrino.core.agents.notify import Outbox, hosting_hosts, subnet_delete_payload
+from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
 from neutrino.core.resources import subnets, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.scheduling import schedule_after_commit
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
+from neutrino.lib import payloads
 
 
 def _joined(hosts: list[str], more: list[str]) -> list[str]:
@@ -42,7 +43,7 @@ class SubnetService:
                 self.bindings, network_id, env.now(), outbox))
         for subnet in created:
             outbox.to_hosts(hosts[subnet["network_id"]], const.SUBNET_CREATE_END,
-                            {"subnet": subnet})
+                            payloads.subnet_event(subnet))
         outbox.send(env.notifier)
         return created
 
@@ -66,7 +67,7 @@ class SubnetService:
         if subnet["enable_dhcp"] and body.get("enable_dhcp"):
             hosts = _joined(hosts, schedule_after_commit(
                 self.bindings, subnet["network_id"], env.now(), outbox))
-        outbox.to_hosts(hosts, const.SUBNET_UPDATE_END, {"subnet": subnet})
+        outbox.to_hosts(hosts, const.SUBNET_UPDATE_END, payloads.subnet_event(subnet))
         outbox.send(env.notifier)
         return subnet
 
@@ -78,5 +79,5 @@ class SubnetService:
             return shown, hosting_hosts(session, [network_id])[network_id]
         subnet, hosts = self.env.tx.run(work, lambda: exc.SubnetInUse(subnet_id=id))
         outbox = Outbox()
-        outbox.to_hosts(hosts, const.SUBNET_DELETE_END, subnet_delete_payload(subnet))
+        outbox.to_hosts(hosts, const.SUBNET_DELETE_END, payloads.subnet_delete(subnet))
         outbox.send(self.env.notifier)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import oslo_messaging
 
-from neutrino.lib import constants
+from neutrino.lib import constants, payloads
 
 LOG = logging.getLogger(__name__)
 
@@ -132,16 +132,16 @@ class L2PluginClient:
 class DhcpAgentCasts(Protocol):
     """What a DHCP agent handles; each takes the cast's payload."""
 
-    def network_create_end(self, payload: dict[str, Any]) -> None: ...
-    def network_update_end(self, payload: dict[str, Any]) -> None: ...
-    def network_delete_end(self, payload: dict[str, Any]) -> None: ...
-    def subnet_create_end(self, payload: dict[str, Any]) -> None: ...
-    def subnet_update_end(self, payload: dict[str, Any]) -> None: ...
-    def subnet_delete_end(self, payload: dict[str, Any]) -> None: ...
-    def port_create_end(self, payload: dict[str, Any]) -> None: ...
-    def port_update_end(self, payload: dict[str, Any]) -> None: ...
-    def port_delete_end(self, payload: dict[str, Any]) -> None: ...
-    def agent_updated(self, payload: dict[str, Any]) -> None: ...
+    def network_create_end(self, payload: payloads.NetworkCreateEnd) -> None: ...
+    def network_update_end(self, payload: payloads.NetworkUpdateEnd) -> None: ...
+    def network_delete_end(self, payload: payloads.NetworkDeleteEnd) -> None: ...
+    def subnet_create_end(self, payload: payloads.SubnetEnd) -> None: ...
+    def subnet_update_end(self, payload: payloads.SubnetEnd) -> None: ...
+    def subnet_delete_end(self, payload: payloads.SubnetDeleteEnd) -> None: ...
+    def port_create_end(self, payload: payloads.PortEnd) -> None: ...
+    def port_update_end(self, payload: payloads.PortEnd) -> None: ...
+    def port_delete_end(self, payload: payloads.PortDeleteEnd) -> None: ...
+    def agent_updated(self, payload: payloads.AgentUpdated) -> None: ...
 
 
 class DhcpAgentEndpoint:
@@ -152,34 +152,34 @@ class DhcpAgentEndpoint:
     def __init__(self, agent: DhcpAgentCasts) -> None:
         self._agent = agent
 
-    def network_create_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def network_create_end(self, context: Any, payload: payloads.NetworkCreateEnd) -> None:
         self._agent.network_create_end(payload)
 
-    def network_update_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def network_update_end(self, context: Any, payload: payloads.NetworkUpdateEnd) -> None:
         self._agent.network_update_end(payload)
 
-    def network_delete_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def network_delete_end(self, context: Any, payload: payloads.NetworkDeleteEnd) -> None:
         self._agent.network_delete_end(payload)
 
-    def subnet_create_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def subnet_create_end(self, context: Any, payload: payloads.SubnetEnd) -> None:
         self._agent.subnet_create_end(payload)
 
-    def subnet_update_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def subnet_update_end(self, context: Any, payload: payloads.SubnetEnd) -> None:
         self._agent.subnet_update_end(payload)
 
-    def subnet_delete_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def subnet_delete_end(self, context: Any, payload: payloads.SubnetDeleteEnd) -> None:
         self._agent.subnet_delete_end(payload)
 
-    def port_create_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def port_create_end(self, context: Any, payload: payloads.PortEnd) -> None:
         self._agent.port_create_end(payload)
 
-    def port_update_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def port_update_end(self, context: Any, payload: payloads.PortEnd) -> None:
         self._agent.port_update_end(payload)
 
-    def port_delete_end(self, context: Any, payload: dict[str, Any]) -> None:
+    def port_delete_end(self, context: Any, payload: payloads.PortDeleteEnd) -> None:
         self._agent.port_delete_end(payload)
 
-    def agent_updated(self, context: Any, payload: dict[str, Any]) -> None:
+    def agent_updated(self, context: Any, payload: payloads.AgentUpdated) -> None:
         self._agent.agent_updated(payload)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import oslo_messaging
 
 from neutrino.lib import constants
+from neutrino.lib.payloads import Payload
 
 LOG = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class RpcDhcpNotifier:
         self._client = oslo_messaging.get_rpc_client(
             transport, oslo_messaging.Target(topic=constants.TOPIC_DHCP_AGENT))
 
-    def cast(self, host: str, method: str, payload: dict[str, Any]) -> None:
+    def cast(self, host: str, method: str, payload: Payload) -> None:
         try:
             self._client.prepare(server=host, retry=_CAST_RETRIES).cast(
                 {}, method, payload=payload)
