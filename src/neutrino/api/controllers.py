@@ -4,6 +4,7 @@ these in worker threads."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ class Controller:
 
     # --- policy targets and views ------------------------------------------------------
 
-    def _networks(self, ids: set[str]) -> dict[str, Item]:
+    def _networks(self, ids: set[Any]) -> dict[str, Item]:
         """The networks that subnets/ports belong to, for `network:*` policy targets."""
         ids = {i for i in ids if isinstance(i, str)}
         if not ids:
@@ -45,7 +46,7 @@ class Controller:
     def _target(resource: Resource, item: Item, networks: dict[str, Item]) -> Item:
         target = dict(item)
         if resource in (SUBNET, PORT):
-            network = networks.get(item.get("network_id"), {})
+            network = networks.get(item.get("network_id") or "", {})
             target["network:project_id"] = network.get("project_id")
             target["network:tenant_id"] = network.get("project_id")
             target["network:shared"] = network.get("shared", False)
@@ -96,7 +97,8 @@ class Controller:
 
     # --- generic CRUD -------------------------------------------------------------------
 
-    def list(self, ctx: Context, resource: Resource, params: list[tuple[str, str]],
+    def list(self, ctx: Context, resource: Resource,
+             params: builtins.list[tuple[str, str]],
              url: str) -> Item:
         query = listing.parse_query(resource, params, self.max_limit)
         items = self._collections[resource.plural].list(ctx, query.filters)
@@ -122,7 +124,7 @@ class Controller:
         return visible[0]
 
     def show(self, ctx: Context, resource: Resource, id_: str,
-             params: list[tuple[str, str]]) -> Item:
+             params: builtins.list[tuple[str, str]]) -> Item:
         fields = [v for k, v in params if k == "fields" and v]
         item, target = self._get_visible(ctx, resource, id_)
         return {resource.singular: self.view(ctx, resource, item, target, fields)}
@@ -150,7 +152,7 @@ class Controller:
             self.policy.enforce(action, target, ctx)
             self._check_attrs(ctx, action, resource, body, given, target)
         except exc.PolicyNotAuthorized:
-            network = networks.get(body.get("network_id"))
+            network = networks.get(body.get("network_id") or "")
             if network is not None and not self._visible(ctx, NETWORK, [network]):
                 raise exc.NetworkNotFound(net_id=body["network_id"]) from None
             raise
@@ -169,11 +171,11 @@ class Controller:
         for item, body in zip(items, bodies, strict=True):
             self._authorize_create(ctx, resource, body, item, networks)
         if bulk:
-            created = self._creatable[resource.plural].create_bulk(ctx, bodies)
+            created_all = self._creatable[resource.plural].create_bulk(ctx, bodies)
             rules = self._view_rules(resource)
             return {resource.plural: [
                 self.view(ctx, resource, i, self._target(resource, i, networks), rules=rules)
-                for i in created]}
+                for i in created_all]}
         created = self._creatable[resource.plural].create(ctx, bodies[0])
         target = self._target(resource, created, networks)
         return {resource.singular: self.view(ctx, resource, created, target)}
@@ -199,7 +201,7 @@ class Controller:
     def create_agent(self, ctx: Context) -> None:
         raise exc.AgentCreationNotSupported()
 
-    def availability_zones(self, ctx: Context, params: list[tuple[str, str]],
+    def availability_zones(self, ctx: Context, params: builtins.list[tuple[str, str]],
                            url: str) -> Item:
         query = listing.parse_query(AVAILABILITY_ZONE, params, self.max_limit)
         items = self.services.agents.list_availability_zones(ctx, query.filters)
@@ -212,7 +214,7 @@ class Controller:
             body["availability_zones_links"] = page_links
         return body
 
-    def dhcp_networks(self, ctx: Context, agent_id: str, params: list[tuple[str, str]]
+    def dhcp_networks(self, ctx: Context, agent_id: str, params: builtins.list[tuple[str, str]]
                       ) -> Item:
         self.policy.enforce("get_dhcp-networks", {}, ctx)
         fields = [v for k, v in params if k == "fields" and v]
@@ -237,7 +239,7 @@ class Controller:
         self.policy.enforce("delete_dhcp-network", {}, ctx)
         self.services.dhcp_scheduling.remove_network(ctx, agent_id, network_id)
 
-    def dhcp_agents(self, ctx: Context, network_id: str, params: list[tuple[str, str]]
+    def dhcp_agents(self, ctx: Context, network_id: str, params: builtins.list[tuple[str, str]]
                     ) -> Item:
         self.policy.enforce("get_dhcp-agents", {}, ctx)
         fields = [v for k, v in params if k == "fields" and v]

@@ -77,7 +77,7 @@ def parse_sorts(resource: Resource, grouped: dict[str, list[str]]) -> list[tuple
     dirs = [d for d in grouped.get("sort_dir", []) if d]
     if len(keys) != len(dirs):
         raise bad_request("The number of sort_keys and sort_dirs must be same")
-    absent = [k for k in keys if resource.get(k) is None or not resource.get(k).sortable]
+    absent = [k for k in keys if (attr := resource.get(k)) is None or not attr.sortable]
     if absent:
         raise bad_request(f"{absent} is invalid attribute for sort_keys")
     invalid_dirs = [d for d in dirs if d not in ("asc", "desc")]
@@ -120,7 +120,7 @@ def _compare(a: Any, b: Any) -> int:
     if a is None or b is None:
         return (a is not None) - (b is not None)
     try:
-        return (a > b) - (a < b)
+        return int(a > b) - int(a < b)
     except TypeError:  # mixed types never fail a list
         return (str(a) > str(b)) - (str(a) < str(b))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from oslo_config import cfg
@@ -115,7 +115,7 @@ class FieldCheck(oslo_policy.Check):
         self.regex = re.compile(value[1:]) if value.startswith("~") else None
         self.value = value
 
-    def __call__(self, target: dict[str, Any], cred: Any, enforcer: Any,
+    def __call__(self, target: Mapping[str, Any], cred: Any, enforcer: Any,
                  current_rule: str | None = None) -> bool:
         actual = target.get(self.field)
         if actual is None:

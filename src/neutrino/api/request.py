@@ -93,7 +93,7 @@ def prepare_create(resource: Resource, item: Any, ctx: Context) -> dict[str, Any
 
 def _project(resource: Resource, item: dict[str, Any], ctx: Context) -> str:
     # An empty id counts as none given, as in Neutron.
-    given = {k: _validate(resource, k, item[k]) for k in ("tenant_id", "project_id")
+    given: dict[str, Any] = {k: _validate(resource, k, item[k]) for k in ("tenant_id", "project_id")
              if k in item and item[k] != ""}
     return resolve_project(ctx, given)
 

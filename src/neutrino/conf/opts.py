@@ -72,7 +72,7 @@ server_opts: list[cfg.Opt] = [
 ]
 
 # Neutron's names and defaults: Nova hears of its servers' ports through these.
-nova_notify_opts = [
+nova_notify_opts: list[cfg.Opt] = [
     cfg.BoolOpt("notify_nova_on_port_status_changes", default=True,
                 help="Send Nova network-vif-plugged/unplugged when a compute port's status "
                      "changes (needs a [nova] section)."),
@@ -85,7 +85,7 @@ nova_notify_opts = [
 
 # [nova]: besides these, keystoneauth's auth_type (and that plugin's options: auth_url,
 # username, ...) and session options, registered by `register`.
-nova_opts = [
+nova_opts: list[cfg.Opt] = [
     cfg.StrOpt("region_name", help="Region of the Nova endpoint in the service catalog."),
     cfg.StrOpt("endpoint_type", default="public", choices=["public", "admin", "internal"],
                help="Which Nova endpoint of the catalog to use."),

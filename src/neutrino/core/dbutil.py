@@ -7,9 +7,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, Table, insert
+from sqlalchemy import CursorResult, Executable, Result, Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +43,12 @@ def insert_unless_duplicate(session: Session, row: Any) -> bool:
         raise
     savepoint.commit()
     return True
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. Session.execute is typed to return a Result;
+    for those statements it is a CursorResult, which carries rowcount."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 @functools.lru_cache(maxsize=64)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -25,6 +26,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from neutrino.conf.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -156,7 +161,7 @@ class Database:
     def _create_engine(self) -> Engine:
         if self.backend == "sqlite":
             return self._create_sqlite_engine()
-        kwargs: dict = {"pool_pre_ping": True, "pool_recycle": self.settings.recycle_time,
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": self.settings.recycle_time,
                         "future": True}
         if self.backend in ("mysql", "mariadb"):
             # READ COMMITTED: fewer gap locks (fewer deadlocks) under concurrent inserts, and
@@ -168,19 +173,20 @@ class Database:
     def _create_sqlite_engine(self) -> Engine:
         path = self.url.database
         in_memory = not path or path == ":memory:"
-        kwargs: dict = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
         if in_memory:
             from sqlalchemy.pool import StaticPool
             kwargs["poolclass"] = StaticPool
         engine = create_engine(self.url, **kwargs)
 
         @event.listens_for(engine, "do_connect")
-        def _make_dir(dialect, conn_rec, cargs, cparams):  # noqa: ANN001
-            if not in_memory:
+        def _make_dir(dialect: Any, conn_rec: ConnectionPoolEntry, cargs: list[Any],
+                      cparams: dict[str, Any]) -> None:
+            if path and not in_memory:
                 os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, conn_rec):  # noqa: ANN001
+        def _pragmas(dbapi_conn: sqlite3.Connection, conn_rec: ConnectionPoolEntry) -> None:
             # Take transaction control from pysqlite so BEGIN IMMEDIATE and savepoints work.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
@@ -272,7 +278,7 @@ class Database:
         from alembic.script import ScriptDirectory
         return ScriptDirectory.from_config(self._alembic_config(None)).get_current_head()
 
-    def _alembic_config(self, connection: Connection | None):  # noqa: ANN202
+    def _alembic_config(self, connection: Connection | None) -> Config:
         from alembic.config import Config
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -4,6 +4,7 @@ replicas: duplicate IPs, double scheduling and duplicate VLANs fail in the datab
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -24,7 +26,10 @@ PROJECT = String(255)
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here declares __tablename__, so what it maps is a Table (SQLAlchemy
+        # types it as any FromClause).
+        __table__: ClassVar[Table]
 
 
 class StandardAttrs:

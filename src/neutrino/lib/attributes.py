@@ -8,7 +8,7 @@ openapi.py). Names, defaults and POST/PUT rights follow neutron-lib's definition
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.lib import exceptions as exc
@@ -67,15 +67,16 @@ class Resource:
     description: str = ""
     # What `marker` names and what breaks ties when sorting.
     primary_key: str = "id"
+    _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {a.name: a for a in self.attributes})
 
     def get(self, name: str) -> Attribute | None:
-        return self._by_name.get(name)  # type: ignore[attr-defined]
+        return self._by_name.get(name)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._by_name  # type: ignore[attr-defined]
+        return name in self._by_name
 
     @property
     def visible_names(self) -> list[str]:

@@ -168,8 +168,8 @@ def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def ip_address(value: Any) -> str:
-    _ip(value)
-    return value
+    _ip(value)  # raises unless value is a str holding an address
+    return str(value)
 
 
 def ip_address_or_none(value: Any) -> str | None:

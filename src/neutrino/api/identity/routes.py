@@ -5,6 +5,7 @@ v2.0 `POST /tokens`. Bodies follow Keystone's so keystoneauth1 parses them uncha
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -307,7 +308,10 @@ async def _body(request: Request) -> Any:
         raise _bad("Malformed request body.") from None
 
 
-def _guard(handler: Any) -> Any:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _guard(handler: Endpoint) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)

@@ -23,6 +23,7 @@ from neutrino.conf.settings import CoreSettings
 from neutrino.core.agents import scheduler
 from neutrino.core.agents.registry import alive_cutoff
 from neutrino.core.agents.scheduler import AgentSlot
+from neutrino.core.dbutil import rowcount
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import RetryRequest, integrity_kind
@@ -60,7 +61,7 @@ def reserve_dhcp_port(session: Session, network_id: str, host: str, now: datetim
         .values(device_id=const.DEVICE_ID_RESERVED_DHCP_PORT,
                 revision_number=Port.revision_number + 1, updated_at=now),
         execution_options={"synchronize_session": False})
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 class DhcpBindings:
@@ -227,7 +228,7 @@ class DhcpBindings:
             result = session.execute(delete(Binding).where(
                 Binding.network_id == network_id, Binding.dhcp_agent_id == agent_id),
                 execution_options={"synchronize_session": False})
-            if not result.rowcount:
+            if not rowcount(result):
                 raise exc.NetworkNotHostedByDhcpAgent(network_id=network_id,
                                                       agent_id=agent_id)
             reserve_dhcp_port(session, network_id, agent.host, now)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from neutrino.core.dbutil import rowcount
 from neutrino.core.resources import views
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding, Port
 from neutrino.lib import constants as const
@@ -91,7 +92,7 @@ def own_or_reserved_port(session: Session, host: str, network_id: str) -> tuple[
             update(Port).where(Port.id == port_id,
                                Port.device_id == const.DEVICE_ID_RESERVED_DHCP_PORT)
             .values(device_id=mine), execution_options={"synchronize_session": False})
-        if taken.rowcount:
+        if rowcount(taken):
             return port_id, False
     return None
 

@@ -53,6 +53,7 @@ from neutrino.core.agents import scheduler
 from neutrino.core.agents.bindings import DhcpBindings, parse_hints, reserve_dhcp_port
 from neutrino.core.agents.notify import Outbox
 from neutrino.core.agents.registry import alive_cutoff
+from neutrino.core.dbutil import rowcount
 from neutrino.core.interfaces import Clock
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.core.transaction import Transactions
@@ -119,7 +120,7 @@ def try_acquire(session: Session, name: str, holder: str, now: datetime,
                             (Lease.holder == holder) | (Lease.expires_at < now))
         .values(holder=holder, expires_at=until),
         execution_options={"synchronize_session": False})
-    if result.rowcount:
+    if rowcount(result):
         return True
     if session.scalar(select(exists().where(Lease.name == name))):
         return False
@@ -140,7 +141,7 @@ def extend_holdoff(session: Session, until: datetime) -> None:
         update(Lease).where(Lease.name == HOLDOFF, Lease.expires_at < until)
         .values(holder="report_state", expires_at=until),
         execution_options={"synchronize_session": False})
-    if result.rowcount or session.scalar(select(exists().where(Lease.name == HOLDOFF))):
+    if rowcount(result) or session.scalar(select(exists().where(Lease.name == HOLDOFF))):
         return
     # A clash: recorded by another server at the same moment.
     execute_or_skip(session, insert(Lease).values(name=HOLDOFF, holder="report_state",
@@ -240,8 +241,11 @@ class Failover:
         for start in range(0, len(network_ids), BATCH):
             batch = network_ids[start:start + BATCH]
             casts: list[tuple[str, str]] = []
-            count = self.tx.run(
-                lambda s, b=batch, c=casts: self._move_batch_leased(s, agent, b, c))
+
+            def move(s: Session, b: list[str] = batch,
+                     c: list[tuple[str, str]] = casts) -> int | None:
+                return self._move_batch_leased(s, agent, b, c)
+            count = self.tx.run(move)
             if count is None:
                 break  # our lease ran out and someone else took over
             moved += count
@@ -287,7 +291,7 @@ class Failover:
             gone = session.execute(delete(Binding).where(
                 Binding.network_id == network_id, Binding.dhcp_agent_id == agent.id),
                 execution_options={"synchronize_session": False})
-            if not gone.rowcount:
+            if not rowcount(gone):
                 continue
             reserve_dhcp_port(session, network_id, agent.host, now)
             try:

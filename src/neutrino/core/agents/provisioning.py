@@ -17,6 +17,7 @@ from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents import nova
+from neutrino.core.dbutil import rowcount
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.db.models import Agent, Port, ProvisioningBlock
 from neutrino.lib import constants as const
@@ -102,7 +103,7 @@ def set_status(session: Session, port_ids: list[str], status: str, now: datetime
         update(Port).where(Port.id.in_(port_ids), Port.status != status).values(
             status=status, revision_number=Port.revision_number + 1, updated_at=now),
         execution_options={"synchronize_session": False})
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 def rebind_blocks(session: Session, port_id: str, device_owner: str, host: str,

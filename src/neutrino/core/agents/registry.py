@@ -8,6 +8,7 @@ two first reports race the unique key lets one win and the other becomes an upda
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import uuid
@@ -19,7 +20,7 @@ from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core.dbutil import insert_row_unless_duplicate
+from neutrino.core.dbutil import insert_row_unless_duplicate, rowcount
 from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
@@ -156,12 +157,12 @@ class AgentRegistry:
             result = session.execute(
                 update(Agent).where(key, Agent.heartbeat_timestamp > cutoff).values(**values),
                 execution_options=opts)
-            if result.rowcount:
+            if rowcount(result):
                 return const.AGENT_ALIVE
             result = session.execute(
                 update(Agent).where(key, Agent.heartbeat_timestamp <= cutoff).values(**values),
                 execution_options=opts)
-            if result.rowcount:
+            if rowcount(result):
                 if self.on_revival is not None and agent_type == const.AGENT_TYPE_DHCP:
                     self.on_revival(session, now)
                 return const.AGENT_REVIVED
@@ -192,7 +193,8 @@ class AgentRegistry:
 
     # -- reads --------------------------------------------------------------------------
 
-    def list(self, filters: Mapping[str, Sequence[Any]], now: datetime) -> list[dict]:
+    def list(self, filters: Mapping[str, Sequence[Any]], now: datetime
+             ) -> list[dict[str, Any]]:
         query = select(Agent)
         for key, values in filters.items():
             values = list(values)
@@ -225,9 +227,9 @@ class AgentRegistry:
     # -- admin operations -----------------------------------------------------------------
 
     def update(self, agent_id: str, body: Mapping[str, Any], now: datetime
-               ) -> tuple[dict, dict]:
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Returns (before, after)."""
-        def apply(session: Session) -> tuple[dict, dict]:
+        def apply(session: Session) -> tuple[dict[str, Any], dict[str, Any]]:
             agent = session.get(Agent, agent_id, with_for_update=True)
             if agent is None:
                 raise exc.AgentNotFound(id=agent_id)
@@ -240,8 +242,8 @@ class AgentRegistry:
             return before, agent_dict(agent, now, self.settings.agent_down_time)
         return self.tx.run(apply)
 
-    def delete(self, agent_id: str, now: datetime) -> dict:
-        def apply(session: Session) -> dict:
+    def delete(self, agent_id: str, now: datetime) -> dict[str, Any]:
+        def apply(session: Session) -> dict[str, Any]:
             agent = session.get(Agent, agent_id)
             if agent is None:
                 raise exc.AgentNotFound(id=agent_id)
@@ -256,7 +258,8 @@ class AgentRegistry:
             return gone
         return self.tx.run(apply)
 
-    def availability_zones(self, filters: Mapping[str, Sequence[Any]]) -> list[dict]:
+    def availability_zones(self, filters: Mapping[str, Sequence[Any]]
+                           ) -> builtins.list[dict[str, Any]]:
         rows = self.tx.read(lambda s: s.execute(
             select(Agent.availability_zone, Agent.admin_state_up).where(
                 Agent.agent_type == const.AGENT_TYPE_DHCP,

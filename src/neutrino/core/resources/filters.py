@@ -51,7 +51,7 @@ def owns(ctx: Context, project_id: str) -> bool:
 
 # --- filters ----------------------------------------------------------------------------
 
-def _in(column: InstrumentedAttribute, values: Iterable[Any]) -> ColumnElement[bool]:
+def _in(column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     values = list(values)
     clauses = []
     concrete = [v for v in values if v is not None]
@@ -62,7 +62,7 @@ def _in(column: InstrumentedAttribute, values: Iterable[Any]) -> ColumnElement[b
     return or_(*clauses) if clauses else false()
 
 
-def _columns(columns: Mapping[str, InstrumentedAttribute],
+def _columns(columns: Mapping[str, InstrumentedAttribute[Any]],
              filters: Filters) -> list[ColumnElement[bool]]:
     clauses = []
     for key, values in filters.items():
@@ -73,7 +73,7 @@ def _columns(columns: Mapping[str, InstrumentedAttribute],
     return clauses
 
 
-def _standard(model: Any) -> dict[str, InstrumentedAttribute]:
+def _standard(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
     return {"id": model.id, "name": model.name, "description": model.description,
             "tenant_id": model.project_id, "project_id": model.project_id,
             "revision_number": model.revision_number}

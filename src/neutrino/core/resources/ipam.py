@@ -8,6 +8,7 @@ import random
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from neutrino.lib import exceptions as exc
 
@@ -139,7 +140,8 @@ def pool_dicts(pools: Iterable[Pool], version: int) -> list[dict[str, str]]:
             for p in pools]
 
 
-def validate_pools(network: IPNetwork, given: Sequence[dict], gateway: str | None) -> list[Pool]:
+def validate_pools(network: IPNetwork, given: Sequence[dict[str, Any]], gateway: str | None
+                   ) -> list[Pool]:
     """Check pools given by a user as Neutron does; returns them sorted."""
     version = network.version
     usable = usable_range(network)
@@ -151,7 +153,7 @@ def validate_pools(network: IPNetwork, given: Sequence[dict], gateway: str | Non
         except (ValueError, KeyError, TypeError):
             raise exc.InvalidAllocationPool(pool=item) from None
         text = f"{item['start']}-{item['end']}"
-        if start.version != version or end.version != version or end < start:
+        if start.version != version or end.version != version or int(end) < int(start):
             raise exc.InvalidAllocationPool(pool=text)
         pool = Pool(int(start), int(end))
         if usable is None or pool.first < usable.first or pool.last > usable.last:

@@ -258,7 +258,7 @@ def _reallocate(session: Session, port: models.Port, requests: list[dict[str, An
             keep.add((held.ip_address, held.subnet_id))
         else:
             to_add.append(request)
-    leftovers: dict[str, list[models.IPAllocation]] = {}
+    leftovers: dict[str | None, list[models.IPAllocation]] = {}
     for allocation in by_ip.values():
         leftovers.setdefault(allocation.subnet_id, []).append(allocation)
     for request in requests:

@@ -97,7 +97,8 @@ def _vlan_candidates(settings: CoreSettings, physnet: str | None) -> Iterator[tu
             yield vlan_range.physical_network, vlan
 
 
-def _used_vlans(session: Session, physnets: set[str]) -> set[tuple[str, int]]:
+def _used_vlans(session: Session, physnets: set[str]
+                ) -> set[tuple[str | None, int | None]]:
     seg = models.NetworkSegment
     rows = session.execute(
         select(seg.physical_network, seg.segmentation_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -215,7 +216,7 @@ def _write_routes(session: Session, subnet: models.Subnet,
                                        subnet_id=subnet.id))
 
 
-def _remove_all(session: Session, rows: list) -> None:
+def _remove_all(session: Session, rows: Iterable[models.Base]) -> None:
     """Delete rows through the session (flushed at once), so new rows with the same keys
     (a nameserver kept in the new list) do not clash with stale ones in the session."""
     for row in list(rows):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,7 +48,8 @@ class AgentService:
         """"new", "alive" or "revived"."""
         return self.registry.report_state(agent_state, self.env.clock.now(), time)
 
-    def list_availability_zones(self, ctx: Context, filters: Filters) -> list[Body]:
+    def list_availability_zones(self, ctx: Context, filters: Filters
+                                ) -> builtins.list[Body]:
         return self.registry.availability_zones(filters)
 
 

@@ -80,6 +80,7 @@ class DhcpPluginService:
             if network is None or not dhcp.hosts_network(session, host, network_id):
                 raise exc.NetworkNotFound(net_id=network_id)
             found = dhcp.own_or_reserved_port(session, host, network_id)
+            row: Port | None
             if found is None:
                 row = ports.create(session, admin, env.settings, env.clock,
                                    dhcp.dhcp_port_body(host, network, body))

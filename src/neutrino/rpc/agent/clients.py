@@ -63,8 +63,9 @@ class StateReportClient:
             state["start_flag"] = True
         # Neutron's wire format; the agent's clock is informational only.
         now = datetime.now(UTC).replace(tzinfo=None).isoformat()
-        return self._client.call(_CONTEXT, "report_state",
-                                 agent_state={"agent_state": state}, time=now)
+        answer: str = self._client.call(
+            _CONTEXT, "report_state", agent_state={"agent_state": state}, time=now)
+        return answer
 
 
 class DhcpPluginClient:
@@ -76,18 +77,24 @@ class DhcpPluginClient:
         self._client = _client(transport, constants.TOPIC_PLUGIN, timeout)
 
     def get_active_networks_info(self) -> list[dict[str, Any]]:
-        return self._client.call(_CONTEXT, "get_active_networks_info", host=self.host)
+        answer: list[dict[str, Any]] = self._client.call(
+            _CONTEXT, "get_active_networks_info", host=self.host)
+        return answer
 
     def get_network_info(self, network_id: str) -> dict[str, Any] | None:
-        return self._client.call(_CONTEXT, "get_network_info", network_id=network_id,
-                                 host=self.host)
+        answer: dict[str, Any] | None = self._client.call(
+            _CONTEXT, "get_network_info", network_id=network_id, host=self.host)
+        return answer
 
     def create_dhcp_port(self, port: dict[str, Any]) -> dict[str, Any]:
-        return self._client.call(_CONTEXT, "create_dhcp_port", port=port, host=self.host)
+        answer: dict[str, Any] = self._client.call(
+            _CONTEXT, "create_dhcp_port", port=port, host=self.host)
+        return answer
 
     def update_dhcp_port(self, port_id: str, port: dict[str, Any]) -> dict[str, Any]:
-        return self._client.call(_CONTEXT, "update_dhcp_port", port_id=port_id, port=port,
-                                 host=self.host)
+        answer: dict[str, Any] = self._client.call(
+            _CONTEXT, "update_dhcp_port", port_id=port_id, port=port, host=self.host)
+        return answer
 
     def release_dhcp_port(self, network_id: str, device_id: str) -> None:
         self._client.call(_CONTEXT, "release_dhcp_port", network_id=network_id,
@@ -106,8 +113,9 @@ class L2PluginClient:
         self._client = _client(transport, constants.TOPIC_PLUGIN, timeout)
 
     def get_device_details(self, device: str) -> dict[str, Any]:
-        return self._client.call(_CONTEXT, "get_device_details", device=device,
-                                 host=self.host)
+        answer: dict[str, Any] = self._client.call(
+            _CONTEXT, "get_device_details", device=device, host=self.host)
+        return answer
 
     def update_device_up(self, device: str) -> None:
         self._client.call(_CONTEXT, "update_device_up", device=device, host=self.host)
@@ -116,7 +124,9 @@ class L2PluginClient:
         self._client.call(_CONTEXT, "update_device_down", device=device, host=self.host)
 
     def get_ports_on_host(self) -> list[dict[str, Any]]:
-        return self._client.call(_CONTEXT, "get_ports_on_host", host=self.host)
+        answer: list[dict[str, Any]] = self._client.call(
+            _CONTEXT, "get_ports_on_host", host=self.host)
+        return answer
 
 
 class DhcpAgentCasts(Protocol):

@@ -7,7 +7,8 @@ without a traceback in the server log.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import oslo_messaging
 
@@ -16,7 +17,14 @@ from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.lib.exceptions import NeutronException
 
-_expected = oslo_messaging.expected_exceptions(NeutronException)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _expected(method: _F) -> _F:
+    """oslo.messaging's expected_exceptions for Neutron's errors. oslo.messaging is
+    untyped; its wrapper keeps the method's signature."""
+    wrapped: _F = oslo_messaging.expected_exceptions(NeutronException)(method)
+    return wrapped
 
 
 class ReportStateEndpoint:
@@ -28,7 +36,8 @@ class ReportStateEndpoint:
         self._agents = agents
 
     @_expected
-    def report_state(self, context: Any, agent_state: dict, time: str | None = None) -> str:
+    def report_state(self, context: Any, agent_state: dict[str, Any],
+                     time: str | None = None) -> str:
         # Neutron wraps the state once more on the wire ({"agent_state": {...}}); core
         # unwraps it and answers a malformed report with InvalidInput.
         return self._agents.report_state(agent_state, time=time)
@@ -43,19 +52,20 @@ class DhcpPluginEndpoint:
         self._plugin = plugin
 
     @_expected
-    def get_active_networks_info(self, context: Any, host: str, **_: Any) -> list[dict]:
+    def get_active_networks_info(self, context: Any, host: str, **_: Any) -> list[dict[str, Any]]:
         return self._plugin.get_active_networks_info(host)
 
     @_expected
-    def get_network_info(self, context: Any, network_id: str, host: str) -> dict | None:
+    def get_network_info(self, context: Any, network_id: str, host: str) -> dict[str, Any] | None:
         return self._plugin.get_network_info(network_id, host)
 
     @_expected
-    def create_dhcp_port(self, context: Any, port: dict, host: str) -> dict:
+    def create_dhcp_port(self, context: Any, port: dict[str, Any], host: str) -> dict[str, Any]:
         return self._plugin.create_dhcp_port(host, port)
 
     @_expected
-    def update_dhcp_port(self, context: Any, port_id: str, port: dict, host: str) -> dict:
+    def update_dhcp_port(self, context: Any, port_id: str, port: dict[str, Any],
+                         host: str) -> dict[str, Any]:
         return self._plugin.update_dhcp_port(host, port_id, port)
 
     @_expected
@@ -77,7 +87,7 @@ class L2PluginEndpoint:
         self._plugin = plugin
 
     @_expected
-    def get_device_details(self, context: Any, device: str, host: str, **_: Any) -> dict:
+    def get_device_details(self, context: Any, device: str, host: str, **_: Any) -> dict[str, Any]:
         return self._plugin.get_device_details(host, device)
 
     @_expected
@@ -89,5 +99,5 @@ class L2PluginEndpoint:
         self._plugin.update_device_down(host, device)
 
     @_expected
-    def get_ports_on_host(self, context: Any, host: str) -> list[dict]:
+    def get_ports_on_host(self, context: Any, host: str) -> list[dict[str, Any]]:
         return self._plugin.get_ports_on_host(host)
