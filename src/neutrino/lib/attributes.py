@@ -196,7 +196,9 @@ PORT = Resource("port", "ports", (
     _text("device_owner", 255, "", filter=True, enforce_policy=True),
     *_project(),
     _ro("status", filter_=True),
-    _text("binding:host_id", 255, filter=True, enforce_policy=True),
+    # null (what Nova sends on server delete) or "" unbinds the port.
+    _text("binding:host_id", 255, filter=True, enforce_policy=True, nullable=True,
+          make=v.safe_string_or_none),
     _ro("binding:vif_type", enforce_policy=True),
     _ro("binding:vif_details", OBJECT, enforce_policy=True),
     Attribute("binding:vnic_type", STRING, v.values(_VNIC_TYPES), "normal", True, True,

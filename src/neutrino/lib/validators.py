@@ -86,6 +86,14 @@ def safe_string(max_len: int = 255) -> Validator:
     return check
 
 
+def safe_string_or_none(max_len: int = 255) -> Validator:
+    inner = safe_string(max_len)
+
+    def check(value: Any) -> str | None:
+        return None if value is None else inner(value)
+    return check
+
+
 def string_or_none(max_len: int = 255) -> Validator:
     def check(value: Any) -> str | None:
         return None if value is None else _string(value, max_len)
