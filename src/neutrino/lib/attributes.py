@@ -150,6 +150,9 @@ NETWORK = Resource("network", "networks", (
           nullable=True),
     Attribute("provider:segmentation_id", INTEGER, v.int_or_none, UNSET, True, True,
               filter=True, convert_filter=v.to_int, enforce_policy=True, nullable=True),
+    # multi-provider: the network's segments (Neutrino networks have one).
+    Attribute("segments", ARRAY, v.segments, UNSET, True, True, enforce_policy=True,
+              nullable=True),
     _bool_attr("router:external", False, enforce_policy=True),
     Attribute("availability_zone_hints", ARRAY, v.name_list(255), [], True, False),
     _ro("availability_zones", ARRAY),

@@ -181,3 +181,11 @@ class DNSNameServersExhausted(BadRequest):
 class HostRoutesExhausted(BadRequest):
     message = ("Unable to complete operation for %(subnet_id)s. The number of host routes "
                "exceeds the limit %(quota)s.")
+
+
+class SegmentsSetInConjunctionWithProviders(InvalidInput):
+    message = "Segments and provider values cannot both be set."
+
+
+class SegmentsContainDuplicateEntry(InvalidInput):
+    message = "Duplicate segment entry in request."
