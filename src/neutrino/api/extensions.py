@@ -54,6 +54,8 @@ _EXTENSIONS = [
     ("ip-substring-filtering", "IP address substring filtering",
      "Provides IP address substring filtering when listing ports",
      "2017-11-28T09:00:00-00:00"),
+    ("binding-extended", "Port Bindings Extended", "Expose port bindings of a virtual port "
+     "to external application", "2017-07-17T10:00:00-00:00"),
     ("empty-string-filtering", "Empty String Filtering Extension",
      "Allow filtering by attributes with empty string value", "2018-05-01T10:00:00-00:00"),
 ]

@@ -92,6 +92,11 @@ _RESOURCE_RULES = {
     "update_port:binding:profile": ADMIN,
     "update_port:binding:vnic_type": "rule:admin_or_owner",
     "delete_port": "rule:context_is_advsvc or rule:admin_owner_or_network_owner",
+    # port bindings (binding-extended)
+    "get_port_binding": ADMIN,
+    "create_port_binding": ADMIN,
+    "delete_port_binding": ADMIN,
+    "activate": ADMIN,
     # agents and the DHCP agent scheduler
     "get_agent": ADMIN,
     "create_agent": ADMIN,

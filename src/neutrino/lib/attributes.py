@@ -184,7 +184,7 @@ SUBNET = Resource("subnet", "subnets", (
     *_standard(),
 ), lambda id_: exc.SubnetNotFound(subnet_id=id_), description="Layer 3 subnet")
 
-_VNIC_TYPES = ["normal", "direct", "macvtap", "baremetal", "direct-physical",
+VNIC_TYPES = ["normal", "direct", "macvtap", "baremetal", "direct-physical",
                "virtio-forwarder", "smart-nic", "vdpa", "remote-managed"]
 
 PORT = Resource("port", "ports", (
@@ -204,7 +204,7 @@ PORT = Resource("port", "ports", (
           make=v.safe_string_or_none),
     _ro("binding:vif_type", enforce_policy=True),
     _ro("binding:vif_details", OBJECT, enforce_policy=True),
-    Attribute("binding:vnic_type", STRING, v.values(_VNIC_TYPES), "normal", True, True,
+    Attribute("binding:vnic_type", STRING, v.values(VNIC_TYPES), "normal", True, True,
               filter=True, enforce_policy=True, max_length=64),
     Attribute("binding:profile", OBJECT, v.dict_or_none, UNSET, True, True,
               enforce_policy=True, nullable=True),

@@ -189,3 +189,23 @@ class SegmentsSetInConjunctionWithProviders(InvalidInput):
 
 class SegmentsContainDuplicateEntry(InvalidInput):
     message = "Duplicate segment entry in request."
+
+
+# binding-extended (port bindings), with neutron-lib's names and messages.
+
+class PortBindingNotFound(NotFound):
+    message = "Binding for port %(port_id)s for host %(host)s could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingError(Conflict):
+    """Neutron answers 500; a binding no agent can make is a conflict with the host's
+    state, not a server fault (Nova treats any failure alike)."""
+    message = "Binding for port %(port_id)s on host %(host)s could not be created or updated."
