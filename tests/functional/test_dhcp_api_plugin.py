@@ -271,6 +271,7 @@ def test_dhcp_port_without_l2_agent_is_active_when_ready(world):
 # -- L2 agent API ---------------------------------------------------------------------------------
 
 def test_device_details(world):
+    world.l2_agent("hostA")
     net = world.network(dhcp=False)
     port = world.port(net["id"], **{"binding:host_id": "hostA", "device_owner": "compute:nova"})
     device = tap_name(port["id"])
@@ -287,6 +288,30 @@ def test_device_details(world):
     assert world.core.l2_plugin.get_device_details("hostA", "eth0") == {"device": "eth0"}
     assert world.core.l2_plugin.get_ports_on_host("hostA") == [details]
     assert world.core.l2_plugin.get_ports_on_host("hostB") == []
+
+
+def test_a_failed_binding_is_tried_again_when_the_hosts_agent_asks(world):
+    net = world.network(dhcp=False)
+    port = world.port(net["id"], **{"binding:host_id": "hostC", "device_owner": "compute:nova"})
+    assert port["binding:vif_type"] == "binding_failed"  # no agent on hostC yet
+    device = tap_name(port["id"])
+    assert world.core.l2_plugin.get_device_details("hostC", device) == {"device": device}
+    assert world.core.l2_plugin.get_ports_on_host("hostC") == []
+    world.l2_agent("hostC")  # the agent starts after the port was bound
+    details = world.core.l2_plugin.get_device_details("hostC", device)
+    assert details["port_id"] == port["id"]
+    bound = world.core.ports.get(world.admin, port["id"])
+    assert bound["binding:vif_type"] == "tap"
+    assert bound["revision_number"] == port["revision_number"] + 1
+
+
+def test_ports_on_host_bind_again_what_failed(world):
+    net = world.network(dhcp=False)
+    port = world.port(net["id"], **{"binding:host_id": "hostD"})
+    assert port["binding:vif_type"] == "binding_failed"
+    world.l2_agent("hostD")
+    assert [p["port_id"] for p in world.core.l2_plugin.get_ports_on_host("hostD")] == \
+        [port["id"]]
 
 
 # -- casts ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ visibility and filters (SQLite; constraint-backed conflicts also on MariaDB/Post
 from __future__ import annotations
 
 import pytest
+from support.core_world import l2_report
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.context import Context
@@ -55,14 +56,15 @@ def test_walkthrough_addresses(res: Services, net: dict, subnet: dict) -> None:
 
 
 def test_create_shows_every_attribute(res: Services, net: dict, subnet: dict) -> None:
+    res.agents.report_state(l2_report("HostA"))
     port = res.ports.create(ALICE, {"network_id": net["id"], "name": "p", "dns_name": "vm1",
                                    "binding:host_id": "HostA",
                                    "binding:profile": {"k": "v"}, "device_id": "d",
                                    "device_owner": "compute:nova"})
     assert port["status"] == "DOWN" and port["admin_state_up"] is True
     assert port["mac_address"].startswith("fa:16:3e:")
-    assert port["binding:host_id"] == "HostA" and port["binding:vif_type"] == "bridge"
-    assert port["binding:vif_details"] == {"connectivity": "l2", "port_filter": True}
+    assert port["binding:host_id"] == "HostA" and port["binding:vif_type"] == "tap"
+    assert port["binding:vif_details"] == {"connectivity": "l2", "port_filter": False}
     assert port["binding:profile"] == {"k": "v"} and port["binding:vnic_type"] == "normal"
     assert port["dns_name"] == "vm1"
     assert port["dns_assignment"] == [{"ip_address": "10.0.0.2", "hostname": "vm1",
@@ -195,9 +197,10 @@ def test_binding_and_options(res: Services, net: dict, subnet: dict) -> None:
     assert port["extra_dhcp_opts"] == [
         {"opt_name": "bootfile-name", "opt_value": "grub.efi", "ip_version": 4},
         {"opt_name": "mtu", "opt_value": "1400", "ip_version": 6}]
+    res.agents.report_state(l2_report("HostB"))
     bound = res.ports.update(ADMIN, port["id"], {"binding:host_id": "HostB",
                                                 "binding:profile": {"a": 1}})
-    assert (bound["binding:host_id"], bound["binding:vif_type"]) == ("HostB", "bridge")
+    assert (bound["binding:host_id"], bound["binding:vif_type"]) == ("HostB", "tap")
     assert bound["binding:profile"] == {"a": 1}
     unbound = res.ports.update(ADMIN, port["id"], {"binding:host_id": ""})
     assert (unbound["binding:host_id"], unbound["binding:vif_type"]) == ("", "unbound")

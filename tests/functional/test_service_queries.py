@@ -74,6 +74,7 @@ def test_agent_sync_costs_the_same_for_many_networks(world):
 
 
 def l2_sync_cost(world, host, net, ports):
+    world.l2_agent(host)
     made = [world.port(net, **{"binding:host_id": host}) for _ in range(ports)]
     with statements(world.db) as seen:
         assert len(world.core.l2_plugin.get_ports_on_host(host)) == ports

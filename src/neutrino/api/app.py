@@ -239,6 +239,24 @@ class NeutronApi:
             Route("/v2.0/networks/{id}/dhcp-agents", self.endpoint(
                 lambda ctx, request, _: c.dhcp_agents(
                     ctx, request.path_params["id"], _params(request))), methods=["GET"]),
+            Route("/v2.0/ports/{id}/bindings", self.endpoint(
+                lambda ctx, request, _: c.port_bindings(
+                    ctx, request.path_params["id"], _params(request))), methods=["GET"]),
+            Route("/v2.0/ports/{id}/bindings", self.endpoint(
+                lambda ctx, request, payload: c.create_port_binding(
+                    ctx, request.path_params["id"], payload), 201, True), methods=["POST"]),
+            Route("/v2.0/ports/{id}/bindings/{host}", self.endpoint(
+                lambda ctx, request, _: c.port_binding(
+                    ctx, request.path_params["id"], request.path_params["host"],
+                    _params(request))), methods=["GET"]),
+            Route("/v2.0/ports/{id}/bindings/{host}", self.endpoint(
+                lambda ctx, request, _: c.delete_port_binding(
+                    ctx, request.path_params["id"], request.path_params["host"]), 204),
+                methods=["DELETE"]),
+            Route("/v2.0/ports/{id}/bindings/{host}/activate", self.endpoint(
+                lambda ctx, request, _: c.activate_port_binding(
+                    ctx, request.path_params["id"], request.path_params["host"])),
+                methods=["PUT"]),
             Route("/v2.0/availability_zones", self.endpoint(
                 lambda ctx, request, _: c.availability_zones(
                     ctx, _params(request),

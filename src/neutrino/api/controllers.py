@@ -14,7 +14,16 @@ from neutrino.api.policy import Policy
 from neutrino.core.context import Context
 from neutrino.core.services import Collection, ResourceService, Services
 from neutrino.lib import exceptions as exc
-from neutrino.lib.attributes import AGENT, AVAILABILITY_ZONE, NETWORK, PORT, SUBNET, Resource
+from neutrino.lib import validators as v
+from neutrino.lib.attributes import (
+    AGENT,
+    AVAILABILITY_ZONE,
+    NETWORK,
+    PORT,
+    SUBNET,
+    VNIC_TYPES,
+    Resource,
+)
 
 Item = dict[str, Any]
 Checker = Callable[[str, Item], bool]
@@ -246,3 +255,62 @@ class Controller:
         agents = self.services.dhcp_scheduling.agents_hosting_network(ctx, network_id)
         rules = self._view_rules(AGENT)
         return {"agents": [self.view(ctx, AGENT, a, a, fields, rules) for a in agents]}
+
+    # --- port bindings (binding-extended) -------------------------------------------------
+
+    _BINDING_FILTERS = ("host", "vif_type", "vnic_type", "status")
+    _BINDING_BODY: dict[str, v.Validator] = {
+        "host": v.safe_string(255), "vnic_type": v.values(VNIC_TYPES),
+        "profile": v.dict_or_none}
+
+    def _binding_allowed(self, ctx: Context, port_id: str, action: str) -> None:
+        # A port the caller may not see is absent (404); one it sees, policy decides (403).
+        _, target = self._get_visible(ctx, PORT, port_id)
+        self.policy.enforce(action, target, ctx)
+
+    def port_bindings(self, ctx: Context, port_id: str, params: builtins.list[tuple[str, str]]
+                      ) -> Item:
+        self._binding_allowed(ctx, port_id, "get_port_binding")
+        wanted: dict[str, set[str]] = {}
+        for key, value in params:
+            if key in self._BINDING_FILTERS:
+                wanted.setdefault(key, set()).add(value)
+        fields = [value for key, value in params if key == "fields" and value]
+        found = [b for b in self.services.ports.list_bindings(ctx, port_id)
+                 if all(str(b[k]) in values for k, values in wanted.items())]
+        return {"bindings": [{k: b[k] for k in b if not fields or k in fields}
+                             for b in found]}
+
+    def port_binding(self, ctx: Context, port_id: str, host: str,
+                     params: builtins.list[tuple[str, str]]) -> Item:
+        self._binding_allowed(ctx, port_id, "get_port_binding")
+        fields = [value for key, value in params if key == "fields" and value]
+        found = self.services.ports.get_binding(ctx, port_id, host)
+        return {"binding": {k: found[k] for k in found if not fields or k in fields}}
+
+    def create_port_binding(self, ctx: Context, port_id: str, payload: Any) -> Item:
+        self._binding_allowed(ctx, port_id, "create_port_binding")
+        item = payload.get("binding") if isinstance(payload, dict) else None
+        if not isinstance(item, dict):
+            raise bad_request(request.INVALID_BODY)
+        unknown = sorted(k for k in item if k not in self._BINDING_BODY)
+        if unknown:
+            raise bad_request(f"Unrecognized attribute(s) '{', '.join(map(str, unknown))}'")
+        if not item.get("host"):
+            raise bad_request("Failed to parse request. Required attribute 'host' not "
+                              "specified")
+        body: Item = {}
+        for key, value in item.items():
+            try:
+                body[key] = self._BINDING_BODY[key](value)
+            except v.Invalid as err:
+                raise bad_request(f"Invalid input for {key}. Reason: {err}.") from None
+        return {"binding": self.services.ports.create_binding(ctx, port_id, body)}
+
+    def delete_port_binding(self, ctx: Context, port_id: str, host: str) -> None:
+        self._binding_allowed(ctx, port_id, "delete_port_binding")
+        self.services.ports.delete_binding(ctx, port_id, host)
+
+    def activate_port_binding(self, ctx: Context, port_id: str, host: str) -> Item:
+        self._binding_allowed(ctx, port_id, "activate")
+        return {"binding": self.services.ports.activate_binding(ctx, port_id, host)}

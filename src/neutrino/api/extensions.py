@@ -48,6 +48,14 @@ _EXTENSIONS = [
      "2015-08-15T18:00:00-00:00"),
     ("filter-validation", "Filter parameters validation",
      "Provides validation on filter parameters.", "2018-03-21T10:00:00-00:00"),
+    ("multi-provider", "Multi Provider Network",
+     "Expose mapping of virtual networks to multiple physical networks",
+     "2013-06-27T10:00:00-00:00"),
+    ("ip-substring-filtering", "IP address substring filtering",
+     "Provides IP address substring filtering when listing ports",
+     "2017-11-28T09:00:00-00:00"),
+    ("binding-extended", "Port Bindings Extended", "Expose port bindings of a virtual port "
+     "to external application", "2017-07-17T10:00:00-00:00"),
     ("empty-string-filtering", "Empty String Filtering Extension",
      "Allow filtering by attributes with empty string value", "2018-05-01T10:00:00-00:00"),
 ]

@@ -45,18 +45,21 @@ _RESOURCE_RULES = {
     "create_network:provider:network_type": ADMIN,
     "create_network:provider:physical_network": ADMIN,
     "create_network:provider:segmentation_id": ADMIN,
+    "create_network:segments": ADMIN,
     "get_network": "rule:admin_or_owner or rule:shared or rule:external or "
                    "rule:context_is_advsvc",
     "get_network:router:external": "rule:regular_user",
     "get_network:provider:network_type": ADMIN,
     "get_network:provider:physical_network": ADMIN,
     "get_network:provider:segmentation_id": ADMIN,
+    "get_network:segments": ADMIN,
     "update_network": "rule:admin_or_owner",
     "update_network:shared": ADMIN,
     "update_network:router:external": ADMIN,
     "update_network:provider:network_type": ADMIN,
     "update_network:provider:physical_network": ADMIN,
     "update_network:provider:segmentation_id": ADMIN,
+    "update_network:segments": ADMIN,
     "delete_network": "rule:admin_or_owner",
     # subnets
     "create_subnet": "rule:admin_or_network_owner",
@@ -89,6 +92,11 @@ _RESOURCE_RULES = {
     "update_port:binding:profile": ADMIN,
     "update_port:binding:vnic_type": "rule:admin_or_owner",
     "delete_port": "rule:context_is_advsvc or rule:admin_owner_or_network_owner",
+    # port bindings (binding-extended)
+    "get_port_binding": ADMIN,
+    "create_port_binding": ADMIN,
+    "delete_port_binding": ADMIN,
+    "activate": ADMIN,
     # agents and the DHCP agent scheduler
     "get_agent": ADMIN,
     "create_agent": ADMIN,

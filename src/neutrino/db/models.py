@@ -169,6 +169,23 @@ class Port(StandardAttrs, Base):
         cascade="all, delete-orphan", passive_deletes=True, lazy="select")
 
 
+class PortBinding(Base):
+    """An inactive binding of a port (binding-extended): the destination host of a live
+    migration until it is activated. The active binding stays on the port's own row, so
+    everything that reads ports (agents, DHCP, views) is unchanged; the primary key keeps
+    one binding per (port, host)."""
+
+    __tablename__ = "port_bindings"
+
+    port_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vnic_type: Mapped[str] = mapped_column(String(64), default="normal", nullable=False)
+    vif_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    profile: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
+    vif_details: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
+
+
 class IPAllocation(Base):
     """One IP of a port. The primary key makes a duplicate IP on a subnet impossible."""
 

@@ -151,6 +151,9 @@ NETWORK = Resource("network", "networks", (
           nullable=True),
     Attribute("provider:segmentation_id", INTEGER, v.int_or_none, UNSET, True, True,
               filter=True, convert_filter=v.to_int, enforce_policy=True, nullable=True),
+    # multi-provider: the network's segments (Neutrino networks have one).
+    Attribute("segments", ARRAY, v.segments, UNSET, True, True, enforce_policy=True,
+              nullable=True),
     _bool_attr("router:external", False, enforce_policy=True),
     Attribute("availability_zone_hints", ARRAY, v.name_list(255), [], True, False),
     _ro("availability_zones", ARRAY),
@@ -182,7 +185,7 @@ SUBNET = Resource("subnet", "subnets", (
     *_standard(),
 ), lambda id_: exc.SubnetNotFound(subnet_id=id_), description="Layer 3 subnet")
 
-_VNIC_TYPES = ["normal", "direct", "macvtap", "baremetal", "direct-physical",
+VNIC_TYPES = ["normal", "direct", "macvtap", "baremetal", "direct-physical",
                "virtio-forwarder", "smart-nic", "vdpa", "remote-managed"]
 
 PORT = Resource("port", "ports", (
@@ -197,10 +200,12 @@ PORT = Resource("port", "ports", (
     _text("device_owner", 255, "", filter=True, enforce_policy=True),
     *_project(),
     _ro("status", filter_=True),
-    _text("binding:host_id", 255, filter=True, enforce_policy=True),
+    # null (what Nova sends on server delete) or "" unbinds the port.
+    _text("binding:host_id", 255, filter=True, enforce_policy=True, nullable=True,
+          make=v.safe_string_or_none),
     _ro("binding:vif_type", enforce_policy=True),
     _ro("binding:vif_details", OBJECT, enforce_policy=True),
-    Attribute("binding:vnic_type", STRING, v.values(_VNIC_TYPES), "normal", True, True,
+    Attribute("binding:vnic_type", STRING, v.values(VNIC_TYPES), "normal", True, True,
               filter=True, enforce_policy=True, max_length=64),
     Attribute("binding:profile", OBJECT, v.dict_or_none, UNSET, True, True,
               enforce_policy=True, nullable=True),

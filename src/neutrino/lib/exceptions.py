@@ -181,3 +181,31 @@ class DNSNameServersExhausted(BadRequest):
 class HostRoutesExhausted(BadRequest):
     message = ("Unable to complete operation for %(subnet_id)s. The number of host routes "
                "exceeds the limit %(quota)s.")
+
+
+class SegmentsSetInConjunctionWithProviders(InvalidInput):
+    message = "Segments and provider values cannot both be set."
+
+
+class SegmentsContainDuplicateEntry(InvalidInput):
+    message = "Duplicate segment entry in request."
+
+
+# binding-extended (port bindings), with neutron-lib's names and messages.
+
+class PortBindingNotFound(NotFound):
+    message = "Binding for port %(port_id)s for host %(host)s could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingError(Conflict):
+    """Neutron answers 500; a binding no agent can make is a conflict with the host's
+    state, not a server fault (Nova treats any failure alike)."""
+    message = "Binding for port %(port_id)s on host %(host)s could not be created or updated."

@@ -86,6 +86,14 @@ def safe_string(max_len: int = 255) -> Validator:
     return check
 
 
+def safe_string_or_none(max_len: int = 255) -> Validator:
+    inner = safe_string(max_len)
+
+    def check(value: Any) -> str | None:
+        return None if value is None else inner(value)
+    return check
+
+
 def string_or_none(max_len: int = 255) -> Validator:
     def check(value: Any) -> str | None:
         return None if value is None else _string(value, max_len)
@@ -358,3 +366,36 @@ def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
             clean["ip_version"] = version
         options.append(clean)
     return options
+
+
+_SEGMENT_KEYS = ("provider:network_type", "provider:physical_network",
+                 "provider:segmentation_id")
+
+
+def segments(value: Any) -> list[dict[str, Any]] | None:
+    """multi-provider's `segments`: a list of {provider:* } dicts; absent keys are None and
+    segmentation ids integers, as neutron-lib's convert_and_validate_segments leaves them."""
+    if value is None:
+        return None
+    clean: list[dict[str, Any]] = []
+    for segment in _list(value):
+        if not isinstance(segment, dict):
+            raise Invalid(f"Invalid data format for segment: '{segment}'")
+        extra = set(segment) - set(_SEGMENT_KEYS)
+        if extra:
+            raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(extra))}'")
+        network_type = segment.get("provider:network_type")
+        physnet = segment.get("provider:physical_network")
+        for text, limit in ((network_type, 32), (physnet, 64)):
+            if text is not None:
+                _string(text, limit)
+        seg_id = segment.get("provider:segmentation_id")
+        if seg_id is not None:
+            try:
+                seg_id = non_negative_int(seg_id)
+            except InvalidInput:
+                raise Invalid(f"'{seg_id}' is not an integer") from None
+        clean.append({"provider:network_type": network_type,
+                      "provider:physical_network": physnet,
+                      "provider:segmentation_id": seg_id})
+    return clean

@@ -1,6 +1,8 @@
 """The real `neutrino-linuxbridge-agent` with the real server over RabbitMQ, acting in a test
 namespace with real bridges and VLAN devices: a tap appears, it is plugged and its port goes
-ACTIVE; the tap goes, the port goes DOWN and the bridge and VLAN device are removed."""
+ACTIVE; the tap goes, the port goes DOWN and the bridge and VLAN device are removed. The tap
+may be the host end of a veth (the lab's VMs) or a tuntap device (what libvirt makes for
+Nova's `vif_type: tap`)."""
 
 from __future__ import annotations
 
@@ -187,3 +189,46 @@ def test_a_flat_network_enslaves_the_mapped_interface_itself(tmp_path, rabbit, s
     tn.wait_for(lambda: port_status() == constants.PORT_STATUS_DOWN, timeout=30)
     tn.wait_for(lambda: bridge not in tn.links(host), timeout=30)
     assert tn.link_master("eth0", netns=host) is None  # released, not deleted
+
+
+def test_a_tuntap_device_as_libvirt_makes_it_is_plugged_and_reported_up(
+        tmp_path, rabbit, server, api, resources) -> None:
+    host_name = tn.unique("HostC-")
+    host = resources.namespace()
+    resources.veth("eth0", tn.unique("phy"), ns_a=host, ns_b=resources.namespace())
+    start_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
+    tn.wait_for(lambda: [a for a in api.get("/agents", params={"host": host_name}).json()[
+        "agents"] if a["alive"]], timeout=60)
+
+    net = api.post("/networks", json={"network": {
+        "name": "flat", "provider:network_type": "flat",
+        "provider:physical_network": "physnet1"}})
+    assert net.status_code == 201, net.text
+    network = net.json()["network"]
+    created = api.post("/ports", json={"port": {"network_id": network["id"],
+                                                "binding:host_id": host_name,
+                                                "device_owner": "compute:nova"}})
+    assert created.status_code == 201, created.text
+    port = created.json()["port"]
+    # What Nova's libvirt driver is told: create a tap, the networking service plugs it.
+    assert port["binding:vif_type"] == "tap"
+
+    # As libvirt's plug_tap: a tap (tuntap) device with the port's MAC, and no reader yet.
+    tap = naming.tap_name(port["id"])
+    tn.ip("tuntap", "add", "dev", tap, "mode", "tap", netns=host)
+    resources.defer(lambda: tn.ip("link", "del", tap, netns=host, check=False))
+    tn.ip("link", "set", tap, "address", port["mac_address"], netns=host)
+    assert "tun" in tn.ip("-d", "link", "show", tap, netns=host)
+
+    def port_status() -> str:
+        return api.get(f"/ports/{port['id']}").json()["port"]["status"]
+
+    tn.wait_for(lambda: port_status() == constants.PORT_STATUS_ACTIVE, timeout=30)
+    bridge = naming.bridge_name(network["id"])
+    assert tn.link_master(tap, netns=host) == bridge
+    assert tn.link_master("eth0", netns=host) == bridge
+    assert "UP" in tn.ip("-o", "link", "show", tap, netns=host).split(">")[0]
+
+    tn.ip("link", "del", tap, netns=host)  # the guest is gone
+    tn.wait_for(lambda: port_status() == constants.PORT_STATUS_DOWN, timeout=30)
+    tn.wait_for(lambda: bridge not in tn.links(host), timeout=30)

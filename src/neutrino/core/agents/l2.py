@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from neutrino.core.resources import views
+from neutrino.core.resources.portbinding import VIF_TYPE_BINDING_FAILED
 from neutrino.db.models import Network, Port
 from neutrino.lib.naming import tap_name
 
@@ -77,8 +78,9 @@ def device_details(device: str, port: Port, network: Network) -> dict[str, Any]:
 
 
 def details_for(session: Session, host: str, device: str) -> dict[str, Any]:
+    """A port whose binding failed is not the agent's to plug: the tap stays unknown."""
     port = find_port(session, host, device)
-    if port is None:
+    if port is None or port.vif_type == VIF_TYPE_BINDING_FAILED:
         return {"device": device}
     network = session.get(Network, port.network_id)
     if network is None:
@@ -87,9 +89,22 @@ def details_for(session: Session, host: str, device: str) -> dict[str, Any]:
 
 
 def ports_on_host(session: Session, host: str) -> list[dict[str, Any]]:
-    ports = session.scalars(select(Port).where(Port.host_id == host).order_by(Port.id)).all()
+    ports = session.scalars(select(Port).where(
+        Port.host_id == host, Port.vif_type != VIF_TYPE_BINDING_FAILED).order_by(Port.id)).all()
     network_ids = sorted({p.network_id for p in ports})
     networks = {n.id: n for n in session.scalars(
         select(Network).where(Network.id.in_(network_ids)))} if network_ids else {}
     return [device_details(tap_name(p.id), p, networks[p.network_id])
             for p in ports if p.network_id in networks]
+
+
+def failed_on_host(session: Session, host: str, device: str | None = None) -> list[Port]:
+    """The ports bound to `host` whose binding failed (only `device`'s, when given): the
+    agent asking for them is the moment to try again."""
+    if device is not None:
+        port = find_port(session, host, device)
+        ports = [port] if port is not None else []
+    else:
+        ports = list(session.scalars(select(Port).where(
+            Port.host_id == host, Port.vif_type == VIF_TYPE_BINDING_FAILED)))
+    return [p for p in ports if p.vif_type == VIF_TYPE_BINDING_FAILED]

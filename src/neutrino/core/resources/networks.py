@@ -59,10 +59,33 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
     return list(session.scalars(stmt.order_by(models.Network.id)))
 
 
+def _single_segment(body: dict[str, Any]) -> dict[str, Any]:
+    """multi-provider's `segments` as the provider:* attributes of the one segment a
+    Neutrino network has; Neutron's errors for mixing both and for duplicates."""
+    requested = body.get("segments")
+    if not requested:
+        return body
+    if not isinstance(requested, list) or not all(isinstance(s, dict) for s in requested):
+        raise exc.InvalidInput(error_message="segments must be a list of segments")
+    if segments.has_provider_attributes(body):
+        raise exc.SegmentsSetInConjunctionWithProviders()
+    unique = {tuple(sorted(s.items())) for s in requested}
+    if len(unique) != len(requested):
+        raise exc.SegmentsContainDuplicateEntry()
+    if len(requested) > 1:
+        # Agents, bindings and DHCP here know one segment per network.
+        raise exc.InvalidInput(error_message="Neutrino supports one segment per network")
+    merged = {k: v for k, v in body.items() if k != "segments"}
+    # All three keys, None where absent: a segment without a type is refused as such.
+    merged.update({k: requested[0].get(k) for k in segments.PROVIDER_KEYS})
+    return merged
+
+
 def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            body: dict[str, Any]) -> models.Network:
     check_lengths(body, LIMITS)
     project = resolve_project(ctx, body)
+    body = _single_segment(body)
     if segments.has_provider_attributes(body):
         if not ctx.is_admin:
             raise exc.PolicyNotAuthorized(action="create_network:provider:network_type")
@@ -118,6 +141,14 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     for key in body:
         if key in READ_ONLY and key not in UPDATABLE:
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
+    if body.get("segments") is not None:
+        if not ctx.is_admin:
+            raise exc.PolicyNotAuthorized(action="update_network:segments")
+        if segments.has_provider_attributes(body):
+            raise exc.SegmentsSetInConjunctionWithProviders()
+        if body["segments"] != views.segment_list(net.segments):
+            raise exc.InvalidInput(
+                error_message="Plugin does not support updating provider attributes")
     if segments.has_provider_attributes(body):
         if not ctx.is_admin:
             raise exc.PolicyNotAuthorized(action="update_network:provider:network_type")

@@ -28,16 +28,13 @@ from neutrino.core.dbutil import (
 )
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
-from neutrino.core.resources import ipam, macs, networks, subnets, views
+from neutrino.core.resources import ipam, macs, networks, portbinding, subnets, views
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.lib import attributes, constants
 from neutrino.lib import exceptions as exc
 
 UPDATABLE = attributes.PORT.updatable
-VIF_TYPE_BRIDGE = "bridge"
-VIF_TYPE_UNBOUND = "unbound"
-BRIDGE_VIF_DETAILS = {"connectivity": "l2", "port_filter": True}
 LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
@@ -314,14 +311,14 @@ def _change_mac(session: Session, port: models.Port, mac: str) -> None:
     savepoint.commit()
 
 
-def _bind(port: models.Port, host: str | None) -> None:
+def bind(session: Session, port: models.Port, host: str | None, settings: CoreSettings,
+         clock: Clock) -> None:
+    """Bind the port to `host` (None or "": unbind) with what the host's agents can do."""
     port.host_id = host or ""
-    if port.host_id:
-        port.vif_type = VIF_TYPE_BRIDGE
-        port.vif_details = dumps(BRIDGE_VIF_DETAILS)
-    else:
-        port.vif_type = VIF_TYPE_UNBOUND
-        port.vif_details = dumps({})
+    binding = portbinding.bind_for_host(session, port.network_id, port.host_id,
+                                        port.vnic_type, now(clock), settings.agent_down_time)
+    port.vif_type = binding.vif_type
+    port.vif_details = dumps(binding.vif_details)
 
 
 def _profile(value: Any) -> str:
@@ -408,7 +405,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         vnic_type=body.get("binding:vnic_type") or "normal",
         profile=_profile(body.get("binding:profile")), description=body.get("description") or "",
         created_at=stamp, updated_at=stamp, revision_number=1)
-    _bind(port, body.get("binding:host_id"))
+    bind(session, port, body.get("binding:host_id"), settings, clock)
     if "id" in body and session.get(models.Port, port.id) is not None:
         raise exc.Conflict(f"Port {port.id} already exists.")
     _insert_port(session, port, body.get("mac_address"), settings)
@@ -450,12 +447,17 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     if "extra_dhcp_opts" in body:
         _merge_dhcp_opts(session, port, _dhcp_opts(body["extra_dhcp_opts"]))
         changed.append("extra_dhcp_opts")
-    if "binding:host_id" in body:
-        _bind(port, body["binding:host_id"])
     if "binding:profile" in body:
         port.profile = _profile(body["binding:profile"])
-    if body.get("binding:vnic_type"):
+    vnic_changed = bool(body.get("binding:vnic_type")) and \
+        body["binding:vnic_type"] != port.vnic_type
+    if vnic_changed:
         port.vnic_type = body["binding:vnic_type"]
+    # As ML2: a new host or vnic type binds again, and so does any update of a port whose
+    # binding failed (its host may have an agent by now).
+    if "binding:host_id" in body or vnic_changed or \
+            port.vif_type == portbinding.VIF_TYPE_BINDING_FAILED:
+        bind(session, port, body.get("binding:host_id", port.host_id), settings, clock)
     for key in ("name", "description", "device_id", "device_owner", "dns_name"):
         if key in body:
             setattr(port, key, body[key] or "")

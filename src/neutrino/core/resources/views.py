@@ -45,6 +45,11 @@ def provider_attributes(segments: Sequence[models.NetworkSegment]) -> dict[str, 
             "provider:segmentation_id": seg_id}
 
 
+def segment_list(segments: Sequence[models.NetworkSegment]) -> list[dict[str, Any]]:
+    """multi-provider's `segments`: every segment with its provider attributes."""
+    return [provider_attributes([s]) for s in segments]
+
+
 def network_availability_zones(session: Session,
                                network_ids: Iterable[str]) -> dict[str, list[str]]:
     """The zones of the DHCP agents hosting each network, in one query for all of them."""
@@ -83,6 +88,7 @@ def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) ->
         "availability_zones": list(availability_zones),
     }
     result.update(provider_attributes(net.segments))
+    result["segments"] = segment_list(net.segments)
     result.update(_standard(net))
     return result
 

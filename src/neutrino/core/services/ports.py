@@ -4,6 +4,7 @@ the agents hosting its network hear of it after the commit."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 
 from sqlalchemy import insert
@@ -17,7 +18,7 @@ from neutrino.core.agents.notify import (
     port_changed_for_dhcp,
 )
 from neutrino.core.context import Context
-from neutrino.core.resources import ports, views
+from neutrino.core.resources import portbindings, ports, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
@@ -126,4 +127,59 @@ class PortService:
         port, hosts = self.env.tx.run(work)
         outbox = Outbox()
         outbox.to_hosts(hosts, const.PORT_DELETE_END, payloads.port_delete(port))
+        outbox.send(self.env.notifier)
+
+    # --- bindings (binding-extended) ---------------------------------------------------
+
+    def list_bindings(self, ctx: Context, id: str) -> builtins.list[Body]:
+        return self.env.tx.read(
+            lambda s: portbindings.listing(s, ports.get(s, ctx, id)))
+
+    def get_binding(self, ctx: Context, id: str, host: str) -> Body:
+        return self.env.tx.read(
+            lambda s: portbindings.show(s, ports.get(s, ctx, id), host))
+
+    def create_binding(self, ctx: Context, id: str, body: Body) -> Body:
+        env = self.env
+
+        def work(session: Session) -> tuple[Body, Body, Body]:
+            row = ports.get(session, ctx, id, for_update=True)
+            before = views.port_dict(row)
+            shown, bound_port = portbindings.create(session, ctx, env.settings, env.clock,
+                                                    row, body)
+            if bound_port:
+                rebind(session, row)
+            return shown, before, views.port_dict(row)
+
+        shown, before, after = env.tx.run(work)
+        self._tell_dhcp_agents(before, after)
+        return shown
+
+    def delete_binding(self, ctx: Context, id: str, host: str) -> None:
+        self.env.tx.run(lambda s: portbindings.delete(
+            s, ports.get(s, ctx, id, for_update=True), host))
+
+    def activate_binding(self, ctx: Context, id: str, host: str) -> Body:
+        """The port moves to `host`: wired from scratch there (provisioning blocks, DOWN
+        until the destination's agent reports the tap up)."""
+        env = self.env
+
+        def work(session: Session) -> tuple[Body, Body, Body]:
+            row = ports.get(session, ctx, id, for_update=True)
+            before = views.port_dict(row)
+            shown = portbindings.activate(session, env.settings, env.clock, row, host)
+            rebind(session, row)
+            return shown, before, views.port_dict(row)
+
+        shown, before, after = env.tx.run(work)
+        self._tell_dhcp_agents(before, after)
+        return shown
+
+    def _tell_dhcp_agents(self, before: Body, after: Body) -> None:
+        if not port_changed_for_dhcp(before, after):
+            return
+        hosts = self.env.tx.read(
+            lambda s: hosting_hosts(s, [after["network_id"]])[after["network_id"]])
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.PORT_UPDATE_END, {"port": after})
         outbox.send(self.env.notifier)
