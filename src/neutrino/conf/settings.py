@@ -83,6 +83,20 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class QuotaSettings:
+    """[quotas]: the limits a project has until an admin sets its own; -1 is unlimited."""
+
+    network: int = 100
+    subnet: int = 100
+    port: int = 500
+    # Neutron's fallback for resources without a quota_<resource> option (none here yet).
+    default_quota: int = -1
+
+    def defaults(self) -> dict[str, int]:
+        return {"network": self.network, "subnet": self.subnet, "port": self.port}
+
+
+@dataclass(frozen=True)
 class CoreSettings:
     host: str = "localhost"
     allow_overlapping_ips: bool = False
@@ -98,6 +112,7 @@ class CoreSettings:
     vlan_ranges: tuple[VlanRange, ...] = ()
     base_mac: str = "fa:16:3e:00:00:00"
     global_physnet_mtu: int = 1500
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
 
 
 @dataclass(frozen=True)
@@ -201,6 +216,8 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         vlan_ranges=tuple(parse_vlan_ranges(ranges)),
         base_mac=conf.base_mac,
         global_physnet_mtu=conf.global_physnet_mtu,
+        quotas=QuotaSettings(conf.quotas.quota_network, conf.quotas.quota_subnet,
+                             conf.quotas.quota_port, conf.quotas.default_quota),
     )
 
 
