@@ -10,9 +10,9 @@ under the same lock, so a new limit applies to every create that counts after it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -74,7 +74,7 @@ def used(session: Session, project_id: str, resource: str) -> int:
 # --- changes --------------------------------------------------------------------------
 
 def set_limit(session: Session, project_id: str, resource: str, limit: int) -> None:
-    table = models.Quota.__table__
+    table = cast(Table, models.Quota.__table__)
     row = {"id": new_id(), "project_id": project_id, "resource": resource, "limit": limit}
     # Two admins setting the first limit at once: the loser updates the winner's row.
     if not insert_row_unless_duplicate(session, table, row, ("project_id", "resource")):
@@ -93,7 +93,7 @@ def lock(session: Session, project_id: str, resource: str) -> None:
     it is missing. One upsert that always takes the row's write lock: a plain insert that
     hits a duplicate would take a shared lock first, and two such waiters then deadlock
     upgrading it (MariaDB)."""
-    table = models.QuotaUsage.__table__
+    table = cast(Table, models.QuotaUsage.__table__)
     values = {"project_id": project_id, "resource": resource}
     dialect = session.get_bind().dialect.name
     if dialect in ("mysql", "mariadb"):
