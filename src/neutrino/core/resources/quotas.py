@@ -3,8 +3,10 @@
 A create takes, before its inserts, a row lock on (project, resource) in `quotausages`
 (inserted on first use by an upsert, so two creators never race to insert it), then counts
 the project's rows in SQL. Creators of one project's ports therefore count and insert one
-at a time, on every server replica, and no project ends above its limit. Limits are read
-under the same lock, so a new limit applies to every create that counts after it commits.
+at a time, on every server replica, and no project ends above its limit. An unlimited
+resource (-1) takes no lock (a limit set on it while a create runs applies from the
+next create on). `PUT ... check_limit` counts under the same lock, so no create
+slips in between its count and the new limit.
 """
 
 from __future__ import annotations
@@ -71,6 +73,18 @@ def used(session: Session, project_id: str, resource: str) -> int:
                               .where(model.project_id == project_id)) or 0)
 
 
+def _limit_and_used(session: Session, settings: QuotaSettings, project_id: str,
+                    resource: str) -> tuple[int, int]:
+    model = COUNTED[resource]
+    own = (select(models.Quota.limit)
+           .where(models.Quota.project_id == project_id, models.Quota.resource == resource)
+           .scalar_subquery())
+    count = (select(func.count()).select_from(model)
+             .where(model.project_id == project_id).scalar_subquery())
+    limit, in_use = session.execute(select(own, count)).one()
+    return (settings.defaults()[resource] if limit is None else int(limit)), int(in_use)
+
+
 # --- changes --------------------------------------------------------------------------
 
 def set_limit(session: Session, project_id: str, resource: str, limit: int) -> None:
@@ -116,11 +130,15 @@ def enforce(session: Session, settings: QuotaSettings, resource: str,
     for project in projects:
         deltas[project] = deltas.get(project, 0) + 1
     for project in sorted(deltas):
-        lock(session, project, resource)
         limit = limits(session, settings, project)[resource]
         if limit < 0:
+            # Unlimited: no lock, no count (one cheap read per create). A limit set while
+            # this create runs applies from the next one.
             continue
-        count = used(session, project, resource)
+        lock(session, project, resource)
+        # The limit again, under the lock: an admin's PUT with check_limit may have lowered
+        # it since the read above. One statement with the count.
+        limit, count = _limit_and_used(session, settings, project, resource)
         if over_limit({resource: limit}, {resource: count}, {resource: deltas[project]}):
             raise exc.OverQuota(overs=[resource])
 
