@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from neutrino.conf.settings import CoreSettings, DatabaseSettings, VlanRange
+from neutrino.conf.settings import CoreSettings, DatabaseSettings, QuotaSettings, VlanRange
 from neutrino.core.context import Context
 from neutrino.core.interfaces import NullNotifier
 from neutrino.core.services import build_services
@@ -75,8 +75,9 @@ def main() -> None:
         url = args.db or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         db = Database(DatabaseSettings(url))
         db.upgrade()
+        # Unlimited quotas: the runs below fill one project far beyond Neutron's defaults.
         settings = CoreSettings(
-            host="bench", agent_down_time=75,
+            host="bench", agent_down_time=75, quotas=QuotaSettings(-1, -1, -1),
             vlan_ranges=(VlanRange("physnet1", 1, 4094),), network_scheduler="weight")
         core = build_services(db, settings, NullNotifier())
         print(f"database: {db.engine.url.render_as_string(hide_password=True)}")

@@ -33,6 +33,7 @@ from neutrino.api.extensions import EXTENSIONS
 from neutrino.api.identity.routes import IdentityApi, base_url, version_v2
 from neutrino.api.identity.tokens import Identity, load_key
 from neutrino.api.policy import Policy
+from neutrino.api.quotas import QuotaController
 from neutrino.api.request import parse_json
 from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
@@ -112,6 +113,7 @@ class NeutronApi:
         self.auth = authenticator
         self.identity_api = identity_api
         self.controller = Controller(services, policy, settings.pagination_max_limit)
+        self.quotas = QuotaController(services.quotas, policy)
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -262,9 +264,40 @@ class NeutronApi:
                     ctx, _params(request),
                     f"{self._base(request)}/v2.0/availability_zones")), methods=["GET"]),
         ]
+        routes += self._quota_routes()
         if self.identity_api is not None:
             routes = self.identity_api.routes() + routes
         return routes
+
+    def _quota_routes(self) -> list[Route]:
+        q = self.quotas
+        url = "/v2.0/quotas"
+
+        def project(request: Request) -> str:
+            return str(request.path_params["project_id"])
+
+        return [
+            Route(url, self.endpoint(lambda ctx, request, _: q.list(ctx)), methods=["GET"]),
+            Route(url, self.endpoint(lambda ctx, request, _: q.create(ctx)),
+                  methods=["POST"]),
+            # Before {project_id}: these names are Neutron's collection actions.
+            Route(url + "/project", self.endpoint(
+                lambda ctx, request, _: q.current_project(ctx, "project")), methods=["GET"]),
+            Route(url + "/tenant", self.endpoint(
+                lambda ctx, request, _: q.current_project(ctx, "tenant")), methods=["GET"]),
+            Route(url + "/{project_id}", self.endpoint(
+                lambda ctx, request, _: q.show(ctx, project(request))), methods=["GET"]),
+            Route(url + "/{project_id}", self.endpoint(
+                lambda ctx, request, payload: q.update(ctx, project(request), payload),
+                needs_body=True), methods=["PUT"]),
+            Route(url + "/{project_id}", self.endpoint(
+                lambda ctx, request, _: q.delete(ctx, project(request)), 204),
+                methods=["DELETE"]),
+            Route(url + "/{project_id}/default", self.endpoint(
+                lambda ctx, request, _: q.default(ctx, project(request))), methods=["GET"]),
+            Route(url + "/{project_id}/details", self.endpoint(
+                lambda ctx, request, _: q.details(ctx, project(request))), methods=["GET"]),
+        ]
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

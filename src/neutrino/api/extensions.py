@@ -58,6 +58,10 @@ _EXTENSIONS = [
      "to external application", "2017-07-17T10:00:00-00:00"),
     ("empty-string-filtering", "Empty String Filtering Extension",
      "Allow filtering by attributes with empty string value", "2018-05-01T10:00:00-00:00"),
+    ("quotas", "Quota management support", "Expose functions for quotas management per project",
+     "2012-07-29T10:00:00-00:00"),
+    ("quota_details", "Quota details management support",
+     "Expose functions for quotas usage statistics per project", "2017-02-10T10:00:00-00:00"),
 ]
 
 EXTENSIONS: dict[str, dict[str, Any]] = {

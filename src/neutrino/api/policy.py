@@ -108,6 +108,10 @@ _RESOURCE_RULES = {
     "get_dhcp-agents": ADMIN,
     # availability zones
     "get_availability_zone": "rule:regular_user",
+    # quotas (a project's own quota is read without a check: see api/quotas.py)
+    "get_quota": ADMIN,
+    "update_quota": ADMIN,
+    "delete_quota": ADMIN,
 }
 
 

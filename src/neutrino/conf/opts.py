@@ -178,6 +178,16 @@ identity_opts: list[cfg.Opt] = [
     cfg.StrOpt("region", default="RegionOne", help="Region in the service catalog."),
 ]
 
+# Neutron's [quotas] section and defaults; -1 is unlimited.
+quota_opts: list[cfg.Opt] = [
+    cfg.IntOpt("default_quota", default=-1,
+               help="Default limit per project for resources without a quota_<resource> "
+                    "option; -1 is unlimited."),
+    cfg.IntOpt("quota_network", default=100, help="Networks per project; -1 is unlimited."),
+    cfg.IntOpt("quota_subnet", default=100, help="Subnets per project; -1 is unlimited."),
+    cfg.IntOpt("quota_port", default=500, help="Ports per project; -1 is unlimited."),
+]
+
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts
     + nova_notify_opts,
@@ -189,6 +199,7 @@ GROUPS: dict[str, list[cfg.Opt]] = {
     "linux_bridge": linux_bridge_opts,
     "identity": identity_opts,
     "nova": nova_opts,
+    "quotas": quota_opts,
 }
 NOVA = "nova"
 

@@ -93,6 +93,20 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class QuotaSettings:
+    """[quotas]: the limits a project has until an admin sets its own; -1 is unlimited."""
+
+    network: int = _default.quotas.quota_network
+    subnet: int = _default.quotas.quota_subnet
+    port: int = _default.quotas.quota_port
+    # Neutron's fallback for resources without a quota_<resource> option (none here yet).
+    default_quota: int = _default.quotas.default_quota
+
+    def defaults(self) -> dict[str, int]:
+        return {"network": self.network, "subnet": self.subnet, "port": self.port}
+
+
+@dataclass(frozen=True)
 class CoreSettings:
     # Not the option's default (this machine's name): settings built by hand must not differ
     # from one machine to the next.
@@ -111,6 +125,7 @@ class CoreSettings:
         parse_vlan_ranges(_default.vlans.network_vlan_ranges))
     base_mac: str = _default.base_mac
     global_physnet_mtu: int = _default.global_physnet_mtu
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
 
 
 @dataclass(frozen=True)
@@ -237,6 +252,8 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         vlan_ranges=tuple(parse_vlan_ranges(ranges)),
         base_mac=conf.base_mac,
         global_physnet_mtu=conf.global_physnet_mtu,
+        quotas=QuotaSettings(conf.quotas.quota_network, conf.quotas.quota_subnet,
+                             conf.quotas.quota_port, conf.quotas.default_quota),
     )
 
 

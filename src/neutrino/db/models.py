@@ -295,3 +295,28 @@ class NovaEvent(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Quota(Base):
+    """A project's own limit for one resource (Neutron's table); absent: the [quotas]
+    default applies."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("project_id", "resource",
+                                       name="uniq_quotas0project_id0resource"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)
+    resource: Mapped[str] = mapped_column(String(255), nullable=False)
+    limit: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class QuotaUsage(Base):
+    """One row per (project, resource) that creates lock FOR UPDATE before counting: the
+    count and the inserts it allows then happen one creator at a time, on every replica.
+    Usage itself is always counted from the resource tables, never stored here."""
+
+    __tablename__ = "quotausages"
+
+    project_id: Mapped[str] = mapped_column(PROJECT, primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -241,5 +241,14 @@ AVAILABILITY_ZONE = Resource("availability_zone", "availability_zones", (
 ), lambda id_: exc.NotFound(f"Availability zone {id_} could not be found."), owned=False,
     description="Availability zone", primary_key="name")
 
+# The body of PUT /v2.0/quotas/{project_id}: one limit per resource Neutrino has, from -1
+# (unlimited) to the database's largest integer. Not a collection like the others.
+DB_INTEGER_MAX_VALUE = 2 ** 31 - 1
+QUOTA = Resource("quota", "quotas", tuple(
+    Attribute(name, INTEGER, v.int_range(-1, DB_INTEGER_MAX_VALUE), UNSET, False, True)
+    for name in ("network", "subnet", "port")
+), lambda id_: exc.TenantQuotaNotFound(tenant_id=id_), owned=False,
+    description="Per-project quota")
+
 RESOURCES: dict[str, Resource] = {r.plural: r for r in (NETWORK, SUBNET, PORT, AGENT,
                                                         AVAILABILITY_ZONE)}

@@ -131,6 +131,22 @@ class FlatNetworkInUse(InUse):
                "in use.")
 
 
+class AdminRequired(NotAuthorized):
+    message = "User does not have admin privileges: %(reason)s."
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for tenant %(tenant_id)s could not be found."
+
+
+class QuotaMissingTenant(BadRequest):
+    message = "Tenant-id was missing from quota request."
+
+
 class AgentCreationNotSupported(BadRequest):
     message = "Agent creation using API is not supported."
 

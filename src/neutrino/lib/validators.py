@@ -140,6 +140,18 @@ def non_negative_int(value: Any) -> int:
     return number
 
 
+def int_range(low: int, high: int) -> Validator:
+    """convert_to_int, then Neutron's type:range."""
+    def check(value: Any) -> int:
+        number = to_int(value)
+        if number < low:
+            raise Invalid(f"'{number}' is too small - must be at least '{low}'")
+        if number > high:
+            raise Invalid(f"'{number}' is too large - must be no larger than '{high}'")
+        return number
+    return check
+
+
 def int_or_none(value: Any) -> int | None:
     if value is None:
         return None

@@ -162,3 +162,17 @@ def test_v3_projects_and_head(client):
     forbidden = client.get("/v3/auth/tokens", headers={"X-Auth-Token": token_id,
                                                        "X-Subject-Token": admin})
     assert forbidden.status_code == 403
+
+
+def test_projects_by_id_and_name_for_openstack_quota_commands(api):
+    """`openstack quota show PROJECT` finds the project by id, then by name."""
+    own = api.call("GET", "/v3/auth/projects", "demo").json()["projects"][0]
+    assert api.call("GET", f"/v3/projects/{own['id']}", "demo").json()["project"]["name"] \
+        == "demo"
+    alt = api.call("GET", "/v3/auth/projects", "alt").json()["projects"][0]
+    assert api.call("GET", f"/v3/projects/{alt['id']}", "demo").status_code == 403
+    assert api.call("GET", f"/v3/projects/{alt['id']}").json()["project"]["name"] == "alt"
+    assert api.call("GET", "/v3/projects/nonexistent").status_code == 404
+    by_name = api.call("GET", "/v3/projects", params={"name": "alt"}).json()["projects"]
+    assert [p["id"] for p in by_name] == [alt["id"]]
+    assert api.call("GET", "/v3/projects", "demo", params={"name": "alt"}).status_code == 403

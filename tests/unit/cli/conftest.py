@@ -58,6 +58,7 @@ class FakeClient:
         }
         self.hosting = {NET1: [AGENT_A]}
         self.writes = []
+        self.quotas = {}
 
     def list(self, collection, params=None, path=None):
         rows = self.data[collection]
@@ -113,11 +114,29 @@ class FakeClient:
         self.writes.append(("remove", agent_id, network_id))
 
     def request(self, method, path, body=None, params=None):
+        if path.startswith("/quotas"):
+            return self._quota_request(method, path, body)
         alias = path.rsplit("/", 1)[1]
         for ext in self.data["extensions"]:
             if ext["alias"] == alias:
                 return {"extension": ext}
         raise NeutronClientError(f"Extension with alias {alias} does not exist", 404)
+
+
+    def _quota_request(self, method, path, body):
+        self.writes.append((method, path, body))
+        if path == "/quotas/tenant":
+            return {"tenant": {"tenant_id": "own-project"}}
+        project = path.split("/")[2]
+        if method == "DELETE":
+            if self.quotas.pop(project, None) is None:
+                raise NeutronClientError(f"Quota for tenant {project} could not be found.",
+                                         404)
+            return None
+        if method == "PUT":
+            self.quotas.setdefault(project, {}).update(body["quota"])
+        return {"quota": {"network": 100, "subnet": 100, "port": 500,
+                          **self.quotas.get(project, {})}}
 
 
 @dataclass

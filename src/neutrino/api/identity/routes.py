@@ -241,15 +241,46 @@ class IdentityApi:
                       "links": {"self": f"{base}/v3/auth/catalog", "previous": None,
                                 "next": None}})
 
+    @staticmethod
+    def _project_body(project: Project, base: str) -> dict[str, Any]:
+        return {"id": project.id, "name": project.name, "domain_id": DEFAULT_DOMAIN_ID,
+                "enabled": True, "is_domain": False, "parent_id": DEFAULT_DOMAIN_ID,
+                "description": "", "links": {"self": f"{base}/v3/projects/{project.id}"}}
+
     async def get_v3_projects(self, request: Request) -> Response:
         caller = self._caller(request)
         base = base_url(request, self.public_endpoint)
-        project = caller.user.project
-        return _json({"projects": [{
-            "id": project.id, "name": project.name, "domain_id": DEFAULT_DOMAIN_ID,
-            "enabled": True, "is_domain": False, "parent_id": DEFAULT_DOMAIN_ID,
-            "description": "", "links": {"self": f"{base}/v3/projects/{project.id}"}}],
-            "links": {"self": f"{base}/v3/auth/projects", "previous": None, "next": None}})
+        return _json({"projects": [self._project_body(caller.user.project, base)],
+                      "links": {"self": f"{base}/v3/auth/projects", "previous": None,
+                                "next": None}})
+
+    # `openstack quota show/set PROJECT` looks the project up by id, then by name: a
+    # caller sees its own project, an admin every configured one (Keystone's defaults).
+
+    async def get_v3_project(self, request: Request) -> Response:
+        caller = self._caller(request)
+        project = self.identity.project(None, request.path_params["project_id"])
+        if project is None:
+            raise IdentityError(404, "Not Found", "Could not find project: "
+                                f"{request.path_params['project_id']}.")
+        if "admin" not in caller.roles and project.id != (
+                caller.project.id if caller.project else None):
+            raise IdentityError(403, "Forbidden",
+                                "You are not authorized to perform the requested action.")
+        return _json({"project": self._project_body(project, base_url(
+            request, self.public_endpoint))})
+
+    async def list_v3_projects(self, request: Request) -> Response:
+        caller = self._caller(request)
+        if "admin" not in caller.roles:
+            raise IdentityError(403, "Forbidden",
+                                "You are not authorized to perform the requested action.")
+        base = base_url(request, self.public_endpoint)
+        name = request.query_params.get("name")
+        found = [p for p in self.identity.projects.values() if name is None or p.name == name]
+        return _json({"projects": [self._project_body(p, base) for p in found],
+                      "links": {"self": f"{base}/v3/projects", "previous": None,
+                                "next": None}})
 
     async def get_v3(self, request: Request) -> Response:
         return _json({"version": version_v3(base_url(request, self.public_endpoint))})
@@ -296,6 +327,8 @@ class IdentityApi:
             Route("/v3/auth/tokens", _guard(self.get_v3_tokens), methods=["GET", "HEAD"]),
             Route("/v3/auth/catalog", _guard(self.get_v3_catalog), methods=["GET"]),
             Route("/v3/auth/projects", _guard(self.get_v3_projects), methods=["GET"]),
+            Route("/v3/projects", _guard(self.list_v3_projects), methods=["GET"]),
+            Route("/v3/projects/{project_id}", _guard(self.get_v3_project), methods=["GET"]),
             Route("/v2.0/tokens", _guard(self.post_v2_tokens), methods=["POST"]),
         ]
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from cliff.command import Command
 
-from neutrino.cli.commands import agents, extensions, networks, ports, scheduler, subnets
+from neutrino.cli.commands import (
+    agents,
+    extensions,
+    networks,
+    ports,
+    quotas,
+    scheduler,
+    subnets,
+)
 
 
 def all_commands() -> dict[str, type[Command]]:
     commands: dict[str, type[Command]] = {}
-    for module in (extensions, agents, networks, subnets, ports, scheduler):
+    for module in (extensions, agents, networks, subnets, ports, scheduler, quotas):
         commands.update(module.COMMANDS)
     return commands

@@ -21,6 +21,7 @@ from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.core.services.networks import NetworkService
 from neutrino.core.services.ports import PortService
+from neutrino.core.services.quotas import QuotaService
 from neutrino.core.services.subnets import SubnetService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
@@ -37,6 +38,7 @@ class Services:
     dhcp_scheduling: DhcpSchedulingService
     dhcp_plugin: DhcpPluginService
     l2_plugin: L2PluginService
+    quotas: QuotaService
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
@@ -63,4 +65,5 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         dhcp_scheduling=DhcpSchedulingService(env, bindings, networks, failover),
         dhcp_plugin=DhcpPluginService(env, bindings, ports),
         l2_plugin=L2PluginService(env),
+        quotas=QuotaService(env),
     )

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
-from neutrino.core.resources import networks, views
+from neutrino.core.resources import networks, quotas, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
@@ -26,6 +26,7 @@ class NetworkService:
         env = self.env
 
         def work(session: Session) -> list[Body]:
+            quotas.enforce_create(session, ctx, env.settings.quotas, quotas.NETWORK, bodies)
             created = [networks.create(session, ctx, env.settings, env.clock, body)
                        for body in bodies]
             return views.network_dicts(session, created)

@@ -18,7 +18,7 @@ from neutrino.core.agents.notify import (
     port_changed_for_dhcp,
 )
 from neutrino.core.context import Context
-from neutrino.core.resources import portbindings, ports, views
+from neutrino.core.resources import portbindings, ports, quotas, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
@@ -52,6 +52,9 @@ class PortService:
 
         def work(session: Session
                  ) -> tuple[list[Body], list[tuple[str, str]], dict[str, list[str]]]:
+            # Only creates through here are limited: the DHCP ports agents make over RPC
+            # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
+            quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
             created = [ports.create(session, ctx, env.settings, env.clock, b) for b in bodies]
             network_ids = {p.network_id for p in created}
             schedulable = {p.network_id for p in created

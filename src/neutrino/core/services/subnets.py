@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
-from neutrino.core.resources import subnets, views
+from neutrino.core.resources import quotas, subnets, views
 from neutrino.core.services.base import Body, Env, Filters
 from neutrino.core.services.scheduling import schedule_after_commit
 from neutrino.lib import constants as const
@@ -33,6 +33,7 @@ class SubnetService:
         env = self.env
 
         def work(session: Session) -> tuple[list[Body], dict[str, list[str]]]:
+            quotas.enforce_create(session, ctx, env.settings.quotas, quotas.SUBNET, bodies)
             created = [views.subnet_dict(subnets.create(session, ctx, env.settings,
                                                         env.clock, b)) for b in bodies]
             return created, hosting_hosts(session, {s["network_id"] for s in created})
