@@ -42,6 +42,17 @@ def to_neutron(err: Exception, exhausted: Callable[[], exc.NeutronException] = b
     if isinstance(err, DBAPIError):
         LOG.error("database error left core: %s", err)
         return exc.ServiceUnavailable("The database is unavailable; try again.")
+    if isinstance(err, UnicodeEncodeError):
+        # A lone surrogate the API's validators did not see (an RPC caller's, say): the
+        # codec's own words mean nothing to a client.
+        LOG.warning("text refused by the database: %s", err)
+        return exc.InvalidInput(error_message="a value contains a lone surrogate, which "
+                                              "is not a valid character")
+    if isinstance(err, OverflowError):
+        # A driver refusing an integer beyond its range (SQLite: 64 bits): the caller's
+        # value, as PostgreSQL's "out of range" DataError is.
+        LOG.warning("integer refused by the database driver: %s", err)
+        return exc.InvalidInput(error_message="an integer is out of range")
     if isinstance(err, ValueError) and not isinstance(err, ConfigError):
         # A value core could not use: the request's fault, never a 500. (A bad setting
         # is the operator's and stays a server error.)
