@@ -100,9 +100,12 @@ database_opts: list[cfg.Opt] = [
 ]
 
 vlans_opts: list[cfg.Opt] = [
-    cfg.StrOpt("tenant_network_type", default="vlan",
+    # local, as Neutron's Linux bridge plugin defaulted to: a configuration without VLAN
+    # ranges can create networks. vlan needs network_vlan_ranges (checked at start).
+    cfg.StrOpt("tenant_network_type", default="local",
                choices=["vlan", "flat", "local", "none"],
-               help="Type of networks created by non-admins."),
+               help="Type of networks created by non-admins. vlan needs "
+                    "network_vlan_ranges with at least one physnet:min:max range."),
     cfg.ListOpt("network_vlan_ranges", default=[],
                 help="physnet:min:max VLAN ranges to allocate from (or a bare physnet, "
                      "usable for provider networks only)."),

@@ -201,6 +201,13 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
     tenant_type = conf.vlans.tenant_network_type
     if conf.ml2.tenant_network_types:
         tenant_type = conf.ml2.tenant_network_types[0]
+    vlan_ranges = parse_vlan_ranges(ranges)
+    if tenant_type == "vlan" and not any(r.minimum is not None for r in vlan_ranges):
+        # Else every non-admin network create fails with 503 "No tenant network is
+        # available" long after start: say so now.
+        raise ConfigError("tenant_network_type = vlan needs network_vlan_ranges with at "
+                          "least one physnet:min:max range ([vlans] or [ml2_type_vlan]); "
+                          "set tenant_network_type = local for networks without VLANs")
     return CoreSettings(
         host=conf.host,
         allow_overlapping_ips=conf.allow_overlapping_ips,
@@ -213,7 +220,7 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         enable_new_agents=conf.enable_new_agents,
         default_availability_zones=tuple(conf.default_availability_zones),
         tenant_network_type=tenant_type,
-        vlan_ranges=tuple(parse_vlan_ranges(ranges)),
+        vlan_ranges=tuple(vlan_ranges),
         base_mac=conf.base_mac,
         global_physnet_mtu=conf.global_physnet_mtu,
     )
