@@ -30,6 +30,7 @@ from neutrino.api.errors import (
     unauthorized,
 )
 from neutrino.api.extensions import EXTENSIONS
+from neutrino.api.identity.revocations import RevocationList
 from neutrino.api.identity.routes import IdentityApi, base_url, version_v2
 from neutrino.api.identity.tokens import Identity, load_key
 from neutrino.api.policy import Policy
@@ -257,8 +258,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return to_response(not_found())
 
 
-def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None
-                   ) -> tuple[Authenticator, IdentityApi | None]:
+def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None,
+                   services: Services) -> tuple[Authenticator, IdentityApi | None]:
     if settings.auth_strategy == "noauth":
         return NoAuth(), None
     if settings.auth_strategy == "keystone":
@@ -268,9 +269,12 @@ def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None
         return keystone, None
     if settings.auth_strategy != "builtin":
         raise ValueError(f"unknown auth_strategy {settings.auth_strategy!r}")
-    identity = Identity(settings.users, load_key(settings), settings.token_expiration)
-    return BuiltinAuth(identity), IdentityApi(identity, settings.region,
-                                              settings.public_endpoint)
+    revocations = RevocationList(services.token_revocations,
+                                 settings.token_revocation_refresh)
+    identity = Identity(settings.users, load_key(settings), settings.token_expiration,
+                        revoked=revocations.is_revoked)
+    return BuiltinAuth(identity, revocations), IdentityApi(
+        identity, settings.region, settings.public_endpoint, revocations)
 
 
 def create_app(services: Services, api_settings: ApiSettings, *,
@@ -278,7 +282,7 @@ def create_app(services: Services, api_settings: ApiSettings, *,
                ) -> ASGIApp:
     """The Neutron API over core's `services`. `policy_file` overrides the default rules;
     `keystone` is required for `auth_strategy = keystone` (built by cmd/server.py)."""
-    authenticator, identity_api = _authenticator(api_settings, keystone)
+    authenticator, identity_api = _authenticator(api_settings, keystone, services)
     api = NeutronApi(services, api_settings, Policy(policy_file), authenticator, identity_api)
     app = Starlette(routes=api.routes(),
                     exception_handlers={HTTPException: _http_error})

@@ -154,6 +154,10 @@ identity_opts: list[cfg.Opt] = [
                help="Key that signs tokens; every server replica needs the same. Default: "
                     "a random key kept in state_path/identity.key."),
     cfg.IntOpt("token_expiration", default=3600, min=60, help="Token lifetime in seconds."),
+    cfg.FloatOpt("token_revocation_refresh", default=2, min=0,
+                 help="Seconds a server keeps its copy of the revoked tokens before reading "
+                      "it again: a token revoked through another replica is refused here "
+                      "within this time (at once on the replica that revoked it)."),
     cfg.StrOpt("public_endpoint",
                help="URL the catalog gives for the network endpoint; default: the URL the "
                     "client used."),

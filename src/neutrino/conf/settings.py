@@ -133,6 +133,7 @@ class ApiSettings:
     users: tuple[IdentityUser, ...] = ()
     token_secret: str | None = None
     token_expiration: int = _default.identity.token_expiration
+    token_revocation_refresh: float = _default.identity.token_revocation_refresh
     public_endpoint: str | None = None
     region: str = _default.identity.region
     state_path: str = _default.state_path
@@ -239,6 +240,7 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
         pagination_max_limit=conf.pagination_max_limit, users=tuple(users),
         token_secret=conf.identity.token_secret,
         token_expiration=conf.identity.token_expiration,
+        token_revocation_refresh=conf.identity.token_revocation_refresh,
         public_endpoint=conf.identity.public_endpoint, region=conf.identity.region,
         state_path=conf.state_path,
     )

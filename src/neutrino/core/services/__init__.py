@@ -22,6 +22,7 @@ from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.core.services.networks import NetworkService
 from neutrino.core.services.ports import PortService
 from neutrino.core.services.subnets import SubnetService
+from neutrino.core.services.tokens import TokenRevocationService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
 
@@ -37,6 +38,7 @@ class Services:
     dhcp_scheduling: DhcpSchedulingService
     dhcp_plugin: DhcpPluginService
     l2_plugin: L2PluginService
+    token_revocations: TokenRevocationService
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
@@ -61,4 +63,5 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         dhcp_scheduling=DhcpSchedulingService(env, bindings, networks, failover),
         dhcp_plugin=DhcpPluginService(env, bindings, ports),
         l2_plugin=L2PluginService(env),
+        token_revocations=TokenRevocationService(env),
     )
