@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,8 +39,9 @@ from neutrino.api.request import parse_json
 from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
 from neutrino.core.services import Services
+from neutrino.core.transaction import deadline
 from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
-from neutrino.lib.exceptions import NeutronException
+from neutrino.lib.exceptions import NeutronException, ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
@@ -130,6 +132,7 @@ class NeutronApi:
         """An HTTP handler: authenticate, parse the body, run `action(ctx, request,
         payload)` in a worker thread, and map any error to Neutron's error body."""
         async def handler(request: Request) -> Response:
+            began = time.monotonic()
             try:
                 ctx = None
                 if authenticated:
@@ -137,7 +140,7 @@ class NeutronApi:
                     if ctx is None:
                         return unauthorized(self.auth.www_authenticate(self._base(request)))
                 payload = parse_json(await _read_body(request)) if needs_body else None
-                result = await run_in_threadpool(action, ctx, request, payload)
+                result = await self._bounded(began, action, ctx, request, payload)
             except (ApiError, NeutronException) as error:
                 return to_response(error)
             except Exception as error:  # a bug, never the user's fault: log it, hide it
@@ -147,6 +150,22 @@ class NeutronApi:
                 return Response(status_code=204)
             return json_response(result, status)
         return handler
+
+    async def _bounded(self, began: float, action: Callable[..., Any], *args: Any) -> Any:
+        """`action(*args)` in a worker thread, answered within `request_timeout` of
+        `began`: after that the client gets a 503 and the thread is left to finish alone;
+        its transaction, past the same deadline, refuses to commit."""
+        at = began + self.settings.request_timeout
+
+        def work() -> Any:
+            with deadline(at):
+                return action(*args)
+
+        with anyio.move_on_after(max(at - time.monotonic(), 0)):
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        LOG.warning("request timed out after %ss", self.settings.request_timeout)
+        raise ServiceUnavailable("The request timed out; any change it asked for was not "
+                                 "made. Try again.")
 
     # --- documents -----------------------------------------------------------------------
 

@@ -68,6 +68,13 @@ server_opts: list[cfg.Opt] = [
     cfg.IntOpt("global_physnet_mtu", default=1500, min=68, help="MTU of physical networks."),
     cfg.IntOpt("pagination_max_limit", default=-1,
                help="Largest page a list returns; -1 is unlimited."),
+    cfg.IntOpt("api_request_timeout", default=60, min=1,
+               help="Seconds an API request may take: then it is answered 503 and its "
+                    "change, if any, is never committed."),
+    cfg.IntOpt("state_report_concurrency", default=2, min=1,
+               help="Agents' state reports written to the database at once per server "
+                    "process; more wait briefly then fail (the agent reports again), so "
+                    "heartbeats never take the connections API requests need."),
 ]
 
 # Several hosts on one machine (the lab, tests, the all-in-one mode): an agent can act in a
@@ -97,6 +104,20 @@ database_opts: list[cfg.Opt] = [
                help="Attempts to reach the database before giving up; -1 forever."),
     cfg.IntOpt("connection_recycle_time", default=3600,
                help="Seconds after which pooled connections are replaced."),
+    # Bounded waits: a database that stops answering costs a request these seconds, then
+    # a 503, never a hang (see the README, "What to expect when things fail").
+    cfg.IntOpt("connect_timeout", default=10, min=1,
+               help="Seconds to wait for a new database connection."),
+    cfg.IntOpt("max_pool_size", default=10, min=1,
+               help="Connections kept open per server process."),
+    cfg.IntOpt("max_overflow", default=20, min=0,
+               help="Connections opened beyond max_pool_size under load."),
+    cfg.IntOpt("pool_timeout", default=10, min=1,
+               help="Seconds a request waits for a free connection before a 503."),
+    cfg.IntOpt("statement_timeout", default=30, min=1,
+               help="Seconds one SQL statement may run (server side on PostgreSQL and "
+                    "MariaDB, lock waits on SQLite; also the socket read timeout on "
+                    "MariaDB/MySQL)."),
 ]
 
 vlans_opts: list[cfg.Opt] = [

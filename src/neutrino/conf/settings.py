@@ -90,6 +90,11 @@ class DatabaseSettings:
     retry_interval: int = _default.database.retry_interval
     max_retries: int = _default.database.max_retries
     recycle_time: int = _default.database.connection_recycle_time
+    connect_timeout: int = _default.database.connect_timeout
+    pool_size: int = _default.database.max_pool_size
+    max_overflow: int = _default.database.max_overflow
+    pool_timeout: int = _default.database.pool_timeout
+    statement_timeout: int = _default.database.statement_timeout
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class CoreSettings:
         parse_vlan_ranges(_default.vlans.network_vlan_ranges))
     base_mac: str = _default.base_mac
     global_physnet_mtu: int = _default.global_physnet_mtu
+    state_report_concurrency: int = _default.state_report_concurrency
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class ApiSettings:
     auth_strategy: str = _default.auth_strategy
     api_workers: int = _default.api_workers
     pagination_max_limit: int = _default.pagination_max_limit
+    request_timeout: int = _default.api_request_timeout
     # Not the option's default (the sample's admin and demo with well-known passwords): settings
     # built by hand name their users.
     users: tuple[IdentityUser, ...] = ()
@@ -188,7 +195,12 @@ def database_settings(conf: cfg.ConfigOpts) -> DatabaseSettings:
     url = conf.database.connection or "sqlite:///" + os.path.join(
         conf.state_path, "neutrino.sqlite")
     return DatabaseSettings(url, conf.database.retry_interval, conf.database.max_retries,
-                            conf.database.connection_recycle_time)
+                            conf.database.connection_recycle_time,
+                            connect_timeout=conf.database.connect_timeout,
+                            pool_size=conf.database.max_pool_size,
+                            max_overflow=conf.database.max_overflow,
+                            pool_timeout=conf.database.pool_timeout,
+                            statement_timeout=conf.database.statement_timeout)
 
 
 def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
@@ -224,6 +236,7 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         vlan_ranges=tuple(vlan_ranges),
         base_mac=conf.base_mac,
         global_physnet_mtu=conf.global_physnet_mtu,
+        state_report_concurrency=conf.state_report_concurrency,
     )
 
 
@@ -237,7 +250,8 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
     return ApiSettings(
         bind_host=conf.bind_host, bind_port=conf.bind_port,
         auth_strategy=conf.auth_strategy, api_workers=conf.api_workers,
-        pagination_max_limit=conf.pagination_max_limit, users=tuple(users),
+        pagination_max_limit=conf.pagination_max_limit,
+        request_timeout=conf.api_request_timeout, users=tuple(users),
         token_secret=conf.identity.token_secret,
         token_expiration=conf.identity.token_expiration,
         token_revocation_refresh=conf.identity.token_revocation_refresh,

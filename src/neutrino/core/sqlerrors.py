@@ -8,9 +8,10 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from neutrino.conf.settings import ConfigError
-from neutrino.db.engine import RetryRequest
+from neutrino.db.engine import DeadlineExceeded, RetryRequest
 from neutrino.lib import exceptions as exc
 
 LOG = logging.getLogger(__name__)
@@ -29,6 +30,15 @@ def to_neutron(err: Exception, exhausted: Callable[[], exc.NeutronException] = b
         return err
     if isinstance(err, RetryRequest):
         return exhausted()
+    if isinstance(err, PoolTimeout):
+        # "QueuePool limit ... reached": every connection is busy (or stuck on a silent
+        # database) for longer than pool_timeout.
+        LOG.warning("no database connection free: %s", err)
+        return exc.ServiceUnavailable("The database is busy or not answering; try again.")
+    if isinstance(err, DeadlineExceeded):
+        LOG.warning("request timed out before its transaction committed; rolled back")
+        return exc.ServiceUnavailable("The request timed out; nothing was changed. "
+                                      "Try again.")
     if isinstance(err, DataError):
         # Before IntegrityError/DBAPIError: a value too long or out of range is the
         # caller's, not the database's, fault.

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 from neutrino.core.services.tokens import TokenRevocationService
 
 LOG = logging.getLogger(__name__)
+REFRESH_WAIT = 2.0  # seconds
 
 
 class RevocationList:
@@ -43,7 +46,13 @@ class RevocationList:
             return
         self._refreshing = True
         try:
-            fresh = await run_in_threadpool(self._service.active)
+            fresh: frozenset[str] | None = None
+            # Bounded: a silent database must not hold up every authenticated request.
+            with anyio.move_on_after(REFRESH_WAIT):
+                fresh = await anyio.to_thread.run_sync(self._service.active,
+                                                       abandon_on_cancel=True)
+            if fresh is None:
+                raise TimeoutError(f"no answer within {REFRESH_WAIT}s")
             now = time.time()
             # Kept until the database's list shows them (a reload may have read it before
             # our revocation committed) or they expire.
