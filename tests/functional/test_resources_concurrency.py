@@ -80,7 +80,8 @@ def test_ports_on_a_roomy_subnet_all_succeed(server_database: Database) -> None:
 
 def test_tenant_vlans(server_database: Database) -> None:
     res = _services(server_database,
-                    CoreSettings(vlan_ranges=(VlanRange("physnet1", 100, 104),)))
+                    CoreSettings(tenant_network_type="vlan",
+                                 vlan_ranges=(VlanRange("physnet1", 100, 104),)))
     tenant = Context(user_id="u", project_id="p", roles=("member",))
     nets, errors = _race(12, lambda i: res.networks.create(tenant, {"name": f"n{i}"}))
     assert all(isinstance(e, exc.NoNetworkAvailable) for e in errors), errors

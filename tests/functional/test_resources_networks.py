@@ -22,7 +22,8 @@ RANGES = (VlanRange("physnet1", 1000, 1002), VlanRange("physnet2", 20, 21),
 
 
 def make(db: Database, clock=None, **overrides) -> Services:  # noqa: ANN001
-    settings = CoreSettings(**({"vlan_ranges": RANGES} | overrides))
+    settings = CoreSettings(**({"vlan_ranges": RANGES, "tenant_network_type": "vlan"}
+                               | overrides))
     return _services(db, settings, clock)
 
 

@@ -38,7 +38,7 @@ class ManualClock:
 
 def settings(**overrides: Any) -> CoreSettings:
     base = CoreSettings(host="server-" + secrets.token_hex(3), agent_down_time=10,
-                        allow_overlapping_ips=True,
+                        allow_overlapping_ips=True, tenant_network_type="vlan",
                         vlan_ranges=(VlanRange("physnet1", 1000, 2999),))
     return replace(base, **overrides)
 

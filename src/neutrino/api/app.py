@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +31,7 @@ from neutrino.api.errors import (
     unauthorized,
 )
 from neutrino.api.extensions import EXTENSIONS
+from neutrino.api.identity.revocations import RevocationList
 from neutrino.api.identity.routes import IdentityApi, base_url, version_v2
 from neutrino.api.identity.tokens import Identity, load_key
 from neutrino.api.policy import Policy
@@ -38,8 +40,9 @@ from neutrino.api.request import parse_json
 from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
 from neutrino.core.services import Services
+from neutrino.core.transaction import deadline
 from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
-from neutrino.lib.exceptions import NeutronException
+from neutrino.lib.exceptions import NeutronException, ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
@@ -131,6 +134,7 @@ class NeutronApi:
         """An HTTP handler: authenticate, parse the body, run `action(ctx, request,
         payload)` in a worker thread, and map any error to Neutron's error body."""
         async def handler(request: Request) -> Response:
+            began = time.monotonic()
             try:
                 ctx = None
                 if authenticated:
@@ -138,7 +142,7 @@ class NeutronApi:
                     if ctx is None:
                         return unauthorized(self.auth.www_authenticate(self._base(request)))
                 payload = parse_json(await _read_body(request)) if needs_body else None
-                result = await run_in_threadpool(action, ctx, request, payload)
+                result = await self._bounded(began, action, ctx, request, payload)
             except (ApiError, NeutronException) as error:
                 return to_response(error)
             except Exception as error:  # a bug, never the user's fault: log it, hide it
@@ -148,6 +152,22 @@ class NeutronApi:
                 return Response(status_code=204)
             return json_response(result, status)
         return handler
+
+    async def _bounded(self, began: float, action: Callable[..., Any], *args: Any) -> Any:
+        """`action(*args)` in a worker thread, answered within `request_timeout` of
+        `began`: after that the client gets a 503 and the thread is left to finish alone;
+        its transaction, past the same deadline, refuses to commit."""
+        at = began + self.settings.request_timeout
+
+        def work() -> Any:
+            with deadline(at):
+                return action(*args)
+
+        with anyio.move_on_after(max(at - time.monotonic(), 0)):
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        LOG.warning("request timed out after %ss", self.settings.request_timeout)
+        raise ServiceUnavailable("The request timed out; any change it asked for was not "
+                                 "made. Try again.")
 
     # --- documents -----------------------------------------------------------------------
 
@@ -308,8 +328,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return to_response(not_found())
 
 
-def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None
-                   ) -> tuple[Authenticator, IdentityApi | None]:
+def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None,
+                   services: Services) -> tuple[Authenticator, IdentityApi | None]:
     if settings.auth_strategy == "noauth":
         return NoAuth(), None
     if settings.auth_strategy == "keystone":
@@ -319,9 +339,12 @@ def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None
         return keystone, None
     if settings.auth_strategy != "builtin":
         raise ValueError(f"unknown auth_strategy {settings.auth_strategy!r}")
-    identity = Identity(settings.users, load_key(settings), settings.token_expiration)
-    return BuiltinAuth(identity), IdentityApi(identity, settings.region,
-                                              settings.public_endpoint)
+    revocations = RevocationList(services.token_revocations,
+                                 settings.token_revocation_refresh)
+    identity = Identity(settings.users, load_key(settings), settings.token_expiration,
+                        revoked=revocations.is_revoked)
+    return BuiltinAuth(identity, revocations), IdentityApi(
+        identity, settings.region, settings.public_endpoint, revocations)
 
 
 def create_app(services: Services, api_settings: ApiSettings, *,
@@ -329,7 +352,7 @@ def create_app(services: Services, api_settings: ApiSettings, *,
                ) -> ASGIApp:
     """The Neutron API over core's `services`. `policy_file` overrides the default rules;
     `keystone` is required for `auth_strategy = keystone` (built by cmd/server.py)."""
-    authenticator, identity_api = _authenticator(api_settings, keystone)
+    authenticator, identity_api = _authenticator(api_settings, keystone, services)
     api = NeutronApi(services, api_settings, Policy(policy_file), authenticator, identity_api)
     app = Starlette(routes=api.routes(),
                     exception_handlers={HTTPException: _http_error})

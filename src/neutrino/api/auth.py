@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
+from neutrino.api.identity.revocations import RevocationList
 from neutrino.api.identity.tokens import Identity, InvalidCredentials
 from neutrino.core.context import Context
 
@@ -36,10 +37,13 @@ def _roles(text: str) -> tuple[str, ...]:
 
 
 class BuiltinAuth:
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, revocations: RevocationList | None = None) -> None:
         self.identity = identity
+        self.revocations = revocations
 
     async def authenticate(self, headers: Mapping[str, str]) -> Context | None:
+        if self.revocations is not None:
+            await self.revocations.refresh()
         try:
             token = self.identity.validate(headers.get("x-auth-token"))
         except InvalidCredentials:

@@ -110,7 +110,8 @@ class Controller:
              params: builtins.list[tuple[str, str]],
              url: str) -> Item:
         query = listing.parse_query(resource, params, self.max_limit)
-        items = self._collections[resource.plural].list(ctx, query.filters)
+        items = [] if query.matches_nothing else \
+            self._collections[resource.plural].list(ctx, query.filters)
         check = self.policy.checker(ctx)
         visible = self._visible(ctx, resource, items, check)
         targets = {id(item): target for item, target in visible}
@@ -125,6 +126,9 @@ class Controller:
         return body
 
     def _get_visible(self, ctx: Context, resource: Resource, id_: str) -> tuple[Item, Item]:
+        if "\x00" in id_:
+            # No id holds a NUL, and PostgreSQL refuses one in a query: absent, as Neutron says.
+            raise not_found() if resource is AGENT else resource.not_found(id_)
         item = self._collections[resource.plural].get(ctx, id_)
         visible = self._visible(ctx, resource, [item])
         if not visible:

@@ -23,6 +23,9 @@ STATUS_BY_KIND = {
 }
 
 
+RETRY_AFTER = "5"  # seconds
+
+
 class ApiError(Exception):
     """An error the HTTP layer raises itself."""
 
@@ -66,7 +69,10 @@ def to_response(error: Exception) -> Response:
                              error.headers)
     if isinstance(error, exc.NeutronException):
         status = STATUS_BY_KIND.get(error.kind, 500)
-        return json_response(error_body(error.type, str(error)), status)
+        # A 503 is temporary (database busy or silent, no network left...): say when to
+        # come back, as clients and load balancers honour it.
+        headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+        return json_response(error_body(error.type, str(error)), status, headers)
     return json_response(error_body(
         "HTTPInternalServerError",
         "Request Failed: internal server error while processing your request."), 500)

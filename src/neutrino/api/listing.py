@@ -30,6 +30,8 @@ class ListQuery:
     limit: int | None = None
     marker: str | None = None
     page_reverse: bool = False
+    # A filter none of whose values can match a stored row (see parse_filters).
+    matches_nothing: bool = False
 
 
 def group(params: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -57,9 +59,16 @@ def parse_filters(resource: Resource, grouped: dict[str, list[str]]) -> dict[str
                                       "of the form ip_address=X, subnet_id=X or "
                                       "ip_address_substr=X.")
                 filters.setdefault("fixed_ips", []).append({sub: value})
+            if any("\x00" in raw for raw in raw_values):
+                # One address must match every fixed_ips term; one holding a NUL matches
+                # no address (see below).
+                filters["fixed_ips"] = []
             continue
         convert = attr.convert_filter
-        filters[key] = [convert(value) if convert else value for value in raw_values]
+        # No stored value holds a NUL (PostgreSQL refuses one even in a query): such a value
+        # matches nothing, on every backend.
+        matching = [value for value in raw_values if "\x00" not in value]
+        filters[key] = [convert(value) if convert else value for value in matching]
     if invalid:
         raise bad_request(f"{sorted(invalid)} is invalid attribute for filtering")
     # tenant_id and project_id are one attribute under two names.
@@ -105,6 +114,8 @@ def parse_query(resource: Resource, params: list[tuple[str, str]],
                 max_limit: int = -1) -> ListQuery:
     grouped = group(params)
     filters = parse_filters(resource, grouped)
+    # A key whose every value was dropped by parse_filters.
+    nothing = any(not values for values in filters.values())
     limit = parse_limit(grouped, max_limit)
     marker = grouped.get("marker", [None])[-1] or None
     return ListQuery(
@@ -113,6 +124,7 @@ def parse_query(resource: Resource, params: list[tuple[str, str]],
         sorts=parse_sorts(resource, grouped),
         limit=limit, marker=marker if limit else None,
         page_reverse=grouped.get("page_reverse", ["False"])[-1].lower() == "true",
+        matches_nothing=nothing,
     )
 
 

@@ -69,6 +69,13 @@ server_opts: list[cfg.Opt] = [
     cfg.IntOpt("global_physnet_mtu", default=1500, min=68, help="MTU of physical networks."),
     cfg.IntOpt("pagination_max_limit", default=-1,
                help="Largest page a list returns; -1 is unlimited."),
+    cfg.IntOpt("api_request_timeout", default=60, min=1,
+               help="Seconds an API request may take: then it is answered 503 and its "
+                    "change, if any, is never committed."),
+    cfg.IntOpt("state_report_concurrency", default=2, min=1,
+               help="Agents' state reports written to the database at once per server "
+                    "process; more wait briefly then fail (the agent reports again), so "
+                    "heartbeats never take the connections API requests need."),
 ]
 
 # Neutron's names and defaults: Nova hears of its servers' ports through these.
@@ -118,12 +125,29 @@ database_opts: list[cfg.Opt] = [
                help="Attempts to reach the database before giving up; -1 forever."),
     cfg.IntOpt("connection_recycle_time", default=3600,
                help="Seconds after which pooled connections are replaced."),
+    # Bounded waits: a database that stops answering costs a request these seconds, then
+    # a 503, never a hang (see the README, "What to expect when things fail").
+    cfg.IntOpt("connect_timeout", default=10, min=1,
+               help="Seconds to wait for a new database connection."),
+    cfg.IntOpt("max_pool_size", default=10, min=1,
+               help="Connections kept open per server process."),
+    cfg.IntOpt("max_overflow", default=20, min=0,
+               help="Connections opened beyond max_pool_size under load."),
+    cfg.IntOpt("pool_timeout", default=10, min=1,
+               help="Seconds a request waits for a free connection before a 503."),
+    cfg.IntOpt("statement_timeout", default=30, min=1,
+               help="Seconds one SQL statement may run (server side on PostgreSQL and "
+                    "MariaDB, lock waits on SQLite; also the socket read timeout on "
+                    "MariaDB/MySQL)."),
 ]
 
 vlans_opts: list[cfg.Opt] = [
-    cfg.StrOpt("tenant_network_type", default="vlan",
+    # local, as Neutron's Linux bridge plugin defaulted to: a configuration without VLAN
+    # ranges can create networks. vlan needs network_vlan_ranges (checked at start).
+    cfg.StrOpt("tenant_network_type", default="local",
                choices=["vlan", "flat", "local", "none"],
-               help="Type of networks created by non-admins."),
+               help="Type of networks created by non-admins. vlan needs "
+                    "network_vlan_ranges with at least one physnet:min:max range."),
     cfg.ListOpt("network_vlan_ranges", default=[],
                 help="physnet:min:max VLAN ranges to allocate from (or a bare physnet, "
                      "usable for provider networks only)."),
@@ -172,6 +196,10 @@ identity_opts: list[cfg.Opt] = [
                help="Key that signs tokens; every server replica needs the same. Default: "
                     "a random key kept in state_path/identity.key."),
     cfg.IntOpt("token_expiration", default=3600, min=60, help="Token lifetime in seconds."),
+    cfg.FloatOpt("token_revocation_refresh", default=2, min=0,
+                 help="Seconds a server keeps its copy of the revoked tokens before reading "
+                      "it again: a token revoked through another replica is refused here "
+                      "within this time (at once on the replica that revoked it)."),
     cfg.StrOpt("public_endpoint",
                help="URL the catalog gives for the network endpoint; default: the URL the "
                     "client used."),

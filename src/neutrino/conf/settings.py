@@ -90,6 +90,11 @@ class DatabaseSettings:
     retry_interval: int = _default.database.retry_interval
     max_retries: int = _default.database.max_retries
     recycle_time: int = _default.database.connection_recycle_time
+    connect_timeout: int = _default.database.connect_timeout
+    pool_size: int = _default.database.max_pool_size
+    max_overflow: int = _default.database.max_overflow
+    pool_timeout: int = _default.database.pool_timeout
+    statement_timeout: int = _default.database.statement_timeout
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class CoreSettings:
     base_mac: str = _default.base_mac
     global_physnet_mtu: int = _default.global_physnet_mtu
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    state_report_concurrency: int = _default.state_report_concurrency
 
 
 @dataclass(frozen=True)
@@ -164,11 +170,13 @@ class ApiSettings:
     auth_strategy: str = _default.auth_strategy
     api_workers: int = _default.api_workers
     pagination_max_limit: int = _default.pagination_max_limit
+    request_timeout: int = _default.api_request_timeout
     # Not the option's default (the sample's admin and demo with well-known passwords): settings
     # built by hand name their users.
     users: tuple[IdentityUser, ...] = ()
     token_secret: str | None = None
     token_expiration: int = _default.identity.token_expiration
+    token_revocation_refresh: float = _default.identity.token_revocation_refresh
     public_endpoint: str | None = None
     region: str = _default.identity.region
     state_path: str = _default.state_path
@@ -223,7 +231,12 @@ def database_settings(conf: cfg.ConfigOpts) -> DatabaseSettings:
     url = conf.database.connection or "sqlite:///" + os.path.join(
         conf.state_path, "neutrino.sqlite")
     return DatabaseSettings(url, conf.database.retry_interval, conf.database.max_retries,
-                            conf.database.connection_recycle_time)
+                            conf.database.connection_recycle_time,
+                            connect_timeout=conf.database.connect_timeout,
+                            pool_size=conf.database.max_pool_size,
+                            max_overflow=conf.database.max_overflow,
+                            pool_timeout=conf.database.pool_timeout,
+                            statement_timeout=conf.database.statement_timeout)
 
 
 def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
@@ -237,6 +250,13 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
     tenant_type = conf.vlans.tenant_network_type
     if conf.ml2.tenant_network_types:
         tenant_type = conf.ml2.tenant_network_types[0]
+    vlan_ranges = parse_vlan_ranges(ranges)
+    if tenant_type == "vlan" and not any(r.minimum is not None for r in vlan_ranges):
+        # Else every non-admin network create fails with 503 "No tenant network is
+        # available" long after start: say so now.
+        raise ConfigError("tenant_network_type = vlan needs network_vlan_ranges with at "
+                          "least one physnet:min:max range ([vlans] or [ml2_type_vlan]); "
+                          "set tenant_network_type = local for networks without VLANs")
     return CoreSettings(
         host=conf.host,
         allow_overlapping_ips=conf.allow_overlapping_ips,
@@ -249,11 +269,12 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         enable_new_agents=conf.enable_new_agents,
         default_availability_zones=tuple(conf.default_availability_zones),
         tenant_network_type=tenant_type,
-        vlan_ranges=tuple(parse_vlan_ranges(ranges)),
+        vlan_ranges=tuple(vlan_ranges),
         base_mac=conf.base_mac,
         global_physnet_mtu=conf.global_physnet_mtu,
         quotas=QuotaSettings(conf.quotas.quota_network, conf.quotas.quota_subnet,
                              conf.quotas.quota_port, conf.quotas.default_quota),
+        state_report_concurrency=conf.state_report_concurrency,
     )
 
 
@@ -267,9 +288,11 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
     return ApiSettings(
         bind_host=conf.bind_host, bind_port=conf.bind_port,
         auth_strategy=conf.auth_strategy, api_workers=conf.api_workers,
-        pagination_max_limit=conf.pagination_max_limit, users=tuple(users),
+        pagination_max_limit=conf.pagination_max_limit,
+        request_timeout=conf.api_request_timeout, users=tuple(users),
         token_secret=conf.identity.token_secret,
         token_expiration=conf.identity.token_expiration,
+        token_revocation_refresh=conf.identity.token_revocation_refresh,
         public_endpoint=conf.identity.public_endpoint, region=conf.identity.region,
         state_path=conf.state_path,
     )

@@ -14,7 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.core import sqlerrors
-from neutrino.db.engine import Database, RetryRequest, integrity_kind
+from neutrino.db.engine import Database, RetryRequest, deadline, integrity_kind
+
+# The API sets a deadline per request (neutrino.db stays out of its imports).
+__all__ = ["Transactions", "deadline"]
 from neutrino.lib import exceptions as exc
 
 T = TypeVar("T")

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +50,34 @@ _PG_RETRY = {"40001", "40P01", "55P03"}
 _ALEMBIC = threading.Lock()
 _MIGRATION_LOCK_KEY = 0x6E65757472696E6F  # "neutrino"
 _SQLITE_RETRY = ("database is locked", "database table is locked", "database is busy")
+
+
+# TCP keepalives on database connections: a peer that vanished (host down, NAT entry
+# dropped) is noticed in about idle + interval * count seconds instead of never.
+_KEEPALIVE_IDLE, _KEEPALIVE_INTERVAL, _KEEPALIVE_COUNT = 30, 10, 3
+# When this thread's work must be finished (time.monotonic()), set per API request.
+_DEADLINE: ContextVar[float | None] = ContextVar("neutrino_db_deadline", default=None)
+
+
+class DeadlineExceeded(Exception):
+    """The request this transaction serves has timed out: nothing is committed for it."""
+
+
+@contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Transactions run inside refuse to commit, and stop retrying, after `at`
+    (time.monotonic()): an answered request's change must not appear later."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check_deadline() -> None:
+    at = _DEADLINE.get()
+    if at is not None and time.monotonic() >= at:
+        raise DeadlineExceeded()
 
 
 class RetryRequest(Exception):
@@ -158,22 +188,66 @@ class Database:
         self.engine = self._create_engine()
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
 
-    def _create_engine(self) -> Engine:
+    def _create_engine(self, bounded: bool = True) -> Engine:
         if self.backend == "sqlite":
             return self._create_sqlite_engine()
-        kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": self.settings.recycle_time,
-                        "future": True}
+        if not bounded:
+            # For migrations: one may rightly run (or wait for another's lock) for minutes.
+            from sqlalchemy.pool import NullPool
+            unbounded: dict[str, Any] = {"poolclass": NullPool, "future": True}
+            if self.backend in ("mysql", "mariadb"):
+                unbounded["isolation_level"] = "READ COMMITTED"
+                unbounded["connect_args"] = {"charset": "utf8mb4"}
+            return create_engine(self.url, **unbounded)
+        settings = self.settings
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": settings.recycle_time,
+                        "future": True, "pool_size": settings.pool_size,
+                        "max_overflow": settings.max_overflow,
+                        # A request waits this long for a connection, then gets a 503.
+                        "pool_timeout": settings.pool_timeout}
         if self.backend in ("mysql", "mariadb"):
             # READ COMMITTED: fewer gap locks (fewer deadlocks) under concurrent inserts, and
             # a retried statement sees what the winner committed.
             kwargs["isolation_level"] = "READ COMMITTED"
-            kwargs["connect_args"] = {"charset": "utf8mb4"}
-        return create_engine(self.url, **kwargs)
+            kwargs["connect_args"] = {
+                "charset": "utf8mb4", "connect_timeout": settings.connect_timeout,
+                # PyMySQL's socket timeouts bound a read from a silent server; a few
+                # seconds beyond the server's own lock wait limit, which fires first.
+                "read_timeout": settings.statement_timeout + 5,
+                "write_timeout": settings.statement_timeout + 5,
+                "init_command": "SET SESSION innodb_lock_wait_timeout = "
+                                f"{int(settings.statement_timeout)}"}
+        elif self.backend == "postgresql":
+            kwargs["connect_args"] = {
+                "connect_timeout": settings.connect_timeout,
+                "options": f"-c statement_timeout={int(settings.statement_timeout * 1000)}"
+                           f" -c lock_timeout={int(settings.statement_timeout * 1000)}",
+                "keepalives": 1, "keepalives_idle": _KEEPALIVE_IDLE,
+                "keepalives_interval": _KEEPALIVE_INTERVAL,
+                "keepalives_count": _KEEPALIVE_COUNT,
+                # Unacknowledged data (the server's host gone) fails the socket after this.
+                "tcp_user_timeout": (settings.statement_timeout + 5) * 1000}
+        engine = create_engine(self.url, **kwargs)
+        if self.backend in ("mysql", "mariadb"):
+            @event.listens_for(engine, "connect")
+            def _keepalive(dbapi_conn: Any, conn_rec: Any) -> None:
+                # PyMySQL has no keepalive option: set it on its socket.
+                sock = getattr(dbapi_conn, "_sock", None)
+                if sock is None:
+                    return
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for name, value in (("TCP_KEEPIDLE", _KEEPALIVE_IDLE),
+                                    ("TCP_KEEPINTVL", _KEEPALIVE_INTERVAL),
+                                    ("TCP_KEEPCNT", _KEEPALIVE_COUNT)):
+                    if hasattr(socket, name):
+                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+        return engine
 
     def _create_sqlite_engine(self) -> Engine:
         path = self.url.database
         in_memory = not path or path == ":memory:"
-        kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        busy = self.settings.statement_timeout
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": busy, "check_same_thread": False}}
         if in_memory:
             from sqlalchemy.pool import StaticPool
             kwargs["poolclass"] = StaticPool
@@ -191,7 +265,7 @@ class Database:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             if not in_memory:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
@@ -218,6 +292,9 @@ class Database:
         try:
             with session.begin():
                 yield session
+                # Last thing before COMMIT: a request already answered (timed out) must
+                # not have its change appear later; raising here rolls it back.
+                check_deadline()
         finally:
             session.close()
 
@@ -234,6 +311,7 @@ class Database:
             except Exception as exc:
                 if attempt >= max_attempts or not is_retriable(exc):
                     raise
+                check_deadline()  # no new attempt for a request already answered
                 LOG.debug("transaction attempt %d failed (%s); retrying", attempt, exc)
                 time.sleep(random.uniform(0, min(0.01 * 2 ** attempt, 0.5)))
 
@@ -241,13 +319,24 @@ class Database:
         """Alembic upgrade to `revision` (head by default). Replicas starting together on
         an empty database take turns: the second finds the schema done."""
         from alembic import command
-        with _ALEMBIC, self.engine.begin() as conn, self._migration_lock(conn):
+        with _ALEMBIC, self._migrations() as conn, self._migration_lock(conn):
             command.upgrade(self._alembic_config(conn), revision)
 
     def downgrade(self, revision: str) -> None:
         from alembic import command
-        with _ALEMBIC, self.engine.begin() as conn, self._migration_lock(conn):
+        with _ALEMBIC, self._migrations() as conn, self._migration_lock(conn):
             command.downgrade(self._alembic_config(conn), revision)
+
+    @contextmanager
+    def _migrations(self) -> Iterator[Connection]:
+        """A connection in a transaction, without the API's statement and read timeouts."""
+        engine = self.engine if self.backend == "sqlite" else self._create_engine(False)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     @contextmanager
     def _migration_lock(self, conn: Connection) -> Iterator[None]:

@@ -320,3 +320,14 @@ class QuotaUsage(Base):
 
     project_id: Mapped[str] = mapped_column(PROJECT, primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class RevokedToken(Base):
+    """A builtin identity token revoked before its expiry (`DELETE /v3/auth/tokens`), by
+    its audit id; kept until the token would have expired anyway, then pruned."""
+
+    __tablename__ = "revoked_tokens"
+
+    audit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True, nullable=False)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

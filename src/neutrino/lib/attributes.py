@@ -134,7 +134,7 @@ def _standard() -> tuple[Attribute, ...]:
         _text("description", 255, "", filter=True),
         _ro("created_at"),
         _ro("updated_at"),
-        _ro("revision_number", INTEGER, True, v.to_int),
+        _ro("revision_number", INTEGER, True, v.to_db_int),
     )
 
 
@@ -145,12 +145,12 @@ NETWORK = Resource("network", "networks", (
     _ro("status", filter_=True),
     *_project(),
     _bool_attr("shared", False, enforce_policy=True),
-    _ro("mtu", INTEGER, True, v.to_int),
+    _ro("mtu", INTEGER, True, v.to_db_int),
     _text("provider:network_type", 32, filter=True, enforce_policy=True, nullable=True),
     _text("provider:physical_network", 64, filter=True, enforce_policy=True,
           nullable=True),
     Attribute("provider:segmentation_id", INTEGER, v.int_or_none, UNSET, True, True,
-              filter=True, convert_filter=v.to_int, enforce_policy=True, nullable=True),
+              filter=True, convert_filter=v.to_db_int, enforce_policy=True, nullable=True),
     # multi-provider: the network's segments (Neutrino networks have one).
     Attribute("segments", ARRAY, v.segments, UNSET, True, True, enforce_policy=True,
               nullable=True),
@@ -166,7 +166,7 @@ _IPV6_MODES = ["dhcpv6-stateful", "dhcpv6-stateless", "slaac"]
 SUBNET = Resource("subnet", "subnets", (
     _id(), _name(),
     Attribute("ip_version", INTEGER, v.values([4, 6], v.to_int), REQUIRED, True, False,
-              filter=True, convert_filter=v.to_int),
+              filter=True, convert_filter=v.to_db_int),
     Attribute("network_id", STRING, v.uuid_, REQUIRED, True, False, filter=True),
     Attribute("cidr", STRING, v.subnet_or_none, UNSET, True, False, filter=True),
     Attribute("gateway_ip", STRING, v.ip_address_or_none, UNSET, True, True, filter=True,

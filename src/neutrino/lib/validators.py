@@ -47,6 +47,12 @@ def to_boolean(value: Any) -> bool:
     raise InvalidInput(error_message=f"'{value}' cannot be converted to boolean")
 
 
+# Every integer column is a signed 32-bit INTEGER: a value outside it cannot match or be
+# stored, and the drivers disagree on what they do with one (SQLite's raises OverflowError
+# beyond 64 bits, MariaDB compares, PostgreSQL refuses), so it is refused before any SQL.
+INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1
+
+
 def to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise InvalidInput(error_message=f"'{value}' is not an integer")
@@ -60,11 +66,31 @@ def to_int(value: Any) -> int:
     raise InvalidInput(error_message=f"'{value}' is not an integer")
 
 
+def _out_of_range(value: Any) -> str:
+    return f"'{value}' is out of range ({INT_MIN} through {INT_MAX})"
+
+
+def to_db_int(value: Any) -> int:
+    """to_int for a query-string filter on an integer column."""
+    number = to_int(value)
+    if not INT_MIN <= number <= INT_MAX:
+        raise InvalidInput(error_message=_out_of_range(value))
+    return number
+
+
 # --- validators -------------------------------------------------------------------------
 
 def _string(value: Any, max_len: int | None) -> str:
     if not isinstance(value, str):
         raise Invalid(f"'{value}' is not a valid string")
+    try:
+        # JSON's "\ud800" parses to a lone surrogate, which is no character: no database,
+        # file or log can hold it.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise Invalid(f"'{shown}' contains a lone surrogate, which is not a valid "
+                      "character") from None
     if max_len is not None and len(value) > max_len:
         raise Invalid(f"'{value}' exceeds maximum length of {max_len}")
     return value
@@ -137,6 +163,8 @@ def non_negative_int(value: Any) -> int:
     number = to_int(value)
     if number < 0:
         raise Invalid(f"'{value}' should be non-negative")
+    if number > INT_MAX:
+        raise Invalid(_out_of_range(value))
     return number
 
 

@@ -60,7 +60,7 @@ def notifier() -> RecordingNotifier:
 
 @pytest.fixture
 def core(sqlite_database: Any, notifier: RecordingNotifier) -> Services:
-    settings = CoreSettings(host="controlnode", agent_down_time=5,
+    settings = CoreSettings(host="controlnode", agent_down_time=5, tenant_network_type="vlan",
                             vlan_ranges=(VlanRange("physnet1", 1000, 1010),),
                             network_scheduler="chance")
     return build_services(sqlite_database, settings, notifier)

@@ -261,3 +261,24 @@ def test_subnet_and_port_updates_and_bulk(api):
     assert by_device == [{"id": ports[0]["id"]}]
     empty_device = api.call("GET", "/v2.0/ports?device_id=").json()["ports"]
     assert [p["id"] for p in empty_device] == [ports[1]["id"]]
+
+
+def test_a_member_creates_a_network_with_a_minimal_config(sqlite_database, api_settings):
+    # Issue 13, item 7: the settings an empty config file gives, no VLAN ranges.
+    from starlette.testclient import TestClient
+
+    from neutrino.api.app import create_app
+    from neutrino.conf import opts, settings
+    from neutrino.core.interfaces import RecordingNotifier
+    from neutrino.core.services import build_services
+
+    from .conftest import Api
+
+    core = settings.core_settings(opts.load([], "test"))
+    services = build_services(sqlite_database, core, RecordingNotifier())
+    with TestClient(create_app(services, api_settings)) as client:
+        api = Api(client)
+        net = api.create("network", "demo", name="mine")
+        shown = api.call("GET", f"/v2.0/networks/{net['id']}").json()["network"]
+        assert shown["provider:network_type"] == "local"
+        api.create("subnet", "demo", network_id=net["id"], ip_version=4, cidr="10.0.0.0/24")

@@ -133,3 +133,18 @@ def test_dns_names():
     assert v.dns_domain_name()("example.org.") == "example.org."
     with pytest.raises(v.Invalid, match="not a valid domain name"):
         v.dns_domain_name()("exa mple.org")
+
+
+def test_integer_filters_are_bounded_by_the_column() -> None:
+    assert v.to_db_int(str(v.INT_MAX)) == v.INT_MAX
+    assert v.to_db_int(str(v.INT_MIN)) == v.INT_MIN
+    for raw in (str(v.INT_MAX + 1), str(v.INT_MIN - 1), "99999999999999999999"):
+        with pytest.raises(InvalidInput, match="out of range"):
+            v.to_db_int(raw)
+
+
+def test_strings_with_a_lone_surrogate_are_refused_in_plain_words() -> None:
+    for check in (v.string(), v.safe_string()):
+        with pytest.raises(v.Invalid, match="lone surrogate") as caught:
+            check("x\ud800y")
+        str(caught.value).encode("utf-8")  # the message itself is printable

@@ -124,3 +124,25 @@ def test_settings_defaults_are_the_options_defaults():
     assert db == settings.DatabaseSettings(db.url)
     rpc = settings.rpc_settings(conf)
     assert rpc == settings.RpcSettings(rpc.transport_url)
+
+
+def test_a_minimal_config_gives_tenant_networks_a_type_that_needs_no_ranges(tmp_path):
+    # Issue 13, item 7: with the old default (vlan) and no ranges, every non-admin network
+    # create failed with 503 "No tenant network is available".
+    f = tmp_path / "minimal.conf"
+    f.write_text("[DEFAULT]\ncore_plugin = ml2\n")
+    core = settings.core_settings(opts.load(["--config-file", str(f)], "test"))
+    assert core.tenant_network_type == "local" and core.vlan_ranges == ()
+
+
+@pytest.mark.parametrize("text", [
+    "[vlans]\ntenant_network_type = vlan\n",
+    "[vlans]\ntenant_network_type = vlan\nnetwork_vlan_ranges = physnet1\n",
+    "[ml2]\ntenant_network_types = vlan\n",
+])
+def test_vlan_tenant_networks_without_a_range_refuse_to_start(tmp_path, text):
+    f = tmp_path / "vlan.conf"
+    f.write_text(text)
+    with pytest.raises(settings.ConfigError, match="tenant_network_type = vlan needs "
+                                                   "network_vlan_ranges"):
+        settings.core_settings(opts.load(["--config-file", str(f)], "test"))

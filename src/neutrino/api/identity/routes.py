@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from neutrino.api.identity.revocations import RevocationList
 from neutrino.api.identity.tokens import (
     DEFAULT_DOMAIN_ID,
     DEFAULT_DOMAIN_NAME,
@@ -72,10 +73,12 @@ def version_v2(base: str) -> dict[str, Any]:
 
 
 class IdentityApi:
-    def __init__(self, identity: Identity, region: str, public_endpoint: str | None) -> None:
+    def __init__(self, identity: Identity, region: str, public_endpoint: str | None,
+                 revocations: RevocationList | None = None) -> None:
         self.identity = identity
         self.region = region
         self.public_endpoint = public_endpoint
+        self.revocations = revocations
 
     # --- documents -----------------------------------------------------------------
 
@@ -234,6 +237,20 @@ class IdentityApi:
         body = self.token_v3(subject, base_url(request, self.public_endpoint), catalog)
         return _json(body, 200, {"X-Subject-Token": subject.id})
 
+    async def delete_v3_tokens(self, request: Request) -> Response:
+        """Keystone's revocation: a user revokes its own tokens, an admin anyone's."""
+        assert self.revocations is not None  # routed only with a revocation list
+        caller = self._caller(request)
+        try:
+            subject = self.identity.validate(request.headers.get("x-subject-token"))
+        except InvalidCredentials:
+            raise IdentityError(404, "Not Found", "Could not find token.") from None
+        if "admin" not in caller.roles and caller.user.id != subject.user.id:
+            raise IdentityError(403, "Forbidden",
+                                "You are not authorized to perform the requested action.")
+        await self.revocations.revoke(subject.audit_id, subject.expires_at)
+        return Response(status_code=204)
+
     async def get_v3_catalog(self, request: Request) -> Response:
         caller = self._caller(request)
         base = base_url(request, self.public_endpoint)
@@ -321,16 +338,23 @@ class IdentityApi:
     # --- wiring ----------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/v3", _guard(self.get_v3), methods=["GET"]),
-            Route("/v3/auth/tokens", _guard(self.post_v3_tokens), methods=["POST"]),
-            Route("/v3/auth/tokens", _guard(self.get_v3_tokens), methods=["GET", "HEAD"]),
-            Route("/v3/auth/catalog", _guard(self.get_v3_catalog), methods=["GET"]),
-            Route("/v3/auth/projects", _guard(self.get_v3_projects), methods=["GET"]),
-            Route("/v3/projects", _guard(self.list_v3_projects), methods=["GET"]),
-            Route("/v3/projects/{project_id}", _guard(self.get_v3_project), methods=["GET"]),
-            Route("/v2.0/tokens", _guard(self.post_v2_tokens), methods=["POST"]),
+        def guard(handler: Any) -> Any:
+            return _guard(handler, self.revocations)
+
+        routes = [
+            Route("/v3", guard(self.get_v3), methods=["GET"]),
+            Route("/v3/auth/tokens", guard(self.post_v3_tokens), methods=["POST"]),
+            Route("/v3/auth/tokens", guard(self.get_v3_tokens), methods=["GET", "HEAD"]),
+            Route("/v3/auth/catalog", guard(self.get_v3_catalog), methods=["GET"]),
+            Route("/v3/auth/projects", guard(self.get_v3_projects), methods=["GET"]),
+            Route("/v3/projects", guard(self.list_v3_projects), methods=["GET"]),
+            Route("/v3/projects/{project_id}", guard(self.get_v3_project), methods=["GET"]),
+            Route("/v2.0/tokens", guard(self.post_v2_tokens), methods=["POST"]),
         ]
+        if self.revocations is not None:
+            routes.append(Route("/v3/auth/tokens", guard(self.delete_v3_tokens),
+                                methods=["DELETE"]))
+        return routes
 
 
 async def _body(request: Request) -> Any:
@@ -344,9 +368,11 @@ async def _body(request: Request) -> Any:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _guard(handler: Endpoint) -> Endpoint:
+def _guard(handler: Endpoint, revocations: RevocationList | None = None) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
+            if revocations is not None:
+                await revocations.refresh()
             return await handler(request)
         except InvalidCredentials:
             error = _unauthorized()

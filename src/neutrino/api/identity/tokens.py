@@ -91,8 +91,11 @@ class Identity:
     """Authenticates users and issues/validates their tokens. No I/O after construction."""
 
     def __init__(self, users: tuple[IdentityUser, ...], key: bytes, expiration: int,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time,
+                 revoked: Callable[[str], bool] = lambda audit_id: False) -> None:
         self._key = key
+        # Whether a token (by audit id) was revoked; an in-memory lookup, never I/O.
+        self._revoked = revoked
         self._expiration = expiration
         self._now = now
         self.users: dict[str, User] = {}
@@ -153,6 +156,8 @@ class Identity:
         except jwt.PyJWTError:
             raise InvalidCredentials() from None
         if not isinstance(claims["exp"], int) or claims["exp"] <= self._now():
+            raise InvalidCredentials()
+        if self._revoked(str(claims.get("jti", ""))):
             raise InvalidCredentials()
         # The user or its project may have left the configuration since.
         user = self.user(user_id=claims["sub"])

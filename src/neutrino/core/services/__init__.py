@@ -23,6 +23,7 @@ from neutrino.core.services.networks import NetworkService
 from neutrino.core.services.ports import PortService
 from neutrino.core.services.quotas import QuotaService
 from neutrino.core.services.subnets import SubnetService
+from neutrino.core.services.tokens import TokenRevocationService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
 
@@ -39,6 +40,7 @@ class Services:
     dhcp_plugin: DhcpPluginService
     l2_plugin: L2PluginService
     quotas: QuotaService
+    token_revocations: TokenRevocationService
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
@@ -66,4 +68,5 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         dhcp_plugin=DhcpPluginService(env, bindings, ports),
         l2_plugin=L2PluginService(env),
         quotas=QuotaService(env),
+        token_revocations=TokenRevocationService(env),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import threading
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,11 +20,16 @@ from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
 from neutrino.lib import payloads
 
+# Seconds a state report waits for a free slot (see AgentService.report_state).
+REPORT_SLOT_WAIT = 5.0
+
 
 class AgentService:
     def __init__(self, env: Env, registry: AgentRegistry) -> None:
         self.env = env
         self.registry = registry
+        self._report_slots = threading.BoundedSemaphore(
+            env.settings.state_report_concurrency)
 
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.registry.list(filters or {}, self.env.clock.now())
@@ -45,8 +51,17 @@ class AgentService:
         self.registry.delete(id, self.env.clock.now())
 
     def report_state(self, agent_state: Body, time: str | None = None) -> str:
-        """"new", "alive" or "revived"."""
-        return self.registry.report_state(agent_state, self.env.clock.now(), time)
+        """"new", "alive" or "revived". At most `state_report_concurrency` reports use the
+        database at once: when it is slow, heartbeats queue here, not in the connection
+        pool the API's requests need; one that waits too long fails and the agent simply
+        reports again at its next interval."""
+        if not self._report_slots.acquire(timeout=REPORT_SLOT_WAIT):
+            raise exc.ServiceUnavailable("Too many agent state reports at once; report "
+                                         "again later.")
+        try:
+            return self.registry.report_state(agent_state, self.env.clock.now(), time)
+        finally:
+            self._report_slots.release()
 
     def list_availability_zones(self, ctx: Context, filters: Filters
                                 ) -> builtins.list[Body]:
