@@ -43,8 +43,12 @@ from neutrino.conf.settings import (
     database_settings,
     rpc_settings,
 )
+from neutrino.core.health import DatabaseProbe
+from neutrino.core.interfaces import SystemClock
+from neutrino.core.metrics import ClusterCollector, PoolCollector
 from neutrino.core.services import Services, build_services
 from neutrino.db.engine import Database
+from neutrino.rpc.health import BrokerProbe
 from neutrino.rpc.server.listeners import start_rpc_servers
 from neutrino.rpc.server.notifier import RpcDhcpNotifier
 from neutrino.rpc.transport import get_transport
@@ -188,8 +192,13 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
     """The API application over core's services of its own (one set per process)."""
     settings = api_settings(conf)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
-    services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport))
-    app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone)
+    core = core_settings(conf)
+    services = build_services(db, core, RpcDhcpNotifier(transport))
+    # Cluster gauges and the pool are read when scraped; probes when /healthcheck is asked.
+    collectors = [ClusterCollector(db, core, SystemClock()), PoolCollector(db)]
+    probes = [DatabaseProbe(db), BrokerProbe(rpc_settings(conf).transport_url)]
+    app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone,
+                     collectors=collectors, probes=probes)
     return app, services
 
 

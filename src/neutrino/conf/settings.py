@@ -136,6 +136,7 @@ class ApiSettings:
     public_endpoint: str | None = None
     region: str = _default.identity.region
     state_path: str = _default.state_path
+    metrics_require_admin: bool = _default.metrics_require_admin
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,9 @@ class AgentSettings:
     log_agent_heartbeats: bool = _default.AGENT.log_agent_heartbeats
     host_netns: str | None = None  # None: the agent's own network namespace
     netns_dir: str = _default.netns_dir
+    metrics_port: int | None = _default.AGENT.metrics_port  # None: no metrics endpoint
+    metrics_bind_host: str = _default.AGENT.metrics_bind_host
+    health_file: str | None = None  # where state reports' outcomes go (cmd/ decides)
 
 
 @dataclass(frozen=True)
@@ -233,14 +237,15 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
         token_secret=conf.identity.token_secret,
         token_expiration=conf.identity.token_expiration,
         public_endpoint=conf.identity.public_endpoint, region=conf.identity.region,
-        state_path=conf.state_path,
+        state_path=conf.state_path, metrics_require_admin=conf.metrics_require_admin,
     )
 
 
 def agent_settings(conf: cfg.ConfigOpts) -> AgentSettings:
     return AgentSettings(conf.host, conf.state_path, conf.AGENT.report_interval,
                          conf.AGENT.availability_zone, conf.AGENT.log_agent_heartbeats,
-                         conf.host_netns, conf.netns_dir)
+                         conf.host_netns, conf.netns_dir, conf.AGENT.metrics_port,
+                         conf.AGENT.metrics_bind_host)
 
 
 def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
