@@ -319,12 +319,38 @@ def _in_process(url: str) -> bool:
     return url.startswith(("fake:", "kombu+memory:"))
 
 
+CONFIG_CHECK_OPT = cfg.BoolOpt("config-check", default=False,
+                               help="Do not start: report unknown options, bad values and "
+                                    "an unreachable database or broker; exit 1 on any.")
+
+
+def server_opt_groups(conf: cfg.ConfigOpts) -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Every option group the server reads, as registered on `conf`."""
+    from keystonemiddleware import auth_token
+
+    groups: list[tuple[str | None, list[cfg.Opt]]] = [
+        (None if g == "DEFAULT" else g, list(o)) for g, o in opts.GROUPS.items()]
+    groups += [(g, list(o)) for g, o in opts._messaging_opts()]
+    groups += [(g, list(o)) for g, o in policy_opts.list_opts()]
+    groups += [(g, list(o)) for g, o in auth_token.list_opts()]
+    return groups
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG)
+        conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG,
+                         cli_opts=[CONFIG_CHECK_OPT])
     except cfg.Error as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+    if conf.config_check:
+        from neutrino.cmd import config_check
+        try:
+            register_edge_opts(conf)
+        except cfg.Error as exc:
+            print(f"ERROR: {exc}", file=sys.stdout)
+            return 1
+        return config_check.run(conf, server_opt_groups(conf), check_config, sys.stdout)
     try:
         setup_logging(conf)
     except (OSError, cfg.Error) as exc:

@@ -82,6 +82,9 @@ class RpcSettings:
     # oslo.messaging's rpc_response_timeout default; reading it from there would import
     # oslo.messaging (and eventlet) into every process that merely builds settings.
     response_timeout: int = 60
+    # [oslo_messaging_rabbit] as the config files set it (heartbeats, SSL, HA queues, ...):
+    # option name -> value, handed to the transport's own ConfigOpts.
+    rabbit: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,11 @@ def rpc_settings(conf: cfg.ConfigOpts) -> RpcSettings:
         url = (f"rabbit://{quote(conf.rabbit_userid, safe='')}:"
                f"{quote(conf.rabbit_password, safe='')}@{conf.rabbit_host}:"
                f"{conf.rabbit_port}/{quote(vhost, safe='')}")
-    return RpcSettings(url, conf.control_exchange, conf.rpc_response_timeout)
+    rabbit: tuple[tuple[str, object], ...] = ()
+    if "oslo_messaging_rabbit" in conf:
+        group = conf.oslo_messaging_rabbit
+        rabbit = tuple(sorted((name, group[name]) for name in group))
+    return RpcSettings(url, conf.control_exchange, conf.rpc_response_timeout, rabbit)
 
 
 def database_settings(conf: cfg.ConfigOpts) -> DatabaseSettings:
