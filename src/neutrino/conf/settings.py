@@ -189,8 +189,13 @@ def rpc_settings(conf: cfg.ConfigOpts) -> RpcSettings:
                f"{conf.rabbit_port}/{quote(vhost, safe='')}")
     rabbit: tuple[tuple[str, object], ...] = ()
     if "oslo_messaging_rabbit" in conf:
+        # Only what the operator set: defaults are the transport's own already.
         group = conf.oslo_messaging_rabbit
-        rabbit = tuple(sorted((name, group[name]) for name in group))
+
+        def set_here(name: str) -> bool:
+            where = conf.get_location(name, "oslo_messaging_rabbit")  # None: default None
+            return where is not None and where.location is not cfg.Locations.opt_default
+        rabbit = tuple(sorted((name, group[name]) for name in group if set_here(name)))
     return RpcSettings(url, conf.control_exchange, conf.rpc_response_timeout, rabbit)
 
 
