@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# Installs what Neutrino needs on a Debian 12 machine, as root: the host tools the agents and
-# the lab drive (dnsmasq, a DHCP client, iproute2) and the Python package with its console
-# scripts. `--test` adds what the test suite needs.
+# Installs Neutrino on a Debian 12 machine, as root, with no Python tooling needed beforehand:
+# the host tools the agents and the lab drive (dnsmasq, a DHCP client, iproute2), Debian's
+# python3-venv, and Neutrino in a virtual environment of its own (NEUTRINO_PREFIX, default
+# /opt/neutrino) whose console scripts are linked into NEUTRINO_BINDIR (/usr/local/bin).
+# The system Python is left alone (Debian 12 refuses pip there: externally managed).
+#
+#   tools/install.sh              Neutrino and its dependencies
+#   tools/install.sh --test       the same with the [test] extra (what tools/run-tests.sh needs)
+#   tools/install.sh --systemd    also install the units of etc/systemd/ and reload systemd
+#
+# PYTHON picks the interpreter the environment is made from (default: Debian's python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_systemd=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --systemd) want_systemd=1 ;;
+    *) echo "usage: $0 [--test] [--systemd]" >&2; exit 2 ;;
+  esac
+done
 
-debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps)
+prefix=${NEUTRINO_PREFIX:-/opt/neutrino}
+bindir=${NEUTRINO_BINDIR:-/usr/local/bin}
+py=${PYTHON:-python3}
+
+debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps python3 python3-venv)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,12 +37,42 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-py=${PYTHON:-python3}
-if [ $want_test = 1 ]; then
-  "$py" -m pip install -q --disable-pip-version-check -e '.[test]'
-else
-  "$py" -m pip install -q --disable-pip-version-check -e .
+# A half-made environment (an interrupted run) has no pip: make it again.
+if [ ! -x "$prefix/bin/pip" ]; then
+  rm -rf "$prefix"
+  "$py" -m venv "$prefix"
 fi
+extra=""
+[ $want_test = 1 ] && extra="[test]"
+# Editable: the environment runs this checkout, so a `git pull` needs no reinstall (only new
+# dependencies or console scripts do).
+"$prefix/bin/pip" install -q --disable-pip-version-check -e ".$extra"
 
-# Under pyenv, new console scripts (neutrino, neutrino-server, ...) need their shims.
-if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+# Every console script of ours, on the PATH. Names come from the package's metadata, so a new
+# one is linked without editing this file.
+mkdir -p "$bindir"
+scripts=$("$prefix/bin/python" - <<'EOF'
+from importlib.metadata import distribution
+print("\n".join(sorted(ep.name for ep in distribution("neutrino").entry_points
+                       if ep.group == "console_scripts")))
+EOF
+)
+for name in $scripts; do
+  ln -sfn "$prefix/bin/$name" "$bindir/$name"
+done
+
+if [ $want_systemd = 1 ]; then
+  unitdir=${NEUTRINO_UNITDIR:-/etc/systemd/system}
+  mkdir -p "$unitdir"
+  for unit in etc/systemd/*.service; do
+    # The units name /opt/neutrino; another prefix is written into them here.
+    sed "s|/opt/neutrino|$prefix|g" "$unit" > "$unitdir/$(basename "$unit")"
+  done
+  install -d -m 0755 /etc/neutron
+  if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+  else
+    echo "systemd is not running here: units written to $unitdir, not loaded" >&2
+  fi
+fi
+echo "Neutrino installed in $prefix; commands linked in $bindir"

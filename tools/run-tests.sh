@@ -3,7 +3,12 @@
 # PostgreSQL), integration (RabbitMQ, dnsmasq in namespaces) and end to end (the lab).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-py=${PYTHON:-python3}
+# The environment tools/install.sh made, unless PYTHON names another interpreter.
+py=${PYTHON:-${NEUTRINO_PREFIX:-/opt/neutrino}/bin/python}
+# The tests start neutrino-server, neutrino, openstack, ... by name: those of the same
+# installation as the interpreter come first.
+PATH="$("$py" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
+export PATH
 
 # The services the tests talk to; start any that is down (this kind of machine has them).
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

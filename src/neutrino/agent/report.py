@@ -8,11 +8,15 @@ does a full sync. Reporting never stops on errors; only `stop()` ends it.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from neutrino.agent import metrics
 from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.lib import constants
 
@@ -34,8 +38,12 @@ class StateReporter:
     def __init__(self, client: ReportClient, agent_state: dict[str, Any],
                  configurations: Callable[[], dict[str, Any]], interval: float,
                  on_resync: Callable[[], None] | None = None,
-                 log_heartbeats: bool = False, clock: Clock = SYSTEM_CLOCK) -> None:
-        """`agent_state` holds the fixed fields (binary, topic, agent_type, ...)."""
+                 log_heartbeats: bool = False, clock: Clock = SYSTEM_CLOCK,
+                 health_file: str | None = None) -> None:
+        """`agent_state` holds the fixed fields (binary, topic, agent_type, ...).
+        `health_file`: where each report's outcome is written for `--check`."""
+        self._health_file = health_file
+        self._last_ok: float | None = None  # wall time of the last report that succeeded
         self._client = client
         self._clock = clock
         self._agent_state = dict(agent_state)
@@ -60,6 +68,8 @@ class StateReporter:
             else:
                 LOG.debug("Still failing to report state: %s", exc)
             self._failing = True
+            metrics.STATE_REPORTS.labels(self._agent_state.get("agent_type", ""), "failed").inc()
+            self._write_health(ok=False, error=str(exc))
             return None
         resync = needs_resync(answer, not self._started, self._failing)
         if self._failing:
@@ -69,12 +79,30 @@ class StateReporter:
         self._started = True
         self._failing = False
         self.last_answer = answer
+        metrics.STATE_REPORTS.labels(self._agent_state.get("agent_type", ""), "ok").inc()
+        self._last_ok = time.time()
+        self._write_health(ok=True)
         if resync and self._on_resync is not None:
             try:
                 self._on_resync()
             except Exception:  # noqa: BLE001
                 LOG.exception("Resync request failed")
         return answer
+
+    def _write_health(self, ok: bool, error: str | None = None) -> None:
+        if self._health_file is None:
+            return
+        record = {"pid": os.getpid(), "ok": ok, "error": error, "written_at": time.time(),
+                  "last_ok": self._last_ok, "report_interval": self._interval}
+        try:
+            # Written aside and renamed: a checker never reads half a file.
+            os.makedirs(os.path.dirname(self._health_file) or ".", exist_ok=True)
+            tmp = f"{self._health_file}.tmp"
+            with open(tmp, "w") as out:
+                json.dump(record, out)
+            os.replace(tmp, self._health_file)
+        except OSError as exc:
+            LOG.debug("Cannot write the health file %s: %s", self._health_file, exc)
 
     def run(self) -> None:
         """Report every `interval` until `stop()`, in this thread (`start` runs it in one)."""

@@ -7,19 +7,21 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
 import anyio.to_thread
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from neutrino.api import openapi
+from neutrino.api import health, openapi
+from neutrino.api import metrics as api_metrics
 from neutrino.api.auth import Authenticator, BuiltinAuth, KeystoneAuth, NoAuth
 from neutrino.api.controllers import Controller
 from neutrino.api.errors import (
@@ -43,6 +45,7 @@ from neutrino.core.services import Services
 from neutrino.core.transaction import deadline
 from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
 from neutrino.lib.exceptions import NeutronException, ServiceUnavailable
+from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
@@ -52,9 +55,16 @@ REQUEST_ID_HEADER = b"x-openstack-request-id"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")  # set by Starlette's router on the scope we handed it
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else api_metrics.UNMATCHED
+
+
 class EdgeMiddleware:
-    """Request ids, Neutron's optional `.json` suffix and trailing slashes, and a last
-    line of defence: whatever escapes becomes a 500 NeutronError, never a traceback."""
+    """Request ids, Neutron's optional `.json` suffix and trailing slashes, request metrics,
+    and a last line of defence: whatever escapes becomes a 500 NeutronError, never a
+    traceback."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -77,10 +87,12 @@ class EdgeMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                elapsed = time.monotonic() - began
                 # One line per request, as Neutron's API logs them.
                 ACCESS_LOG.info("%s %s %s status: %s time: %.3f", request_id.decode(),
-                                scope.get("method"), path, message["status"],
-                                time.monotonic() - began)
+                                scope.get("method"), path, message["status"], elapsed)
+                api_metrics.observe(str(scope.get("method")), _route_template(scope),
+                                    int(message["status"]), elapsed)
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []),
                                       (REQUEST_ID_HEADER, request_id)]
@@ -110,8 +122,13 @@ async def _read_body(request: Request) -> bytes:
 
 class NeutronApi:
     def __init__(self, services: Services, settings: ApiSettings, policy: Policy,
-                 authenticator: Authenticator, identity_api: IdentityApi | None) -> None:
+                 authenticator: Authenticator, identity_api: IdentityApi | None,
+                 collectors: Sequence[Collector] = (),
+                 probes: Sequence[health.Probe] = ()) -> None:
         self.settings = settings
+        self.collectors = list(collectors)
+        self.probes = list(probes)
+        self.started_at = time.monotonic()
         self.policy = policy
         self.auth = authenticator
         self.identity_api = identity_api
@@ -198,6 +215,40 @@ class NeutronApi:
     def openapi(self, ctx: Context | None, request: Request, _: Any) -> Any:
         return openapi.document(self._base(request))
 
+    # --- operations: metrics and health ------------------------------------------------
+
+    async def _admin_or_error(self, request: Request) -> Response | None:
+        """None for an admin; the 401 or 403 to answer otherwise."""
+        ctx = await self._context(request)
+        if ctx is None:
+            return unauthorized(self.auth.www_authenticate(self._base(request)))
+        if not ctx.is_admin:
+            return to_response(ApiError(403, "PolicyNotAuthorized",
+                                        "This operation is restricted to admins."))
+        return None
+
+    async def metrics(self, request: Request) -> Response:
+        if self.settings.metrics_require_admin:
+            refused = await self._admin_or_error(request)
+            if refused is not None:
+                return refused
+        # The collectors read the database: off the event loop.
+        body = await anyio.to_thread.run_sync(exposition, self.collectors)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def healthcheck(self, request: Request) -> Response:
+        want_detail = request.query_params.get("detail", "").lower() in ("1", "true", "yes")
+        if want_detail:
+            refused = await self._admin_or_error(request)
+            if refused is not None:
+                return refused
+        results = await health.run_checks(self.probes)
+        code = health.status_code(results)
+        if want_detail:
+            return json_response(health.detailed(results, self.started_at, time.monotonic()),
+                                 code)
+        return PlainTextResponse(health.summary(results), status_code=code)
+
     # --- resources -----------------------------------------------------------------------
 
     def _collection_routes(self, resource: Resource, post: bool = True,
@@ -238,6 +289,8 @@ class NeutronApi:
                   methods=["GET"]),
             Route("/openapi.json", self.endpoint(self.openapi, authenticated=False),
                   methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+            Route("/healthcheck", self.healthcheck, methods=["GET"]),
             Route("/v2.0/extensions", self.endpoint(self.extensions), methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.endpoint(self.extension),
                   methods=["GET"]),
@@ -348,12 +401,16 @@ def _authenticator(settings: ApiSettings, keystone: KeystoneAuth | None,
 
 
 def create_app(services: Services, api_settings: ApiSettings, *,
-               policy_file: str | None = None, keystone: KeystoneAuth | None = None
+               policy_file: str | None = None, keystone: KeystoneAuth | None = None,
+               collectors: Sequence[Collector] = (), probes: Sequence[health.Probe] = ()
                ) -> ASGIApp:
     """The Neutron API over core's `services`. `policy_file` overrides the default rules;
-    `keystone` is required for `auth_strategy = keystone` (built by cmd/server.py)."""
+    `keystone` is required for `auth_strategy = keystone` (built by cmd/server.py).
+    `/metrics` serves the process's metrics plus `collectors` (read at scrape time);
+    `/healthcheck` runs `probes` (none: always 503, nothing was checked)."""
     authenticator, identity_api = _authenticator(api_settings, keystone, services)
-    api = NeutronApi(services, api_settings, Policy(policy_file), authenticator, identity_api)
+    api = NeutronApi(services, api_settings, Policy(policy_file), authenticator, identity_api,
+                     collectors, probes)
     app = Starlette(routes=api.routes(),
                     exception_handlers={HTTPException: _http_error})
     return EdgeMiddleware(app)

@@ -3,11 +3,26 @@ signal to stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
+import sys
 import threading
+import time
 
 from oslo_config import cfg
+from prometheus_client.registry import Collector
+
+from neutrino.agent import health
+from neutrino.conf.settings import AgentSettings
+from neutrino.lib.metrics import MetricsServer
+
+LOG = logging.getLogger(__name__)
+
+# `neutrino-dhcp-agent --check`: for a supervisor or a container's health probe.
+CHECK_OPT = cfg.BoolOpt("check", default=False,
+                        help="Do not start: exit 0 if the agent running with this "
+                             "configuration reports to the server, 1 if not.")
 
 # Libraries whose routine chatter (connections, policy loads, access lines) drowns our own
 # messages; DEBUG brings the ones in _CHATTY_UNLESS_DEBUG back.
@@ -37,3 +52,27 @@ def wait_for_signal() -> None:
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(3600):
         pass
+
+
+def with_health_file(settings: AgentSettings, binary: str) -> AgentSettings:
+    return dataclasses.replace(settings, health_file=health.health_file(
+        settings.state_path, binary, settings.host))
+
+
+def check_agent(settings: AgentSettings, binary: str) -> int:
+    """`--check`: 0 when the running agent is healthy, 1 otherwise; says why on stdout."""
+    path = health.health_file(settings.state_path, binary, settings.host)
+    healthy, why = health.decide(health.read(path), time.time())
+    print(f"{binary} on {settings.host}: {'OK' if healthy else 'FAIL'}: {why}",
+          file=sys.stdout)
+    return 0 if healthy else 1
+
+
+def start_metrics(settings: AgentSettings, collector: Collector) -> MetricsServer | None:
+    """The agent's /metrics when `[AGENT] metrics_port` is set."""
+    if settings.metrics_port is None:
+        return None
+    server = MetricsServer(settings.metrics_bind_host, settings.metrics_port, [collector])
+    server.start()
+    LOG.info("Metrics on http://%s:%d/metrics", settings.metrics_bind_host, server.port)
+    return server

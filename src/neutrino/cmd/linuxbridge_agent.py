@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 
@@ -13,7 +14,14 @@ import oslo_messaging
 
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.links import LinuxHostLinks
-from neutrino.cmd.common import setup_logging, wait_for_signal
+from neutrino.cmd.common import (
+    CHECK_OPT,
+    check_agent,
+    setup_logging,
+    start_metrics,
+    wait_for_signal,
+    with_health_file,
+)
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ConfigError,
@@ -44,22 +52,30 @@ def build_agent(settings: LinuxBridgeSettings,
 
 
 def main(argv: list[str] | None = None) -> int:
-    conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG)
-    setup_logging(conf)
+    conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG,
+                     cli_opts=[CHECK_OPT])
     try:
         settings = linuxbridge_settings(conf)
         rpc = rpc_settings(conf)
     except ConfigError as exc:
+        setup_logging(conf)
         LOG.error("Invalid configuration: %s", exc)
         return 1
+    if conf.check:
+        return check_agent(settings.agent, PROG)
+    setup_logging(conf)
+    settings = dataclasses.replace(settings, agent=with_health_file(settings.agent, PROG))
     transport = get_transport(rpc)
     agent = build_agent(settings, transport)
+    metrics = start_metrics(settings.agent, agent.metrics_collector())
     agent.start()
     try:
         wait_for_signal()
     finally:
         LOG.info("Stopping")
         agent.stop()
+        if metrics is not None:
+            metrics.stop()
         transport.cleanup()
     return 0
 

@@ -33,6 +33,7 @@ from oslo_policy import opts as policy_opts
 
 from neutrino.api.app import create_app
 from neutrino.api.auth import KeystoneAuth
+from neutrino.api.health import Probe
 from neutrino.cmd.common import setup_logging, wait_for_signal
 from neutrino.conf import opts
 from neutrino.conf.settings import (
@@ -46,12 +47,15 @@ from neutrino.conf.settings import (
     rpc_settings,
 )
 from neutrino.core.agents.nova import NovaEventQueue
+from neutrino.core.health import DatabaseProbe
 from neutrino.core.interfaces import SystemClock
+from neutrino.core.metrics import ClusterCollector, PoolCollector
 from neutrino.core.services import Services, build_services
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
 from neutrino.nova.client import NovaClient
 from neutrino.nova.sender import NovaSender, SenderLoop
+from neutrino.rpc.health import BrokerProbe
 from neutrino.rpc.server.listeners import start_rpc_servers
 from neutrino.rpc.server.notifier import RpcDhcpNotifier
 from neutrino.rpc.transport import get_transport
@@ -215,9 +219,14 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
     """The API application over core's services of its own (one set per process)."""
     settings = api_settings(conf)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
-    services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
+    core = core_settings(conf)
+    services = build_services(db, core, RpcDhcpNotifier(transport),
                               nova_settings=nova_settings(conf))
-    app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone)
+    # Cluster gauges and the pool are read when scraped; probes when /healthcheck is asked.
+    collectors = [ClusterCollector(db, core, SystemClock()), PoolCollector(db)]
+    probes: list[Probe] = [DatabaseProbe(db), BrokerProbe(rpc_settings(conf).transport_url)]
+    app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone,
+                     collectors=collectors, probes=probes)
     return app, services
 
 
@@ -342,12 +351,38 @@ def _in_process(url: str) -> bool:
     return url.startswith(("fake:", "kombu+memory:"))
 
 
+CONFIG_CHECK_OPT = cfg.BoolOpt("config-check", default=False,
+                               help="Do not start: report unknown options, bad values and "
+                                    "an unreachable database or broker; exit 1 on any.")
+
+
+def server_opt_groups(conf: cfg.ConfigOpts) -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Every option group the server reads, as registered on `conf`."""
+    from keystonemiddleware import auth_token
+
+    groups: list[tuple[str | None, list[cfg.Opt]]] = [
+        (None if g == "DEFAULT" else g, list(o)) for g, o in opts.GROUPS.items()]
+    groups += [(g, list(o)) for g, o in opts._messaging_opts()]
+    groups += [(g, list(o)) for g, o in policy_opts.list_opts()]
+    groups += [(g, list(o)) for g, o in auth_token.list_opts()]
+    return groups
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG)
+        conf = opts.load(sys.argv[1:] if argv is None else argv, prog=PROG,
+                         cli_opts=[CONFIG_CHECK_OPT])
     except cfg.Error as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+    if conf.config_check:
+        from neutrino.cmd import config_check
+        try:
+            register_edge_opts(conf)
+        except cfg.Error as exc:
+            print(f"ERROR: {exc}", file=sys.stdout)
+            return 1
+        return config_check.run(conf, server_opt_groups(conf), check_config, sys.stdout)
     try:
         setup_logging(conf)
     except (OSError, cfg.Error) as exc:

@@ -76,6 +76,9 @@ server_opts: list[cfg.Opt] = [
                help="Agents' state reports written to the database at once per server "
                     "process; more wait briefly then fail (the agent reports again), so "
                     "heartbeats never take the connections API requests need."),
+    cfg.BoolOpt("metrics_require_admin", default=False,
+                help="Serve /metrics (on the API port) only to admins' tokens; by default "
+                     "it needs no authentication, like most Prometheus targets."),
 ]
 
 # Neutron's names and defaults: Nova hears of its servers' ports through these.
@@ -113,6 +116,11 @@ agent_opts: list[cfg.Opt] = [
                  help="Seconds between an agent's state reports."),
     cfg.StrOpt("availability_zone", default="nova", help="The agent's availability zone."),
     cfg.BoolOpt("log_agent_heartbeats", default=False, help="Log every state report."),
+    cfg.PortOpt("metrics_port",
+                help="Serve the agent's Prometheus metrics on this port (/metrics, no "
+                     "authentication). Unset: no metrics endpoint."),
+    cfg.HostAddressOpt("metrics_bind_host", default="0.0.0.0",
+                       help="Address the agent's metrics endpoint listens on."),
 ]
 
 database_opts: list[cfg.Opt] = [
@@ -291,10 +299,13 @@ def defaults() -> cfg.ConfigOpts:
     return conf
 
 
-def load(argv: list[str], prog: str) -> cfg.ConfigOpts:
-    """Parse `--config-file`/`--config-dir` arguments into a fresh ConfigOpts."""
+def load(argv: list[str], prog: str, cli_opts: list[cfg.Opt] | None = None
+         ) -> cfg.ConfigOpts:
+    """Parse `--config-file`/`--config-dir` arguments (and the program's own `cli_opts`,
+    such as `--check`) into a fresh ConfigOpts."""
     conf = cfg.ConfigOpts()
     register(conf)
+    conf.register_cli_opts(cli_opts or [])
     conf(argv, project="neutron", prog=prog, default_config_files=[],
          default_config_dirs=[])
     return conf

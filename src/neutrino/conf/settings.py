@@ -82,6 +82,9 @@ class RpcSettings:
     # oslo.messaging's rpc_response_timeout default; reading it from there would import
     # oslo.messaging (and eventlet) into every process that merely builds settings.
     response_timeout: int = 60
+    # [oslo_messaging_rabbit] as the config files set it (heartbeats, SSL, HA queues, ...):
+    # option name -> value, handed to the transport's own ConfigOpts.
+    rabbit: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ class ApiSettings:
     public_endpoint: str | None = None
     region: str = _default.identity.region
     state_path: str = _default.state_path
+    metrics_require_admin: bool = _default.metrics_require_admin
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,9 @@ class AgentSettings:
     log_agent_heartbeats: bool = _default.AGENT.log_agent_heartbeats
     host_netns: str | None = None  # None: the agent's own network namespace
     netns_dir: str = _default.netns_dir
+    metrics_port: int | None = _default.AGENT.metrics_port  # None: no metrics endpoint
+    metrics_bind_host: str = _default.AGENT.metrics_bind_host
+    health_file: str | None = None  # where state reports' outcomes go (cmd/ decides)
 
 
 @dataclass(frozen=True)
@@ -224,7 +231,16 @@ def rpc_settings(conf: cfg.ConfigOpts) -> RpcSettings:
         url = (f"rabbit://{quote(conf.rabbit_userid, safe='')}:"
                f"{quote(conf.rabbit_password, safe='')}@{conf.rabbit_host}:"
                f"{conf.rabbit_port}/{quote(vhost, safe='')}")
-    return RpcSettings(url, conf.control_exchange, conf.rpc_response_timeout)
+    rabbit: tuple[tuple[str, object], ...] = ()
+    if "oslo_messaging_rabbit" in conf:
+        # Only what the operator set: defaults are the transport's own already.
+        group = conf.oslo_messaging_rabbit
+
+        def set_here(name: str) -> bool:
+            where = conf.get_location(name, "oslo_messaging_rabbit")  # None: default None
+            return where is not None and where.location is not cfg.Locations.opt_default
+        rabbit = tuple(sorted((name, group[name]) for name in group if set_here(name)))
+    return RpcSettings(url, conf.control_exchange, conf.rpc_response_timeout, rabbit)
 
 
 def database_settings(conf: cfg.ConfigOpts) -> DatabaseSettings:
@@ -294,14 +310,15 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
         token_expiration=conf.identity.token_expiration,
         token_revocation_refresh=conf.identity.token_revocation_refresh,
         public_endpoint=conf.identity.public_endpoint, region=conf.identity.region,
-        state_path=conf.state_path,
+        state_path=conf.state_path, metrics_require_admin=conf.metrics_require_admin,
     )
 
 
 def agent_settings(conf: cfg.ConfigOpts) -> AgentSettings:
     return AgentSettings(conf.host, conf.state_path, conf.AGENT.report_interval,
                          conf.AGENT.availability_zone, conf.AGENT.log_agent_heartbeats,
-                         conf.host_netns, conf.netns_dir)
+                         conf.host_netns, conf.netns_dir, conf.AGENT.metrics_port,
+                         conf.AGENT.metrics_bind_host)
 
 
 def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:

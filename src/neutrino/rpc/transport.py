@@ -35,6 +35,8 @@ def _messaging_conf(settings: RpcSettings) -> cfg.ConfigOpts:
     conf([], project="neutrino", default_config_files=[], default_config_dirs=[])
     conf.set_override("control_exchange", settings.control_exchange)
     conf.set_override("rpc_response_timeout", settings.response_timeout)
+    for name, value in settings.rabbit:
+        conf.set_override(name, value, group="oslo_messaging_rabbit")
     return conf
 
 

@@ -13,11 +13,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.agent import metrics
 from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.dhcp import plan as planning
 from neutrino.agent.dhcp.executor import DhcpHost, LinuxDhcpHost
 from neutrino.agent.dhcp.reconciler import DhcpPlugin, Reconciler, Served
-from neutrino.agent.dhcp.workqueue import FETCH, WorkQueue
+from neutrino.agent.dhcp.workqueue import FETCH, Work, WorkQueue
 from neutrino.agent.report import ReportClient, StateReporter
 from neutrino.conf.settings import DhcpAgentSettings
 from neutrino.lib import constants, payloads
@@ -77,7 +78,8 @@ class DhcpAgent:
             self._reporter = StateReporter(
                 self._report_client, self._agent_state(), self.configurations,
                 self._settings.agent.report_interval, on_resync=self.request_full_sync,
-                log_heartbeats=self._settings.agent.log_agent_heartbeats, clock=self._clock)
+                log_heartbeats=self._settings.agent.log_agent_heartbeats, clock=self._clock,
+                health_file=self._settings.agent.health_file)
             # One report first, so the server knows this agent before the sync asks it to
             # schedule networks here.
             self._reporter.report_once()
@@ -131,6 +133,17 @@ class DhcpAgent:
             "use_namespaces": True,
             "log_agent_heartbeats": self._settings.agent.log_agent_heartbeats,
         }
+
+    def metrics_collector(self) -> metrics.StateCollector:
+        """This agent's state gauges, read when scraped."""
+        return metrics.StateCollector({
+            "neutrino_dhcp_agent_dnsmasq_processes": (
+                "dnsmasq processes this agent runs (one per served network).",
+                lambda: float(sum(1 for s in self.served().values() if s.pid))),
+            "neutrino_dhcp_agent_work_queue_depth": (
+                "Networks waiting for a reconcile or in one.",
+                lambda: float(len(self._queue.pending()))),
+        })
 
     def served(self) -> dict[str, Served]:
         with self._lock:
@@ -213,12 +226,14 @@ class DhcpAgent:
         except Exception as exc:  # noqa: BLE001 - retried; the server may be restarting
             LOG.warning("Full sync failed, retrying in %ss: %s",
                         self._settings.resync_interval, exc)
+            metrics.failed(metrics.DHCP, "full_sync")
             return False
         hosted = {info["id"]: info for info in infos}
         # Casts that arrived while the RPC ran win over what it returned (see `offer`).
         for network_id in known | set(hosted):
             self._queue.offer(network_id, hosted.get(network_id), epoch)
         self.full_syncs += 1
+        metrics.full_sync_done(metrics.DHCP)
         LOG.info("Full sync: %d networks hosted, %d known on the host", len(hosted),
                  len(known))
         return True
@@ -229,26 +244,34 @@ class DhcpAgent:
             if work is None:
                 continue
             info = work.info
-            try:
-                if info is FETCH:
-                    try:
-                        info = self._plugin.get_network_info(work.network_id)
-                    except Exception:
-                        # The server's view may have moved on: catch up with a full sync.
-                        self.request_full_sync()
-                        raise
-                with self._lock:
-                    was_served = work.network_id in self._served
-                served = self._reconciler.reconcile(work.network_id, info, was_served)  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - one network never stops the others
-                delay = backoff(self._settings.resync_interval, work.attempts + 1)
-                LOG.warning("Network %s: reconcile failed (retry in %.0fs): %s",
-                            work.network_id, delay, exc, exc_info=LOG.isEnabledFor(10))
-                self._queue.failed(work.network_id, FETCH, delay)
-                continue
-            self._record(work.network_id, served)
-            self._queue.known(work.network_id, served.info if served else None)
-            self._queue.done(work.network_id)
+            with metrics.Pass(metrics.DHCP) as reconcile_pass:
+                if self._reconcile(work, info):
+                    reconcile_pass.ok()
+
+    def _reconcile(self, work: Work, info: object) -> bool:
+        """One network's reconcile; False when it failed (and was queued again)."""
+        try:
+            if info is FETCH:
+                try:
+                    info = self._plugin.get_network_info(work.network_id)
+                except Exception:
+                    # The server's view may have moved on: catch up with a full sync.
+                    self.request_full_sync()
+                    raise
+            with self._lock:
+                was_served = work.network_id in self._served
+            served = self._reconciler.reconcile(work.network_id, info, was_served)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - one network never stops the others
+            delay = backoff(self._settings.resync_interval, work.attempts + 1)
+            LOG.warning("Network %s: reconcile failed (retry in %.0fs): %s",
+                        work.network_id, delay, exc, exc_info=LOG.isEnabledFor(10))
+            metrics.failed(metrics.DHCP, "reconcile")
+            self._queue.failed(work.network_id, FETCH, delay)
+            return False
+        self._record(work.network_id, served)
+        self._queue.known(work.network_id, served.info if served else None)
+        self._queue.done(work.network_id)
+        return True
 
     def _record(self, network_id: str, served: Served | None) -> None:
         with self._lock:
@@ -277,6 +300,7 @@ class DhcpAgent:
             self._plugin.dhcp_ready_on_ports(batch)
         except Exception as exc:  # noqa: BLE001 - retried with the next flush
             LOG.warning("dhcp_ready_on_ports failed, will retry: %s", exc)
+            metrics.failed(metrics.DHCP, "ready_report")
             with self._lock:
                 self._ready.update(batch)
             self._clock.wait(self._stop, self._settings.resync_interval)
@@ -287,5 +311,6 @@ class DhcpAgent:
             for network_id, served in self.served().items():
                 if self._dhcp_host.serving(network_id) != served.pid:
                     LOG.warning("Network %s: dnsmasq %s is gone", network_id, served.pid)
+                    metrics.failed(metrics.DHCP, "dnsmasq_gone")
                     # Nothing changed on the server's side: restart from what we know.
                     self._queue.mark_with(network_id, lambda info: info)

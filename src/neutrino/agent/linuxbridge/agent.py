@@ -14,6 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from neutrino.agent import metrics
 from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.linuxbridge.executor import apply_plan
 from neutrino.agent.linuxbridge.links import HostLinks
@@ -62,11 +63,23 @@ class LinuxBridgeAgent:
         self._reporter = StateReporter(
             report_client, agent_state(settings), self.configurations,
             settings.agent.report_interval, on_resync=self.request_resync,
-            log_heartbeats=settings.agent.log_agent_heartbeats, clock=clock)
+            log_heartbeats=settings.agent.log_agent_heartbeats, clock=clock,
+            health_file=settings.agent.health_file)
 
     def configurations(self) -> dict[str, Any]:
         return {"interface_mappings": dict(self._settings.interface_mappings),
                 "bridge_mappings": {}, "devices": len(self._up)}
+
+    def metrics_collector(self) -> metrics.StateCollector:
+        """This agent's state gauges, read when scraped."""
+        return metrics.StateCollector({
+            "neutrino_linuxbridge_agent_devices": (
+                "Taps plugged into their network's bridge and reported up.",
+                lambda: float(len(self._up))),
+            "neutrino_linuxbridge_agent_devices_pending": (
+                "Taps waiting for their port's details or for a down report.",
+                lambda: float(len(self._asked_at) + len(self._pending_down))),
+        })
 
     def request_resync(self) -> None:
         """Re-read every tap's port and report every plugged tap again."""
@@ -127,6 +140,7 @@ class LinuxBridgeAgent:
         except Exception as exc:  # noqa: BLE001 - retried on the next pass
             log = LOG.debug if tap in self._ask_failing else LOG.warning
             log("Could not get the details of %s: %s", tap, exc)
+            metrics.failed(metrics.LINUXBRIDGE, "device_details")
             self._ask_failing.add(tap)
             return
         self._ask_failing.discard(tap)
@@ -147,6 +161,7 @@ class LinuxBridgeAgent:
                 self._plugin.update_device_down(tap)
             except Exception as exc:  # noqa: BLE001
                 LOG.warning("Could not report %s down: %s", tap, exc)
+                metrics.failed(metrics.LINUXBRIDGE, "device_report")
                 continue
             self._pending_down.discard(tap)
 
@@ -169,6 +184,7 @@ class LinuxBridgeAgent:
                 self._plugin.update_device_down(tap)
             except Exception as exc:  # noqa: BLE001
                 LOG.warning("Could not report %s down: %s", tap, exc)
+                metrics.failed(metrics.LINUXBRIDGE, "device_report")
                 continue
             del self._up[tap]
         self._changed -= set(self._details) - set(plugged)
@@ -179,6 +195,7 @@ class LinuxBridgeAgent:
                 self._plugin.update_device_up(tap)
             except Exception as exc:  # noqa: BLE001
                 LOG.warning("Could not report %s up: %s", tap, exc)
+                metrics.failed(metrics.LINUXBRIDGE, "device_report")
                 continue
             LOG.info("%s plugged into %s", tap, bridge)
             self._up[tap] = bridge
@@ -196,8 +213,11 @@ class LinuxBridgeAgent:
             self._resync.clear()
             full = resync or self._clock.monotonic() >= next_full
             try:
-                self.reconcile_once(full=full, resync=resync)
+                with metrics.Pass(metrics.LINUXBRIDGE) as reconcile_pass:
+                    self.reconcile_once(full=full, resync=resync)
+                    reconcile_pass.ok()
                 if full:
+                    metrics.full_sync_done(metrics.LINUXBRIDGE)
                     next_full = self._clock.monotonic() + self._full_sync_interval
                 if last_error is not None:
                     LOG.info("Reconciling again")
@@ -209,6 +229,7 @@ class LinuxBridgeAgent:
                 else:
                     LOG.debug("Reconcile still failing: %r", exc)
                 last_error = repr(exc)
+                metrics.failed(metrics.LINUXBRIDGE, "reconcile")
                 if resync:
                     self._resync.set()
             self._clock.wait(self._stop, self._settings.polling_interval)

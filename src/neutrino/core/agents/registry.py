@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.dbutil import insert_row_unless_duplicate, rowcount
+from neutrino.core.liveness import is_alive
 from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
@@ -37,10 +38,6 @@ def server_time(now: datetime) -> datetime:
     """Heartbeats are kept to the second: MySQL's DATETIME would round the fraction (into
     the future, half the time), so every backend stores the same truncated value."""
     return now.replace(microsecond=0)
-
-
-def is_alive(heartbeat: datetime, now: datetime, agent_down_time: int) -> bool:
-    return now - heartbeat < timedelta(seconds=agent_down_time)
 
 
 def alive_cutoff(now: datetime, agent_down_time: int) -> datetime:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from neutrino.core.agents.registry import is_alive
+from neutrino.core.liveness import is_alive
 from neutrino.db import models
 from neutrino.lib import constants
 

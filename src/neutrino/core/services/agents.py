@@ -8,6 +8,7 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from neutrino.core import metrics
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.ha import Failover
 from neutrino.core.agents.notify import Outbox
@@ -104,12 +105,14 @@ class DhcpSchedulingService:
 
     def add_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         host = self.bindings.add(agent_id, network_id)
+        metrics.count_scheduled(metrics.TRIGGER_MANUAL_ADD, 1)
         outbox = Outbox()
         outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
         outbox.send(self.env.notifier)
 
     def remove_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         host = self.bindings.remove(agent_id, network_id, self.env.now())
+        metrics.count_scheduled(metrics.TRIGGER_MANUAL_REMOVE, 1)
         outbox = Outbox()
         outbox.add(host, const.NETWORK_DELETE_END, payloads.network_delete(network_id))
         outbox.send(self.env.notifier)
@@ -118,5 +121,6 @@ class DhcpSchedulingService:
         """The HA monitor's pass; safe with several server replicas."""
         outbox = Outbox()
         moved = self.failover.tick(outbox)
+        metrics.count_failover(moved)
         outbox.send(self.env.notifier)
         return moved

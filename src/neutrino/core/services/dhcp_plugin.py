@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from neutrino.core import metrics
 from neutrino.core.agents import dhcp, provisioning
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
-from neutrino.core.agents.registry import is_alive
 from neutrino.core.context import Context
+from neutrino.core.liveness import is_alive
 from neutrino.core.resources import ports, views
 from neutrino.core.services.base import Body, Env
 from neutrino.core.services.ports import PortService, rebind
@@ -43,7 +44,7 @@ class DhcpPluginService:
                         agent.heartbeat_timestamp, now, env.settings.agent_down_time):
                     return 0
                 return self.bindings.auto_schedule_host(session, agent, now)
-            env.tx.run(auto_schedule)
+            metrics.count_scheduled(metrics.TRIGGER_AGENT_START, env.tx.run(auto_schedule))
 
         def read(session: Session) -> list[Body]:
             agent = dhcp.dhcp_agent(session, host)

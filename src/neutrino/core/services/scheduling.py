@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
+from neutrino.core import metrics
 from neutrino.core.agents import provisioning
 from neutrino.core.agents.bindings import DhcpBindings, has_binding, has_dhcp_subnet
 from neutrino.core.agents.notify import Outbox
@@ -33,6 +34,7 @@ def schedule_after_commit(bindings: DhcpBindings, network_id: str, now: datetime
         LOG.warning("scheduling network %s failed (%s); agents will pick it up",
                     network_id, err)
         return []
+    metrics.count_scheduled(metrics.TRIGGER_NETWORK, len(new_hosts))
     for host in new_hosts:
         outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
     return new_hosts

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import oslo_messaging
+from prometheus_client import Counter
 
 from neutrino.lib import constants
+from neutrino.lib.metrics import process_label
 from neutrino.lib.payloads import Payload
 
 LOG = logging.getLogger(__name__)
@@ -14,6 +16,10 @@ LOG = logging.getLogger(__name__)
 # A cast happens after core committed; it must neither fail the API request nor hold it for
 # long while the broker is unreachable. The agent's periodic resync repairs a lost cast.
 _CAST_RETRIES = 1
+
+CASTS = Counter("neutrino_rpc_casts",
+                "Casts to DHCP agents this process sent (result=sent) or dropped (failed).",
+                ["process", "method", "result"])
 
 
 class RpcDhcpNotifier:
@@ -26,4 +32,7 @@ class RpcDhcpNotifier:
             self._client.prepare(server=host, retry=_CAST_RETRIES).cast(
                 {}, method, payload=payload)
         except Exception as exc:  # noqa: BLE001 - nothing may escape into core
+            CASTS.labels(process_label(), method, "failed").inc()
             LOG.warning("Dropped %s cast to the DHCP agent on %s: %s", method, host, exc)
+            return
+        CASTS.labels(process_label(), method, "sent").inc()
