@@ -88,7 +88,11 @@ def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) ->
         "availability_zones": list(availability_zones),
     }
     result.update(provider_attributes(net.segments))
-    result["segments"] = segment_list(net.segments)
+    # As Neutron: `segments` only for a network of several segments; one segment is shown
+    # as provider:* alone (Nova refuses a `segments` list none of whose entries has a
+    # physical network, which a local network's would be).
+    if len(net.segments) > 1:
+        result["segments"] = segment_list(net.segments)
     result.update(_standard(net))
     return result
 
