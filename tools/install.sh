@@ -6,7 +6,8 @@
 # The system Python is left alone (Debian 12 refuses pip there: externally managed).
 #
 #   tools/install.sh              Neutrino and its dependencies
-#   tools/install.sh --test       the same with the [test] extra (what tools/run-tests.sh needs)
+#   tools/install.sh --test       the same with the [test] extra and the Nova interop test's
+#                                 OpenStack in its own environment (what tools/run-tests.sh needs)
 #   tools/install.sh --systemd    also install the units of etc/systemd/ and reload systemd
 #
 # PYTHON picks the interpreter the environment is made from (default: Debian's python3).
@@ -60,6 +61,12 @@ EOF
 for name in $scripts; do
   ln -sfn "$prefix/bin/$name" "$bindir/$name"
 done
+
+if [ $want_test = 1 ]; then
+  # The Nova interop test's OpenStack (Keystone, Placement, Glance, Nova from PyPI) in a
+  # virtual environment of its own, made from the same interpreter as ours.
+  NEUTRINO_INTEROP_PYTHON=${NEUTRINO_INTEROP_PYTHON:-$py} bash tools/interop/install-openstack.sh
+fi
 
 if [ $want_systemd = 1 ]; then
   unitdir=${NEUTRINO_UNITDIR:-/etc/systemd/system}
