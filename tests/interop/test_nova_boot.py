@@ -3,8 +3,9 @@ servers on Neutrino with `auth_strategy = keystone`.
 
 Needs `tools/interop/install-openstack.sh` (its own venv; `tools/install.sh --test` runs
 it), MariaDB and RabbitMQ on 127.0.0.1, and root (a namespace for the compute host); start-up
-takes about 80 s. NEUTRINO_INTEROP=0 leaves it out of a quick run; a missing install fails it. Every Neutron call Nova makes goes
-through a RecordingProxy: on failure the test prints them (also in <tmp>/neutron-calls.jsonl).
+takes about 80 s. NEUTRINO_INTEROP=0 leaves it out of a quick run; a missing install fails
+it. Every Neutron call Nova makes goes through a RecordingProxy: on failure the test prints
+them (also in <tmp>/neutron-calls.jsonl).
 """
 
 from __future__ import annotations
