@@ -4,12 +4,11 @@ concurrent creators on two server replicas never taking a project above its limi
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from support.core_world import World, settings
+from support.race import race
 
 from neutrino.conf.settings import QuotaSettings
 from neutrino.core.context import Context
@@ -104,32 +103,6 @@ CREATORS = 8
 LIMIT = 5
 
 
-def _race(n: int, fn: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n, timeout=30)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            value = fn(i)
-        except BaseException as err:  # noqa: BLE001 - every kind must be seen
-            with lock:
-                errors.append(err)
-        else:
-            with lock:
-                results.append(value)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert not any(t.is_alive() for t in threads), "a creator hung"
-    return results, errors
-
-
 def _replicas(db: Database) -> list[Any]:
     """Two server replicas: their own services (and engines) over one database."""
     second = Database(db.settings)
@@ -157,7 +130,7 @@ def test_concurrent_creators_on_two_replicas_never_pass_the_limit(
         return services.subnets.create(MEMBER, {"network_id": net["id"], "ip_version": 4,
                                                 "cidr": f"10.1.{i}.0/24"})
     try:
-        created, errors = _race(CREATORS, create)
+        created, errors = race(CREATORS, create)
         assert all(isinstance(e, exc.OverQuota) for e in errors), errors
         assert len(created) == LIMIT - existing
         assert len(errors) == CREATORS - (LIMIT - existing)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import threading
-from collections.abc import Callable
 from typing import Any
+
+from support.race import race
 
 from neutrino.conf.settings import CoreSettings, VlanRange
 from neutrino.core.context import Context
@@ -20,39 +20,13 @@ ADMIN = Context.admin()
 THREADS = int(os.environ.get("NEUTRINO_TEST_THREADS", "24"))
 
 
-def _race(n: int, fn: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n, timeout=30)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            value = fn(i)
-        except BaseException as err:  # noqa: BLE001 - every kind must be seen
-            with lock:
-                errors.append(err)
-        else:
-            with lock:
-                results.append(value)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert not any(t.is_alive() for t in threads), "a creator hung"
-    return results, errors
-
-
 def test_ports_on_a_small_subnet(server_database: Database) -> None:
     res = _services(server_database, CoreSettings(tenant_network_type="local"))
     net = res.networks.create(ADMIN, {"name": "race", "tenant_id": "p"})
     # /28 with the gateway at .1: 13 addresses, .2 to .14.
     subnet = res.subnets.create(ADMIN, {"network_id": net["id"], "ip_version": 4,
                                        "cidr": "10.9.0.0/28"})
-    ports, errors = _race(THREADS, lambda i: res.ports.create(
+    ports, errors = race(THREADS, lambda i: res.ports.create(
         ADMIN, {"network_id": net["id"], "name": f"p{i}"}))
     assert all(isinstance(e, exc.IpAddressGenerationFailure) for e in errors), errors
     ips = [p["fixed_ips"][0]["ip_address"] for p in ports]
@@ -69,7 +43,7 @@ def test_ports_on_a_roomy_subnet_all_succeed(server_database: Database) -> None:
     net = res.networks.create(ADMIN, {"name": "race", "tenant_id": "p"})
     res.subnets.create(ADMIN, {"network_id": net["id"], "ip_version": 4,
                               "cidr": "10.9.0.0/24"})
-    ports, errors = _race(THREADS, lambda i: res.ports.create(
+    ports, errors = race(THREADS, lambda i: res.ports.create(
         ADMIN, {"network_id": net["id"]}))
     assert errors == []
     ips = [p["fixed_ips"][0]["ip_address"] for p in ports]
@@ -83,7 +57,7 @@ def test_tenant_vlans(server_database: Database) -> None:
                     CoreSettings(tenant_network_type="vlan",
                                  vlan_ranges=(VlanRange("physnet1", 100, 104),)))
     tenant = Context(user_id="u", project_id="p", roles=("member",))
-    nets, errors = _race(12, lambda i: res.networks.create(tenant, {"name": f"n{i}"}))
+    nets, errors = race(12, lambda i: res.networks.create(tenant, {"name": f"n{i}"}))
     assert all(isinstance(e, exc.NoNetworkAvailable) for e in errors), errors
     vlans = sorted(n["provider:segmentation_id"] for n in nets)
     assert vlans == [100, 101, 102, 103, 104]
@@ -93,7 +67,7 @@ def test_same_explicit_ip(server_database: Database) -> None:
     res = _services(server_database, CoreSettings(tenant_network_type="local"))
     net = res.networks.create(ADMIN, {"name": "race", "tenant_id": "p"})
     res.subnets.create(ADMIN, {"network_id": net["id"], "ip_version": 4, "cidr": "10.9.0.0/24"})
-    ports, errors = _race(8, lambda i: res.ports.create(
+    ports, errors = race(8, lambda i: res.ports.create(
         ADMIN, {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.9.0.50"}]}))
     assert len(ports) == 1
     assert len(errors) == 7 and all(isinstance(e, exc.IpAddressInUse) for e in errors), errors
@@ -111,7 +85,7 @@ def test_sqlite_writers_wait_their_turn(sqlite_database: Database) -> None:
         res.ports.list(ADMIN, {"network_id": [net["id"]]})
         return res.ports.update(ADMIN, port["id"], {"name": f"p{i}"})
 
-    ports, errors = _race(12, work)
+    ports, errors = race(12, work)
     assert errors == []
     assert len({p["fixed_ips"][0]["ip_address"] for p in ports}) == 12
 
@@ -124,7 +98,7 @@ def test_overlapping_subnets_on_different_networks_without_overlapping_ips(
                                                   allow_overlapping_ips=False))
     nets = [res.networks.create(ADMIN, {"name": f"o{i}", "tenant_id": "p"})
             for i in range(THREADS)]
-    subnets, errors = _race(THREADS, lambda i: res.subnets.create(ADMIN, {
+    subnets, errors = race(THREADS, lambda i: res.subnets.create(ADMIN, {
         "network_id": nets[i]["id"], "ip_version": 4, "cidr": f"10.77.{i}.0/24"
         if i % 2 else "10.77.0.0/16"}))
     assert all(isinstance(e, exc.InvalidInput) for e in errors), errors

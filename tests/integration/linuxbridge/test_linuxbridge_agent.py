@@ -6,22 +6,20 @@ Nova's `vif_type: tap`)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from support import netns as tn
+from support.agents import start_linuxbridge_agent
 from support.rabbit import RabbitVhost
-from support.server import NeutrinoServer, executable, render_config
+from support.server import NeutrinoServer
 
 from neutrino.lib import constants, naming
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.root]
 
-WALKTHROUGH = Path(__file__).resolve().parents[3] / "etc" / "walkthrough"
 
 
 @pytest.fixture
@@ -50,47 +48,13 @@ def resources() -> Iterator[tn.NetnsResources]:
         yield res
 
 
-def start_agent(workdir: Path, host: str, netns: str, transport_url: str,
-                resources: tn.NetnsResources) -> subprocess.Popen:
-    workdir.mkdir(parents=True)
-    local = workdir / "local.conf"
-    # The walk-through's files unchanged, then what places this agent in the test.
-    local.write_text(render_config({
-        "DEFAULT": {"host": host, "transport_url": transport_url, "host_netns": netns,
-                    "netns_dir": str(workdir / "netns"), "state_path": str(workdir),
-                    "debug": "true"},
-        "AGENT": {"report_interval": 1},
-    }))
-    log = open(workdir / "agent.log", "ab")  # noqa: SIM115 - closed by the finalizer
-    proc = subprocess.Popen(
-        [executable("neutrino-linuxbridge-agent"),
-         "--config-file", str(WALKTHROUGH / "neutron-hostA.conf"),
-         "--config-file", str(WALKTHROUGH / "linuxbridge_conf.ini"),
-         "--config-file", str(local)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True)
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        log.close()
-
-    resources.defer(stop)
-    return proc
-
-
 def test_a_tap_is_plugged_into_its_vlan_bridge_and_the_port_goes_active(
         tmp_path, rabbit, server, api, resources) -> None:
     host_name = tn.unique("HostA-")
     host = resources.namespace()
     # The host's eth0, cabled to a "physnet" namespace (this kernel may lack dummy links).
     resources.veth("eth0", tn.unique("phy"), ns_a=host, ns_b=resources.namespace())
-    agent = start_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
+    agent = start_linuxbridge_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
 
     def lb_agent() -> dict | None:
         found = api.get("/agents", params={"host": host_name}).json()["agents"]
@@ -160,7 +124,7 @@ def test_a_flat_network_enslaves_the_mapped_interface_itself(tmp_path, rabbit, s
     host_name = tn.unique("HostB-")
     host = resources.namespace()
     resources.veth("eth0", tn.unique("phy"), ns_a=host, ns_b=resources.namespace())
-    start_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
+    start_linuxbridge_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
     tn.wait_for(lambda: api.get("/agents", params={"host": host_name}).json()["agents"],
                 timeout=60)
 
@@ -196,7 +160,7 @@ def test_a_tuntap_device_as_libvirt_makes_it_is_plugged_and_reported_up(
     host_name = tn.unique("HostC-")
     host = resources.namespace()
     resources.veth("eth0", tn.unique("phy"), ns_a=host, ns_b=resources.namespace())
-    start_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
+    start_linuxbridge_agent(tmp_path / "agent", host_name, host, rabbit.url, resources)
     tn.wait_for(lambda: [a for a in api.get("/agents", params={"host": host_name}).json()[
         "agents"] if a["alive"]], timeout=60)
 

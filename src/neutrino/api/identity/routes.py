@@ -222,7 +222,9 @@ class IdentityApi:
     def _caller(self, request: Request) -> Token:
         return self.identity.validate(request.headers.get("x-auth-token"))
 
-    async def get_v3_tokens(self, request: Request) -> Response:
+    def _subject(self, request: Request) -> Token:
+        """The X-Subject-Token, which a user may act on for its own tokens, an admin for
+        anyone's."""
         caller = self._caller(request)
         try:
             subject = self.identity.validate(request.headers.get("x-subject-token"))
@@ -231,6 +233,10 @@ class IdentityApi:
         if "admin" not in caller.roles and caller.user.id != subject.user.id:
             raise IdentityError(403, "Forbidden",
                                 "You are not authorized to perform the requested action.")
+        return subject
+
+    async def get_v3_tokens(self, request: Request) -> Response:
+        subject = self._subject(request)
         if request.method == "HEAD":
             return Response(status_code=200, headers={"X-Subject-Token": subject.id})
         catalog = "nocatalog" not in request.query_params
@@ -240,14 +246,7 @@ class IdentityApi:
     async def delete_v3_tokens(self, request: Request) -> Response:
         """Keystone's revocation: a user revokes its own tokens, an admin anyone's."""
         assert self.revocations is not None  # routed only with a revocation list
-        caller = self._caller(request)
-        try:
-            subject = self.identity.validate(request.headers.get("x-subject-token"))
-        except InvalidCredentials:
-            raise IdentityError(404, "Not Found", "Could not find token.") from None
-        if "admin" not in caller.roles and caller.user.id != subject.user.id:
-            raise IdentityError(403, "Forbidden",
-                                "You are not authorized to perform the requested action.")
+        subject = self._subject(request)
         await self.revocations.revoke(subject.audit_id, subject.expires_at)
         return Response(status_code=204)
 
