@@ -196,3 +196,13 @@ def test_agent_type_filter_ignores_case(api, register_agent):
         found = api.call("GET", f"/v2.0/agents?{query}").json()["agents"]
         assert [a["id"] for a in found] == [agent["id"]], query
     assert api.call("GET", "/v2.0/agents?agent_type=L3%20agent").json() == {"agents": []}
+
+
+def test_service_providers_is_an_empty_list(api):
+    for who in ("admin", "demo"):
+        response = api.call("GET", "/v2.0/service-providers", who)
+        assert response.status_code == 200
+        assert response.json() == {"service_providers": []}
+    assert api.client.get("/v2.0/service-providers").status_code == 401
+    aliases = {e["alias"] for e in api.call("GET", "/v2.0/extensions").json()["extensions"]}
+    assert "service-type" in aliases
