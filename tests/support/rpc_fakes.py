@@ -67,6 +67,20 @@ class RecordingCore:
     def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
         self._record("dhcp_ready_on_ports", port_ids)
 
+    def get_ports(self, filters: object) -> list[dict]:
+        self._record("get_ports", filters)
+        return [{"id": "p1"}]
+
+    def get_networks(self, filters: object = None, fields: object = None) -> list[dict]:
+        self._record("get_networks", filters, fields)
+        return [{"id": "n1"}]
+
+    def get_dhcp_port(self, port_id: str) -> dict:
+        self._record("get_dhcp_port", port_id)
+        if port_id == "gone":
+            raise exceptions.PortNotFound(port_id=port_id)
+        return {"id": port_id}
+
     def get_device_details(self, host: str, device: str) -> dict:
         self._record("get_device_details", host, device)
         return {"device": device}

@@ -332,6 +332,10 @@ class NeutronApi:
                 lambda ctx, request, _: c.activate_port_binding(
                     ctx, request.path_params["id"], request.path_params["host"])),
                 methods=["PUT"]),
+            # No advanced services (routers, load balancers, VPN) are served, so there is no
+            # provider to list; clients (Horizon, Heat, SDKs) only need the call to answer.
+            Route("/v2.0/service-providers", self.endpoint(
+                lambda ctx, request, _: {"service_providers": []}), methods=["GET"]),
             Route("/v2.0/availability_zones", self.endpoint(
                 lambda ctx, request, _: c.availability_zones(
                     ctx, _params(request),

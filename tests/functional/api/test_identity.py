@@ -176,3 +176,19 @@ def test_projects_by_id_and_name_for_openstack_quota_commands(api):
     by_name = api.call("GET", "/v3/projects", params={"name": "alt"}).json()["projects"]
     assert [p["id"] for p in by_name] == [alt["id"]]
     assert api.call("GET", "/v3/projects", "demo", params={"name": "alt"}).status_code == 403
+
+
+def test_noauth_without_a_project_is_neutrons_admin_without_a_project(core, api_settings):
+    # Neutron's noauth context has no project: a create names its project in the body
+    # (any project: the caller is admin), and without one Neutron answers 400 with this
+    # message (neutron_lib's populate_project_id).
+    settings = dataclasses.replace(api_settings, auth_strategy="noauth")
+    with TestClient(create_app(core, settings)) as client:
+        response = client.post("/v2.0/networks", json={"network": {"tenant_id": "p9"}})
+        assert response.status_code == 201, response.text
+        assert response.json()["network"]["project_id"] == "p9"
+        refused = client.post("/v2.0/networks", json={"network": {}})
+        assert refused.status_code == 400
+        assert refused.json()["NeutronError"]["message"] == (
+            "Running without keystone AuthN requires that tenant_id is specified")
+        assert client.get("/v2.0/agents").status_code == 200

@@ -187,3 +187,22 @@ def test_policy_file_override(core, api_settings, tmp_path, register_agent, make
     with TestClient(create_app(core, api_settings, policy_file=str(path))) as client:
         api = make_api(client)
         assert len(api.call("GET", "/v2.0/agents", "demo").json()["agents"]) == 1
+
+
+def test_agent_type_filter_ignores_case(api, register_agent):
+    agent = register_agent("HostA")
+    for query in ("agent_type=DHCP%20Agent", "agent_type=dhcp%20agent&host=hosta",
+                  "binary=NEUTRINO-DHCP-AGENT"):
+        found = api.call("GET", f"/v2.0/agents?{query}").json()["agents"]
+        assert [a["id"] for a in found] == [agent["id"]], query
+    assert api.call("GET", "/v2.0/agents?agent_type=L3%20agent").json() == {"agents": []}
+
+
+def test_service_providers_is_an_empty_list(api):
+    for who in ("admin", "demo"):
+        response = api.call("GET", "/v2.0/service-providers", who)
+        assert response.status_code == 200
+        assert response.json() == {"service_providers": []}
+    assert api.client.get("/v2.0/service-providers").status_code == 401
+    aliases = {e["alias"] for e in api.call("GET", "/v2.0/extensions").json()["extensions"]}
+    assert "service-type" in aliases

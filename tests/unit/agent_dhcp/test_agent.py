@@ -342,3 +342,22 @@ def test_sync_loop_survives_an_unexpected_error(host: FakeDhcpHost,
         assert plugin.answers >= 2
     finally:
         agent.stop()
+
+
+def test_a_network_the_server_does_not_return_is_logged(agent: DhcpAgent,
+                                                        plugin: FakeDhcpPlugin,
+                                                        host: FakeDhcpHost,
+                                                        caplog: pytest.LogCaptureFixture
+                                                        ) -> None:
+    # A Neutron server answering an unscoped context returns None for every network: the
+    # operator must see why nothing is served.
+    agent.start()
+    settle(agent)
+    net = plugin.add_network(hosted=False)
+    with caplog.at_level("WARNING", logger="neutrino.agent.dhcp.agent"):
+        agent.network_create_end({"network": {"id": net}})
+        wait(lambda: ("get_network_info", (net,)) in plugin.calls)
+        settle(agent)
+    assert net not in host.applied
+    assert any(net in r.getMessage() and "returned no network" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")

@@ -258,6 +258,12 @@ class DhcpAgent:
                     # The server's view may have moved on: catch up with a full sync.
                     self.request_full_sync()
                     raise
+                if info is None:
+                    # The server does not (or no longer) give this host the network: deleted,
+                    # unscheduled, admin-down, or a server that read the request as coming
+                    # from a project that cannot see it. Whatever we served stops; say so.
+                    LOG.warning("Network %s: the server returned no network for this host; "
+                                "not serving it", work.network_id)
             with self._lock:
                 was_served = work.network_id in self._served
             served = self._reconciler.reconcile(work.network_id, info, was_served)  # type: ignore[arg-type]

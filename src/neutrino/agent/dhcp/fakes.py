@@ -126,7 +126,8 @@ class FakeDhcpPlugin:
     def get_network_info(self, network_id: str) -> dict[str, Any] | None:
         with self._lock:
             self._call("get_network_info", network_id)
-            return self.info(network_id)
+            # As the server: None for a network this host's agent does not host.
+            return self.info(network_id) if network_id in self.hosted else None
 
     def create_dhcp_port(self, port: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -32,6 +32,10 @@ LOG = logging.getLogger(__name__)
 AGENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _COLUMN_FILTERS = ("id", "agent_type", "binary", "topic", "host", "admin_state_up",
                    "description", "availability_zone", "resources_synced")
+# Compared case-insensitively on every database: Neutron's usual MySQL collation does so,
+# and clients (test suites among them) ask for `agent_type=DHCP Agent` where the stored type
+# is "DHCP agent". lower() on both sides, since SQLite and PostgreSQL compare exactly.
+_CASELESS_FILTERS = frozenset({"agent_type", "binary", "topic", "host"})
 
 
 def server_time(now: datetime) -> datetime:
@@ -202,6 +206,10 @@ class AgentRegistry:
                     query = query.where(Agent.heartbeat_timestamp > cutoff)
                 elif wanted == {False}:
                     query = query.where(Agent.heartbeat_timestamp <= cutoff)
+            elif key in _CASELESS_FILTERS:
+                column = getattr(Agent, key)
+                texts = [str(v).lower() for v in values if v is not None]
+                query = query.where(func.lower(column).in_(texts))
             elif key in _COLUMN_FILTERS:
                 column = getattr(Agent, key)
                 if None in values:

@@ -65,7 +65,7 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         ports=ports,
         agents=AgentService(env, registry),
         dhcp_scheduling=DhcpSchedulingService(env, bindings, networks, failover),
-        dhcp_plugin=DhcpPluginService(env, bindings, ports),
+        dhcp_plugin=DhcpPluginService(env, bindings, ports, networks),
         l2_plugin=L2PluginService(env),
         quotas=QuotaService(env),
         token_revocations=TokenRevocationService(env),

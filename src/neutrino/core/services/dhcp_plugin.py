@@ -13,7 +13,8 @@ from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
 from neutrino.core.liveness import is_alive
 from neutrino.core.resources import ports, views
-from neutrino.core.services.base import Body, Env
+from neutrino.core.services.base import Body, Env, Filters
+from neutrino.core.services.networks import NetworkService
 from neutrino.core.services.ports import PortService, rebind
 from neutrino.core.services.scheduling import blocks_for
 from neutrino.db.models import Network, Port
@@ -28,10 +29,12 @@ _AGENT_UPDATABLE = ("name", "fixed_ips", "admin_state_up", "extra_dhcp_opts", "d
 
 
 class DhcpPluginService:
-    def __init__(self, env: Env, bindings: DhcpBindings, ports: PortService) -> None:
+    def __init__(self, env: Env, bindings: DhcpBindings, ports: PortService,
+                 networks: NetworkService) -> None:
         self.env = env
         self.bindings = bindings
         self.ports = ports
+        self.networks = networks
 
     def get_active_networks_info(self, host: str) -> list[Body]:
         """Every network the agent serves (auto-scheduling first, when enabled)."""
@@ -160,3 +163,48 @@ class DhcpPluginService:
         now = self.env.now()
         self.env.tx.run(lambda s: provisioning.lift(s, port_ids, provisioning.DHCP, now,
                                                     only_if_lifted=True))
+
+    # --- Neutron's generic reads on q-plugin, called with an admin context -----------------
+
+    def get_ports(self, filters: object) -> list[Body]:
+        """Neutron's `get_ports(filters)` (the metadata callback, 1.0): every port matching
+        the filters, whoever owns it. Neutron's DHCP agent asks for the OVN metadata port
+        while writing its options file."""
+        return self.ports.list(Context.admin(), rpc_filters(filters))
+
+    def get_networks(self, filters: object = None, fields: object = None) -> list[Body]:
+        """Neutron's `get_networks(filters, fields)` (DHCP callback 1.7)."""
+        found = self.networks.list(Context.admin(), rpc_filters(filters))
+        wanted = rpc_fields(fields)
+        if not wanted:
+            return found
+        return [{k: v for k, v in net.items() if k in wanted} for net in found]
+
+    def get_dhcp_port(self, port_id: str) -> Body:
+        """Neutron's `get_dhcp_port(port_id)` (DHCP callback 1.8): any port by id."""
+        if not isinstance(port_id, str):
+            raise exc.InvalidInput(error_message="port_id must be a string")
+        return self.ports.get(Context.admin(), port_id)
+
+
+def rpc_filters(filters: object) -> Filters:
+    """Filters as Neutron's plugin API takes them: {attribute: [values]} (OR within an
+    attribute, AND across); anything else is refused rather than read one character at a
+    time, as a bare string would be."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, dict) or not all(isinstance(k, str) for k in filters):
+        raise exc.InvalidInput(error_message="filters must map attribute names to lists")
+    for key, values in filters.items():
+        if not isinstance(values, (list, tuple)):
+            raise exc.InvalidInput(
+                error_message=f"filter {key!r} must be a list of values")
+    return {k: list(v) for k, v in filters.items()}
+
+
+def rpc_fields(fields: object) -> set[str]:
+    if fields is None:
+        return set()
+    if not isinstance(fields, (list, tuple)) or not all(isinstance(f, str) for f in fields):
+        raise exc.InvalidInput(error_message="fields must be a list of attribute names")
+    return set(fields)

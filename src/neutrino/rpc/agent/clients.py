@@ -7,6 +7,7 @@ Every proxy call is an oslo.messaging `call`; the server's errors arrive as
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,7 +17,23 @@ from neutrino.lib import constants, payloads
 
 LOG = logging.getLogger(__name__)
 
-_CONTEXT: dict[str, Any] = {}
+
+
+def admin_context() -> dict[str, Any]:
+    """The context Neutron's agents send (neutron_lib's admin context without a session,
+    serialised): admin, no project. A Neutron server scopes every query by this context, so
+    an empty one would make it answer as a project that owns nothing. A fresh request id per
+    call, as Neutron makes a new context per call, so the server can tell requests apart."""
+    return {
+        "user_id": None, "user": None, "user_name": None, "user_domain": None,
+        "project_id": None, "tenant_id": None, "project": None, "tenant": None,
+        "project_name": None, "tenant_name": None, "project_domain": None, "domain": None,
+        "system_scope": None, "is_admin": True, "is_admin_project": True,
+        "roles": ["admin", "member", "reader"], "read_only": False, "show_deleted": False,
+        "auth_token": None, "request_id": f"req-{uuid.uuid4()}", "global_request_id": None,
+        "resource_uuid": None, "user_identity": "- - - - -",
+        "timestamp": str(datetime.now(UTC).replace(tzinfo=None)),
+    }
 
 
 class _Client:
@@ -27,9 +44,13 @@ class _Client:
         self._client = oslo_messaging.get_rpc_client(
             transport, oslo_messaging.Target(topic=topic), timeout=timeout, retry=retry)
 
-    def call(self, context: dict[str, Any], method: str, **kwargs: Any) -> Any:
+    def call(self, context: dict[str, Any], method: str, version: str | None = None,
+             **kwargs: Any) -> Any:
+        # `version`: the API version the method needs (as Neutron's agents pin it); a server
+        # that does not speak it answers UnsupportedVersion instead of half working.
+        client = self._client.prepare(version=version) if version else self._client
         try:
-            return self._client.call(context, method, **kwargs)
+            return client.call(context, method, **kwargs)
         except oslo_messaging.MessagingException:
             raise
         except Exception as exc:
@@ -64,7 +85,7 @@ class StateReportClient:
         # Neutron's wire format; the agent's clock is informational only.
         now = datetime.now(UTC).replace(tzinfo=None).isoformat()
         answer: str = self._client.call(
-            _CONTEXT, "report_state", agent_state={"agent_state": state}, time=now)
+            admin_context(), "report_state", agent_state={"agent_state": state}, time=now)
         return answer
 
 
@@ -78,30 +99,32 @@ class DhcpPluginClient:
 
     def get_active_networks_info(self) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = self._client.call(
-            _CONTEXT, "get_active_networks_info", host=self.host)
+            admin_context(), "get_active_networks_info", version="1.1", host=self.host)
         return answer
 
     def get_network_info(self, network_id: str) -> dict[str, Any] | None:
         answer: dict[str, Any] | None = self._client.call(
-            _CONTEXT, "get_network_info", network_id=network_id, host=self.host)
+            admin_context(), "get_network_info", network_id=network_id, host=self.host)
         return answer
 
     def create_dhcp_port(self, port: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self._client.call(
-            _CONTEXT, "create_dhcp_port", port=port, host=self.host)
+            admin_context(), "create_dhcp_port", version="1.1", port=port, host=self.host)
         return answer
 
     def update_dhcp_port(self, port_id: str, port: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self._client.call(
-            _CONTEXT, "update_dhcp_port", port_id=port_id, port=port, host=self.host)
+            admin_context(), "update_dhcp_port", version="1.1", port_id=port_id, port=port,
+            host=self.host)
         return answer
 
     def release_dhcp_port(self, network_id: str, device_id: str) -> None:
-        self._client.call(_CONTEXT, "release_dhcp_port", network_id=network_id,
+        self._client.call(admin_context(), "release_dhcp_port", network_id=network_id,
                           device_id=device_id, host=self.host)
 
     def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
-        self._client.call(_CONTEXT, "dhcp_ready_on_ports", port_ids=list(port_ids))
+        self._client.call(admin_context(), "dhcp_ready_on_ports", version="1.5",
+                          port_ids=list(port_ids))
 
 
 class L2PluginClient:
@@ -114,18 +137,18 @@ class L2PluginClient:
 
     def get_device_details(self, device: str) -> dict[str, Any]:
         answer: dict[str, Any] = self._client.call(
-            _CONTEXT, "get_device_details", device=device, host=self.host)
+            admin_context(), "get_device_details", device=device, host=self.host)
         return answer
 
     def update_device_up(self, device: str) -> None:
-        self._client.call(_CONTEXT, "update_device_up", device=device, host=self.host)
+        self._client.call(admin_context(), "update_device_up", device=device, host=self.host)
 
     def update_device_down(self, device: str) -> None:
-        self._client.call(_CONTEXT, "update_device_down", device=device, host=self.host)
+        self._client.call(admin_context(), "update_device_down", device=device, host=self.host)
 
     def get_ports_on_host(self) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = self._client.call(
-            _CONTEXT, "get_ports_on_host", host=self.host)
+            admin_context(), "get_ports_on_host", host=self.host)
         return answer
 
 

@@ -44,7 +44,10 @@ class ReportStateEndpoint:
 
 
 class DhcpPluginEndpoint:
-    """Topic `q-plugin`: the DHCP agent's calls (Neutron's DhcpRpcCallback)."""
+    """Topic `q-plugin`: the DHCP agent's calls (Neutron's DhcpRpcCallback, 1.10: 1.7 added
+    get_networks, 1.8 get_dhcp_port). A caller asking for a later minor version gets
+    oslo.messaging's UnsupportedVersion from the dispatcher, logged on both sides, instead of
+    a method that half works."""
 
     target = oslo_messaging.Target(version="1.10")
 
@@ -53,6 +56,8 @@ class DhcpPluginEndpoint:
 
     @_expected
     def get_active_networks_info(self, context: Any, host: str, **_: Any) -> list[dict[str, Any]]:
+        # enable_dhcp_filter (Neutron 1.9) changes nothing: only DHCP-enabled subnets are
+        # returned either way.
         return self._plugin.get_active_networks_info(host)
 
     @_expected
@@ -76,6 +81,29 @@ class DhcpPluginEndpoint:
     @_expected
     def dhcp_ready_on_ports(self, context: Any, port_ids: list[str]) -> None:
         self._plugin.dhcp_ready_on_ports(port_ids)
+
+    @_expected
+    def get_networks(self, context: Any, filters: Any = None,
+                     fields: Any = None) -> list[dict[str, Any]]:
+        return self._plugin.get_networks(filters, fields)
+
+    @_expected
+    def get_dhcp_port(self, context: Any, port_id: str) -> dict[str, Any]:
+        return self._plugin.get_dhcp_port(port_id)
+
+
+class MetadataEndpoint:
+    """Topic `q-plugin`: Neutron's MetadataRpcCallback (1.0). Neutron's DHCP agent calls its
+    `get_ports` at version 1.0 while writing a network's options file."""
+
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, plugin: DhcpPluginService) -> None:
+        self._plugin = plugin
+
+    @_expected
+    def get_ports(self, context: Any, filters: Any) -> list[dict[str, Any]]:
+        return self._plugin.get_ports(filters)
 
 
 class L2PluginEndpoint:

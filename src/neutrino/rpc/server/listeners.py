@@ -16,6 +16,7 @@ from neutrino.lib import constants
 from neutrino.rpc.server.endpoints import (
     DhcpPluginEndpoint,
     L2PluginEndpoint,
+    MetadataEndpoint,
     ReportStateEndpoint,
 )
 
@@ -58,7 +59,8 @@ def start_rpc_servers(transport: oslo_messaging.Transport, services: Services,
                 [ReportStateEndpoint(services.agents)]),
         _server(transport, constants.TOPIC_PLUGIN, host,
                 [DhcpPluginEndpoint(services.dhcp_plugin),
-                 L2PluginEndpoint(services.l2_plugin)]),
+                 L2PluginEndpoint(services.l2_plugin),
+                 MetadataEndpoint(services.dhcp_plugin)]),
     ]
     started: list[oslo_messaging.MessageHandlingServer] = []
     try:
