@@ -164,14 +164,23 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+# The lab's daemons outlive the call that starts them: the lab finds them again by pid (its
+# state, its cgroups) and reaps them there. Their Popen objects are kept until they have
+# exited, so that dropping one does not warn of a child nobody waited for.
+_RUNNING: list[subprocess.Popen[bytes]] = []
+
+
 def start(argv: Sequence[str], *, log_path: str, cgroup: Cgroup, leaf: str,
           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    _RUNNING[:] = [p for p in _RUNNING if p.poll() is None]
     with open(log_path, "ab") as log:
         LOG.debug("start %s", argv)
-        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=cgroup.joiner(leaf), env=env)
+    _RUNNING.append(proc)
+    return proc
 
 
 # --- namespaces and mounts -----------------------------------------------------------------

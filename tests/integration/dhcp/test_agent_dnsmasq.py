@@ -204,6 +204,7 @@ def test_ip_of_a_deleted_port_is_given_to_the_next_port(world: World) -> None:
                 and old["id"] not in agent.served()[net].ports)
     # The old lease was released (DHCPRELEASE), so dnsmasq hands the IP to the new MAC.
     assert lease_ip(world.client(net, new["mac_address"])) == "10.81.0.50"
-    leases = open(os.path.join(world.confs_dir, net, "leases")).read()
+    with open(os.path.join(world.confs_dir, net, "leases")) as f:
+        leases = f.read()
     assert old["mac_address"] not in leases and new["mac_address"] in leases
     assert dhcp_pid(world, net) == pid
