@@ -156,6 +156,7 @@ def credentials(ctx: Context) -> dict[str, Any]:
 
 
 _TARGET_REF = re.compile(r"%\((.+?)\)s")
+_RULE_REF = re.compile(r"rule:([^\s()]+)")
 _PURE = (oslo_checks.TrueCheck, oslo_checks.FalseCheck, oslo_checks.RoleCheck)
 
 
@@ -227,6 +228,30 @@ class Policy:
                 memo[key] = self.check(action, target, ctx)
             return memo[key]
         return check
+
+    def is_default(self, name: str) -> bool:
+        """Whether rule `name`, and every rule it refers to, is Neutrino's default (no
+        policy file overrides it): lists may then trust core's SQL visibility, which
+        implements the default get_* rules, instead of checking each row."""
+        self._enforcer.load_rules()
+        rules, registered = self._enforcer.rules, self._enforcer.registered_rules
+        pending, seen = [name], set()
+        while pending:
+            rule = pending.pop()
+            if rule in seen:
+                continue
+            seen.add(rule)
+            if rule not in rules or rule not in registered or \
+                    str(rules[rule]) != str(registered[rule].check):
+                return False
+            pending += _RULE_REF.findall(str(rules[rule]))
+        return True
+
+    def reads(self, name: str) -> set[str] | None:
+        """The target keys rule `name` reads (None: unknown, e.g. an http: check)."""
+        self._enforcer.load_rules()
+        rules = self._enforcer.rules
+        return _target_fields(rules[name], rules) if name in rules else set()
 
     def enforce(self, action: str, target: dict[str, Any], ctx: Context) -> None:
         if not self.check(action, target, ctx):
