@@ -292,6 +292,16 @@ def start_profile(pid: int, seconds: float) -> tuple[subprocess.Popen[bytes], Pa
     return proc, out
 
 
+def _frame(raw: str) -> str:
+    """`func (/long/path/site-packages/pkg/mod.py:12)` as `func (pkg/mod.py:12)`."""
+    name, _, where = raw.partition(" (")
+    for cut in ("site-packages/", "/src/", "lib/python3.11/"):
+        if cut in where:
+            where = where.split(cut, 1)[1]
+            break
+    return f"{name} ({where}" if where else name
+
+
 def print_profile(proc: subprocess.Popen[bytes], out: Path, top: int = 25) -> None:
     proc.wait(60)
     inclusive: Counter[str] = Counter()
@@ -301,8 +311,7 @@ def print_profile(proc: subprocess.Popen[bytes], out: Path, top: int = 25) -> No
         stack, _, count = row.rpartition(" ")
         if not count.isdigit():
             continue
-        frames = [f.split(" (")[0] + " " + f.split("/")[-1].rstrip(")")
-                  for f in stack.split(";")]
+        frames = [_frame(f) for f in stack.split(";")]
         n = int(count)
         total += n
         # Idle threads (waiting on a lock, a socket, a queue) are not CPU.
@@ -318,7 +327,7 @@ def print_profile(proc: subprocess.Popen[bytes], out: Path, top: int = 25) -> No
     for name, n in own.most_common(top):
         print(f"    {100 * n / busy:5.1f}%  {name}")
     print("  top by inclusive samples (neutrino code):")
-    shown = [(k, n) for k, n in inclusive.most_common() if "neutrino" in k or "api/" in k]
+    shown = [(k, n) for k, n in inclusive.most_common() if "(neutrino/" in k]
     for name, n in shown[:top]:
         print(f"    {100 * n / busy:5.1f}%  {name}")
 
@@ -406,6 +415,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server processes during the load")
     args = parser.parse_args()
+    # The server from this interpreter's installation, not another one earlier on PATH.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
         bench(kind, args)
 
