@@ -76,21 +76,26 @@ class Controller:
                  for a in resource.attributes if a.enforce_policy}
         return {name: rule for name, rule in found.items() if rule}
 
+    @staticmethod
+    def _plan(resource: Resource, fields: list[str] | None, rules: dict[str, str]
+              ) -> list[tuple[str, str | None]]:
+        """(attribute, its get rule or None) for each attribute a view may show: worked out
+        once for a list rather than again for every row."""
+        return [(a.name, rules.get(a.name)) for a in resource.attributes
+                if a.visible and (not fields or a.name in fields)]
+
     def view(self, ctx: Context, resource: Resource, item: Item, target: Item,
              fields: list[str] | None = None, rules: dict[str, str] | None = None,
-             check: Checker | None = None) -> Item:
+             check: Checker | None = None,
+             plan: list[tuple[str, str | None]] | None = None) -> Item:
         rules = self._view_rules(resource) if rules is None else rules
         check = check or self.policy.checker(ctx)
+        if plan is None:
+            plan = self._plan(resource, fields, rules)
         shown: Item = {}
-        for attr in resource.attributes:
-            if not attr.visible or attr.name not in item:
-                continue
-            if fields and attr.name not in fields:
-                continue
-            rule = rules.get(attr.name)
-            if rule and not check(rule, target):
-                continue
-            shown[attr.name] = item[attr.name]
+        for name, rule in plan:
+            if name in item and (not rule or check(rule, target)):
+                shown[name] = item[name]
         return shown
 
     def _sql_visibility(self, ctx: Context, resource: Resource) -> bool:
@@ -164,9 +169,10 @@ class Controller:
         networks: dict[str, Item] = {}
         if resource in (SUBNET, PORT) and self._reads_network(rules):
             networks = self._networks({i.get("network_id") for i in found.items})
+        plan = self._plan(resource, query.fields, rules)
         body: Item = {resource.plural: [
             self.view(ctx, resource, item, self._target(resource, item, networks),
-                      query.fields, rules, check)
+                      query.fields, rules, check, plan)
             for item in found.items]}
         page = listing.Page(found.items, found.has_before, found.has_after)
         page_links = listing.links(page, query, url, params, resource)
