@@ -5,11 +5,13 @@
 
 Configuration is read once, here; the layers below get typed settings.
 
-`api_workers = N` (N > 1): the server binds its port, prepares the database, then forks
-N - 1 API worker processes before any thread or connection exists; each worker has its own
-core services, database pool and transport (for its casts) and serves on the shared socket. RPC
-servers and the HA monitor run once, in the parent, which also serves the API. Workers need
-a real broker: with the in-process transport (`fake://`) one process serves. Replicas of
+`api_workers = N` (default: one per CPU, as Neutron's): the server binds its port, prepares
+the database, then forks N API worker processes before any thread or connection exists; each
+worker has its own core services, database pool and transport (for its casts) and serves on
+the shared socket. RPC servers, the HA monitor and the Nova notifier run once, in the parent,
+which serves no API: agents' heartbeats and RPC calls never queue behind API requests for the
+GIL. Workers need a real broker: with the in-process transport (`fake://`) one process
+serves everything. Replicas of
 the whole server scale out the same way (they share only the database, the broker and,
 through `token_secret` or a shared state_path, the token key).
 """
@@ -137,8 +139,20 @@ def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
 
 def listen(host: str, port: int) -> socket.socket:
     """The API's listening socket, made before forking so every worker shares it."""
-    sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
-                                else socket.AF_INET, backlog=2048)
+    # proto=IPPROTO_TCP, not create_server's 0: asyncio sets TCP_NODELAY only on accepted
+    # sockets whose proto says TCP, and without it every answer on a kept-alive connection
+    # waited ~40 ms for the client's delayed ACK (Nagle). NODELAY on the listener too: on
+    # Linux accepted sockets inherit it.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -172,14 +186,15 @@ class Server:
     """A running server: API, RPC listeners, HA monitor and Nova notifier. `stop()` undoes
     `start_server`."""
 
-    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer,
+    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer | None,
                  nova: SenderLoop | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
         self.nova = nova
 
     def stop(self) -> None:
         nova_stop = self.nova.stop if self.nova is not None else (lambda: None)
-        for name, step in (("API", self.api.stop), ("HA monitor", self.monitor.stop),
+        api_stop = self.api.stop if self.api is not None else (lambda: None)
+        for name, step in (("API", api_stop), ("HA monitor", self.monitor.stop),
                            ("Nova notifier", nova_stop),
                            ("RPC servers", self.rpc.stop), ("database", self.db.dispose)):
             try:
@@ -257,30 +272,42 @@ def check_config(conf: cfg.ConfigOpts) -> None:
 
 
 def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
-                 sock: socket.socket | None = None, db: Database | None = None) -> Server:
+                 sock: socket.socket | None = None, db: Database | None = None,
+                 serve_api: bool = True) -> Server:
     """Everything `neutrino-server` runs, started; raises ConfigError for bad settings.
-    `sock`/`db`: the listening socket and database prepared before forking workers."""
+    `sock`/`db`: the listening socket and database prepared before forking workers;
+    `serve_api=False`: the workers serve the API, this process the rest."""
     check_config(conf)
     settings = api_settings(conf)
     warn_unshared_token_key(settings)
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)
-    app, services = build_app(conf, db, transport)
+    if serve_api:
+        app, services = build_app(conf, db, transport)
+    else:
+        services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
+                                  nova_settings=nova_settings(conf))
     rpc = start_rpc_servers(transport, services, host=conf.host)
     monitor = FailoverLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
     nova = nova_sender(db, nova_settings(conf))
-    api = ApiServer(app, settings.bind_host, settings.bind_port, sock)
+    api = ApiServer(app, settings.bind_host, settings.bind_port, sock) if serve_api else None
     try:
         monitor.start()
         if nova is not None:
             nova.start()
-        api.start()
+        if api is not None:
+            api.start()
     except BaseException:
         Server(db, rpc, monitor, api, nova).stop()
         raise
-    LOG.info("%s listening on http://%s (auth_strategy = %s)", PROG, api.address,
-             settings.auth_strategy)
+    if api is not None:
+        LOG.info("%s listening on http://%s (auth_strategy = %s)", PROG, api.address,
+                 settings.auth_strategy)
+    else:
+        LOG.info("%s: RPC servers and HA monitor running; the API workers listen on "
+                 "http://%s:%s (auth_strategy = %s)", PROG, settings.bind_host,
+                 settings.bind_port, settings.auth_strategy)
     return Server(db, rpc, monitor, api, nova)
 
 
@@ -394,19 +421,20 @@ def main(argv: list[str] | None = None) -> int:
         check_config(conf)
         settings, rpc = api_settings(conf), rpc_settings(conf)
         sock, db = None, None
-        if settings.api_workers > 1:
-            if _in_process(rpc.transport_url):
+        count = settings.api_workers or os.cpu_count() or 1
+        if count > 1 and _in_process(rpc.transport_url):
+            if settings.api_workers:  # said by the operator, not the machine's default
                 LOG.warning("api_workers = %d ignored: the in-process transport %s needs "
                             "one process", settings.api_workers, rpc.transport_url)
-            else:
-                # Fork before any thread, broker or database connection exists.
-                sock = listen(settings.bind_host, settings.bind_port)
-                db = Database(database_settings(conf))
-                prepare_database(db)
-                db.dispose()
-                workers = fork_workers(conf, settings.api_workers - 1, sock)
+        elif count > 1:
+            # Fork before any thread, broker or database connection exists.
+            sock = listen(settings.bind_host, settings.bind_port)
+            db = Database(database_settings(conf))
+            prepare_database(db)
+            db.dispose()
+            workers = fork_workers(conf, count, sock)
         transport = get_transport(rpc)
-        server = start_server(conf, transport, sock=sock, db=db)
+        server = start_server(conf, transport, sock=sock, db=db, serve_api=not workers)
     except (ConfigError, cfg.Error, ValueError) as exc:
         stop_workers(workers)
         if transport is not None:

@@ -47,7 +47,10 @@ server_opts: list[cfg.Opt] = [
                help="builtin: the server's own identity API; keystone: validate tokens "
                     "with keystonemiddleware; noauth: trust X-Project-Id/X-Roles headers "
                     "(tests only)."),
-    cfg.IntOpt("api_workers", default=1, min=1, help="API worker processes."),
+    cfg.IntOpt("api_workers", min=1,
+               help="API worker processes (default: one per CPU, as Neutron). With more "
+                    "than one, the main process serves no API: it runs the RPC servers and "
+                    "the HA monitor, off the workers' way. Needs a real broker."),
     cfg.StrOpt("network_scheduler_driver", default="weight",
                help="DHCP network scheduler: chance, weight or az (Neutron's class paths "
                     "ChanceScheduler, WeightScheduler, AZAwareWeightScheduler work too)."),

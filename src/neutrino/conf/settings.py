@@ -171,7 +171,8 @@ class ApiSettings:
     bind_host: str = _default.bind_host
     bind_port: int = _default.bind_port
     auth_strategy: str = _default.auth_strategy
-    api_workers: int = _default.api_workers
+    # None: one per CPU (decided where the server starts, on the machine it runs on).
+    api_workers: int | None = _default.api_workers
     pagination_max_limit: int = _default.pagination_max_limit
     request_timeout: int = _default.api_request_timeout
     # Not the option's default (the sample's admin and demo with well-known passwords): settings

@@ -139,7 +139,9 @@ class SubnetRoute(Base):
 class Port(StandardAttrs, Base):
     __tablename__ = "ports"
     __table_args__ = (UniqueConstraint("network_id", "mac_address",
-                                       name="uniq_ports0network_id0mac_address"),)
+                                       name="uniq_ports0network_id0mac_address"),
+                      # A page of one network's ports in id order, without a sort.
+                      Index("ix_ports_network_id_id", "network_id", "id"))
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)

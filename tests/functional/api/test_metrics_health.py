@@ -93,7 +93,9 @@ class Heartbeat:
 
 @pytest.mark.rabbit
 def test_metrics_follow_agents_and_scheduling(tmp_path):
-    options = {"DEFAULT": {"dhcp_agents_per_network": 2}}
+    # One API process: counters are per process, and with workers (one per CPU by
+    # default on a broker) a scrape reaches any one of them.
+    options = {"DEFAULT": {"dhcp_agents_per_network": 2, "api_workers": 1}}
     with RabbitVhost() as vhost, NeutrinoServer(tmp_path, transport_url=vhost.url,
                                                 agent_down_time=3, options=options) as server:
         transport = get_transport(RpcSettings(vhost.url))

@@ -14,7 +14,7 @@ from neutrino.core.context import Context, resolve_project
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
-from neutrino.core.resources import segments, views
+from neutrino.core.resources import paging, segments, views
 from neutrino.db import models
 from neutrino.lib import attributes, constants
 from neutrino.lib import exceptions as exc
@@ -49,6 +49,12 @@ def get_owned(session: Session, ctx: Context, network_id: str, action: str,
     return net
 
 
+# As query's: a network's dict needs its subnets' ids only.
+_SUBNET_IDS_ONLY = selectinload(models.Network.subnets).options(
+    lazyload(models.Subnet.allocation_pools), lazyload(models.Subnet.dns_nameservers),
+    lazyload(models.Subnet.host_routes))
+
+
 def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[models.Network]:
     stmt = select(models.Network).where(flt.network_visible(ctx),
                                         *flt.network_filters(filters or {}))
@@ -57,6 +63,13 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
         lazyload(models.Subnet.allocation_pools), lazyload(models.Subnet.dns_nameservers),
         lazyload(models.Subnet.host_routes)))
     return list(session.scalars(stmt.order_by(models.Network.id)))
+
+
+def page(session: Session, ctx: Context, filters: flt.Filters | None,
+         request: paging.PageRequest) -> paging.Page[models.Network]:
+    where = [flt.network_visible(ctx), *flt.network_filters(filters or {})]
+    return paging.read_page(session, models.Network, where, paging.NETWORK_SORTS, request,
+                            attributes.NETWORK.not_found, [_SUBNET_IDS_ONLY])
 
 
 def _single_segment(body: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from neutrino.core.dbutil import (
 )
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
-from neutrino.core.resources import ipam, macs, networks, portbinding, subnets, views
+from neutrino.core.resources import ipam, macs, networks, paging, portbinding, subnets, views
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.lib import attributes, constants
@@ -54,6 +54,13 @@ def get(session: Session, ctx: Context, port_id: str, for_update: bool = False) 
 def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[models.Port]:
     stmt = select(models.Port).where(flt.port_visible(ctx), *flt.port_filters(filters or {}))
     return list(session.scalars(stmt.order_by(models.Port.id)))
+
+
+def page(session: Session, ctx: Context, filters: flt.Filters | None,
+         request: paging.PageRequest) -> paging.Page[models.Port]:
+    where = [flt.port_visible(ctx), *flt.port_filters(filters or {})]
+    return paging.read_page(session, models.Port, where, paging.PORT_SORTS, request,
+                            attributes.PORT.not_found)
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:

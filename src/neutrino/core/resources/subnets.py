@@ -15,7 +15,7 @@ from neutrino.core.context import Context, resolve_project
 from neutrino.core.dbutil import check_lengths, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
-from neutrino.core.resources import ipam, networks
+from neutrino.core.resources import ipam, networks, paging
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.db import models
 from neutrino.lib import attributes, constants
@@ -43,6 +43,13 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
     stmt = select(models.Subnet).where(flt.subnet_visible(ctx),
                                        *flt.subnet_filters(filters or {}))
     return list(session.scalars(stmt.order_by(models.Subnet.id)))
+
+
+def page(session: Session, ctx: Context, filters: flt.Filters | None,
+         request: paging.PageRequest) -> paging.Page[models.Subnet]:
+    where = [flt.subnet_visible(ctx), *flt.subnet_filters(filters or {})]
+    return paging.read_page(session, models.Subnet, where, paging.SUBNET_SORTS, request,
+                            attributes.SUBNET.not_found)
 
 
 def _nameservers(values: Any, version: int) -> list[str]:

@@ -3,6 +3,7 @@ as Neutron shows them (the API strips by visibility and `fields=`)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections.abc import Iterable, Sequence
@@ -20,7 +21,15 @@ DEFAULT_DNS_DOMAIN = "openstacklocal."
 
 
 def timestamp(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    # isoformat is several times cheaper than strftime, and a list shows thousands.
+    if value is None:
+        return None
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _json(text: str | None, default: Any) -> Any:
+    # Most ports hold "{}": no parse for those.
+    return default if not text or text == "{}" else json.loads(text)
 
 
 def _standard(row: models.StandardAttrs) -> dict[str, Any]:
@@ -142,9 +151,16 @@ def dns_assignment(dns_name: str, ips: Iterable[str],
     return assignment
 
 
+@functools.lru_cache(maxsize=65536)
+def _ip_order(ip: str) -> tuple[int, int]:
+    # Parsing an address costs more than the rest of a port's view: addresses repeat
+    # from one read of a port to the next, so each is parsed once.
+    address = ipaddress.ip_address(ip)
+    return address.version, int(address)
+
+
 def _ip_sort_key(allocation: models.IPAllocation) -> tuple[str, int, int]:
-    address = ipaddress.ip_address(allocation.ip_address)
-    return (allocation.subnet_id, address.version, int(address))
+    return (allocation.subnet_id, *_ip_order(allocation.ip_address))
 
 
 def port_dict(port: models.Port) -> dict[str, Any]:
@@ -164,9 +180,9 @@ def port_dict(port: models.Port) -> dict[str, Any]:
         "fixed_ips": fixed_ips,
         "binding:host_id": port.host_id or "",
         "binding:vnic_type": port.vnic_type,
-        "binding:profile": json.loads(port.profile or "{}"),
+        "binding:profile": _json(port.profile, {}),
         "binding:vif_type": port.vif_type,
-        "binding:vif_details": json.loads(port.vif_details or "{}"),
+        "binding:vif_details": _json(port.vif_details, {}),
         "dns_name": port.dns_name or "",
         "dns_assignment": dns_assignment(port.dns_name or "",
                                          (ip["ip_address"] for ip in fixed_ips)),

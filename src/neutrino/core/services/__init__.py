@@ -16,7 +16,15 @@ from neutrino.core.agents.registry import AgentRegistry
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier, SystemClock
 from neutrino.core.resources import macs
 from neutrino.core.services.agents import AgentService, DhcpSchedulingService
-from neutrino.core.services.base import Body, Collection, Env, Filters, ResourceService
+from neutrino.core.services.base import (
+    Body,
+    Collection,
+    Env,
+    Filters,
+    Page,
+    PageRequest,
+    ResourceService,
+)
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.core.services.networks import NetworkService
@@ -27,7 +35,8 @@ from neutrino.core.services.tokens import TokenRevocationService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
 
-__all__ = ["Body", "Collection", "Filters", "ResourceService", "Services", "build_services"]
+__all__ = ["Body", "Collection", "Filters", "Page", "PageRequest", "ResourceService", "Services",
+           "build_services"]
 
 
 @dataclass(frozen=True)

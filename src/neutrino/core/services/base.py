@@ -11,9 +11,11 @@ from neutrino.conf.settings import CoreSettings
 from neutrino.core.agents.registry import server_time
 from neutrino.core.context import Context
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier
+from neutrino.core.resources.paging import Page, PageRequest
 from neutrino.core.transaction import Transactions
 
 Body = dict[str, Any]
+__all__ = ["Body", "Collection", "Env", "Filters", "Page", "PageRequest", "ResourceService"]
 Filters = Mapping[str, Sequence[Any]]
 
 
@@ -31,10 +33,16 @@ class Collection(Protocol):
 
 class ResourceService(Collection, Protocol):
     """Networks, subnets and ports. Bodies have passed the API's type validation and
-    carry its defaults for omitted attributes; a bulk create is all or nothing."""
+    carry its defaults for omitted attributes; a bulk create is all or nothing.
+    `list_page` sorts and pages in SQL: one page read whatever the collection's size;
+    `sort_keys` are the attributes it can sort by (the API sorts by others itself)."""
+
+    sort_keys: frozenset[str]
 
     def create(self, ctx: Context, body: Body) -> Body: ...
     def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]: ...
+    def list_page(self, ctx: Context, filters: Filters | None,
+                  request: PageRequest) -> Page[Body]: ...
 
 
 @dataclass(frozen=True)

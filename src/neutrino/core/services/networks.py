@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
-from neutrino.core.resources import networks, quotas, views
-from neutrino.core.services.base import Body, Env, Filters
+from neutrino.core.resources import networks, paging, quotas, views
+from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
 from neutrino.lib import payloads
@@ -39,6 +39,16 @@ class NetworkService:
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
             lambda s: views.network_dicts(s, networks.query(s, ctx, filters)))
+
+    sort_keys = frozenset(paging.NETWORK_SORTS)
+
+    def list_page(self, ctx: Context, filters: Filters | None,
+                  request: PageRequest) -> Page[Body]:
+        def work(session: Session) -> Page[Body]:
+            found = networks.page(session, ctx, filters, request)
+            return Page(views.network_dicts(session, found.items), found.has_before,
+                        found.has_after)
+        return self.env.tx.read(work)
 
     def update(self, ctx: Context, id: str, body: Body) -> Body:
         env = self.env

@@ -18,8 +18,8 @@ from neutrino.core.agents.notify import (
     port_changed_for_dhcp,
 )
 from neutrino.core.context import Context
-from neutrino.core.resources import portbindings, ports, quotas, views
-from neutrino.core.services.base import Body, Env, Filters
+from neutrino.core.resources import paging, portbindings, ports, quotas, views
+from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
 from neutrino.lib import constants as const
@@ -94,6 +94,16 @@ class PortService:
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
             lambda s: [views.port_dict(p) for p in ports.query(s, ctx, filters)])
+
+    sort_keys = frozenset(paging.PORT_SORTS)
+
+    def list_page(self, ctx: Context, filters: Filters | None,
+                  request: PageRequest) -> Page[Body]:
+        def work(session: Session) -> Page[Body]:
+            found = ports.page(session, ctx, filters, request)
+            return Page([views.port_dict(p) for p in found.items], found.has_before,
+                        found.has_after)
+        return self.env.tx.read(work)
 
     def update(self, ctx: Context, id: str, body: Body, guard: Guard | None = None) -> Body:
         """`guard` checks the locked row before the write, in the same transaction, so a

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
-from neutrino.core.resources import quotas, subnets, views
-from neutrino.core.services.base import Body, Env, Filters
+from neutrino.core.resources import paging, quotas, subnets, views
+from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
 from neutrino.core.services.scheduling import schedule_after_commit
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
@@ -54,6 +54,16 @@ class SubnetService:
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
             lambda s: [views.subnet_dict(x) for x in subnets.query(s, ctx, filters)])
+
+    sort_keys = frozenset(paging.SUBNET_SORTS)
+
+    def list_page(self, ctx: Context, filters: Filters | None,
+                  request: PageRequest) -> Page[Body]:
+        def work(session: Session) -> Page[Body]:
+            found = subnets.page(session, ctx, filters, request)
+            return Page([views.subnet_dict(x) for x in found.items], found.has_before,
+                        found.has_after)
+        return self.env.tx.read(work)
 
     def update(self, ctx: Context, id: str, body: Body) -> Body:
         env = self.env
