@@ -39,11 +39,12 @@ from neutrino.api.identity.tokens import Identity, load_key
 from neutrino.api.policy import Policy
 from neutrino.api.quotas import QuotaController
 from neutrino.api.request import parse_json
+from neutrino.api.tags import TagController
 from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
 from neutrino.core.services import Services
 from neutrino.core.transaction import deadline
-from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, Resource
+from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, TAGGABLE, Resource
 from neutrino.lib.exceptions import NeutronException, ServiceUnavailable
 from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 
@@ -134,6 +135,7 @@ class NeutronApi:
         self.identity_api = identity_api
         self.controller = Controller(services, policy, settings.pagination_max_limit)
         self.quotas = QuotaController(services.quotas, policy)
+        self.tags = TagController(self.controller, services.tags, policy)
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -342,6 +344,7 @@ class NeutronApi:
                     f"{self._base(request)}/v2.0/availability_zones")), methods=["GET"]),
         ]
         routes += self._quota_routes()
+        routes += self._tag_routes()
         if self.identity_api is not None:
             routes = self.identity_api.routes() + routes
         return routes
@@ -375,6 +378,37 @@ class NeutronApi:
             Route(url + "/{project_id}/details", self.endpoint(
                 lambda ctx, request, _: q.details(ctx, project(request))), methods=["GET"]),
         ]
+
+
+    def _tag_routes(self) -> list[Route]:
+        t = self.tags
+        routes = []
+        for collection in TAGGABLE:
+            url = f"/v2.0/{collection}/{{id}}/tags"
+
+            def on(action: Callable[..., Any], collection: str = collection) -> Callable[
+                    [Context, Request, Any], Any]:
+                # action(ctx, collection, id[, tag][, payload]), from the URL and body.
+                def call(ctx: Context, request: Request, payload: Any) -> Any:
+                    args: list[Any] = [ctx, collection, request.path_params["id"]]
+                    if "tag" in request.path_params:
+                        args.append(request.path_params["tag"])
+                    if payload is not None:
+                        args.append(payload)
+                    return action(*args)
+                return call
+
+            routes += [
+                Route(url, self.endpoint(on(t.index)), methods=["GET"]),
+                Route(url, self.endpoint(on(t.create), 201, True), methods=["POST"]),
+                Route(url, self.endpoint(on(t.update_all), needs_body=True), methods=["PUT"]),
+                Route(url, self.endpoint(on(t.delete_all), 204), methods=["DELETE"]),
+                # Starlette's default converter stops at "/", as Neutron's router does.
+                Route(url + "/{tag}", self.endpoint(on(t.show), 204), methods=["GET"]),
+                Route(url + "/{tag}", self.endpoint(on(t.update), 201), methods=["PUT"]),
+                Route(url + "/{tag}", self.endpoint(on(t.delete), 204), methods=["DELETE"]),
+            ]
+        return routes
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -200,6 +200,11 @@ class Controller:
             raise not_found() if resource is AGENT else resource.not_found(id_)
         return visible[0]
 
+    def policy_target(self, ctx: Context, resource: Resource, id_: str) -> Item:
+        """The policy target of a resource the caller may see (its NotFound otherwise),
+        for checks made beside the resource's own URLs (its tags)."""
+        return self._get_visible(ctx, resource, id_)[1]
+
     def show(self, ctx: Context, resource: Resource, id_: str,
              params: builtins.list[tuple[str, str]]) -> Item:
         fields = [v for k, v in params if k == "fields" and v]

@@ -62,6 +62,9 @@ _EXTENSIONS = [
      "2012-07-29T10:00:00-00:00"),
     ("quota_details", "Quota details management support",
      "Expose functions for quotas usage statistics per project", "2017-02-10T10:00:00-00:00"),
+    ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, "
+     "network, port", "Enables to set tag on resources with standard attribute.",
+     "2017-01-01T00:00:00-00:00"),
     ("service-type", "Neutron Service Type Management",
      "API for retrieving service providers for Neutron advanced services",
      "2013-01-20T00:00:00-00:00"),

@@ -2,7 +2,7 @@
 
 What each attribute accepts (UUIDs, enums, integer ranges, lengths, item shapes) is read off
 its validator, so the document refuses what the server refuses. Left out on purpose: the
-identity API (Keystone's, documented there), quotas and port bindings (not yet described
+identity API (Keystone's, documented there), quotas, port bindings and tags (not yet described
 in the tables), and /metrics and /healthcheck (operations, not Neutron's API).
 """
 

@@ -93,6 +93,18 @@ _RESOURCE_RULES = {
     "update_port:binding:profile": ADMIN,
     "update_port:binding:vnic_type": "rule:admin_or_owner",
     "delete_port": "rule:context_is_advsvc or rule:admin_owner_or_network_owner",
+    # tags (standard-attr-tag): Neutron's `<action>_<collection>_tags`, checked on the
+    # resource's own target; reading as reading the resource, changing as updating it.
+    **{f"get_{plural}_tags": rule for plural, rule in (
+        ("networks", "rule:admin_or_owner or rule:shared or rule:external or "
+                     "rule:context_is_advsvc"),
+        ("subnets", "rule:admin_or_owner or rule:shared"),
+        ("ports", "rule:context_is_advsvc or rule:admin_owner_or_network_owner"))},
+    **{f"{action}_{plural}_tags": rule
+       for action in ("create", "update", "delete")
+       for plural, rule in (("networks", "rule:admin_or_owner"),
+                            ("subnets", "rule:admin_or_network_owner"),
+                            ("ports", "rule:admin_or_owner or rule:context_is_advsvc"))},
     # port bindings (binding-extended)
     "get_port_binding": ADMIN,
     "create_port_binding": ADMIN,

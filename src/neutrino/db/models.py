@@ -18,11 +18,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ID = String(36)
 NAME = String(255)
 PROJECT = String(255)
+# A tag compares exactly on every backend: MariaDB's default collations would make "Red",
+# "red" and "red " one tag (in the unique constraint and in filters), so its column is
+# binary without padding there.
+TAG = String(255).with_variant(mysql.VARCHAR(255, collation="utf8mb4_nopad_bin"),
+                               "mysql", "mariadb")
 
 
 class Base(DeclarativeBase):
@@ -63,6 +69,8 @@ class Network(StandardAttrs, Base):
     subnets: Mapped[list[Subnet]] = relationship(
         back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
         lazy="selectin", order_by="Subnet.id")
+    tags: Mapped[list[Tag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
 
 
 class NetworkSegment(Base):
@@ -105,6 +113,8 @@ class Subnet(StandardAttrs, Base):
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
         order_by="DNSNameServer.order")
     host_routes: Mapped[list[SubnetRoute]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    tags: Mapped[list[Tag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
 
 
@@ -166,9 +176,34 @@ class Port(StandardAttrs, Base):
         order_by="IPAllocation.ip_address")
     extra_dhcp_opts: Mapped[list[ExtraDhcpOpt]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    tags: Mapped[list[Tag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
     # Not shown in a port's dict: loaded only when asked for, never with every port read.
     provisioning_blocks: Mapped[list[ProvisioningBlock]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="select")
+
+
+class Tag(Base):
+    """A tag of one network, subnet or port (standard-attr-tag): exactly one of the three
+    ids is set. The row goes with its resource (ON DELETE CASCADE); the unique constraints
+    keep a tag once per resource and are the indexes the tag filters' subqueries use."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        UniqueConstraint("network_id", "tag", name="uniq_tags0network_id0tag"),
+        UniqueConstraint("subnet_id", "tag", name="uniq_tags0subnet_id0tag"),
+        UniqueConstraint("port_id", "tag", name="uniq_tags0port_id0tag"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    network_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("networks.id", ondelete="CASCADE"))
+    subnet_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("subnets.id", ondelete="CASCADE"))
+    port_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(TAG, nullable=False)
 
 
 class PortBinding(Base):

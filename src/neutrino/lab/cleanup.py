@@ -12,7 +12,7 @@ import os
 import shutil
 import signal
 
-from neutrino.lab import state
+from neutrino.lab import state, vlans
 from neutrino.lab.naming import LabNames
 from neutrino.lab.system import (
     Cgroup,
@@ -96,9 +96,10 @@ def kill_recorded(names: LabNames) -> None:
     st = state.load(names.state_file)
     if st is None:
         return
-    pids = [st.server_pid, st.aio_pid, st.forwarder_pid]
+    pids = [st.server_pid, st.aio_pid, st.forwarder_pid, st.vlan_follower_pid]
     pids += [p for h in st.hosts.values() for p in h.agents.values()]
-    marks = (names.state_dir + "/", f"/run/netns/{names.mgmt_netns} ")
+    marks = (names.state_dir + "/", f"/run/netns/{names.mgmt_netns} ",
+             " ".join([vlans.MODULE, *vlans.follower_args(names)]))
     for pid in pids:
         if pid and pid != os.getpid() and any(m in cmdline(pid) for m in marks):
             try:

@@ -5,6 +5,7 @@ Each step is one idempotent-enough command list; `down` removes everything by na
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 from neutrino.lab import config
@@ -166,7 +167,17 @@ def switch_links(names: LabNames) -> set[str]:
             for line in out.splitlines() if ":" in line}
 
 
+def switch_vlans(names: LabNames) -> set[int]:
+    """The VLANs that have a segment bridge `v<vlan>` in the switch."""
+    return {int(name[1:]) for name in switch_links(names)
+            if name.startswith("v") and name[1:].isdigit()}
+
+
 def ensure_vlan_segments(names: LabNames, vlans: set[int], hosts: dict[str, int]) -> None:
-    present = switch_links(names)
-    for vlan in sorted(vlans):
-        run_all(vlan_segment_commands(names, vlan, hosts, present))
+    # The VLAN follower (lab/vlans.py) and `lab vm boot` both add segments: one at a time,
+    # so neither trips over a link the other has just made.
+    with open(os.path.join(names.run_dir, "vlans.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        present = switch_links(names)
+        for vlan in sorted(vlans):
+            run_all(vlan_segment_commands(names, vlan, hosts, present))

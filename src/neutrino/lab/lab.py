@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from neutrino.lab import cleanup, config, fabric, state
+from neutrino.lab import cleanup, config, fabric, state, vlans
 from neutrino.lab.naming import (
     CONTROLLER_ADDRESS,
     CONTROLNODE,
@@ -209,6 +209,15 @@ class Lab:
                                leaf="aio").pid
             self.save(st)
             self._wait_api(st)
+        if st.emulated_vlans:
+            self._start_vlan_follower(st)
+        self.save(st)
+
+    def _start_vlan_follower(self, st: LabState) -> None:
+        """Segments for every VLAN network, whoever creates it (see lab/vlans.py)."""
+        st.vlan_follower_pid = start(
+            [sys.executable, "-m", vlans.MODULE, *vlans.follower_args(self.names)],
+            log_path=self.names.log_file("vlans"), cgroup=self.cgroup, leaf="vlans").pid
         self.save(st)
 
     def _write_report_interval(self, report_interval: float) -> None:
@@ -293,8 +302,10 @@ class Lab:
         rec = HostRecord(host, index, pid, mnt_inode=_mnt_inode(pid))
         st.hosts[host] = rec
         self.save(st)
-        if st.emulated_vlans and st.vlans:
-            fabric.ensure_vlan_segments(self.names, set(st.vlans), {host: index})
+        if st.emulated_vlans:
+            # Those the VLAN follower made as well as those `vm boot` recorded.
+            wanted = set(st.vlans) | fabric.switch_vlans(self.names)
+            fabric.ensure_vlan_segments(self.names, wanted, {host: index})
         if st.transport == "rabbit":
             for agent in AGENTS:
                 self._start_agent(st, host, agent)

@@ -38,6 +38,7 @@ class LabState:
     hosts: dict[str, HostRecord] = field(default_factory=dict)
     vms: dict[str, VmRecord] = field(default_factory=dict)
     forwarder_pid: int | None = None
+    vlan_follower_pid: int | None = None
     server_pid: int | None = None
     aio_pid: int | None = None
     rabbit: bool = False

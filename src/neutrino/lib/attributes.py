@@ -138,6 +138,19 @@ def _standard() -> tuple[Attribute, ...]:
     )
 
 
+# standard-attr-tag: the sorted tags shown on each resource, changed only through its
+# /tags URLs; the filters take comma-separated tags: `tags` (has all of them), `tags-any`
+# (has one), `not-tags` (lacks one of them), `not-tags-any` (has none).
+TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+
+def _tags() -> tuple[Attribute, ...]:
+    return (
+        Attribute("tags", ARRAY, v.tags, filter=True, description="Tags (sorted)"),
+        *(Attribute(name, STRING, filter=True, visible=False) for name in TAG_FILTERS[1:]),
+    )
+
+
 NETWORK = Resource("network", "networks", (
     _id(), _name(),
     _ro("subnets", ARRAY),
@@ -159,6 +172,7 @@ NETWORK = Resource("network", "networks", (
     _ro("availability_zones", ARRAY),
     _text("dns_domain", 255, "", make=v.dns_domain_name),
     *_standard(),
+    *_tags(),
 ), lambda id_: exc.NetworkNotFound(net_id=id_), description="Layer 2 network")
 
 _IPV6_MODES = ["dhcpv6-stateful", "dhcpv6-stateless", "slaac"]
@@ -183,6 +197,7 @@ SUBNET = Resource("subnet", "subnets", (
     # Not shown; filters subnets by their network's `shared`.
     _bool_attr("shared", post=False, put=False, visible=False),
     *_standard(),
+    *_tags(),
 ), lambda id_: exc.SubnetNotFound(subnet_id=id_), description="Layer 3 subnet")
 
 VNIC_TYPES = ["normal", "direct", "macvtap", "baremetal", "direct-physical",
@@ -214,6 +229,7 @@ PORT = Resource("port", "ports", (
     _text("dns_name", 255, "", make=v.dns_host_name),
     _ro("dns_assignment", ARRAY),
     *_standard(),
+    *_tags(),
 ), lambda id_: exc.PortNotFound(port_id=id_), description="Network port")
 
 AGENT = Resource("agent", "agents", (
@@ -249,6 +265,9 @@ QUOTA = Resource("quota", "quotas", tuple(
     for name in ("network", "subnet", "port")
 ), lambda id_: exc.TenantQuotaNotFound(tenant_id=id_), owned=False,
     description="Per-project quota")
+
+# The resources that carry tags, by the collection name their /tags URLs start with.
+TAGGABLE: dict[str, Resource] = {r.plural: r for r in (NETWORK, SUBNET, PORT)}
 
 RESOURCES: dict[str, Resource] = {r.plural: r for r in (NETWORK, SUBNET, PORT, AGENT,
                                                         AVAILABILITY_ZONE)}

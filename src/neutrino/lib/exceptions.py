@@ -64,6 +64,14 @@ class NetworkNotFound(NotFound):
     message = "Network %(net_id)s could not be found."
 
 
+class TagNotFound(NotFound):
+    message = "Tag %(tag)s could not be found."
+
+
+class TagResourceNotFound(NotFound):
+    message = "Resource %(resource)s %(resource_id)s could not be found."
+
+
 class SubnetNotFound(NotFound):
     message = "Subnet %(subnet_id)s could not be found."
 

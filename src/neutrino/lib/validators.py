@@ -342,6 +342,28 @@ def name_list(max_len: int = 255) -> Validator:
     return check
 
 
+# standard-attr-tag: Neutron's limit per tag; a resource may carry any number of them.
+MAX_TAG_LEN = 255
+
+
+def tag(value: Any) -> str:
+    """One tag, as Neutron takes it: any string up to 255 characters (commas included,
+    though a filter cannot name such a tag). NUL is refused: no database stores it."""
+    text = _string(value, MAX_TAG_LEN)
+    if "\x00" in text:
+        raise Invalid(f"'{text!r}' contains a NUL character")
+    return text
+
+
+def tags(value: Any) -> list[str]:
+    """A list of unique tags (Neutron's list_of_unique_strings of 255)."""
+    found = [tag(v) for v in _list(value)]
+    duplicates = sorted({t for t in found if found.count(t) > 1})
+    if duplicates:
+        raise Invalid(f"Duplicate items in the list: '{', '.join(duplicates)}'")
+    return found
+
+
 def _dns_name(max_len: int, error: str) -> Validator:
     """A name of DNS labels, with an optional trailing dot; `error` formats the refusal."""
     def check(value: Any) -> str:

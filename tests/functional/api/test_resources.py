@@ -6,7 +6,7 @@ NET_KEYS = {"id", "name", "subnets", "admin_state_up", "status", "tenant_id", "p
             "shared", "mtu", "provider:network_type", "provider:physical_network",
             "provider:segmentation_id", "router:external", "availability_zone_hints",
             "availability_zones", "dns_domain", "description", "created_at", "updated_at",
-            "revision_number"}
+            "revision_number", "tags"}
 
 
 def error(response):

@@ -148,3 +148,46 @@ def test_strings_with_a_lone_surrogate_are_refused_in_plain_words() -> None:
         with pytest.raises(v.Invalid, match="lone surrogate") as caught:
             check("x\ud800y")
         str(caught.value).encode("utf-8")  # the message itself is printable
+
+
+# --- standard-attr-tag ----------------------------------------------------------------
+
+def test_tag_takes_any_string_up_to_255_characters():
+    for tag in ("red", "", "a,b", "with space ", "ünï", "x" * 255):
+        assert v.tag(tag) == tag
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("x" * 256, f"'{'x' * 256}' exceeds maximum length of 255"),
+    (5, "'5' is not a valid string"),
+    (None, "'None' is not a valid string"),
+    ("a\x00b", "''a\\x00b'' contains a NUL character"),
+    ("\ud800", "'\\ud800' contains a lone surrogate, which is not a valid character"),
+])
+def test_tag_refuses(value, reason):
+    with pytest.raises(v.Invalid) as err:
+        v.tag(value)
+    assert str(err.value) == reason
+
+
+def test_tags_is_a_list_of_unique_tags_in_the_order_given():
+    assert v.tags([]) == []
+    assert v.tags(["b", "a", "A"]) == ["b", "a", "A"]
+    with pytest.raises(v.Invalid, match="^Duplicate items in the list: 'a, b'$"):
+        v.tags(["a", "b", "a", "c", "b"])
+    with pytest.raises(v.Invalid, match="is not a list"):
+        v.tags("a")
+    with pytest.raises(v.Invalid, match="exceeds maximum length of 255"):
+        v.tags(["ok", "y" * 256])
+
+
+def test_tags_attribute_and_its_filters_are_described_on_each_taggable_resource():
+    from neutrino.lib.attributes import TAG_FILTERS, TAGGABLE
+    assert sorted(TAGGABLE) == ["networks", "ports", "subnets"]
+    for resource in TAGGABLE.values():
+        tags = resource.get("tags")
+        assert tags is not None and tags.visible and tags.filter
+        assert not tags.allow_post and not tags.allow_put and not tags.sortable
+        for name in TAG_FILTERS[1:]:
+            attr = resource.get(name)
+            assert attr is not None and attr.filter and not attr.visible

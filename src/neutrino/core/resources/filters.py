@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from neutrino.core.context import Context
@@ -79,6 +79,33 @@ def _standard(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
             "revision_number": model.revision_number}
 
 
+def _split_tags(values: Iterable[Any]) -> list[str]:
+    """Tag filter values are comma-separated; several occurrences of a key add up."""
+    return [t for value in values for t in str(value).split(",")]
+
+
+def tag_filters(owner: InstrumentedAttribute[Any], tag_owner: InstrumentedAttribute[Any],
+                filters: Filters) -> list[ColumnElement[bool]]:
+    """standard-attr-tag's filters as EXISTS subqueries on the tags table: `tags` (every
+    tag given), `tags-any` (one of them), `not-tags` (not every one), `not-tags-any`
+    (none). `owner` is the resource's id column, `tag_owner` the tags' column naming it."""
+    tag = models.Tag
+
+    def has(names: list[str]) -> ColumnElement[bool]:
+        return exists().where(tag_owner == owner, tag.tag.in_(names))
+
+    def has_all(names: list[str]) -> ColumnElement[bool]:
+        return and_(*(has([name]) for name in sorted(set(names))))
+
+    clauses = []
+    for key, combine in (("tags", has_all), ("tags-any", has),
+                         ("not-tags", lambda n: not_(has_all(n))),
+                         ("not-tags-any", lambda n: not_(has(n)))):
+        if filters.get(key):
+            clauses.append(combine(_split_tags(filters[key])))
+    return clauses
+
+
 def network_filters(filters: Filters) -> list[ColumnElement[bool]]:
     net, seg = models.Network, models.NetworkSegment
     columns = _standard(net) | {
@@ -86,6 +113,7 @@ def network_filters(filters: Filters) -> list[ColumnElement[bool]]:
         "router:external": net.external, "mtu": net.mtu, "dns_domain": net.dns_domain,
     }
     clauses = _columns(columns, filters)
+    clauses += tag_filters(net.id, models.Tag.network_id, filters)
     provider = {"provider:network_type": seg.network_type,
                 "provider:physical_network": seg.physical_network}
     for key, column in provider.items():
@@ -113,6 +141,7 @@ def subnet_filters(filters: Filters) -> list[ColumnElement[bool]]:
         "ipv6_ra_mode": sub.ipv6_ra_mode, "ipv6_address_mode": sub.ipv6_address_mode,
     }
     clauses = _columns(columns, filters)
+    clauses += tag_filters(sub.id, models.Tag.subnet_id, filters)
     if filters.get("shared"):
         shared = select(models.Network.id).where(_in(models.Network.shared, filters["shared"]))
         clauses.append(sub.network_id.in_(shared))
@@ -157,6 +186,7 @@ def port_filters(filters: Filters) -> list[ColumnElement[bool]]:
         "dns_name": port.dns_name,
     }
     clauses = _columns(columns, filters)
+    clauses += tag_filters(port.id, models.Tag.port_id, filters)
     if filters.get("mac_address"):
         clauses.append(_in(port.mac_address,
                            [m.lower() if isinstance(m, str) else m

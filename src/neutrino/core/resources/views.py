@@ -41,6 +41,10 @@ def _standard(row: models.StandardAttrs) -> dict[str, Any]:
     }
 
 
+def tags(row: models.Network | models.Subnet | models.Port) -> list[str]:
+    return sorted(t.tag for t in row.tags)
+
+
 def provider_attributes(segments: Sequence[models.NetworkSegment]) -> dict[str, Any]:
     segment = segments[0] if segments else None
     if segment is None:
@@ -103,6 +107,7 @@ def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) ->
     if len(net.segments) > 1:
         result["segments"] = segment_list(net.segments)
     result.update(_standard(net))
+    result["tags"] = tags(net)
     return result
 
 
@@ -134,6 +139,7 @@ def subnet_dict(subnet: models.Subnet) -> dict[str, Any]:
         "subnetpool_id": None,
     }
     result.update(_standard(subnet))
+    result["tags"] = tags(subnet)
     return result
 
 
@@ -192,4 +198,5 @@ def port_dict(port: models.Port) -> dict[str, Any]:
                                             key=lambda o: (o.ip_version, o.opt_name))],
     }
     result.update(_standard(port))
+    result["tags"] = tags(port)
     return result

@@ -31,6 +31,7 @@ from neutrino.core.services.networks import NetworkService
 from neutrino.core.services.ports import PortService
 from neutrino.core.services.quotas import QuotaService
 from neutrino.core.services.subnets import SubnetService
+from neutrino.core.services.tags import TagService
 from neutrino.core.services.tokens import TokenRevocationService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
@@ -50,6 +51,7 @@ class Services:
     l2_plugin: L2PluginService
     quotas: QuotaService
     token_revocations: TokenRevocationService
+    tags: TagService
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
@@ -78,4 +80,5 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         l2_plugin=L2PluginService(env),
         quotas=QuotaService(env),
         token_revocations=TokenRevocationService(env),
+        tags=TagService(env),
     )
