@@ -18,6 +18,7 @@ through `token_secret` or a shared state_path, the token key).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -337,13 +338,30 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
         transport.cleanup()
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker outlives no server: when the parent process dies, even by SIGKILL (a
+    supervisor's or an operator's kill -9), the kernel sends the worker SIGTERM. Without
+    this, orphaned workers would keep serving the API port with nobody to stop them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        LOG.warning("API worker %d cannot follow its parent's death (errno %d)", os.getpid(),
+                    ctypes.get_errno())
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+
+
 def fork_workers(conf: cfg.ConfigOpts, count: int, sock: socket.socket) -> list[int]:
     pids = []
+    parent = os.getpid()
     for _ in range(count):
         pid = os.fork()
         if pid == 0:  # the child never returns into the parent's code
             code = 1
             try:
+                die_with_parent(parent)
                 code = run_worker(conf, sock)
             finally:
                 os._exit(code)

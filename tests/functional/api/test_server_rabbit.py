@@ -114,6 +114,35 @@ def test_api_workers_share_the_port(tmp_path):
                 Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
+def test_api_workers_die_with_a_killed_server(tmp_path):
+    """kill -9 of the server (a supervisor's, an operator's, the lab's): its API workers
+    must not live on as orphans holding the port."""
+    with RabbitVhost() as vhost, NeutrinoServer(
+            tmp_path, transport_url=vhost.url,
+            options={"DEFAULT": {"api_workers": 2}}) as server:
+        parent = server.process.pid
+        deadline = time.monotonic() + 30
+        while len(_children(parent)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(parent)
+        assert len(workers) == 2
+        server.process.kill()
+        server.process.wait(timeout=30)
+
+        def gone(pid: int) -> bool:
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+            except OSError:
+                return True
+        deadline = time.monotonic() + 30
+        while not all(gone(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        orphans = [pid for pid in workers if not gone(pid)]
+        for pid in orphans:  # nothing left behind, pass or fail
+            os.kill(pid, signal.SIGKILL)
+        assert orphans == []
+
+
 def test_api_workers_ignored_on_the_in_process_transport(tmp_path):
     with NeutrinoServer(tmp_path, options={"DEFAULT": {"api_workers": 2}}) as server:
         assert _children(server.process.pid) == []
