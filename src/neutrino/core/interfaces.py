@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from neutrino.lib.payloads import Payload
+from neutrino.lib.payloads import FanoutPayload, Payload
 
 
 class DhcpAgentNotifier(Protocol):
-    """Tells one host's DHCP agent about a change. Called by core after the commit."""
+    """Tells agents about a change, called by core after the commit: `cast` one host's
+    DHCP agent, `fanout` every agent listening on `topic` (the Linux bridge agents'
+    security group and port updates; the payload's keys are the method's arguments)."""
 
     def cast(self, host: str, method: str, payload: Payload) -> None: ...
+
+    def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None: ...
 
 
 class Clock(Protocol):
@@ -29,12 +33,20 @@ class NullNotifier:
     def cast(self, host: str, method: str, payload: Payload) -> None:
         return None
 
+    def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None:
+        return None
+
 
 class RecordingNotifier:
-    """For tests: keeps every cast as (host, method, payload)."""
+    """For tests: keeps every cast as (host, method, payload), every fanout as (topic,
+    method, payload)."""
 
     def __init__(self) -> None:
         self.casts: list[tuple[str, str, Payload]] = []
+        self.fanouts: list[tuple[str, str, FanoutPayload]] = []
 
     def cast(self, host: str, method: str, payload: Payload) -> None:
         self.casts.append((host, method, payload))
+
+    def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None:
+        self.fanouts.append((topic, method, payload))

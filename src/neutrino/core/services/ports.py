@@ -85,6 +85,7 @@ class PortService:
         for port in created:
             outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
                             payloads.port_event(port))
+            outbox.port_security(None, port)
         outbox.send(env.notifier)
         return created
 
@@ -110,7 +111,7 @@ class PortService:
         check and the change it allows cannot be split by another writer."""
         env = self.env
 
-        def work(session: Session) -> tuple[Body, list[str]]:
+        def work(session: Session) -> tuple[Body, Body, list[str]]:
             row = ports.get(session, ctx, id, for_update=True)
             if guard is not None:
                 guard(session, row)
@@ -122,13 +123,13 @@ class PortService:
             nova.record_update(session, before, after, env.now())
             hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
                 if port_changed_for_dhcp(before, after) else []
-            return after, hosts
+            return before, after, hosts
 
-        port, hosts = env.tx.run(work)
-        if hosts:
-            outbox = Outbox()
-            outbox.to_hosts(hosts, const.PORT_UPDATE_END, payloads.port_event(port))
-            outbox.send(env.notifier)
+        before, port, hosts = env.tx.run(work)
+        outbox = Outbox()
+        outbox.to_hosts(hosts, const.PORT_UPDATE_END, payloads.port_event(port))
+        outbox.port_security(before, port)
+        outbox.send(env.notifier)
         return port
 
     def delete(self, ctx: Context, id: str) -> None:
@@ -140,6 +141,7 @@ class PortService:
         port, hosts = self.env.tx.run(work)
         outbox = Outbox()
         outbox.to_hosts(hosts, const.PORT_DELETE_END, payloads.port_delete(port))
+        outbox.port_security(port, None)
         outbox.send(self.env.notifier)
 
     # --- bindings (binding-extended) ---------------------------------------------------
