@@ -119,7 +119,8 @@ def network_filters(filters: Filters) -> list[ColumnElement[bool]]:
                 "provider:physical_network": seg.physical_network}
     for key, column in provider.items():
         if filters.get(key):
-            clauses.append(exists().where(seg.network_id == net.id, in_values(column, filters[key])))
+            clauses.append(exists().where(seg.network_id == net.id,
+                                          in_values(column, filters[key])))
     seg_ids = filters.get("provider:segmentation_id")
     if seg_ids:
         # Only VLAN segments show their id; the others show None.
@@ -144,7 +145,8 @@ def subnet_filters(filters: Filters) -> list[ColumnElement[bool]]:
     clauses = _columns(columns, filters)
     clauses += tag_filters(sub.id, models.Tag.subnet_id, filters)
     if filters.get("shared"):
-        shared = select(models.Network.id).where(in_values(models.Network.shared, filters["shared"]))
+        shared = select(models.Network.id).where(
+            in_values(models.Network.shared, filters["shared"]))
         clauses.append(sub.network_id.in_(shared))
     pools = filters.get("subnetpool_id")
     if pools and None not in pools:

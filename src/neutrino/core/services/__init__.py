@@ -42,8 +42,8 @@ from neutrino.core.services.tokens import TokenRevocationService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
 
-__all__ = ["Body", "Collection", "Creatable", "Filters", "Page", "PageRequest", "ResourceService", "Services",
-           "build_services"]
+__all__ = ["Body", "Collection", "Creatable", "Filters", "Page", "PageRequest",
+           "ResourceService", "Services", "build_services"]
 
 
 @dataclass(frozen=True)
