@@ -1,6 +1,7 @@
 """What travels between the server and the agents: the casts' payloads, the network info
 the DHCP agents fetch and the security group info the Linux bridge agents fetch. Shapes as
-Neutron's (see docs/SECGROUPS contract in README), defined once for both sides."""
+Neutron's (the security group ones: README, "Security groups"), defined once for both
+sides."""
 
 from __future__ import annotations
 

@@ -354,3 +354,15 @@ def test_quotas_count_groups_and_rules(api: Any) -> None:
 def test_extensions_are_listed(api: Any) -> None:
     aliases = {e["alias"] for e in api.call("GET", "/v2.0/extensions").json()["extensions"]}
     assert {"security-group", "port-security", "allowed-address-pairs"} <= aliases
+
+
+def test_listing_makes_default_groups_only_for_real_projects_the_caller_may_name(api: Any
+                                                                                ) -> None:
+    # An admin naming a project gives it its default group (as Neutron); a member naming
+    # another project does not, and no filter value becomes a project that cannot exist.
+    assert [g["name"] for g in groups(api, "admin", project_id="p-new")] == ["default"]
+    assert groups(api, "demo", project_id="p-other") == []
+    assert groups(api, "admin", project_id="bad\x1eproject") == []
+    projects = {g["project_id"] for g in groups(api, "admin")}
+    assert "p-new" in projects and "p-other" not in projects
+    assert not any("\x1e" in p for p in projects)

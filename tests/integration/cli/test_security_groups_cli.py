@@ -75,6 +75,14 @@ def test_openstack_security_group_commands(openstack, api):
 
     in_use = openstack("security", "group", "delete", "web", ok=False)
     assert in_use.code != 0 and "in use" in in_use.err
+    openstack("port", "unset", "--allowed-address", "ip-address=10.66.0.200", "sgport")
+    refused = openstack("port", "set", "--disable-port-security", "sgport", ok=False)
+    assert refused.code != 0 and "Port has security group associated" in refused.err
+    openstack("port", "set", "--no-allowed-address", "sgport")
+    openstack("port", "set", "--no-security-group", "--disable-port-security", "sgport")
+    shown_port = api.get(f"/ports/{port['id']}")["port"]
+    assert shown_port["port_security_enabled"] is False
+    assert shown_port["security_groups"] == [] and shown_port["allowed_address_pairs"] == []
     openstack("port", "delete", "sgport")
     openstack("security", "group", "delete", "web")
     status, _ = api.call("GET", f"/security-groups/{group['id']}")

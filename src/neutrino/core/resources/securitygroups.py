@@ -22,6 +22,7 @@ from neutrino.db.engine import RetryRequest
 from neutrino.lib import attributes
 from neutrino.lib import constants as c
 from neutrino.lib import exceptions as exc
+from neutrino.lib import validators
 
 Body = dict[str, Any]
 GROUP_LIMITS = attributes.SECURITY_GROUP.limits
@@ -133,9 +134,15 @@ def ensure_default(session: Session, project_id: str, clock: Clock) -> str:
 
 def ensure_default_for(session: Session, ctx: Context, filters: flt.Filters | None,
                        clock: Clock) -> None:
-    """A listing by a project (or naming one) gives it its default group, as Neutron's."""
+    """A listing by a project gives it its default group, as Neutron's; so does an
+    admin's naming a project in a filter (a member's names only its own: no project
+    makes groups for another), if it is a name a project could have."""
     wanted = (filters or {}).get("project_id") or (filters or {}).get("tenant_id")
-    project = str(wanted[0]) if wanted else ctx.project_id
+    project = str(wanted[0]) if wanted and ctx.is_admin else ctx.project_id
+    try:
+        project = validators.safe_string(255)(project) if project else None
+    except validators.Invalid:
+        return
     if project:
         ensure_default(session, project, clock)
 
