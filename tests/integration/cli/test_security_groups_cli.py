@@ -75,7 +75,10 @@ def test_openstack_security_group_commands(openstack, api):
 
     in_use = openstack("security", "group", "delete", "web", ok=False)
     assert in_use.code != 0 and "in use" in in_use.err
-    openstack("port", "unset", "--allowed-address", "ip-address=10.66.0.200", "sgport")
+    # OSC removes a pair only when both its fields match (as with Neutron's pairs).
+    openstack("port", "unset", "--allowed-address",
+              f"ip-address=10.66.0.200,mac-address={shown_port['mac_address']}", "sgport")
+    assert len(api.get(f"/ports/{port['id']}")["port"]["allowed_address_pairs"]) == 1
     refused = openstack("port", "set", "--disable-port-security", "sgport", ok=False)
     assert refused.code != 0 and "Port has security group associated" in refused.err
     openstack("port", "set", "--no-allowed-address", "sgport")
