@@ -148,3 +148,21 @@ def test_ipv6_icmp_and_other_protocols_reach_agents_by_their_wire_names(sqlite_d
     wire = sorted((r["ethertype"], r["protocol"]) for r in info["security_groups"][group["id"]]
                   if r["direction"] == "ingress")
     assert wire == [("IPv4", "47"), ("IPv4", "icmp"), ("IPv4", "udp"), ("IPv6", "icmpv6")]
+
+
+def test_a_dhcp_port_coming_or_going_tells_the_groups_of_the_networks_ports(sqlite_database):
+    world = World(sqlite_database)
+    net = world.network()
+    vm = world.port(net["id"])
+    group = vm["security_groups"]
+    world.notifier.fanouts.clear()
+    dhcp_port = world.port(net["id"], device_owner=c.DEVICE_OWNER_DHCP)
+    assert (c.TOPIC_SECURITY_GROUP_UPDATE, c.SECURITY_GROUPS_MEMBER_UPDATED,
+            {"security_groups": group}) in world.notifier.fanouts
+    world.notifier.fanouts.clear()
+    world.core.ports.update(world.admin, dhcp_port["id"], {"name": "renamed"})
+    assert world.notifier.fanouts == []  # its addresses did not change
+    world.core.ports.delete(world.admin, dhcp_port["id"])
+    assert world.notifier.fanouts == [(c.TOPIC_SECURITY_GROUP_UPDATE,
+                                       c.SECURITY_GROUPS_MEMBER_UPDATED,
+                                       {"security_groups": group})]

@@ -8,7 +8,8 @@ server addresses; a fixed number of queries whatever the number of devices.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -84,6 +85,26 @@ def _member_ips(session: Session, group_ids: list[str]) -> dict[str, dict[str, l
                 out[group_id][f"IPv{version}"].add(ip)
     return {g: {v: sorted(ips) for v, ips in by_version.items()}
             for g, by_version in out.items()}
+
+
+def dhcp_servers_changed(session: Session, before: Mapping[str, Any] | None,
+                         after: Mapping[str, Any] | None) -> list[str]:
+    """When a DHCP port came, went or changed its addresses, the only sources of DHCP
+    replies the network's ports accept changed: the groups of those ports, whose members
+    the agents then fetch again (as for a membership change)."""
+    was = before is not None and before.get("device_owner") == c.DEVICE_OWNER_DHCP
+    is_ = after is not None and after.get("device_owner") == c.DEVICE_OWNER_DHCP
+    port = after or before
+    if port is None or not (was or is_):
+        return []
+    if before is not None and after is not None and was and is_ and \
+            before.get("fixed_ips") == after.get("fixed_ips"):
+        return []
+    binding = models.SecurityGroupPortBinding
+    return sorted(set(session.scalars(
+        select(binding.security_group_id).join(models.Port,
+                                               models.Port.id == binding.port_id)
+        .where(models.Port.network_id == port["network_id"]))))
 
 
 def _rule_info(rule: models.SecurityGroupRule) -> RuleInfo:

@@ -19,10 +19,9 @@ from neutrino.core.resources import filters as flt
 from neutrino.core.resources.views import timestamp
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest
-from neutrino.lib import attributes
+from neutrino.lib import attributes, validators
 from neutrino.lib import constants as c
 from neutrino.lib import exceptions as exc
-from neutrino.lib import validators
 
 Body = dict[str, Any]
 GROUP_LIMITS = attributes.SECURITY_GROUP.limits

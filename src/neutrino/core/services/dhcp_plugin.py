@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.core import metrics
 from neutrino.core.agents import dhcp, provisioning
+from neutrino.core.agents import securitygroups as secgroup_view
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
@@ -105,16 +106,20 @@ class DhcpPluginService:
                 rebind(session, row)
             return views.port_dict(row), const.PORT_UPDATE_END
 
-        def claim_and_hosts(session: Session) -> tuple[Body, str | None, list[str]]:
+        def claim_and_hosts(session: Session
+                            ) -> tuple[Body, str | None, list[str], list[str]]:
             port_dict, cast = claim(session)
             hosts = hosting_hosts(session, [network_id])[network_id] if cast else []
-            return port_dict, cast, hosts
+            groups = secgroup_view.dhcp_servers_changed(session, None, port_dict) \
+                if cast == const.PORT_CREATE_END else []
+            return port_dict, cast, hosts, groups
 
-        port_dict, cast, hosts = env.tx.run(
+        port_dict, cast, hosts, groups = env.tx.run(
             claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
         if cast is not None:
             outbox = Outbox()
             outbox.to_hosts(hosts, cast, payloads.port_event(port_dict))
+            outbox.members_changed(groups)
             outbox.send(env.notifier)
         return port_dict
 

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents import nova, provisioning
+from neutrino.core.agents import securitygroups as secgroup_view
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
     Outbox,
@@ -50,8 +51,8 @@ class PortService:
         env = self.env
         now = env.now()
 
-        def work(session: Session
-                 ) -> tuple[list[Body], list[tuple[str, str]], dict[str, list[str]]]:
+        def work(session: Session) -> tuple[list[Body], list[tuple[str, str]],
+                                            dict[str, list[str]], list[str]]:
             # Only creates through here are limited: the DHCP ports agents make over RPC
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
@@ -74,10 +75,12 @@ class PortService:
                 session.execute(insert(ProvisioningBlock), rows)
             # Who to tell, read in the same transaction rather than in one of its own.
             hosts = hosting_hosts(session, network_ids)
-            return [views.port_dict(p) for p in created], new_hosts, hosts
+            shown = [views.port_dict(p) for p in created]
+            return shown, new_hosts, hosts, [
+                g for p in shown for g in secgroup_view.dhcp_servers_changed(session, None, p)]
 
         net_id = bodies[0].get("network_id") if bodies else None
-        created, new_hosts, hosts = env.tx.run(
+        created, new_hosts, hosts, dhcp_groups = env.tx.run(
             work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
         outbox = Outbox()
         for host, network_id in new_hosts:
@@ -86,6 +89,7 @@ class PortService:
             outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
                             payloads.port_event(port))
             outbox.port_security(None, port)
+        outbox.members_changed(dhcp_groups)
         outbox.send(env.notifier)
         return created
 
@@ -111,7 +115,7 @@ class PortService:
         check and the change it allows cannot be split by another writer."""
         env = self.env
 
-        def work(session: Session) -> tuple[Body, Body, list[str]]:
+        def work(session: Session) -> tuple[Body, Body, list[str], list[str]]:
             row = ports.get(session, ctx, id, for_update=True)
             if guard is not None:
                 guard(session, row)
@@ -123,25 +127,29 @@ class PortService:
             nova.record_update(session, before, after, env.now())
             hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
                 if port_changed_for_dhcp(before, after) else []
-            return before, after, hosts
+            return before, after, hosts, secgroup_view.dhcp_servers_changed(
+                session, before, after)
 
-        before, port, hosts = env.tx.run(work)
+        before, port, hosts, dhcp_groups = env.tx.run(work)
         outbox = Outbox()
         outbox.to_hosts(hosts, const.PORT_UPDATE_END, payloads.port_event(port))
         outbox.port_security(before, port)
+        outbox.members_changed(dhcp_groups)
         outbox.send(env.notifier)
         return port
 
     def delete(self, ctx: Context, id: str) -> None:
-        def work(session: Session) -> tuple[Body, list[str]]:
+        def work(session: Session) -> tuple[Body, list[str], list[str]]:
             shown = ports.delete(session, ctx, id)
             nova.record_delete(session, shown, self.env.now())
-            return shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]]
+            return (shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]],
+                    secgroup_view.dhcp_servers_changed(session, shown, None))
 
-        port, hosts = self.env.tx.run(work)
+        port, hosts, dhcp_groups = self.env.tx.run(work)
         outbox = Outbox()
         outbox.to_hosts(hosts, const.PORT_DELETE_END, payloads.port_delete(port))
         outbox.port_security(port, None)
+        outbox.members_changed(dhcp_groups)
         outbox.send(self.env.notifier)
 
     # --- bindings (binding-extended) ---------------------------------------------------
