@@ -239,7 +239,7 @@ def test_ports_get_the_default_group_or_the_groups_asked_for(api: Any,
     assert (c.TOPIC_SECURITY_GROUP_UPDATE, c.SECURITY_GROUPS_MEMBER_UPDATED,
             {"security_groups": [web["id"]]}) in notifier.fanouts
     assert notifier.fanouts[-1][:2] == (c.TOPIC_PORT_UPDATE, c.PORT_UPDATE)
-    assert notifier.fanouts[-1][2]["port"]["id"] == both["id"]  # type: ignore[typeddict-item]
+    assert notifier.fanouts[-1][2]["port"]["id"] == both["id"]
     assert api.call("DELETE", f"{SG_URL}/{web['id']}", "demo").status_code == 204
 
 
