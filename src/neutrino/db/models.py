@@ -174,6 +174,11 @@ class Port(StandardAttrs, Base):
     vif_details: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True,
                                                         nullable=False)
+    # The port's groups, sorted and comma-separated: what its dict shows, read with the row
+    # (a list of ports loads no membership rows). securitygroupportbindings holds the same
+    # membership for integrity and for the queries by group; both change together
+    # (core/resources/portsecurity.py).
+    security_group_ids: Mapped[str] = mapped_column(Text, default="", nullable=False)
 
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
@@ -181,8 +186,6 @@ class Port(StandardAttrs, Base):
     extra_dhcp_opts: Mapped[list[ExtraDhcpOpt]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
     tags: Mapped[list[Tag]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
-    security_group_bindings: Mapped[list[SecurityGroupPortBinding]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
     allowed_address_pairs: Mapped[list[AllowedAddressPair]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")

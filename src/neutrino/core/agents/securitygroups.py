@@ -122,8 +122,8 @@ def info_for_devices(session: Session, devices: Iterable[str]) -> SecurityGroupI
     groups: set[str] = set()
     for port_id, (device, port) in sorted(ports.items()):
         enabled = port.port_security_enabled
-        port_groups = sorted(b.security_group_id for b in port.security_group_bindings) \
-            if enabled else []
+        port_groups = port.security_group_ids.split(",") \
+            if enabled and port.security_group_ids else []
         groups.update(port_groups)
         described[port_id] = {
             "id": port.id, "device": device, "network_id": port.network_id,

@@ -426,9 +426,10 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     bind(session, port, body.get("binding:host_id"), settings, clock)
     if "id" in body and session.get(models.Port, port.id) is not None:
         raise exc.Conflict(f"Port {port.id} already exists.")
+    portsecurity.choose_groups(session, ctx, clock, port, body)
     _insert_port(session, port, body.get("mac_address"), settings)
     set_committed_value(port, "fixed_ips", [])
-    portsecurity.on_create(session, ctx, clock, port, body)
+    portsecurity.on_create(session, port, body)
     all_subnets = network_subnets(session, net.id)
     if requests is None:
         _default_ips(session, port, all_subnets)

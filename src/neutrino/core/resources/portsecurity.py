@@ -42,13 +42,17 @@ def _check(enabled: bool, groups: list[str], pairs: list[tuple[str, str]]) -> No
         raise exc.AddressPairAndPortSecurityRequired()
 
 
+def _groups(port: models.Port) -> list[str]:
+    return port.security_group_ids.split(",") if port.security_group_ids else []
+
+
 def _write(session: Session, port: models.Port, groups: list[str] | None,
-           pairs: list[tuple[str, str]] | None) -> None:
-    """Replace the port's groups and/or pairs (None: leave them) and show them on the row
-    without reading them back."""
+           pairs: list[tuple[str, str]] | None, current: list[str] | None = None) -> None:
+    """Replace the port's groups (from `current`, default the row's) and/or pairs (None:
+    leave them) and show them on the row without reading them back."""
     if groups is not None:
         binding = models.SecurityGroupPortBinding
-        current = [b.security_group_id for b in port.security_group_bindings]
+        current = _groups(port) if current is None else current
         gone = [g for g in current if g not in groups]
         if gone:
             session.execute(sql_delete(binding).where(binding.port_id == port.id,
@@ -57,9 +61,7 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
         if new:
             session.execute(insert(binding), [{"port_id": port.id, "security_group_id": g}
                                               for g in new])
-        set_committed_value(port, "security_group_bindings", [
-            models.SecurityGroupPortBinding(port_id=port.id, security_group_id=g)
-            for g in groups])
+        port.security_group_ids = ",".join(sorted(groups))
     if pairs is not None:
         pair = models.AllowedAddressPair
         session.execute(sql_delete(pair).where(pair.port_id == port.id))
@@ -71,21 +73,27 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
             for mac, ip in pairs])
 
 
-def on_create(session: Session, ctx: Context, clock: Clock, port: models.Port,
-              body: Mapping[str, Any]) -> None:
-    """After the port's insert: its groups (the project's default when none are given)
-    and pairs. `port.port_security_enabled` is already decided."""
+def choose_groups(session: Session, ctx: Context, clock: Clock, port: models.Port,
+                  body: Mapping[str, Any]) -> None:
+    """Before the port's insert: its groups (the project's default when none are given),
+    on the row it inserts. `port.port_security_enabled` is already decided."""
     requested = body.get("security_groups")
-    pairs = _pairs(port, body.get("allowed_address_pairs"))
-    _check(port.port_security_enabled, list(requested or []), pairs)
+    _check(port.port_security_enabled, list(requested or []),
+           list(body.get("allowed_address_pairs") or []))
     if requested is not None:
         groups = securitygroups.usable_groups(session, ctx, port.project_id, requested)
     elif port.port_security_enabled and not is_trusted(port.device_owner):
         groups = [securitygroups.ensure_default(session, port.project_id, clock)]
     else:
         groups = []
-    set_committed_value(port, "security_group_bindings", [])
-    _write(session, port, groups, pairs)
+    port.security_group_ids = ",".join(sorted(groups))
+
+
+def on_create(session: Session, port: models.Port, body: Mapping[str, Any]) -> None:
+    """After the port's insert (its MAC known): its memberships and pairs."""
+    set_committed_value(port, "allowed_address_pairs", [])
+    _write(session, port, _groups(port),
+           _pairs(port, body.get("allowed_address_pairs")), current=[])
 
 
 def on_update(session: Session, ctx: Context, port: models.Port,
@@ -95,7 +103,7 @@ def on_update(session: Session, ctx: Context, port: models.Port,
         return
     enabled = port.port_security_enabled if body.get("port_security_enabled") is None \
         else bool(body["port_security_enabled"])
-    current = [b.security_group_id for b in port.security_group_bindings]
+    current = _groups(port)
     groups = None
     if "security_groups" in body:
         groups = securitygroups.usable_groups(session, ctx, port.project_id,

@@ -198,7 +198,8 @@ def port_dict(port: models.Port) -> dict[str, Any]:
                             for o in sorted(port.extra_dhcp_opts,
                                             key=lambda o: (o.ip_version, o.opt_name))],
         "port_security_enabled": port.port_security_enabled,
-        "security_groups": sorted(b.security_group_id for b in port.security_group_bindings),
+        "security_groups": port.security_group_ids.split(",") if port.security_group_ids
+        else [],
         "allowed_address_pairs": [{"ip_address": p.ip_address, "mac_address": p.mac_address}
                                   for p in sorted(port.allowed_address_pairs,
                                                   key=lambda p: (p.ip_address, p.mac_address))],

@@ -26,6 +26,8 @@ def upgrade() -> None:
     for table in ("networks", "ports"):
         op.add_column(table, sa.Column("port_security_enabled", sa.Boolean, nullable=False,
                                        server_default=sa.true()))
+    op.add_column("ports", sa.Column("security_group_ids", sa.Text, nullable=False,
+                                     server_default=""))
     op.create_table(
         "securitygroups",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -78,6 +80,8 @@ def downgrade() -> None:
     for table in ("allowedaddresspairs", "securitygroupportbindings",
                   "defaultsecuritygroups", "securitygrouprules", "securitygroups"):
         op.drop_table(table)
+    with op.batch_alter_table("ports") as batch:
+        batch.drop_column("security_group_ids")
     for table in ("ports", "networks"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("port_security_enabled")
