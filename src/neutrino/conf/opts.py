@@ -197,6 +197,27 @@ dhcp_agent_opts: list[cfg.Opt] = [
     cfg.IntOpt("dnsmasq_lease_max", default=2 ** 24, help="Most leases per dnsmasq."),
 ]
 
+# Neutron's names: the first three from dhcp_agent.ini, the nova_* and the secret from
+# metadata_agent.ini; all in [DEFAULT], so either file can be passed to the DHCP agent.
+metadata_opts: list[cfg.Opt] = [
+    cfg.BoolOpt("enable_isolated_metadata", default=False,
+                help="Serve the metadata service (169.254.169.254:80) from the DHCP "
+                     "namespace of networks without a router, with a DHCP route to it."),
+    cfg.BoolOpt("force_metadata", default=False,
+                help="Serve the metadata service from every DHCP namespace, router or not."),
+    cfg.BoolOpt("enable_metadata_network", default=False,
+                help="Networks with a subnet in 169.254.0.0/16 are metadata access "
+                     "networks: the proxy serves them, and DHCP adds no route to it there."),
+    cfg.HostAddressOpt("nova_metadata_host", default="127.0.0.1",
+                       help="Host of Nova's metadata API."),
+    cfg.PortOpt("nova_metadata_port", default=8775, help="Port of Nova's metadata API."),
+    cfg.StrOpt("nova_metadata_protocol", default="http", choices=["http", "https"],
+               help="Protocol of Nova's metadata API."),
+    cfg.StrOpt("metadata_proxy_shared_secret", default="", secret=True,
+               help="Signs the instance id sent to Nova (X-Instance-ID-Signature); Nova's "
+                    "[neutron] metadata_proxy_shared_secret must be the same."),
+]
+
 identity_opts: list[cfg.Opt] = [
     cfg.MultiStrOpt("user",
                     default=["admin:adminpassword:admin:admin",
@@ -228,8 +249,8 @@ quota_opts: list[cfg.Opt] = [
 ]
 
 GROUPS: dict[str, list[cfg.Opt]] = {
-    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts
-    + nova_notify_opts,
+    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + metadata_opts
+    + host_namespace_opts + nova_notify_opts,
     "AGENT": agent_opts,
     "database": database_opts,
     "vlans": vlans_opts,

@@ -202,6 +202,23 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class MetadataSettings:
+    """The metadata proxy the DHCP agent runs in its namespaces."""
+
+    enable_isolated_metadata: bool = _default.enable_isolated_metadata
+    force_metadata: bool = _default.force_metadata
+    enable_metadata_network: bool = _default.enable_metadata_network
+    nova_host: str = _default.nova_metadata_host
+    nova_port: int = _default.nova_metadata_port
+    nova_protocol: str = _default.nova_metadata_protocol
+    shared_secret: str = field(default=_default.metadata_proxy_shared_secret, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.enable_isolated_metadata or self.force_metadata
+
+
+@dataclass(frozen=True)
 class DhcpAgentSettings:
     agent: AgentSettings
     interface_driver: str = _INTERFACE_DRIVERS[_default.interface_driver]
@@ -213,6 +230,7 @@ class DhcpAgentSettings:
     domain: str = _default.dhcp_domain
     dns_servers: tuple[str, ...] = tuple(_default.dnsmasq_dns_servers)
     lease_max: int = _default.dnsmasq_lease_max
+    metadata: MetadataSettings = field(default_factory=MetadataSettings)
 
 
 @dataclass(frozen=True)
@@ -336,6 +354,13 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
         num_sync_threads=conf.num_sync_threads, confs_dir=conf.dhcp_confs,
         domain=conf.dhcp_domain, dns_servers=tuple(conf.dnsmasq_dns_servers),
         lease_max=conf.dnsmasq_lease_max,
+        metadata=MetadataSettings(
+            enable_isolated_metadata=conf.enable_isolated_metadata,
+            force_metadata=conf.force_metadata,
+            enable_metadata_network=conf.enable_metadata_network,
+            nova_host=conf.nova_metadata_host, nova_port=conf.nova_metadata_port,
+            nova_protocol=conf.nova_metadata_protocol,
+            shared_secret=conf.metadata_proxy_shared_secret),
     )
 
 

@@ -266,3 +266,49 @@ def test_stale_leases() -> None:
         plan.StaleLease("fa:16:3e:aa:bb:cc", "10.0.1.9", "*", "10.0.1.2"),
         plan.StaleLease("fa:16:3e:00:00:77", "10.0.1.5", "01:fa:16:3e:00:00:77", "10.0.1.2")]
     assert plan.stale_leases(None, p) == []
+
+
+META = plan.PlanParams(host="HostA", confs_dir="/d", isolated_metadata=True)
+
+
+def test_no_metadata_unless_enabled() -> None:
+    p = plan.build_plan(info(dhcp_port(), port(VM, "fa:16:3e:00:00:10", "10.0.1.10")),
+                        dhcp_port(), PARAMS)
+    assert p.metadata is None
+    assert p.addresses == ("10.0.1.2/24",)
+    assert "169.254.169.254" not in p.opts
+
+
+def test_isolated_metadata_route_table_and_address() -> None:
+    vm = port(VM, "fa:16:3e:00:00:10", "10.0.1.10", device_id="inst-1", tenant_id="p9",
+              host_routes=[])
+    routed = subnet(host_routes=[{"destination": "10.9.0.0/16", "nexthop": "10.0.1.254"}])
+    p = plan.build_plan(info(dhcp_port(), vm, subnets=[routed]), dhcp_port(), META)
+    assert p.addresses == ("10.0.1.2/24", "169.254.169.254/32")
+    assert p.metadata == {"10.0.1.10": plan.Instance("inst-1", "p9")}  # not the DHCP port
+    routes = "10.9.0.0/16,10.0.1.254,169.254.169.254/32,10.0.1.2,0.0.0.0/0,10.0.1.1"
+    assert f"tag:subnet-{SUB},option:classless-static-route,{routes}\n" in p.opts
+    assert f"tag:subnet-{SUB},249,{routes}\n" in p.opts
+
+
+def test_a_router_port_on_the_gateway_means_no_metadata_unless_forced() -> None:
+    router = port("r1", "fa:16:3e:00:00:01", "10.0.1.1", device_owner="network:router_interface",
+                  device_id="router-1")
+    vm = port(VM, "fa:16:3e:00:00:10", "10.0.1.10", device_id="inst-1")
+    p = plan.build_plan(info(dhcp_port(), router, vm), dhcp_port(), META)
+    assert p.metadata is None and "169.254.169.254" not in p.opts
+    forced = plan.PlanParams(host="HostA", confs_dir="/d", force_metadata=True)
+    p = plan.build_plan(info(dhcp_port(), router, vm), dhcp_port(), forced)
+    assert p.metadata == {"10.0.1.10": plan.Instance("inst-1", "")}
+    assert "169.254.169.254/32,10.0.1.2" in p.opts
+
+
+def test_metadata_network_is_served_without_a_route() -> None:
+    params = plan.PlanParams(host="HostA", confs_dir="/d", isolated_metadata=True,
+                             metadata_network=True)
+    meta_subnet = subnet(cidr="169.254.0.0/16", gw="169.254.0.1")
+    own = dhcp_port("169.254.0.2")
+    vm = port(VM, "fa:16:3e:00:00:10", "169.254.0.10", device_id="inst-1")
+    p = plan.build_plan(info(own, vm, subnets=[meta_subnet]), own, params)
+    assert p.metadata == {"169.254.0.10": plan.Instance("inst-1", "")}
+    assert "classless-static-route" not in p.opts

@@ -16,6 +16,13 @@ from neutrino.conf.settings import DhcpAgentSettings
 from neutrino.lib import constants, naming
 
 INFINITE = -1
+METADATA_IP = "169.254.169.254"
+METADATA_PORT = 80
+_METADATA_CIDR = ipaddress.IPv4Network("169.254.0.0/16")
+# Neutron's router interface owners: a subnet whose gateway is on one of these reaches
+# metadata through the router, so it is not isolated.
+_ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                  "network:ha_router_replicated_interface")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,9 @@ class PlanParams:
     lease_duration: int = DhcpAgentSettings.lease_duration
     dns_servers: tuple[str, ...] = ()
     lease_max: int = DhcpAgentSettings.lease_max
+    isolated_metadata: bool = False
+    force_metadata: bool = False
+    metadata_network: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,14 @@ class PortRequest:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """Who a VM's address belongs to, as Nova's metadata API is told."""
+
+    instance_id: str  # the port's device_id
+    tenant_id: str
+
+
+@dataclass(frozen=True)
 class NetworkPlan:
     network_id: str
     namespace: str
@@ -87,6 +105,9 @@ class NetworkPlan:
     served_ports: dict[str, str] = field(default_factory=dict)  # port id -> fingerprint
     subnet_count: int = 0
     rejected: tuple[str, ...] = ()  # why some inputs were refused (to log)
+    # Served by the metadata proxy in the namespace: VM IPv4 address -> instance. None: no
+    # metadata service on this network.
+    metadata: dict[str, Instance] | None = None
 
 
 def dhcp_subnets(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,6 +150,55 @@ def port_request(info: dict[str, Any], params: PlanParams, port: dict[str, Any] 
         return None
     fixed = list(port.get("fixed_ips") or []) + [{"subnet_id": s} for s in missing]
     return PortRequest(port["id"], {"fixed_ips": fixed})
+
+
+def _is_metadata_network(subnet: dict[str, Any]) -> bool:
+    try:
+        return ipaddress.IPv4Network(subnet["cidr"]).subnet_of(_METADATA_CIDR)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _isolated(subnet: dict[str, Any], info: dict[str, Any]) -> bool:
+    gateway = subnet.get("gateway_ip")
+    return not any(port.get("device_owner") in _ROUTER_OWNERS and
+                   any(f.get("ip_address") == gateway for f in port.get("fixed_ips") or [])
+                   for port in info.get("ports") or [])
+
+
+def metadata_subnets(info: dict[str, Any], params: PlanParams) -> list[dict[str, Any]]:
+    """The DHCP subnets whose VMs reach the metadata proxy in the DHCP namespace."""
+    subnets = dhcp_subnets(info)
+    if params.force_metadata:
+        return subnets
+    if not params.isolated_metadata:
+        return []
+    if params.metadata_network and any(_is_metadata_network(s) for s in subnets):
+        return subnets
+    return [s for s in subnets if _isolated(s, info)]
+
+
+def _metadata_route(subnet: dict[str, Any], params: PlanParams) -> bool:
+    """Whether DHCP hands out the route to 169.254.169.254 on `subnet`: not on a metadata
+    access network, whose VMs reach it through their router."""
+    return not (params.metadata_network and _is_metadata_network(subnet))
+
+
+def _instances(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4Network]
+               ) -> dict[str, Instance]:
+    """The proxy's table: each VM address on a served subnet to its port's device and
+    project (ports of network:* owners are no instances)."""
+    table = {}
+    for port in info.get("ports") or []:
+        device = port.get("device_id")
+        owner = port.get("device_owner") or ""
+        if not device or not isinstance(device, str) or owner.startswith("network:"):
+            continue
+        tenant = port.get("tenant_id") or port.get("project_id") or ""
+        for fixed in port.get("fixed_ips") or []:
+            if fixed.get("subnet_id") in subnets:
+                table[str(fixed.get("ip_address"))] = Instance(device, str(tenant))
+    return table
 
 
 def _lease(duration: int) -> str:
@@ -204,7 +274,8 @@ def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4
 
 
 def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: int | None,
-                 dhcp_ips: list[str], params: PlanParams, rejected: list[str]) -> list[str]:
+                 dhcp_ips: list[str], params: PlanParams, rejected: list[str],
+                 metadata_via: str | None = None) -> list[str]:
     tag = f"tag:subnet-{subnet['id']}"
     lines = []
     gateway = subnet.get("gateway_ip")
@@ -234,6 +305,8 @@ def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: in
             rejected.append(f"subnet {subnet['id']}: host route {route!r} dropped")
             continue
         routes.append(f"{destination},{nexthop}")
+    if metadata_via and not any(r.startswith(f"{METADATA_IP}/32,") for r in routes):
+        routes.append(f"{METADATA_IP}/32,{metadata_via}")
     if routes:
         # RFC 3442: a client that takes classless routes ignores the router option.
         if gateway and not any(r.startswith("0.0.0.0/0,") for r in routes):
@@ -264,10 +337,15 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
         except (Unsafe, ValueError, TypeError) as e:
             rejected.append(f"subnet skipped: {e}")
     addresses = []
+    own_ips: dict[str, str] = {}
     for fixed in port.get("fixed_ips") or []:
         net = subnets.get(fixed.get("subnet_id"))
         if net is not None:
-            addresses.append(f"{validate.check_ipv4(fixed['ip_address'])}/{net.prefixlen}")
+            own_ips[fixed["subnet_id"]] = validate.check_ipv4(fixed["ip_address"])
+            addresses.append(f"{own_ips[fixed['subnet_id']]}/{net.prefixlen}")
+    metadata_ids = {s["id"] for s in metadata_subnets(info, params) if s["id"] in subnets}
+    if metadata_ids:
+        addresses.append(f"{METADATA_IP}/32")  # what the proxy listens on
     dhcp_ips_by_subnet: dict[str, list[str]] = {}
     for other in info.get("ports") or []:
         if other.get("device_owner") != constants.DEVICE_OWNER_DHCP:
@@ -282,9 +360,11 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
     hosts, port_opts, served = _hosts_and_port_opts(info, subnets, params.domain, rejected)
     opts = []
     for subnet in subnet_dicts:
+        via = own_ips.get(subnet["id"]) if (
+            subnet["id"] in metadata_ids and _metadata_route(subnet, params)) else None
         opts += _subnet_opts(subnet, subnets[subnet["id"]], mtu,
                              sorted(dhcp_ips_by_subnet.get(subnet["id"], [])), params,
-                             rejected)
+                             rejected, via)
     opts += port_opts
     files = conf_files(params.confs_dir, network_id)
     interface = naming.ns_device_name(port_id)
@@ -297,7 +377,9 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
         hosts="".join(line + "\n" for line in hosts),
         opts="".join(line + "\n" for line in opts),
         argv=tuple(dnsmasq_argv(files, interface, plan_subnets, params)),
-        served_ports=served, subnet_count=len(subnets), rejected=tuple(rejected))
+        served_ports=served, subnet_count=len(subnets), rejected=tuple(rejected),
+        metadata=_instances(info, {s: subnets[s] for s in metadata_ids})
+        if metadata_ids else None)
 
 
 def dnsmasq_argv(files: ConfFiles, interface: str,
