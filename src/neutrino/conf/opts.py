@@ -21,6 +21,11 @@ common_opts: list[cfg.Opt] = [
                help="Where Neutrino keeps its state: the SQLite database, DHCP files."),
     cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
     cfg.StrOpt("log_file", help="Log to this file instead of standard error."),
+    # Read by the server (ports' dns_assignment) and the DHCP agent (dnsmasq's names): one
+    # option, so a shared neutron.conf keeps the API and dnsmasq in agreement.
+    cfg.StrOpt("dns_domain", default="openstacklocal", deprecated_name="dhcp_domain",
+               help="Domain of the ports' DNS names (dns_assignment's fqdn, the names the "
+                    "DHCP agent's dnsmasq answers and hands out)."),
 ]
 
 rpc_opts: list[cfg.Opt] = [
@@ -191,9 +196,12 @@ dhcp_agent_opts: list[cfg.Opt] = [
                help="Networks reconciled in parallel."),
     cfg.StrOpt("dhcp_confs", default="$state_path/dhcp",
                help="Directory of the per-network dnsmasq files."),
-    cfg.StrOpt("dhcp_domain", default="openstacklocal", help="Domain of DHCP host names."),
     cfg.ListOpt("dnsmasq_dns_servers", default=[],
-                help="DNS servers dnsmasq hands out when a subnet has none."),
+                help="DNS servers dnsmasq forwards the queries it cannot answer to (the "
+                     "VMs' own names it answers itself)."),
+    cfg.BoolOpt("dnsmasq_local_resolv", default=False,
+                help="Let dnsmasq forward to the resolvers of the agent's host "
+                     "(/etc/resolv.conf) when dnsmasq_dns_servers is empty."),
     cfg.IntOpt("dnsmasq_lease_max", default=2 ** 24, help="Most leases per dnsmasq."),
 ]
 

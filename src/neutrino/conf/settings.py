@@ -5,12 +5,14 @@ Nothing below `cmd/` reads a ConfigOpts: the layers take these plain values inst
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 
 from oslo_config import cfg
 
 from neutrino.conf import opts
+from neutrino.lib import validators
 
 _SCHEDULERS = {
     "chance": "chance",
@@ -135,6 +137,7 @@ class CoreSettings:
     global_physnet_mtu: int = _default.global_physnet_mtu
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     state_report_concurrency: int = _default.state_report_concurrency
+    dns_domain: str = _default.dns_domain
 
 
 @dataclass(frozen=True)
@@ -227,8 +230,9 @@ class DhcpAgentSettings:
     resync_interval: int = _default.resync_interval
     num_sync_threads: int = _default.num_sync_threads
     confs_dir: str = _default.dhcp_confs
-    domain: str = _default.dhcp_domain
+    domain: str = _default.dns_domain
     dns_servers: tuple[str, ...] = tuple(_default.dnsmasq_dns_servers)
+    local_resolv: bool = _default.dnsmasq_local_resolv
     lease_max: int = _default.dnsmasq_lease_max
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
 
@@ -238,6 +242,24 @@ class LinuxBridgeSettings:
     agent: AgentSettings
     interface_mappings: dict[str, str] = field(default_factory=dict)
     polling_interval: float = 1.0
+
+
+def dns_domain(conf: cfg.ConfigOpts) -> str:
+    """[DEFAULT] dns_domain, checked: it goes into dnsmasq's command line and every port."""
+    try:
+        return str(validators.dns_domain_name()(conf.dns_domain or ""))
+    except validators.Invalid as e:
+        raise ConfigError(f"dns_domain: {e}") from None
+
+
+def _dns_servers(conf: cfg.ConfigOpts) -> tuple[str, ...]:
+    servers = []
+    for entry in conf.dnsmasq_dns_servers:
+        try:
+            servers.append(str(ipaddress.ip_address(entry.strip())))
+        except ValueError:
+            raise ConfigError(f"dnsmasq_dns_servers: {entry!r} is not an IP address") from None
+    return tuple(servers)
 
 
 def rpc_settings(conf: cfg.ConfigOpts) -> RpcSettings:
@@ -310,6 +332,7 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         quotas=QuotaSettings(conf.quotas.quota_network, conf.quotas.quota_subnet,
                              conf.quotas.quota_port, conf.quotas.default_quota),
         state_report_concurrency=conf.state_report_concurrency,
+        dns_domain=dns_domain(conf),
     )
 
 
@@ -352,7 +375,8 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
         agent=agent_settings(conf), interface_driver=driver, dhcp_driver=conf.dhcp_driver,
         lease_duration=conf.dhcp_lease_duration, resync_interval=conf.resync_interval,
         num_sync_threads=conf.num_sync_threads, confs_dir=conf.dhcp_confs,
-        domain=conf.dhcp_domain, dns_servers=tuple(conf.dnsmasq_dns_servers),
+        domain=dns_domain(conf), dns_servers=_dns_servers(conf),
+        local_resolv=conf.dnsmasq_local_resolv,
         lease_max=conf.dnsmasq_lease_max,
         metadata=MetadataSettings(
             enable_isolated_metadata=conf.enable_isolated_metadata,

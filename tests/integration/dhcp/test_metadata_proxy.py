@@ -5,11 +5,9 @@ does."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -18,12 +16,9 @@ from typing import Any
 
 import pytest
 from support import netns as tn
+from support.dhcp_lab import DhcpLab
 
-from neutrino.agent.dhcp.agent import DhcpAgent
-from neutrino.agent.dhcp.fakes import FakeDhcpPlugin
-from neutrino.conf.settings import AgentSettings, DhcpAgentSettings, MetadataSettings
-from neutrino.lib import naming
-from neutrino.linux.host import HostNamespaces
+from neutrino.conf.settings import MetadataSettings
 
 pytestmark = pytest.mark.root
 
@@ -102,37 +97,19 @@ def configure(ns: str, lease: tn.Lease) -> None:
 
 def test_vm_fetches_its_metadata_through_the_proxy(nova: FakeNova) -> None:
     with tn.NetnsResources() as res:
-        host = HostNamespaces(res.namespace("nthost-"), res.directory("ntns-"))
-        confs = res.directory("ntconf-")
-        os.chmod(confs, 0o755)
-        plugin = FakeDhcpPlugin()
+        lab = DhcpLab(res)
+        plugin = lab.plugin
         net = plugin.add_network(cidr="10.93.0.0/24")
-        res.defer(lambda: tn.kill_pid_file(os.path.join(confs, net, "pid"), "dnsmasq"))
         vm1 = plugin.add_port(net, device_id="inst-1")
         vm2 = plugin.add_port(net, device_id="inst-2")
-        agent_settings = AgentSettings(host="HostA", state_path=confs, report_interval=1,
-                                       host_netns=host.netns, netns_dir=host.netns_dir)
-        settings = dataclasses.replace(
-            DhcpAgentSettings(agent=agent_settings, resync_interval=1, confs_dir=confs),
-            metadata=MetadataSettings(enable_isolated_metadata=True, nova_host="127.0.0.1",
-                                      nova_port=nova.server_address[1],
-                                      shared_secret=SECRET))
-        agent = DhcpAgent(settings, host, plugin, None)
-        res.defer(agent.stop)
+        agent = lab.agent(metadata=MetadataSettings(
+            enable_isolated_metadata=True, nova_host="127.0.0.1",
+            nova_port=nova.server_address[1], shared_secret=SECRET))
         agent.start()
         tn.wait_for(lambda: net in agent.served(), timeout=30)
-        dhcp_ip = next(p for p in plugin.ports.values()
-                       if p["device_owner"] == "network:dhcp")["fixed_ips"][0]["ip_address"]
+        dhcp_ip = lab.dhcp_port(net)["fixed_ips"][0]["ip_address"]
 
-        def vm(mac: str) -> str:
-            ns = res.namespace("ntvm-")
-            outside = tn.unique("ntv")
-            res.veth(outside, "eth0", ns_a=host.netns, ns_b=ns, mac_b=mac)
-            tn.ip("link", "set", outside, "master", naming.bridge_name(net),
-                  netns=host.netns)
-            return ns
-
-        client = vm(vm1["mac_address"])
+        client = lab.vm(net, vm1["mac_address"])
         lease = tn.run_udhcpc(client, "eth0", tries=3, timeout=1)
         assert lease is not None and lease.ip == vm1["fixed_ips"][0]["ip_address"]
         # Option 121 carries the metadata route and, since it replaces option 3, the default.
@@ -162,7 +139,7 @@ def test_vm_fetches_its_metadata_through_the_proxy(nova: FakeNova) -> None:
 
         # An address no port has on this network is nobody's: the proxy answers 404 and
         # Nova is not asked.
-        stranger = vm("fa:16:3e:77:77:77")
+        stranger = lab.vm(net, "fa:16:3e:77:77:77")
         tn.ip("addr", "add", "10.93.0.200/24", "dev", "eth0", netns=stranger)
         tn.ip("route", "add", "169.254.169.254/32", "via", dhcp_ip, netns=stranger)
         asked = len(nova.seen)

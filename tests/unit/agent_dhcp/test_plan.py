@@ -45,13 +45,14 @@ def test_argv_static_ranges_and_files() -> None:
     p = plan.build_plan(info(dhcp_port()), dhcp_port(), PARAMS)
     d = "/var/lib/n/dhcp/" + NET
     assert p.argv == (
-        "dnsmasq", "--conf-file=", "--no-hosts", "--no-resolv",
-        f"--pid-file={d}/pid", f"--dhcp-hostsfile={d}/host", f"--dhcp-optsfile={d}/opts",
+        "dnsmasq", "--conf-file=", "--no-hosts",
+        f"--pid-file={d}/pid", f"--dhcp-hostsfile={d}/host", f"--addn-hosts={d}/addn_hosts",
+        f"--dhcp-optsfile={d}/opts",
         f"--dhcp-leasefile={d}/leases", f"--log-facility={d}/dnsmasq.log",
         "--interface=ns-aaaabbbbccc", "--except-interface=lo", "--bind-dynamic",
         "--dhcp-authoritative",
         f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,120s",
-        "--dhcp-lease-max=256", "--domain=openstacklocal")
+        "--dhcp-lease-max=256", "--no-resolv", "--domain=openstacklocal")
     assert p.namespace == "qdhcp-" + NET
     assert p.bridge == "brq8d5a1c3e-00"
     assert p.tap == "tapaaaabbbbccc"
@@ -69,6 +70,8 @@ def test_hosts_and_opts() -> None:
         "fa:16:3e:00:00:02,host-10-0-1-2.openstacklocal,10.0.1.2\n")
     assert p.opts == (f"tag:subnet-{SUB},option:router,10.0.1.1\n"
                       f"tag:subnet-{SUB},option:mtu,1450\n")
+    assert p.dns_hosts == ("10.0.1.5\thost-10-0-1-5.openstacklocal\thost-10-0-1-5\n"
+                           "10.0.1.2\thost-10-0-1-2.openstacklocal\thost-10-0-1-2\n")
     assert set(p.served_ports) == {VM, DHCP_PORT}
     assert p.subnet_count == 1
 
@@ -92,6 +95,40 @@ def test_no_gateway_routes_dns_two_subnets() -> None:
         f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,120s",
         f"--dhcp-range=set:subnet-{SUB2},192.168.0.0,static,255.255.0.0,120s"]
     assert "--dhcp-lease-max=65792" in p.argv
+
+
+def test_dns_names_follow_the_server_s_dns_assignment() -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", dns_name="web-1", dns_assignment=[
+        {"ip_address": "10.0.1.5", "hostname": "web-1", "fqdn": "web-1.cloud.example.org."}])
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert "10.0.1.5\tweb-1.cloud.example.org\tweb-1\n" in p.dns_hosts
+    assert "fa:16:3e:aa:bb:cc,web-1.openstacklocal,10.0.1.5\n" in p.hosts
+    hostile = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", dns_assignment=[
+        {"ip_address": "10.0.1.5", "hostname": "x\naddress=/evil/1.2.3.4", "fqdn": "a b"}])
+    p = plan.build_plan(info(dhcp_port(), hostile), dhcp_port(), PARAMS)
+    assert "10.0.1.5\thost-10-0-1-5.openstacklocal\thost-10-0-1-5\n" in p.dns_hosts
+    assert any("dns_assignment" in r for r in p.rejected)
+
+
+def test_forwarders_and_local_resolv() -> None:
+    def argv(**kw: object) -> tuple[str, ...]:
+        params = plan.PlanParams(host="HostA", confs_dir="/d", **kw)  # type: ignore[arg-type]
+        return plan.build_plan(info(dhcp_port()), dhcp_port(), params).argv
+    assert "--no-resolv" in argv() and not any(a.startswith("--server") for a in argv())
+    assert "--no-resolv" not in argv(local_resolv=True)
+    both = argv(dns_servers=("8.8.8.8", "2001:db8::53"), local_resolv=True)
+    assert [a for a in both if a.startswith("--server") or a == "--no-resolv"] == [
+        "--server=8.8.8.8", "--server=2001:db8::53", "--no-resolv"]
+    # Forwarders are dnsmasq's, not handed to the VMs (dnsmasq offers itself).
+    p = plan.build_plan(info(dhcp_port()), dhcp_port(), plan.PlanParams(
+        host="HostA", confs_dir="/d", dns_servers=("8.8.8.8",)))
+    assert "dns-server" not in p.opts
+
+
+def test_nameserver_0_0_0_0_means_no_dns_server() -> None:
+    p = plan.build_plan(info(dhcp_port(), subnets=[subnet(dns_nameservers=["0.0.0.0"])]),
+                        dhcp_port(), PARAMS)
+    assert f"tag:subnet-{SUB},option:dns-server\n" in p.opts
 
 
 def test_several_dhcp_ports_are_the_dns_servers_without_nameservers() -> None:

@@ -54,6 +54,7 @@ class DhcpAgent:
         self._params = planning.PlanParams(
             host=settings.agent.host, confs_dir=settings.confs_dir, domain=settings.domain,
             lease_duration=settings.lease_duration, dns_servers=settings.dns_servers,
+            local_resolv=settings.local_resolv,
             lease_max=settings.lease_max,
             isolated_metadata=metadata.enable_isolated_metadata,
             force_metadata=metadata.force_metadata,

@@ -214,6 +214,7 @@ class LinuxDhcpHost:
         os.makedirs(plan.files.directory, mode=0o755, exist_ok=True)
         changed = files.write_atomic(plan.files.hosts, plan.hosts)
         changed = files.write_atomic(plan.files.opts, plan.opts) or changed
+        changed = files.write_atomic(plan.files.dns_hosts, plan.dns_hosts) or changed
         running = dnsmasq.find(plan.files.pid)
         action = dnsmasq_action(running[1] if running else None, plan.argv, changed)
         if action is DnsmasqAction.RESTART:

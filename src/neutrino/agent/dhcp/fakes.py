@@ -192,8 +192,9 @@ class FakeDhcpHost:
                 raise OSError(f"network {plan.network_id} is broken (test)")
             previous = self.applied.get(plan.network_id)
             running = previous.argv if previous and plan.network_id in self.pids else None
-            changed = previous is None or (previous.hosts, previous.opts) != (
-                plan.hosts, plan.opts)
+            changed = previous is None or (
+                previous.hosts, previous.opts, previous.dns_hosts) != (
+                plan.hosts, plan.opts, plan.dns_hosts)
             action = dnsmasq_action(list(running) if running else None, plan.argv, changed)
             if action in (DnsmasqAction.START, DnsmasqAction.RESTART):
                 self._next_pid += 1

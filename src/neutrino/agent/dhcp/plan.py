@@ -33,7 +33,8 @@ class PlanParams:
     confs_dir: str
     domain: str = DhcpAgentSettings.domain
     lease_duration: int = DhcpAgentSettings.lease_duration
-    dns_servers: tuple[str, ...] = ()
+    dns_servers: tuple[str, ...] = ()  # dnsmasq's forwarders
+    local_resolv: bool = False
     lease_max: int = DhcpAgentSettings.lease_max
     isolated_metadata: bool = False
     force_metadata: bool = False
@@ -53,6 +54,10 @@ class ConfFiles:
     @property
     def opts(self) -> str:
         return os.path.join(self.directory, "opts")
+
+    @property
+    def dns_hosts(self) -> str:
+        return os.path.join(self.directory, "addn_hosts")
 
     @property
     def leases(self) -> str:
@@ -101,6 +106,7 @@ class NetworkPlan:
     files: ConfFiles
     hosts: str
     opts: str
+    dns_hosts: str  # the addn-hosts file: every served address's names
     argv: tuple[str, ...]
     served_ports: dict[str, str] = field(default_factory=dict)  # port id -> fingerprint
     subnet_count: int = 0
@@ -205,8 +211,18 @@ def _lease(duration: int) -> str:
     return "infinite" if duration == INFINITE else f"{duration}s"
 
 
-def _hostname(port: dict[str, Any], ip: str, domain: str, rejected: list[str]) -> str:
+def _names(port: dict[str, Any], ip: str, domain: str, rejected: list[str]
+           ) -> tuple[str, str]:
+    """(host name, FQDN) of a port's address: the server's dns_assignment, so dnsmasq
+    answers exactly the names the API shows; else its dns_name or host-<ip> in `domain`."""
     default = "host-" + ip.replace(".", "-")
+    for entry in port.get("dns_assignment") or []:
+        if isinstance(entry, dict) and entry.get("ip_address") == ip:
+            try:
+                return (validate.check_hostname(entry.get("hostname")),
+                        validate.check_hostname(entry.get("fqdn")))
+            except Unsafe as e:
+                rejected.append(f"port {port.get('id')}: dns_assignment: {e}")
     name = port.get("dns_name") or ""
     if name:
         try:
@@ -215,7 +231,7 @@ def _hostname(port: dict[str, Any], ip: str, domain: str, rejected: list[str]) -
             rejected.append(f"port {port.get('id')}: {e}; using {default}")
             name = ""
     name = name or default
-    return f"{name}.{domain}" if domain and "." not in name else name
+    return name, f"{name}.{domain}" if domain and "." not in name else name
 
 
 def _fingerprint(port: dict[str, Any]) -> str:
@@ -226,8 +242,11 @@ def _fingerprint(port: dict[str, Any]) -> str:
 
 def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4Network],
                          domain: str, rejected: list[str]
-                         ) -> tuple[list[str], list[str], dict[str, str]]:
+                         ) -> tuple[list[str], list[str], dict[str, str], list[str]]:
+    """dnsmasq's dhcp-host lines, per-port option lines, the ports served (id ->
+    fingerprint) and the DNS lines ("<ip> <fqdn> <hostname>", an addn-hosts file)."""
     hosts: list[str] = []
+    names: list[str] = []
     opts: list[str] = []
     served: dict[str, str] = {}
     for port in sorted(info.get("ports") or [], key=lambda p: p.get("id", "")):
@@ -262,7 +281,13 @@ def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4
                 rejected.append(f"port {port_id}: {address} is outside subnet {subnet_id}")
                 continue
             seen_subnets.add(subnet_id)
-            line = f"{mac},{_hostname(port, address, domain, rejected)},{address}"
+            hostname, fqdn = _names(port, address, domain, rejected)
+            # DHCP gives the VM a name in the agent's domain (option 15); DNS answers both.
+            dhcp_name = f"{hostname}.{domain}" if domain and "." not in hostname \
+                else hostname
+            names.append(f"{address}\t{fqdn}\t{hostname}" if fqdn != hostname
+                         else f"{address}\t{fqdn}")
+            line = f"{mac},{dhcp_name},{address}"
             if port_opts:
                 line += f",set:port-{port_id}"
             lines.append(line)
@@ -270,7 +295,7 @@ def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4
             hosts.extend(lines)
             opts.extend(port_opts)
             served[port_id] = _fingerprint(port)
-    return hosts, opts, served
+    return hosts, opts, served, names
 
 
 def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: int | None,
@@ -292,10 +317,15 @@ def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: in
             dns.append(validate.check_ipv4(server))
         except Unsafe as e:
             rejected.append(f"subnet {subnet['id']}: DNS server: {e}")
-    if not dns:
-        dns = list(params.dns_servers) or (dhcp_ips if len(dhcp_ips) > 1 else [])
-    if dns:
-        lines.append(f"{tag},option:dns-server,{','.join(dns)}")
+    if dns == ["0.0.0.0"]:
+        # Neutron's way to say "no DNS server": an empty option keeps dnsmasq's own out too.
+        lines.append(f"{tag},option:dns-server")
+    else:
+        # Without nameservers, the DHCP ports' dnsmasqs (dnsmasq offers its own address
+        # when it is the only one); they answer the network's names and forward the rest.
+        dns = dns or (dhcp_ips if len(dhcp_ips) > 1 else [])
+        if dns:
+            lines.append(f"{tag},option:dns-server,{','.join(dns)}")
     routes = []
     for route in subnet.get("host_routes") or []:
         try:
@@ -357,7 +387,8 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
             except Unsafe:
                 continue
     mtu = info.get("mtu") or None
-    hosts, port_opts, served = _hosts_and_port_opts(info, subnets, params.domain, rejected)
+    hosts, port_opts, served, names = _hosts_and_port_opts(info, subnets, params.domain,
+                                                           rejected)
     opts = []
     for subnet in subnet_dicts:
         via = own_ips.get(subnet["id"]) if (
@@ -375,6 +406,7 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
         interface=interface, mac=mac, mtu=mtu, addresses=tuple(addresses),
         dhcp_port_id=port_id, files=files,
         hosts="".join(line + "\n" for line in hosts),
+        dns_hosts="".join(line + "\n" for line in names),
         opts="".join(line + "\n" for line in opts),
         argv=tuple(dnsmasq_argv(files, interface, plan_subnets, params)),
         served_ports=served, subnet_count=len(subnets), rejected=tuple(rejected),
@@ -389,9 +421,10 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
     argv = [
         "dnsmasq",
         "--conf-file=",  # never read the machine's /etc/dnsmasq.conf
-        "--no-hosts", "--no-resolv",
+        "--no-hosts",
         f"--pid-file={files.pid}",
         f"--dhcp-hostsfile={files.hosts}",
+        f"--addn-hosts={files.dns_hosts}",
         f"--dhcp-optsfile={files.opts}",
         f"--dhcp-leasefile={files.leases}",
         f"--log-facility={files.log}",
@@ -406,6 +439,11 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
                     f"{network.netmask},{lease}")
         size += network.num_addresses
     argv.append(f"--dhcp-lease-max={min(size, params.lease_max)}")
+    # Names dnsmasq cannot answer go to dnsmasq_dns_servers, else (dnsmasq_local_resolv)
+    # to the host's resolv.conf, else nowhere.
+    argv += [f"--server={validate.check_ip(server)}" for server in params.dns_servers]
+    if params.dns_servers or not params.local_resolv:
+        argv.append("--no-resolv")
     if params.domain:
         argv.append(f"--domain={validate.check_hostname(params.domain)}")
     return argv
