@@ -203,6 +203,18 @@ dhcp_agent_opts: list[cfg.Opt] = [
                 help="Let dnsmasq forward to the resolvers of the agent's host "
                      "(/etc/resolv.conf) when dnsmasq_dns_servers is empty."),
     cfg.IntOpt("dnsmasq_lease_max", default=2 ** 24, help="Most leases per dnsmasq."),
+    cfg.IntOpt("dhcp_renewal_time", default=0, min=0,
+               help="DHCP renewal time T1 (option 58), seconds; 0: the client's default "
+                    "(half the lease)."),
+    cfg.IntOpt("dhcp_rebinding_time", default=0, min=0,
+               help="DHCP rebinding time T2 (option 59), seconds; 0: the client's default "
+                    "(7/8 of the lease)."),
+    cfg.BoolOpt("dhcp_broadcast_reply", default=False,
+                help="Broadcast DHCP replies, for clients that cannot receive unicast "
+                     "before they have an address."),
+    cfg.StrOpt("dnsmasq_config_file", default="",
+               help="A dnsmasq configuration file every dnsmasq of the agent reads (by "
+                    "default none, not even /etc/dnsmasq.conf). Absolute path."),
 ]
 
 # Neutron's names: the first three from dhcp_agent.ini, the nova_* and the secret from

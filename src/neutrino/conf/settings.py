@@ -233,6 +233,10 @@ class DhcpAgentSettings:
     domain: str = _default.dns_domain
     dns_servers: tuple[str, ...] = tuple(_default.dnsmasq_dns_servers)
     local_resolv: bool = _default.dnsmasq_local_resolv
+    renewal_time: int = _default.dhcp_renewal_time  # 0: not sent
+    rebinding_time: int = _default.dhcp_rebinding_time  # 0: not sent
+    broadcast_reply: bool = _default.dhcp_broadcast_reply
+    dnsmasq_config_file: str = _default.dnsmasq_config_file  # "": none
     lease_max: int = _default.dnsmasq_lease_max
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
 
@@ -250,6 +254,13 @@ def dns_domain(conf: cfg.ConfigOpts) -> str:
         return str(validators.dns_domain_name()(conf.dns_domain or ""))
     except validators.Invalid as e:
         raise ConfigError(f"dns_domain: {e}") from None
+
+
+def _config_file(path: str) -> str:
+    # It becomes one argument of dnsmasq's command line (no shell): a plain absolute path.
+    if path and (not os.path.isabs(path) or any(c in path for c in "\n\r\0")):
+        raise ConfigError(f"dnsmasq_config_file {path!r} is not an absolute path")
+    return path
 
 
 def _dns_servers(conf: cfg.ConfigOpts) -> tuple[str, ...]:
@@ -377,6 +388,9 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
         num_sync_threads=conf.num_sync_threads, confs_dir=conf.dhcp_confs,
         domain=dns_domain(conf), dns_servers=_dns_servers(conf),
         local_resolv=conf.dnsmasq_local_resolv,
+        renewal_time=conf.dhcp_renewal_time, rebinding_time=conf.dhcp_rebinding_time,
+        broadcast_reply=conf.dhcp_broadcast_reply,
+        dnsmasq_config_file=_config_file(conf.dnsmasq_config_file),
         lease_max=conf.dnsmasq_lease_max,
         metadata=MetadataSettings(
             enable_isolated_metadata=conf.enable_isolated_metadata,

@@ -349,3 +349,17 @@ def test_metadata_network_is_served_without_a_route() -> None:
     p = plan.build_plan(info(own, vm, subnets=[meta_subnet]), own, params)
     assert p.metadata == {"169.254.0.10": plan.Instance("inst-1", "")}
     assert "classless-static-route" not in p.opts
+
+
+def test_renewal_rebinding_broadcast_and_config_file() -> None:
+    params = plan.PlanParams(host="HostA", confs_dir="/d", renewal_time=600,
+                             rebinding_time=900, broadcast_reply=True,
+                             config_file="/etc/neutron/dnsmasq-extra.conf")
+    p = plan.build_plan(info(dhcp_port()), dhcp_port(), params)
+    assert p.opts.splitlines()[-2:] == [f"tag:subnet-{SUB},option:T1,600",
+                                        f"tag:subnet-{SUB},option:T2,900"]
+    assert "--dhcp-broadcast" in p.argv
+    assert p.argv[1] == "--conf-file=/etc/neutron/dnsmasq-extra.conf"
+    default = plan.build_plan(info(dhcp_port()), dhcp_port(), PARAMS)
+    assert "T1" not in default.opts and "--dhcp-broadcast" not in default.argv
+    assert default.argv[1] == "--conf-file="

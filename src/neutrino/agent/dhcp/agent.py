@@ -54,7 +54,10 @@ class DhcpAgent:
         self._params = planning.PlanParams(
             host=settings.agent.host, confs_dir=settings.confs_dir, domain=settings.domain,
             lease_duration=settings.lease_duration, dns_servers=settings.dns_servers,
-            local_resolv=settings.local_resolv,
+            local_resolv=settings.local_resolv, renewal_time=settings.renewal_time,
+            rebinding_time=settings.rebinding_time,
+            broadcast_reply=settings.broadcast_reply,
+            config_file=settings.dnsmasq_config_file,
             lease_max=settings.lease_max,
             isolated_metadata=metadata.enable_isolated_metadata,
             force_metadata=metadata.force_metadata,

@@ -35,6 +35,10 @@ class PlanParams:
     lease_duration: int = DhcpAgentSettings.lease_duration
     dns_servers: tuple[str, ...] = ()  # dnsmasq's forwarders
     local_resolv: bool = False
+    renewal_time: int = 0  # T1 (option 58); 0: not sent
+    rebinding_time: int = 0  # T2 (option 59); 0: not sent
+    broadcast_reply: bool = False
+    config_file: str = ""  # an operator's dnsmasq.conf; "": none
     lease_max: int = DhcpAgentSettings.lease_max
     isolated_metadata: bool = False
     force_metadata: bool = False
@@ -345,6 +349,10 @@ def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: in
         lines.append(f"{tag},249,{','.join(routes)}")  # Microsoft's code for the same
     if mtu:
         lines.append(f"{tag},option:mtu,{mtu}")
+    if params.renewal_time:
+        lines.append(f"{tag},option:T1,{params.renewal_time}")
+    if params.rebinding_time:
+        lines.append(f"{tag},option:T2,{params.rebinding_time}")
     return lines
 
 
@@ -420,7 +428,8 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
     lease = _lease(params.lease_duration)
     argv = [
         "dnsmasq",
-        "--conf-file=",  # never read the machine's /etc/dnsmasq.conf
+        # Never the machine's /etc/dnsmasq.conf; the operator's dnsmasq_config_file if set.
+        f"--conf-file={params.config_file}",
         "--no-hosts",
         f"--pid-file={files.pid}",
         f"--dhcp-hostsfile={files.hosts}",
@@ -433,6 +442,8 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
         "--bind-dynamic",
         "--dhcp-authoritative",
     ]
+    if params.broadcast_reply:
+        argv.append("--dhcp-broadcast")
     size = 0
     for subnet_id, network in sorted(subnets, key=lambda s: s[0]):
         argv.append(f"--dhcp-range=set:subnet-{subnet_id},{network.network_address},static,"
