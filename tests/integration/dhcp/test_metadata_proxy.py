@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,10 @@ import pytest
 from support import netns as tn
 from support.dhcp_lab import DhcpLab
 
+from neutrino.agent.dhcp.metadata import MetadataProxy
+from neutrino.agent.dhcp.plan import Instance
 from neutrino.conf.settings import MetadataSettings
+from neutrino.linux.host import socket_in
 
 pytestmark = pytest.mark.root
 
@@ -158,3 +162,34 @@ def test_vm_fetches_its_metadata_through_the_proxy(nova: FakeNova) -> None:
         tn.wait_for(lambda: net not in agent.served() and agent.idle())
         assert agent.metadata_proxy is not None
         assert agent.metadata_proxy.listening() == set()
+
+
+def test_one_network_cannot_take_every_worker(nova: FakeNova) -> None:
+    with tn.NetnsResources() as res:
+        proxy = MetadataProxy(MetadataSettings(nova_port=nova.server_address[1],
+                                               shared_secret=SECRET), workers=2)
+        proxy.start()
+        res.defer(proxy.stop)
+        spaces = {}
+        for network in ("a", "b"):
+            ns = res.namespace("ntmd-")
+            for address in ("169.254.169.254/32", "10.0.0.5/32"):
+                tn.ip("addr", "add", address, "dev", "lo", netns=ns)
+            proxy.serve(network, ns, {"10.0.0.5": Instance("inst-1", "p1")})
+            spaces[network] = ns
+
+        def connect(ns: str) -> socket.socket:
+            sock = socket_in(ns, socket.AF_INET, socket.SOCK_STREAM, 0)
+            res.defer(sock.close)
+            sock.settimeout(10)
+            sock.bind(("10.0.0.5", 0))
+            sock.connect(("169.254.169.254", 80))
+            return sock
+
+        idle = connect(spaces["a"])  # sends nothing: holds network a's one slot
+        refused = connect(spaces["a"])
+        assert refused.recv(100) == b""  # closed at once, unanswered
+        status, body = curl(spaces["b"], "--interface", "10.0.0.5", URL)
+        assert status == 200 and json.loads(body)["uuid"] == "inst-1"
+        idle.close()
+        tn.wait_for(lambda: curl(spaces["a"], "--interface", "10.0.0.5", URL)[0] == 200)

@@ -71,6 +71,10 @@ class MetadataProxy:
         self._client_timeout = client_timeout
         self._nova_timeout = nova_timeout
         self._workers = workers
+        # Connections one network may have open (answered or waiting): one VM opening many
+        # cannot take every worker from the other networks.
+        self._per_network = max(1, workers // 2)
+        self._open: dict[str, int] = {}
         self._lock = threading.Lock()
         self._listeners: dict[str, _Listener] = {}
         self._tables: dict[str, dict[str, Instance]] = {}
@@ -213,6 +217,13 @@ class MetadataProxy:
             except OSError as e:  # e.g. EMFILE: the next select tries again
                 LOG.warning("Metadata proxy: accept failed on network %s: %s", network_id, e)
                 return
+            with self._lock:
+                busy = self._open.get(network_id, 0) >= self._per_network
+                if not busy:
+                    self._open[network_id] = self._open.get(network_id, 0) + 1
+            if busy:
+                conn.close()
+                continue
             conn.settimeout(self._client_timeout)
             self._pool.submit(self._handle, conn, address, network_id)
 
@@ -224,6 +235,12 @@ class MetadataProxy:
             LOG.exception("Metadata proxy: request on network %s failed", network_id)
         finally:
             conn.close()
+            with self._lock:
+                left = self._open.get(network_id, 1) - 1
+                if left:
+                    self._open[network_id] = left
+                else:
+                    self._open.pop(network_id, None)
 
     # -- one request ---------------------------------------------------------------------
 
