@@ -158,6 +158,9 @@ class DhcpAgent:
             "neutrino_dhcp_agent_work_queue_depth": (
                 "Networks waiting for a reconcile or in one.",
                 lambda: float(len(self._queue.pending()))),
+            "neutrino_dhcp_agent_metadata_listeners": (
+                "Namespaces the agent's metadata proxy listens in.",
+                lambda: float(len(self._metadata.listening()) if self._metadata else 0)),
         })
 
     @property

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -42,8 +43,8 @@ def sign(secret: str, instance_id: str) -> str:
     return hmac.new(secret.encode(), instance_id.encode(), hashlib.sha256).hexdigest()
 
 
-def forwarded_headers(incoming: Mapping[str, str] | Any, client_ip: str, instance: Instance,
-                      secret: str) -> dict[str, str]:
+def forwarded_headers(incoming: Mapping[str, str] | Message, client_ip: str,
+                      instance: Instance, secret: str) -> dict[str, str]:
     """The headers sent to Nova: the VM's own, less every X- header (Nova trusts
     X-Instance-ID, X-Tenant-ID, X-Forwarded-For, X-Metadata-Provider...: none may come from
     a VM) and hop-by-hop ones, plus the instance's."""
@@ -113,6 +114,7 @@ class MetadataProxy:
         self._thread = None
         assert self._pool is not None and self._selector is not None
         self._pool.shutdown(wait=True)
+        self._apply_changes(self._selector)  # closes what was removed meanwhile
         with self._lock:
             listeners = list(self._listeners.values())
             self._listeners.clear()
@@ -200,12 +202,18 @@ class MetadataProxy:
                         pass
                     continue
                 self._accept(key.fileobj, str(key.data))  # type: ignore[arg-type]
-            while True:
-                try:
-                    change = self._changes.get_nowait()
-                except queue.Empty:
-                    break
+            self._apply_changes(selector)
+
+    def _apply_changes(self, selector: selectors.BaseSelector) -> None:
+        while True:
+            try:
+                change = self._changes.get_nowait()
+            except queue.Empty:
+                return
+            try:
                 change(selector)
+            except (OSError, ValueError, KeyError) as e:  # this thread must go on
+                LOG.warning("Metadata proxy: listener change failed: %s", e)
 
     def _accept(self, sock: socket.socket, network_id: str) -> None:
         assert self._pool is not None
