@@ -93,6 +93,9 @@ class MetadataProxy:
     def start(self) -> None:
         if self._thread is not None:
             return
+        if not self._settings.shared_secret:
+            LOG.warning("metadata_proxy_shared_secret is empty: requests are signed with an "
+                        "empty key, which anyone who reaches Nova's metadata API can forge")
         self._stop.clear()
         self._selector = selectors.DefaultSelector()
         self._wake = socket.socketpair()
