@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="build the lab (cleans a previous one first)")
     _common(up)
     up.add_argument("--transport", choices=TRANSPORTS,
-                    help="default: rabbit when RabbitMQ answers on 127.0.0.1:5672")
+                    help="default: rabbit when RabbitMQ answers on 127.0.0.1:5672 "
+                         "and rabbitmqctl is installed")
     up.add_argument("--host", action="append", dest="hosts",
                     help=f"a host to create (repeatable; default {' '.join(DEFAULT_HOSTS)})")
     up.add_argument("--no-services", action="store_true",

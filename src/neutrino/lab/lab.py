@@ -61,7 +61,10 @@ def rabbit_answers(host: str = "127.0.0.1", port: int = RABBIT_PORT) -> bool:
 
 
 def default_transport() -> str:
-    return "rabbit" if rabbit_answers() else "inproc"
+    # The lab makes its own vhost and user with rabbitmqctl: a broker answering on the port
+    # is no use without it (a chroot or container sharing another machine's network).
+    usable = shutil.which("rabbitmqctl") is not None and rabbit_answers()
+    return "rabbit" if usable else "inproc"
 
 
 def free_port() -> int:
