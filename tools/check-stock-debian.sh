@@ -80,6 +80,12 @@ for absent in python3 pip3 pyenv dnsmasq udhcpc ip; do
   fi
 done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's local trust anchors (a TLS-inspecting proxy's CA, say): an operator behind the
+# same proxy adds them the same way; ca-certificates, which install.sh brings, takes them in.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 git clone -q "$repo" "$root/root/neutrino"
 
 echo "# chroot $root, lab $lab: $command1"
