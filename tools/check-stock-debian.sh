@@ -94,6 +94,8 @@ set +e
 unshare --mount --propagation private -- /bin/bash -c '
   set -e
   root=$1
+  # / must be a mount point, as on a machine (`ip -n` remounts it rslave).
+  mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
