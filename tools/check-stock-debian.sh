@@ -6,10 +6,12 @@
 #
 #   tools/check-stock-debian.sh        as root, on a machine with debootstrap and unshare
 #
-# The root is a chroot inside a private mount namespace: every mount made there (/proc, /sys,
-# /dev, /run, the lab's namespaces) goes when the check ends. It shares the machine's kernel
-# and network namespace, so the demo's lab gets a name of its own (NEUTRINO_LAB) and the check
-# fails if anything of that lab is left in the root namespace afterwards.
+# The root becomes the root (pivot_root, not a chroot: the lab enters its hosts' mount
+# namespaces, which lands at the namespace's root) of a private mount namespace in a PID
+# namespace of its own: every mount made there (/proc, /sys, /dev, /run, the lab's
+# namespaces) goes when the check ends, and so does every process. It shares the machine's
+# kernel and network namespace, so the demo's lab gets a name of its own (NEUTRINO_LAB), and
+# the check fails if anything of that lab is left in the root namespace afterwards.
 #
 # NEUTRINO_STOCK_DIR       where the root lives while the check runs (/var/tmp/neutrino-stock)
 # NEUTRINO_STOCK_TARBALL   the base root, kept for the next run (/var/tmp/neutrino-stock-bookworm.tar);
@@ -23,7 +25,7 @@ lab="stk$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')"
 log="$root.log"
 
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
-for tool in debootstrap unshare chroot git; do
+for tool in debootstrap unshare pivot_root chroot git; do
   command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 2; }
 done
 
@@ -40,12 +42,12 @@ command1=$(awk '/^```sh/{inside=1; next} /^```/{if (inside) exit} inside && !/^#
 [ -n "$command1" ] || { echo "no command 1 in README.md" >&2; exit 2; }
 
 cleanup() {
-  # Whatever still runs from inside the root (the demo removes its own; this is for a failure).
-  for p in /proc/[0-9]*; do
-    if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then
-      kill -9 "${p#/proc/}" 2>/dev/null || true
-    fi
+  # Links of the lab, should the demo have died before removing them (its processes and
+  # mounts went with its namespaces).
+  for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^nl-$lab-"); do
+    ip link delete "$link" 2>/dev/null || true
   done
+  rmdir "/sys/fs/cgroup/neutrino-lab-$lab"/* "/sys/fs/cgroup/neutrino-lab-$lab" 2>/dev/null || true
   # Mounts live in the private namespace only; refuse to delete through one that leaked.
   if findmnt -rn -o TARGET | grep -q "^$root\(/\|$\)"; then
     echo "mounts under $root remain; not deleting it" >&2
@@ -91,16 +93,21 @@ git clone -q "$repo" "$root/root/neutrino"
 echo "# chroot $root, lab $lab: $command1"
 began=$SECONDS
 set +e
-unshare --mount --propagation private -- /bin/bash -c '
+unshare --mount --propagation private --pid --fork -- /bin/bash -c '
   set -e
   root=$1
-  # / must be a mount point, as on a machine (`ip -n` remounts it rslave).
   mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
   mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-  exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 NEUTRINO_LAB="$2" \
+  cd "$root"
+  mkdir -p .host
+  pivot_root . .host
+  cd /
+  umount -l /.host
+  rmdir /.host
+  exec /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 NEUTRINO_LAB="$2" \
     /bin/bash -lc "cd /root/neutrino && $3"
 ' check "$root" "$lab" "$command1" 2>&1 | while IFS= read -r line; do
   printf '%4d s  %s\n' $((SECONDS - began)) "$line"
@@ -109,7 +116,7 @@ rc=${PIPESTATUS[0]}
 set -e
 took=$((SECONDS - began))
 
-left=$(ip -o link show | awk -F': ' '{print $2}' | grep "^nl-$lab-" || true)
+left=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^nl-$lab-" || true)
 [ -d "/sys/fs/cgroup/neutrino-lab-$lab" ] && left="$left cgroup neutrino-lab-$lab"
 if [ -n "$left" ]; then
   echo "FAIL: the lab left behind: $left" >&2
