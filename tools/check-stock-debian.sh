@@ -81,7 +81,11 @@ for absent in python3 pip3 pyenv dnsmasq udhcpc ip; do
     exit 1
   fi
 done
+# What Debian's installer writes and debootstrap does not.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+echo stock > "$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tstock\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+  > "$root/etc/hosts"
 # This machine's local trust anchors (a TLS-inspecting proxy's CA, say): an operator behind the
 # same proxy adds them the same way; ca-certificates, which install.sh brings, takes them in.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
