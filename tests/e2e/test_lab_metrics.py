@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
+from support.prometheus import Samples, parse, total, value
 
 from neutrino.lab.api import Credentials, NetworkApi
 from neutrino.lab.lab import Lab
@@ -17,22 +17,6 @@ from neutrino.lab.system import wait_for
 pytestmark = [pytest.mark.root, pytest.mark.rabbit]
 
 DHCP, LB = "DHCP agent", "Linux bridge agent"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """Summed over the series carrying `labels` (e.g. over processes)."""
-    return sum(v for (n, ls), v in samples.items()
-               if n == name and set(labels.items()) <= ls)
 
 
 def until(scrape: Callable[[], Samples], check: Callable[[Samples], bool],

@@ -126,6 +126,9 @@ class Lab:
         transport = transport or default_transport()
         if transport not in TRANSPORTS:
             raise LabError(f"transport {transport!r} is not one of {TRANSPORTS}")
+        if agent_metrics_port is not None and not 0 < agent_metrics_port < 65535:
+            raise LabError(f"agent metrics port {agent_metrics_port}: 1 to 65534 (the Linux "
+                           f"bridge agent takes the next one)")
         if agent_metrics_port is not None and transport != "rabbit":
             raise LabError("agents serve metrics with --transport rabbit only (the "
                            "all-in-one runs every host's agents in one process)")

@@ -120,10 +120,12 @@ def test_each_agent_of_a_host_serves_metrics_on_its_own_port_of_the_mgmt_address
     assert agent.report_interval == 1  # the host file's [AGENT] is kept
 
 
-def test_agent_metrics_need_the_rabbit_transport():
+def test_agent_metrics_need_the_rabbit_transport_and_two_ports():
     from neutrino.lab.lab import Lab, LabError
     with pytest.raises(LabError, match="rabbit only"):
         Lab(LabNames("x")).up("inproc", agent_metrics_port=9110)
+    with pytest.raises(LabError, match="1 to 65534"):
+        Lab(LabNames("x")).up("rabbit", agent_metrics_port=65535)
 
 
 def test_server_config_can_fix_the_api_workers():
