@@ -94,7 +94,7 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
 fi
 git clone -q "$repo" "$root/root/neutrino"
 
-echo "# chroot $root, lab $lab: $command1"
+echo "# in $root (lab $lab): $command1"
 began=$SECONDS
 set +e
 unshare --mount --propagation private --pid --fork -- /bin/bash -c '
