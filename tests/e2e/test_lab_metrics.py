@@ -4,6 +4,7 @@ dies, the HA monitor moves its network, and the agent comes back."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 
 import pytest
@@ -62,6 +63,15 @@ def test_server_and_agent_metrics_follow_scheduling_death_and_failover(lab_facto
         assert value(bridge, "neutrino_linuxbridge_agent_devices") == 0
         assert value(bridge, "neutrino_agent_state_reports_total", agent_type=LB,
                      result="ok") >= 1
+
+    # The operator's way in: `neutrino lab metrics HOST --agent ...`.
+    printed = subprocess.run(["neutrino-lab", "metrics", "HostA", "--agent", "linuxbridge",
+                              "--name", lab.names.lab, "--run-base", lab.names.run_base,
+                              "--state-base", lab.names.state_base],
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert value(parse(printed.stdout), "neutrino_linuxbridge_agent_devices") == 0
+    assert lab.status()["agent_metrics"]["HostB/dhcp"] == "http://172.30.0.12:9110/metrics"
 
     before = server()
     decided = total(before, "neutrino_dhcp_scheduling_decisions_total", trigger="network")
