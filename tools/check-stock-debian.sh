@@ -55,12 +55,11 @@ cleanup() {
   fi
   rm -rf --one-file-system "$root"
 }
-trap cleanup EXIT
-
 if [ -e "$root" ]; then
   echo "$root exists (an earlier check?): remove it first" >&2
   exit 2
 fi
+trap cleanup EXIT
 started=$SECONDS
 if [ ! -s "$tarball" ]; then
   echo "# debootstrap --variant=minbase bookworm from $mirror"
