@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
+from support.prometheus import Samples, parse, total, value
 from support.rabbit import RabbitVhost
 from support.server import NeutrinoServer
 
@@ -20,25 +20,12 @@ from neutrino.rpc.agent.clients import StateReportClient
 from neutrino.rpc.transport import get_transport
 
 DHCP = constants.AGENT_TYPE_DHCP
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
     response = requests.get(f"{url}/metrics", headers=headers, timeout=30)
     assert response.status_code == 200, response.text
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """Summed over the series carrying `labels` (e.g. over processes)."""
-    return sum(v for (n, ls), v in samples.items()
-               if n == name and set(labels.items()) <= ls)
+    return parse(response.text)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
