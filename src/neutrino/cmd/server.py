@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -56,6 +57,7 @@ from neutrino.core.metrics import ClusterCollector, PoolCollector
 from neutrino.core.services import Services, build_services
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
+from neutrino.lib.metrics import forget_process, share_between_processes
 from neutrino.nova.client import NovaClient
 from neutrino.nova.sender import NovaSender, SenderLoop
 from neutrino.rpc.health import BrokerProbe
@@ -353,6 +355,33 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours to judge
+        return True
+    return True
+
+
+def metrics_directory(state_path: str) -> str:
+    """An empty directory for this server run's metrics files, `metrics/<host>-<pid>` under
+    state_path (which replicas may share), after removing those of this host's runs that
+    died without removing theirs (kill -9, power loss)."""
+    base = os.path.join(state_path, "metrics")
+    os.makedirs(base, exist_ok=True)
+    host = socket.gethostname()
+    for name in os.listdir(base):
+        run_host, _, pid = name.rpartition("-")
+        if run_host == host and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    mine = os.path.join(base, f"{host}-{os.getpid()}")
+    shutil.rmtree(mine, ignore_errors=True)  # a pid reused from an earlier boot
+    os.makedirs(mine)
+    return mine
+
+
 def fork_workers(conf: cfg.ConfigOpts, count: int, sock: socket.socket) -> list[int]:
     pids = []
     parent = os.getpid()
@@ -384,10 +413,12 @@ def stop_workers(pids: list[int], timeout: float = 30.0) -> None:
             except ChildProcessError:
                 break
             if done:
+                forget_process(pid)
                 break
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+                forget_process(pid)
                 break
             time.sleep(0.05)
 
@@ -435,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     transport = None
     workers: list[int] = []
+    shared_metrics: str | None = None
     try:
         check_config(conf)
         settings, rpc = api_settings(conf), rpc_settings(conf)
@@ -450,18 +482,17 @@ def main(argv: list[str] | None = None) -> int:
             db = Database(database_settings(conf))
             prepare_database(db)
             db.dispose()
+            # One scrape of any worker shows the whole server's counters.
+            shared_metrics = metrics_directory(settings.state_path)
+            share_between_processes(shared_metrics)
             workers = fork_workers(conf, count, sock)
         transport = get_transport(rpc)
         server = start_server(conf, transport, sock=sock, db=db, serve_api=not workers)
     except (ConfigError, cfg.Error, ValueError) as exc:
-        stop_workers(workers)
-        if transport is not None:
-            transport.cleanup()
+        _stop_early(workers, transport, shared_metrics)
         return _fail(conf, f"Invalid configuration: {exc}")
     except Exception as exc:  # database unreachable, port taken, broker refused...
-        stop_workers(workers)
-        if transport is not None:
-            transport.cleanup()
+        _stop_early(workers, transport, shared_metrics)
         return _fail(conf, f"Cannot start: {type(exc).__name__}: {exc}")
     try:
         wait_for_signal()
@@ -470,7 +501,18 @@ def main(argv: list[str] | None = None) -> int:
         stop_workers(workers)
         server.stop()
         transport.cleanup()
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
+
+
+def _stop_early(workers: list[int], transport: oslo_messaging.Transport | None,
+                shared_metrics: str | None) -> None:
+    stop_workers(workers)
+    if transport is not None:
+        transport.cleanup()
+    if shared_metrics is not None:
+        shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 if __name__ == "__main__":
