@@ -55,7 +55,7 @@ def share_between_processes(directory: str) -> None:
     state lives; every metric child made after this call is file-backed, and the
     environment variable tells the library (and forked workers) where the files are."""
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    values.ValueClass = values.MultiProcessValue()
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
     _SHARING.directory = directory
     _SHARING.owner = os.getpid()
 
@@ -64,7 +64,7 @@ def forget_process(pid: int) -> None:
     """A server process exited: its live gauges go; its counters stay in the sums, so they
     never go backwards."""
     if _SHARING.directory is not None:
-        mark_process_dead(pid, _SHARING.directory)
+        mark_process_dead(pid, _SHARING.directory)  # type: ignore[no-untyped-call]
 
 
 def with_process_metrics(extra: Iterable[Collector] = ()) -> CollectorRegistry:
@@ -75,7 +75,7 @@ def with_process_metrics(extra: Iterable[Collector] = ()) -> CollectorRegistry:
     if _SHARING.directory is not None:
         # Not REGISTRY: this process's own values are in the files already, and its
         # process_* and python_* collectors would describe one process of several.
-        MultiProcessCollector(registry, _SHARING.directory)
+        MultiProcessCollector(registry, _SHARING.directory)  # type: ignore[no-untyped-call]
     else:
         registry.register(REGISTRY)  # a registry collects like a collector
     for collector in extra:

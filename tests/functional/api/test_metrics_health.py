@@ -3,6 +3,7 @@ and die and networks are scheduled; the health check turns 503 when the database
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
@@ -189,6 +190,13 @@ def test_every_scrape_of_a_server_with_workers_shows_its_main_process_counters(t
                              method="GET", route="/metrics", status="200") == i + 1
                 assert value(seen, "neutrino_api_requests_total", process=label,
                              method="POST", route="/v2.0/subnets", status="201") == 1
+            # A worker dies: what it counted stays in the sums, which never go backwards.
+            os.kill(_children(server.process.pid)[0], signal.SIGKILL)
+            after = scrape(server.url)
+            assert value(after, "neutrino_api_requests_total", process=label,
+                         method="GET", route="/metrics", status="200") == 9
+            assert value(after, "neutrino_dhcp_scheduling_decisions_total",
+                         process=label, trigger="agent_start") == 1
         finally:
             transport.cleanup()
         server.process.send_signal(signal.SIGTERM)
