@@ -53,7 +53,7 @@ from neutrino.conf.settings import (
 from neutrino.core.agents.nova import NovaEventQueue
 from neutrino.core.health import DatabaseProbe
 from neutrino.core.interfaces import SystemClock
-from neutrino.core.metrics import ClusterCollector, PoolCollector
+from neutrino.core.metrics import ClusterCollector, PoolWatch
 from neutrino.core.services import Services, build_services
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
@@ -240,8 +240,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
     core = core_settings(conf)
     services = build_services(db, core, RpcDhcpNotifier(transport),
                               nova_settings=nova_settings(conf))
-    # Cluster gauges and the pool are read when scraped; probes when /healthcheck is asked.
-    collectors = [ClusterCollector(db, core, SystemClock()), PoolCollector(db)]
+    # Cluster gauges are read when scraped; probes when /healthcheck is asked.
+    collectors = [ClusterCollector(db, core, SystemClock())]
     probes: list[Probe] = [DatabaseProbe(db), BrokerProbe(rpc_settings(conf).transport_url)]
     app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone,
                      collectors=collectors, probes=probes)
@@ -286,6 +286,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)
+    PoolWatch(db)
     if serve_api:
         app, services = build_app(conf, db, transport)
     else:
@@ -327,6 +328,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
+    PoolWatch(db)
     try:
         app, _ = build_app(conf, db, transport)
         settings = api_settings(conf)
@@ -397,6 +399,21 @@ def fork_workers(conf: cfg.ConfigOpts, count: int, sock: socket.socket) -> list[
         pids.append(pid)
     LOG.info("Started %d API worker process(es): %s", count, pids)
     return pids
+
+
+def reap_workers(pids: list[int]) -> None:
+    """Removes the workers that died from `pids`, saying so, and drops their live gauges
+    (their counters stay in the server's sums). The API keeps being served by the others."""
+    for pid in list(pids):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, 0
+        if done:
+            pids.remove(pid)
+            forget_process(pid)
+            LOG.error("API worker %d exited (code %d; negative: killed by that signal); "
+                      "%d left", pid, os.waitstatus_to_exitcode(status), len(pids))
 
 
 def stop_workers(pids: list[int], timeout: float = 30.0) -> None:
@@ -495,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         _stop_early(workers, transport, shared_metrics)
         return _fail(conf, f"Cannot start: {type(exc).__name__}: {exc}")
     try:
-        wait_for_signal()
+        wait_for_signal((lambda: reap_workers(workers)) if workers else None)
     finally:
         LOG.info("Stopping")
         stop_workers(workers)

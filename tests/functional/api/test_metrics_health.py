@@ -190,11 +190,18 @@ def test_every_scrape_of_a_server_with_workers_shows_its_main_process_counters(t
                              method="GET", route="/metrics", status="200") == i + 1
                 assert value(seen, "neutrino_api_requests_total", process=label,
                              method="POST", route="/v2.0/subnets", status="201") == 1
-            # A worker dies: what it counted stays in the sums, which never go backwards.
-            os.kill(_children(server.process.pid)[0], signal.SIGKILL)
+            # Three processes' pools (SQLAlchemy's default size 5 for SQLite files).
+            assert value(seen, "neutrino_db_pool_size", process=label) == 15
+            # A worker dies: its pool leaves the gauges; what it counted stays in the sums,
+            # which never go backwards.
+            killed = _children(server.process.pid)[0]
+            os.kill(killed, signal.SIGKILL)
+            wait_for(lambda: value(scrape(server.url), "neutrino_db_pool_size",
+                                   process=label) == 10, "the dead worker's pool to go")
+            assert f"API worker {killed} exited (code -9" in server.log_path.read_text()
             after = scrape(server.url)
             assert value(after, "neutrino_api_requests_total", process=label,
-                         method="GET", route="/metrics", status="200") == 9
+                         method="GET", route="/metrics", status="200") >= 10
             assert value(after, "neutrino_dhcp_scheduling_decisions_total",
                          process=label, trigger="agent_start") == 1
         finally:
