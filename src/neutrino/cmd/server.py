@@ -10,11 +10,11 @@ the database, then forks N API worker processes before any thread or connection 
 worker has its own core services, database pool and transport (for its casts) and serves on
 the shared socket. RPC servers, the HA monitor and the Nova notifier run once, in the parent,
 which serves no API: agents' heartbeats and RPC calls never queue behind API requests for the
-GIL. The server's processes share their metrics through files in state_path/metrics/, so
-a scrape of any worker shows the whole server's. Workers need a real broker: with the in-process transport (`fake://`) one process
-serves everything. Replicas of
-the whole server scale out the same way (they share only the database, the broker and,
-through `token_secret` or a shared state_path, the token key).
+GIL. The server's processes share their metrics through files in state_path/metrics/, so a
+scrape of any worker shows the whole server's. Workers need a real broker: with the
+in-process transport (`fake://`) one process serves everything. Replicas of the whole server
+scale out the same way (they share only the database, the broker and, through `token_secret`
+or a shared state_path, the token key).
 """
 
 from __future__ import annotations
