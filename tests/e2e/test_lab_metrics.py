@@ -34,9 +34,9 @@ def until(scrape: Callable[[], Samples], check: Callable[[Samples], bool],
 
 def test_server_and_agent_metrics_follow_scheduling_death_and_failover(lab_factory):
     lab: Lab = lab_factory()
-    # One API process: the server's counters are per process, and with workers a scrape
-    # reaches any one of them while the HA monitor's live in the parent.
-    st = lab.up("rabbit", hosts=("HostA", "HostB"), agent_metrics_port=9110, api_workers=1)
+    # The server's default API workers (one per CPU): every scrape, whichever worker
+    # answers, shows the counters of the whole server, the HA monitor's included.
+    st = lab.up("rabbit", hosts=("HostA", "HostB"), agent_metrics_port=9110)
     url = f"http://127.0.0.1:{st.api_port}"
     api = NetworkApi(Credentials(f"{url}/v2.0/", "admin", "adminpassword", "admin"))
 
