@@ -21,7 +21,7 @@ from neutrino.agent.dhcp.metadata import MetadataProxy
 from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
 from neutrino.lib import naming
 from neutrino.linux import dhcp_release, dnsmasq, files, links, netns, rtnl
-from neutrino.linux.host import HostNamespaces
+from neutrino.linux.host import HostNamespaces, write_sysctls_in
 from neutrino.linux.host import read as rtnl_read
 
 LOG = logging.getLogger(__name__)
@@ -172,6 +172,10 @@ class LinuxDhcpHost:
             tap = rtnl_read(host, lambda s: rtnl.get_link(s, plan.tap))
             inside, addresses = self._read_inside(plan)
         tap = tap or {}
+        # As Neutron: the DHCP port takes no addresses from router advertisements (a
+        # router's, or its own when it sends them); it has the port's addresses only.
+        write_sysctls_in(host.namespace_path(plan.namespace), {
+            "ipv6/conf/default/accept_ra": "0", f"ipv6/conf/{plan.interface}/accept_ra": "0"})
         inner: Mapping[str, object] = inside.get(plan.interface) or {}
         lo: Mapping[str, object] = inside.get("lo") or {}
         stale = [n for n in inside if n.startswith("ns-") and n != plan.interface]
