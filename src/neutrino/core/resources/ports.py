@@ -39,6 +39,8 @@ LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
+ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                 "network:ha_router_replicated_interface")
 
 
 def get(session: Session, ctx: Context, port_id: str, for_update: bool = False) -> models.Port:
@@ -241,6 +243,9 @@ def _allocate_requested(session: Session, port: models.Port,
                 for r in requests]
     for subnet, ip in resolved:
         if ip is not None:
+            # A SLAAC address is the MAC's; only a router's port may hold another one.
+            if _is_auto_address(subnet) and port.device_owner not in ROUTER_OWNERS:
+                raise exc.AllocationOnAutoAddressSubnet(ip=ip, subnet_id=subnet.id)
             _allocate_specific(session, port, subnet, ip)
         elif _allocate_any(session, port, subnet) is None:
             raise exc.IpAddressGenerationFailure(net_id=port.network_id)
