@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from support.dhcp_lab import DhcpLab
 from neutrino.conf.settings import DatabaseSettings
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.db.engine import Database
+from neutrino.lab.vm import Vms
 
 pytestmark = pytest.mark.root
 
@@ -193,3 +195,27 @@ def test_slaac_without_router_advertisements_is_left_to_a_router(
     argv = Path(f"/proc/{agent.served()[net].pid}/cmdline").read_text().split("\0")
     assert "--enable-ra" not in argv
     assert not any(a.startswith("--dhcp-range") for a in argv)
+
+
+def test_lab_vm_dhcp_with_dhclient_both_families(res: tn.NetnsResources, world: World,
+                                                 tmp_path: Path) -> None:
+    """`neutrino lab vm dhcp NAME --client dhclient [-6]`'s own code (command, hook,
+    files) against the agent's dnsmasq: the VM's eth0 gets the API's addresses."""
+    lab = lab_with(res, world)
+    net = network(world, lab, {"cidr": "10.66.0.0/24"},
+                  v6("2001:db8:66::/64", "dhcpv6-stateful", dns_nameservers=["2001:db8::53"]))
+    vm_port = world.port(net)
+    served(lab, net)
+    client = lab.vm(net, vm_port["mac_address"])
+    lab_stub = SimpleNamespace(names=SimpleNamespace(run_dir=str(tmp_path)))
+    vms = Vms(lab_stub, None)  # type: ignore[arg-type]
+    name = Path(client).name
+    got6 = vms._dhclient("vm1", name, ipv6=True, stateless=False, timeout=30)
+    assert got6 == f"{address(vm_port, 6)} dns=2001:db8::53"
+    got4 = vms._dhclient("vm1", name, ipv6=False, stateless=False, timeout=30)
+    assert got4 == address(vm_port, 4)
+    assert {f"{address(vm_port, 4)}/24", f"{address(vm_port, 6)}/128"} <= \
+        set(tn.addresses("eth0", netns=client))
+    # dhclient was stopped, its pid files removed; its leases file stays for its DUID.
+    assert not list(tmp_path.glob("*.pid"))
+    assert not [line for line in tn.ip("netns", "pids", name).split() if line]
