@@ -219,3 +219,23 @@ def test_lab_vm_dhcp_with_dhclient_both_families(res: tn.NetnsResources, world: 
     # dhclient was stopped, its pid files removed; its leases file stays for its DUID.
     assert not list(tmp_path.glob("*.pid"))
     assert not [line for line in tn.ip("netns", "pids", name).split() if line]
+
+
+def test_a_deleted_port_s_dhcpv6_lease_is_released_for_the_next_port(
+        res: tn.NetnsResources, world: World) -> None:
+    lab = lab_with(res, world)
+    net = network(world, lab, v6("2001:db8:67::/64", "dhcpv6-stateful"))
+    first = world.port(net)
+    ip = address(first, 6)
+    agent = served(lab, net)
+    assert tn.run_dhclient6(res, lab.vm(net, first["mac_address"]), "eth0") is not None
+    world.core.ports.delete(world.admin, first["id"])
+    agent.port_delete_end({"port_id": first["id"], "network_id": net})
+    tn.wait_for(lambda: first["id"] not in agent.served()[net].ports)
+    # The address goes to another port at once: dnsmasq gives it only if the first
+    # client's lease was released (it would say the address is leased to another).
+    second = world.port(net, fixed_ips=[{"ip_address": ip}])
+    agent.port_create_end({"port": second})
+    tn.wait_for(lambda: second["id"] in agent.served()[net].ports)
+    lease = tn.run_dhclient6(res, lab.vm(net, second["mac_address"]), "eth0")
+    assert lease is not None and lease.ip == ip

@@ -507,3 +507,21 @@ def test_stale_leases_ignore_ipv6() -> None:
               "100 1234 2001:db8:1::9 x 00:01:00:01\n")
     assert [(s.ip, s.server_ip) for s in plan.stale_leases(leases, p)] == \
         [("10.0.1.9", "10.0.1.2")]
+
+
+def test_stale_dhcpv6_leases_by_address_and_duid_mac() -> None:
+    p = v6_plan("dhcpv6-stateful", "2001:db8:1::5", "2001:db8:1::2")
+    server = "00:01:00:01:2a:2b:2c:2d:fa:16:3e:00:00:02"
+    leases = (f"100 fa:16:3e:99:99:99 10.0.1.5 x *\n"
+              f"duid {server}\n"
+              # the VM's lease, DUID-LLT with its MAC: kept
+              f"100 7 2001:db8:1::5 x 00:01:00:01:11:22:33:44:{VM_MAC}\n"
+              # its address held by another MAC (DUID-LL): released
+              "100 8 2001:db8:1::5 x 00:03:00:01:fa:16:3e:77:77:77\n"
+              # an address nobody has any more, DUID-EN (no MAC): released
+              "100 9 2001:db8:1::9 x 00:02:00:00:00:09:01:02\n")
+    stale = plan.stale_leases6(leases, p)
+    assert [(s.ip, s.iaid, s.client_duid.hex()) for s in stale] == [
+        ("2001:db8:1::5", 8, "00030001fa163e777777"),
+        ("2001:db8:1::9", 9, "0002000000090102")]
+    assert {s.server_duid.hex(":") for s in stale} == {server}

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from neutrino.agent.dhcp import validate
 from neutrino.agent.dhcp.metadata import MetadataProxy
-from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
+from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases, stale_leases6
 from neutrino.lib import naming
 from neutrino.linux import dhcp_release, dnsmasq, files, links, netns, rtnl
 from neutrino.linux.host import HostNamespaces, write_sysctls_in
@@ -236,7 +236,15 @@ class LinuxDhcpHost:
         return Applied(pid, action)
 
     def _release_stale(self, plan: NetworkPlan) -> None:
-        for lease in stale_leases(files.read_text(plan.files.leases), plan):
+        leases = files.read_text(plan.files.leases)
+        for lease6 in stale_leases6(leases, plan):
+            try:
+                dhcp_release.release6(self._host, plan.namespace, plan.interface, lease6.ip,
+                                      lease6.iaid, lease6.client_duid, lease6.server_duid)
+            except OSError as e:
+                LOG.warning("Network %s: could not release the DHCPv6 lease of %s: %s",
+                            plan.network_id, lease6.ip, e)
+        for lease in stale_leases(leases, plan):
             try:
                 dhcp_release.release(self._host, plan.namespace, plan.interface,
                                      lease.server_ip, lease.ip, lease.mac,

@@ -634,3 +634,62 @@ def stale_leases(leases: str | None, network_plan: NetworkPlan) -> list[StaleLea
         if server is not None:
             stale.append(StaleLease(mac, ip, fields[4] if len(fields) > 4 else None, server))
     return stale
+
+
+@dataclass(frozen=True)
+class StaleLease6:
+    ip: str
+    iaid: int
+    client_duid: bytes
+    server_duid: bytes  # dnsmasq's own, from the lease file's "duid" line
+
+
+def _duid_mac(duid: bytes) -> str | None:
+    """The MAC inside a DUID-LLT or DUID-LL of Ethernet (types 1 and 3), if it is one."""
+    if len(duid) == 14 and duid[:4] == b"\0\x01\0\x01":
+        raw = duid[8:]
+    elif len(duid) == 10 and duid[:4] == b"\0\x03\0\x01":
+        raw = duid[4:]
+    else:
+        return None
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def _hex(text: str) -> bytes | None:
+    try:
+        return bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        return None
+
+
+def stale_leases6(leases: str | None, network_plan: NetworkPlan) -> list[StaleLease6]:
+    """DHCPv6 leases of addresses the hosts file no longer gives to the client holding
+    them (by the MAC in its DUID when it has one, else by the address alone): released,
+    or dnsmasq keeps refusing the address to the port that has it now."""
+    wanted: dict[str, set[str]] = {}
+    for line in network_plan.hosts.splitlines():
+        parts = line.split(",")
+        if len(parts) >= 3 and parts[2].startswith("["):
+            wanted.setdefault(parts[2].strip("[]"), set()).add(parts[0])
+    server: bytes | None = None
+    stale = []
+    for line in (leases or "").splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == "duid":
+            server = _hex(fields[1])
+            continue
+        # After the "duid" line: "<expiry> <iaid> <address> <hostname> <client duid>".
+        if server is None or len(fields) < 5 or ":" not in fields[2]:
+            continue
+        client = _hex(fields[4])
+        try:
+            ip, iaid = str(ipaddress.IPv6Address(fields[2])), int(fields[1])
+        except ValueError:
+            continue
+        if client is None:
+            continue
+        mac = _duid_mac(client)
+        if ip in wanted and (mac is None or mac in wanted[ip]):
+            continue
+        stale.append(StaleLease6(ip, iaid, client, server))
+    return stale
