@@ -147,3 +147,17 @@ def test_dual_stack_port(res: Services, net: dict) -> None:
     # The API shows each address's name as dnsmasq serves it.
     names = {a["ip_address"]: a["hostname"] for a in port["dns_assignment"]}
     assert names[EUI64] == "host-2001-db8-1-0-f816-3eff-fe12-3456"
+
+
+def test_a_new_mac_makes_new_slaac_addresses(res: Services, net: dict) -> None:
+    v4 = res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
+                                    "cidr": "10.0.0.0/24"})
+    slaac = res.subnets.create(ALICE, v6(net, ipv6_address_mode="slaac"))
+    port = res.ports.create(ALICE, {"network_id": net["id"], "mac_address": MAC})
+    updated = res.ports.update(ALICE, port["id"], {"mac_address": "fa:16:3e:00:00:01"})
+    assert {f["subnet_id"]: f["ip_address"] for f in updated["fixed_ips"]} == {
+        v4["id"]: "10.0.0.2", slaac["id"]: "2001:db8:1:0:f816:3eff:fe00:1"}
+    assert res.ports.get(ALICE, port["id"])["fixed_ips"] == updated["fixed_ips"]
+    # The old address is free: a port with the old MAC gets it.
+    again = res.ports.create(ALICE, {"network_id": net["id"], "mac_address": MAC})
+    assert EUI64 in {f["ip_address"] for f in again["fixed_ips"]}

@@ -309,6 +309,23 @@ def _insert_port(session: Session, port: models.Port, given_mac: str | None,
     raise exc.MacAddressGenerationFailure(net_id=port.network_id)
 
 
+def _readdress_auto(session: Session, port: models.Port) -> bool:
+    """A new MAC makes new SLAAC addresses: each EUI-64 address is replaced by the new
+    MAC's, as Neutron does (router ports keep theirs: they chose them). True when any was."""
+    if port.device_owner in ROUTER_OWNERS:
+        return False
+    auto = []
+    for allocation in list(port.fixed_ips):
+        subnet = session.get(models.Subnet, allocation.subnet_id)
+        if subnet is not None and _is_auto_address(subnet):
+            auto.append(subnet)
+            session.delete(allocation)
+    session.flush()
+    for subnet in auto:
+        _allocate_any(session, port, subnet)
+    return bool(auto)
+
+
 def _change_mac(session: Session, port: models.Port, mac: str) -> None:
     # The unique key decides, also against a concurrent update taking the same MAC.
     savepoint = session.begin_nested()
@@ -448,11 +465,13 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
     check_lengths(body, LIMITS)
+    changed = []
     if "mac_address" in body and body["mac_address"] is not None:
         mac = macs.normalize(body["mac_address"])
         if mac != port.mac_address:
             _change_mac(session, port, mac)
-    changed = []
+            if body.get("fixed_ips") is None and _readdress_auto(session, port):
+                changed.append("fixed_ips")
     if body.get("fixed_ips") is not None:
         _reallocate(session, port, _requested_ips(body["fixed_ips"]))
         changed.append("fixed_ips")
