@@ -23,10 +23,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 STATEFUL, STATELESS, SLAAC = "dhcpv6-stateful", "dhcpv6-stateless", "slaac"
 # dnsmasq serves DHCPv6 ranges of /64 or longer only (Neutron skips shorter ones too).
 _MIN_V6_RANGE_PREFIX = 64
-# Neutron's router interface owners: a subnet whose gateway is on one of these reaches
-# metadata through the router, so it is not isolated.
-_ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
-                  "network:ha_router_replicated_interface")
 
 
 @dataclass(frozen=True)
@@ -191,7 +187,8 @@ def _is_metadata_network(subnet: dict[str, Any]) -> bool:
 
 def _isolated(subnet: dict[str, Any], info: dict[str, Any]) -> bool:
     gateway = subnet.get("gateway_ip")
-    return not any(port.get("device_owner") in _ROUTER_OWNERS and
+    # A subnet whose gateway is on a router port has the router (metadata, RAs).
+    return not any(port.get("device_owner") in constants.DEVICE_OWNERS_ROUTER_INTERFACE and
                    any(f.get("ip_address") == gateway for f in port.get("fixed_ips") or [])
                    for port in info.get("ports") or [])
 

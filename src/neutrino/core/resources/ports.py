@@ -39,8 +39,7 @@ LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
-ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
-                 "network:ha_router_replicated_interface")
+ROUTER_OWNERS = constants.DEVICE_OWNERS_ROUTER_INTERFACE
 
 
 def get(session: Session, ctx: Context, port_id: str, for_update: bool = False) -> models.Port:
