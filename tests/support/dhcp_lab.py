@@ -19,6 +19,7 @@ class DhcpLab:
     def __init__(self, res: tn.NetnsResources) -> None:
         self.res = res
         self.host = HostNamespaces(res.namespace("nthost-"), res.directory("ntns-"))
+        res.defer(self.host.close)  # its kept netlink client; after the agent has stopped
         self.confs_dir = res.directory("ntconf-")
         os.chmod(self.confs_dir, 0o755)  # dnsmasq re-reads its files after dropping root
         self.plugin = FakeDhcpPlugin()

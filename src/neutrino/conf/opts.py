@@ -215,6 +215,11 @@ dhcp_agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("dnsmasq_config_file", default="",
                help="A dnsmasq configuration file every dnsmasq of the agent reads (by "
                     "default none, not even /etc/dnsmasq.conf). Absolute path."),
+    cfg.BoolOpt("dnsmasq_enable_ra", default=False,
+                help="Send IPv6 router advertisements from the DHCP namespace of networks "
+                     "with no router (none of their IPv6 subnets' gateways on a router "
+                     "port), so SLAAC and DHCPv6 clients configure themselves without "
+                     "one. Router lifetime 0: the namespace is not advertised as a router."),
 ]
 
 # Neutron's names: the first three from dhcp_agent.ini, the nova_* and the secret from

@@ -238,6 +238,7 @@ class DhcpAgentSettings:
     broadcast_reply: bool = _default.dhcp_broadcast_reply
     dnsmasq_config_file: str = _default.dnsmasq_config_file  # "": none
     lease_max: int = _default.dnsmasq_lease_max
+    enable_ra: bool = _default.dnsmasq_enable_ra
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
 
 
@@ -391,7 +392,7 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
         renewal_time=conf.dhcp_renewal_time, rebinding_time=conf.dhcp_rebinding_time,
         broadcast_reply=conf.dhcp_broadcast_reply,
         dnsmasq_config_file=_config_file(conf.dnsmasq_config_file),
-        lease_max=conf.dnsmasq_lease_max,
+        lease_max=conf.dnsmasq_lease_max, enable_ra=conf.dnsmasq_enable_ra,
         metadata=MetadataSettings(
             enable_isolated_metadata=conf.enable_isolated_metadata,
             force_metadata=conf.force_metadata,

@@ -71,10 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--nic", required=True, help="net-id=NETWORK_ID")
     boot.add_argument("--host", required=True)
     _common(vsub.add_parser("list", help="like nova list"))
-    for name, text in (("dhcp", "run udhcpc once in the VM"), ("delete", "delete the VM")):
+    for name, text in (("dhcp", "run a DHCP client once in the VM"),
+                       ("delete", "delete the VM")):
         p = vsub.add_parser(name, help=text)
         _common(p)
         p.add_argument("vm")
+        if name == "dhcp":
+            p.add_argument("--client", choices=("udhcpc", "dhclient"),
+                           help="default: udhcpc, dhclient with -6")
+            p.add_argument("-6", dest="ipv6", action="store_true", help="DHCPv6 (dhclient)")
+            p.add_argument("-S", dest="stateless", action="store_true",
+                           help="with -6: information only (DHCPv6 stateless)")
 
     demo = sub.add_parser("demo", help="the whole DHCP HA walk-through")
     _common(demo)
@@ -132,11 +139,15 @@ def _run(args: argparse.Namespace) -> int:
         elif args.vm_command == "list":
             print(nova_table(vms.rows()))
         elif args.vm_command == "dhcp":
-            address = vms.dhcp(args.vm)
+            if args.stateless and not args.ipv6:
+                raise LabError("-S goes with -6")
+            address = vms.dhcp(args.vm, client=args.client, ipv6=args.ipv6,
+                               stateless=args.stateless)
             if address is None:
                 print(f"{args.vm}: no DHCP lease")
                 return 1
-            print(f"{args.vm}: got {address}")
+            got = address.removeprefix("- ")  # "-": no address (information only)
+            print(f"{args.vm}: got {got}" if got == address else f"{args.vm}: options {got}")
         elif args.vm_command == "delete":
             vms.delete(args.vm)
     elif args.command == "demo":

@@ -109,6 +109,29 @@ def etc_hosts(host: str) -> str:
             f"{CONTROLLER_ADDRESS}\t{CONTROLNODE}\n")
 
 
+def dhclient_script() -> str:
+    """dhclient's hook inside a VM: configure eth0's address (nothing else: not the
+    machine's resolv.conf, which a VM namespace shares) and print the lease in one line
+    to `<script name>.lease` beside the script."""
+    return (
+        "#!/bin/sh\n"
+        "out=\"$(dirname \"$0\")/$(basename \"$0\" .script).lease\"\n"
+        "case \"$reason\" in\n"
+        "  BOUND|RENEW|REBIND|REBOOT)\n"
+        "    ip -4 addr flush dev \"$interface\"\n"
+        "    ip addr add \"$new_ip_address/$new_subnet_mask\" dev \"$interface\"\n"
+        "    echo \"NEUTRINO_LAB_LEASE $new_ip_address\" > \"$out\" ;;\n"
+        "  BOUND6|RENEW6|REBIND6|INFORM6)\n"
+        "    if [ -n \"$new_ip6_address\" ]; then\n"
+        "      ip -6 addr replace \"$new_ip6_address/$new_ip6_prefixlen\" dev \"$interface\"\n"
+        "    fi\n"
+        "    echo \"NEUTRINO_LAB_LEASE ${new_ip6_address:--}"
+        " dns=$(echo $new_dhcp6_name_servers | tr ' ' ',')\" > \"$out\" ;;\n"
+        "esac\n"
+        "exit 0\n"
+    )
+
+
 def udhcpc_script() -> str:
     """udhcpc's hook inside a VM: configure eth0 and print the lease in one parseable line."""
     return (

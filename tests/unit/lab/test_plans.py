@@ -183,8 +183,20 @@ def test_vm_plan_names_the_tap_after_the_port_and_sets_the_mac():
     assert ["ip", "-n", "vmns", "link", "set", "eth0", "address", "fa:16:3e:00:00:01"] in plan
 
 
+def test_dhclient_command_is_a_list_with_its_files_in_the_run_dir():
+    files = vm.DhclientFiles("/run/lab/dhclient-v1-6")
+    assert vm.dhclient_command("vmns", files, ipv6=True, stateless=True) == [
+        "ip", "netns", "exec", "vmns", "dhclient", "-1", "-d", "-6",
+        "-lf", "/run/lab/dhclient-v1-6.leases", "-pf", "/run/lab/dhclient-v1-6.pid",
+        "-sf", "/run/lab/dhclient-v1-6.script", "-S", "eth0"]
+    assert vm.dhclient_command("vmns", files)[7] == "-4"
+    assert "-S" not in vm.dhclient_command("vmns", files, ipv6=False, stateless=True)
+
+
 def test_lease_parsing_and_nova_table():
     assert vm.parse_lease("udhcpc: started\nNEUTRINO_LAB_LEASE 9.0.1.2\n") == "9.0.1.2"
+    assert vm.parse_lease("NEUTRINO_LAB_LEASE 2001:db8::5 dns=2001:db8::53\n") == \
+        "2001:db8::5 dns=2001:db8::53"
     assert vm.parse_lease("udhcpc: no lease, failing\n") is None
     port = {"fixed_ips": [{"ip_address": "9.0.1.2", "subnet_id": "s"}]}
     assert vm.format_networks(port, "net2") == "net2=9.0.1.2"

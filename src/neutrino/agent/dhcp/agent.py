@@ -58,7 +58,7 @@ class DhcpAgent:
             rebinding_time=settings.rebinding_time,
             broadcast_reply=settings.broadcast_reply,
             config_file=settings.dnsmasq_config_file,
-            lease_max=settings.lease_max,
+            lease_max=settings.lease_max, enable_ra=settings.enable_ra,
             isolated_metadata=metadata.enable_isolated_metadata,
             force_metadata=metadata.force_metadata,
             metadata_network=metadata.enable_metadata_network)

@@ -18,10 +18,10 @@ from typing import Protocol
 
 from neutrino.agent.dhcp import validate
 from neutrino.agent.dhcp.metadata import MetadataProxy
-from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
+from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases, stale_leases6
 from neutrino.lib import naming
 from neutrino.linux import dhcp_release, dnsmasq, files, links, netns, rtnl
-from neutrino.linux.host import HostNamespaces
+from neutrino.linux.host import HostNamespaces, write_sysctls_in
 from neutrino.linux.host import read as rtnl_read
 
 LOG = logging.getLogger(__name__)
@@ -172,6 +172,10 @@ class LinuxDhcpHost:
             tap = rtnl_read(host, lambda s: rtnl.get_link(s, plan.tap))
             inside, addresses = self._read_inside(plan)
         tap = tap or {}
+        # As Neutron: the DHCP port takes no addresses from router advertisements (a
+        # router's, or its own when it sends them); it has the port's addresses only.
+        write_sysctls_in(host.namespace_path(plan.namespace), {
+            "ipv6/conf/default/accept_ra": "0", f"ipv6/conf/{plan.interface}/accept_ra": "0"})
         inner: Mapping[str, object] = inside.get(plan.interface) or {}
         lo: Mapping[str, object] = inside.get("lo") or {}
         stale = [n for n in inside if n.startswith("ns-") and n != plan.interface]
@@ -232,7 +236,15 @@ class LinuxDhcpHost:
         return Applied(pid, action)
 
     def _release_stale(self, plan: NetworkPlan) -> None:
-        for lease in stale_leases(files.read_text(plan.files.leases), plan):
+        leases = files.read_text(plan.files.leases)
+        for lease6 in stale_leases6(leases, plan):
+            try:
+                dhcp_release.release6(self._host, plan.namespace, plan.interface, lease6.ip,
+                                      lease6.iaid, lease6.client_duid, lease6.server_duid)
+            except OSError as e:
+                LOG.warning("Network %s: could not release the DHCPv6 lease of %s: %s",
+                            plan.network_id, lease6.ip, e)
+        for lease in stale_leases(leases, plan):
             try:
                 dhcp_release.release(self._host, plan.namespace, plan.interface,
                                      lease.server_ip, lease.ip, lease.mac,
