@@ -5,6 +5,9 @@ the server (`get_device_details`), and the links the known taps need are planned
 applied. A tap in place is reported up, a tap that vanished down. A full sync refreshes
 every tap's details in one call: at start, after the server or broker came back, and every
 `full_sync_interval`.
+
+With security groups on (`security_groups`), a tap is plugged only once its filter is in
+place (`SecurityGroupSync`); the server's casts only mark its work.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.linuxbridge.executor import apply_plan
 from neutrino.agent.linuxbridge.links import HostLinks
 from neutrino.agent.linuxbridge.plan import TAP_PREFIX, has_port, plan_links
+from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
 from neutrino.agent.report import ReportClient, StateReporter
 from neutrino.conf.settings import LinuxBridgeSettings
 from neutrino.lib import constants
@@ -44,8 +48,11 @@ def agent_state(settings: LinuxBridgeSettings) -> dict[str, Any]:
 class LinuxBridgeAgent:
     def __init__(self, settings: LinuxBridgeSettings, host_links: HostLinks,
                  plugin_client: L2Plugin, report_client: ReportClient,
-                 full_sync_interval: float = 60.0, clock: Clock = SYSTEM_CLOCK) -> None:
+                 full_sync_interval: float = 60.0, clock: Clock = SYSTEM_CLOCK,
+                 security_groups: SecurityGroupSync | None = None) -> None:
         self._settings = settings
+        self._sg = security_groups
+        self._filtered: set[str] = set()  # taps whose filter was in place after the last sync
         self._clock = clock
         self._host = host_links
         self._plugin = plugin_client
@@ -98,12 +105,42 @@ class LinuxBridgeAgent:
         else:
             self._look_up_new(taps)
         self._report_down_pending()
-        devices = {tap: d for tap, d in self._details.items() if tap in taps}
+        devices = self._with_filters(
+            {tap: d for tap, d in self._details.items() if tap in taps}, full)
         plan = plan_links(devices, self._settings.interface_mappings, links)
         failing: dict[str, str] = {}
         plugged = apply_plan(plan, self._host, lambda t, m: failing.__setitem__(t, m))
         self._log_problems(failing, plan.unpluggable)
         self._report(plugged)
+
+    def _with_filters(self, devices: dict[str, dict[str, Any]],
+                      full: bool) -> dict[str, dict[str, Any]]:
+        """The devices that may be plugged: with security groups, those filtered."""
+        if self._sg is None:
+            return devices
+        ports = {tap: d["port_id"] for tap, d in devices.items() if has_port(d)}
+        try:
+            self._filtered = self._sg.sync(ports, full=full)
+        except Exception as exc:  # noqa: BLE001 - retried next pass; the rest goes on
+            LOG.warning("Could not update the security group filters: %r", exc)
+            # The rules installed before stay; a new tap waits for its own.
+            self._filtered &= set(ports)
+        return {tap: d for tap, d in devices.items()
+                if tap in self._filtered or not has_port(d)}
+
+    # -- casts (only mark work) ------------------------------------------------------
+
+    def security_groups_rule_updated(self, security_groups: list[str]) -> None:
+        if self._sg is not None:
+            self._sg.rule_updated(security_groups)
+
+    def security_groups_member_updated(self, security_groups: list[str]) -> None:
+        if self._sg is not None:
+            self._sg.member_updated(security_groups)
+
+    def port_update(self, port: dict[str, Any]) -> None:
+        if self._sg is not None and port.get("id"):
+            self._sg.port_updated(str(port["id"]))
 
     def _forget_vanished(self, taps: set[str]) -> None:
         for tap in set(self._details) - taps:
