@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.secgroups import sg_port, sg_rule
 
 from neutrino.agent.linuxbridge.firewall_plan import (
     IPV4,
@@ -23,8 +24,6 @@ from neutrino.agent.linuxbridge.firewall_plan import (
     restore_text,
     set_name,
 )
-
-from .fakes import sg_port, sg_rule
 
 TAP = "tapaaaaaaaa-bb"
 

@@ -3,6 +3,8 @@ asked for, only the difference is applied; with fakes at the RPC and iptables bo
 
 from __future__ import annotations
 
+from support.secgroups import FakeSecurityGroupPlugin, sg_port, sg_rule
+
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.firewall_plan import (
     IPV4,
@@ -13,15 +15,7 @@ from neutrino.agent.linuxbridge.firewall_plan import (
 from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
 from neutrino.conf.settings import AgentSettings, LinuxBridgeSettings
 
-from .fakes import (
-    FakeFirewall,
-    FakeHostLinks,
-    FakeL2Plugin,
-    FakeSecurityGroupPlugin,
-    port,
-    sg_port,
-    sg_rule,
-)
+from .fakes import FakeFirewall, FakeHostLinks, FakeL2Plugin, port
 from .test_agent import NET1, NoReports, eth0
 
 TAP_A, TAP_B = "tapaaaaaaaa-aa", "tapbbbbbbbb-bb"

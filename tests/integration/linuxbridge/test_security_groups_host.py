@@ -1,0 +1,315 @@
+"""Security groups enforced on a real host: a test namespace with a real bridge and veth
+"VMs" in namespaces of their own, rules installed by the agent's sync (plan, diff,
+iptables/ipset executor) from an in-memory server, and real traffic (ping, a TCP listener,
+dnsmasq and udhcpc) showing what passes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from support import netns as tn
+from support.secgroups import FakeSecurityGroupPlugin, sg_port, sg_rule
+
+from neutrino.agent.linuxbridge.firewall import IptablesFirewall
+from neutrino.agent.linuxbridge.firewall_plan import IPV4, port_chain, set_name
+from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
+from neutrino.linux.host import HostNamespaces
+
+pytestmark = pytest.mark.root
+
+DHCP_IP = "10.77.0.2"
+
+
+@dataclass
+class Vm:
+    name: str
+    netns: str
+    tap: str
+    port_id: str
+    mac: str
+    ip: str
+
+
+@dataclass
+class Host:
+    res: tn.NetnsResources
+    netns: str
+    bridge: str
+    server: FakeSecurityGroupPlugin = field(default_factory=FakeSecurityGroupPlugin)
+    vms: dict[str, Vm] = field(default_factory=dict)
+    sync: SecurityGroupSync | None = None
+
+    def vm(self, name: str, index: int, groups: list[str], port_security: bool = True,
+           filtered: bool = True) -> Vm:
+        suffix = tn.unique("")
+        port_id = f"{suffix}{index:02d}aa-0000-0000-0000-000000000000"
+        tap = "tap" + port_id[:11]
+        mac = f"fa:16:3e:00:01:{index:02x}"
+        netns = self.res.namespace("ntvm-")
+        self.res.veth(tap, "eth0", ns_a=self.netns, ns_b=netns, mac_b=mac)
+        tn.ip("link", "set", tap, "master", self.bridge, netns=self.netns)
+        ip = f"10.77.0.{10 + index}"
+        tn.ip("addr", "add", f"{ip}/24", "dev", "eth0", netns=netns)
+        vm = Vm(name, netns, tap, port_id, mac, ip)
+        self.vms[name] = vm
+        if filtered:
+            self.server.ports[port_id] = sg_port(port_id, [ip], groups, mac=mac,
+                                                 port_security=port_security,
+                                                 dhcp=[DHCP_IP])
+        return vm
+
+    def enforce(self) -> None:
+        assert self.sync is not None
+        self.sync.sync({vm.tap: vm.port_id for vm in self.vms.values()
+                        if vm.port_id in self.server.ports})
+
+    def iptables_save(self) -> str:
+        return subprocess.run(["nsenter", f"--net={self.netns}", "iptables-save"],
+                              capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def host() -> Iterator[Host]:
+    with tn.NetnsResources() as res:
+        netns = res.namespace("nthost-")
+        bridge = res.bridge(netns=netns)
+        h = Host(res, netns, bridge)
+        h.sync = SecurityGroupSync(IptablesFirewall(HostNamespaces(netns)), h.server)
+        yield h
+
+
+def run_in(vm: Vm, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nsenter", f"--net={vm.netns}", *argv], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def pings(src: Vm, dst: Vm, source_ip: str | None = None) -> bool:
+    argv = ["ping", "-c", "1", "-W", "1"]
+    if source_ip:
+        argv += ["-I", source_ip]
+    # A fresh ping process: a new ICMP id, so a new connection for conntrack.
+    return run_in(src, *argv, dst.ip).returncode == 0
+
+
+_LISTENER = textwrap.dedent("""
+    import socket, sys
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(sys.argv[1])))
+    s.listen(8)
+    print("listening", flush=True)
+    while True:
+        c, _ = s.accept()
+        while True:
+            data = c.recv(100)
+            if not data:
+                break
+            c.sendall(b"echo:" + data)
+        c.close()
+""")
+
+_CONNECT = textwrap.dedent("""
+    import socket, sys
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5)
+    c.sendall(b"hi")
+    print(c.recv(100).decode())
+""")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
+def listen(res: tn.NetnsResources, vm: Vm, port: int) -> None:
+    proc = subprocess.Popen(["nsenter", f"--net={vm.netns}", sys.executable, "-c", _LISTENER,
+                             str(port)], stdout=subprocess.PIPE, text=True)
+    res.defer(lambda: stop(proc))
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "listening"
+
+
+def connects(src: Vm, dst: Vm, port: int) -> bool:
+    done = run_in(src, sys.executable, "-c", _CONNECT, dst.ip, str(port))
+    return done.returncode == 0 and done.stdout.strip() == "echo:hi"
+
+
+def test_ping_and_tcp_are_blocked_allowed_by_a_rule_and_blocked_again(host: Host) -> None:
+    a = host.vm("a", 1, ["sg-a"])
+    b = host.vm("b", 2, ["sg-b"])
+    host.server.rules = {"sg-a": [sg_rule("sg-a", "egress")],
+                         "sg-b": [sg_rule("sg-b", "egress")]}
+    listen(host.res, b, 8022)
+    host.enforce()
+    assert not pings(a, b) and not connects(a, b, 8022)
+    assert pings(b, a) is False  # a's ingress is closed too
+
+    host.server.rules["sg-b"] += [sg_rule("sg-b", protocol="icmp"),
+                                  sg_rule("sg-b", protocol="tcp", low=8022, high=8022)]
+    host.sync.rule_updated(["sg-b"])  # type: ignore[union-attr]
+    host.enforce()
+    assert pings(a, b) and connects(a, b, 8022)
+    assert not pings(b, a)  # only b's ingress opened; replies to b's pings never started
+
+    host.server.rules["sg-b"] = [sg_rule("sg-b", "egress")]
+    host.sync.rule_updated(["sg-b"])  # type: ignore[union-attr]
+    host.enforce()
+    assert not pings(a, b) and not connects(a, b, 8022)
+
+
+def test_an_established_connection_survives_a_change_that_still_allows_it(
+        host: Host) -> None:
+    a = host.vm("a", 1, ["sg-a"])
+    b = host.vm("b", 2, ["sg-b"])
+    host.server.rules = {"sg-a": [sg_rule("sg-a", "egress")],
+                         "sg-b": [sg_rule("sg-b", protocol="tcp", low=8022, high=8022)]}
+    listen(host.res, b, 8022)
+    host.enforce()
+    client = subprocess.Popen(
+        ["nsenter", f"--net={a.netns}", sys.executable, "-c", textwrap.dedent("""
+            import socket, sys
+            c = socket.create_connection((sys.argv[1], 8022), timeout=5)
+            for line in sys.stdin:
+                c.sendall(line.strip().encode())
+                print(c.recv(100).decode(), flush=True)
+        """), b.ip], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    host.res.defer(lambda: stop(client))
+    assert client.stdin is not None and client.stdout is not None
+
+    def exchange(word: str) -> str:
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write(word + "\n")
+        client.stdin.flush()
+        return client.stdout.readline().strip()
+
+    assert exchange("one") == "echo:one"
+    save_before = host.iptables_save()
+    host.server.rules["sg-b"].append(sg_rule("sg-b", protocol="udp", low=53, high=53))
+    host.sync.rule_updated(["sg-b"])  # type: ignore[union-attr]
+    host.enforce()
+    assert "--dport 53" in host.iptables_save() and host.iptables_save() != save_before
+    assert exchange("two") == "echo:two"
+
+
+def test_spoofed_ip_and_mac_are_dropped_unless_an_allowed_pair_permits_them(
+        host: Host) -> None:
+    a = host.vm("a", 1, ["sg"])
+    b = host.vm("b", 2, ["sg"])
+    host.server.rules = {"sg": [sg_rule("sg", "egress"), sg_rule("sg", protocol="icmp")]}
+    host.enforce()
+    assert pings(a, b)
+
+    tn.ip("addr", "add", "10.77.0.99/24", "dev", "eth0", netns=a.netns)
+    assert not pings(a, b, source_ip="10.77.0.99")
+    host.server.ports[a.port_id]["allowed_address_pairs"] = [{"ip_address": "10.77.0.99"}]
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    assert pings(a, b, source_ip="10.77.0.99")
+
+    tn.ip("link", "set", "eth0", "address", "fa:16:3e:00:09:99", netns=a.netns)
+    assert not pings(a, b)
+    host.server.ports[a.port_id]["allowed_address_pairs"] = [
+        {"ip_address": a.ip, "mac_address": "fa:16:3e:00:09:99"}]
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    assert pings(a, b)
+    assert not pings(a, b, source_ip="10.77.0.99")  # that pair is gone
+
+
+def test_port_security_off_lets_everything_through(host: Host) -> None:
+    a = host.vm("a", 1, ["sg"])
+    b = host.vm("b", 2, [], port_security=False)
+    host.server.rules = {"sg": [sg_rule("sg", "egress")]}
+    listen(host.res, b, 8022)
+    host.enforce()
+    assert pings(a, b) and connects(a, b, 8022)
+    # b sends from any address it likes: nothing checks its sources.
+    host.server.rules["sg"].append(sg_rule("sg", protocol="icmp"))
+    host.sync.rule_updated(["sg"])  # type: ignore[union-attr]
+    host.enforce()
+    tn.ip("addr", "add", "10.77.0.98/24", "dev", "eth0", netns=b.netns)
+    assert pings(b, a, source_ip="10.77.0.98")
+    assert port_chain("i", b.tap) not in host.iptables_save()
+    assert port_chain("i", a.tap) in host.iptables_save()
+
+
+def test_a_remote_group_rule_follows_a_member_joining(host: Host) -> None:
+    a = host.vm("a", 1, ["sg-a"])
+    b = host.vm("b", 2, ["sg-b"])
+    host.server.rules = {
+        "sg-a": [sg_rule("sg-a", "egress")],
+        "sg-b": [sg_rule("sg-b", "egress"), sg_rule("sg-b", remote_group="sg-b")]}
+    host.enforce()
+    assert not pings(a, b)
+
+    host.server.ports[a.port_id]["security_groups"] = ["sg-a", "sg-b"]
+    host.sync.member_updated(["sg-b"])  # type: ignore[union-attr]
+    save_before = host.iptables_save()
+    host.enforce()
+    assert pings(a, b)
+    # b's chains did not change: the set did.
+    chain_b = port_chain("i", b.tap)
+    assert [r for r in save_before.splitlines() if chain_b in r] == \
+        [r for r in host.iptables_save().splitlines() if chain_b in r]
+    members = subprocess.run(["nsenter", f"--net={host.netns}", "ipset", "list",
+                              set_name("sg-b", IPV4)], capture_output=True, text=True,
+                             check=True).stdout
+    assert a.ip in members and b.ip in members
+
+
+def test_dhcp_works_with_no_rules_and_only_from_the_dhcp_port(host: Host) -> None:
+    a = host.vm("a", 1, ["sg-closed"])
+    host.server.rules = {"sg-closed": []}
+    tn.ip("addr", "flush", "dev", "eth0", netns=a.netns)
+    dhcp = host.vm("dhcp", 0, [], filtered=False)  # the network's DHCP port: not filtered
+    rogue = host.vm("rogue", 3, [], port_security=False)
+    tn.ip("addr", "flush", "dev", "eth0", netns=dhcp.netns)
+    tn.ip("addr", "add", f"{DHCP_IP}/24", "dev", "eth0", netns=dhcp.netns)
+    host.enforce()
+
+    def dnsmasq(vm: Vm, first: str) -> None:
+        conf = host.res.directory()
+        pid = f"{conf}/pid"
+        host.res.track_pid_file(pid, "dnsmasq")
+        done = run_in(vm, "dnsmasq", "--conf-file=", "--no-hosts", "--no-resolv", "--port=0",
+                      f"--pid-file={pid}", f"--dhcp-leasefile={conf}/leases",
+                      "--interface=eth0", "--bind-interfaces",
+                      f"--dhcp-range={first},{first},255.255.255.0,120s")
+        assert done.returncode == 0, done.stderr
+
+    dnsmasq(rogue, "10.77.0.200")
+    assert tn.run_udhcpc(a.netns, "eth0", tries=2, timeout=1) is None  # rogue replies dropped
+    dnsmasq(dhcp, "10.77.0.150")
+    lease = tn.run_udhcpc(a.netns, "eth0", tries=4, timeout=2)
+    assert lease is not None and lease.ip == "10.77.0.150"
+    assert lease.fields["serverid"] == DHCP_IP
+
+
+def test_a_restart_that_finds_the_right_rules_changes_nothing(host: Host) -> None:
+    host.vm("a", 1, ["sg-a"])
+    host.vm("b", 2, ["sg-b"])
+    host.server.rules = {"sg-a": [sg_rule("sg-a", remote_group="sg-b")],
+                         "sg-b": [sg_rule("sg-b", protocol="tcp", low=22, high=22)]}
+    host.enforce()
+    before = host.iptables_save()
+    assert host.sync is not None and host.sync.applied_changes == 1
+
+    host.sync = SecurityGroupSync(IptablesFirewall(HostNamespaces(host.netns)), host.server)
+    host.sync.sync({vm.tap: vm.port_id for vm in host.vms.values()}, full=True)
+    assert host.sync.applied_changes == 0
+
+    # A hand-made change to one chain is repaired by the next full sync, alone.
+    subprocess.run(["nsenter", f"--net={host.netns}", "iptables", "-I",
+                    port_chain("i", host.vms["b"].tap), "1", "-j", "ACCEPT"], check=True)
+    host.sync.sync({vm.tap: vm.port_id for vm in host.vms.values()}, full=True)
+    assert host.sync.applied_changes == 1
+    strip = [line for line in before.splitlines() if not line.startswith("#")]
+    assert [line for line in host.iptables_save().splitlines()
+            if not line.startswith("#")] == strip
