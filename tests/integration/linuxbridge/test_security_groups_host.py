@@ -285,7 +285,18 @@ def test_dhcp_works_with_no_rules_and_only_from_the_dhcp_port(host: Host) -> Non
         assert done.returncode == 0, done.stderr
 
     dnsmasq(rogue, "10.77.0.200")
-    assert tn.run_udhcpc(a.netns, "eth0", tries=2, timeout=1) is None  # rogue replies dropped
+    # Unfiltered, a takes the rogue's offer ...
+    host.server.ports[a.port_id].update(port_security_enabled=False, security_groups=[])
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    rogue_lease = tn.run_udhcpc(a.netns, "eth0", tries=5, timeout=1)
+    assert rogue_lease is not None and rogue_lease.ip == "10.77.0.200"
+    # ... filtered, the rogue's replies are dropped.
+    host.server.ports[a.port_id].update(port_security_enabled=True,
+                                        security_groups=["sg-closed"])
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    assert tn.run_udhcpc(a.netns, "eth0", tries=2, timeout=1) is None
     dnsmasq(dhcp, "10.77.0.150")
     lease = tn.run_udhcpc(a.netns, "eth0", tries=4, timeout=2)
     assert lease is not None and lease.ip == "10.77.0.150"
