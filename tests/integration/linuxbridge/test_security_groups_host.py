@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from support import netns as tn
 from support.secgroups import FakeSecurityGroupPlugin, sg_port, sg_rule
+from support.traffic import Vm, connects, listen, pings, run_in, stop
 
 from neutrino.agent.linuxbridge.firewall import IptablesFirewall
 from neutrino.agent.linuxbridge.firewall_plan import IPV4, port_chain, set_name
@@ -23,16 +24,6 @@ from neutrino.linux.host import HostNamespaces
 pytestmark = pytest.mark.root
 
 DHCP_IP = "10.77.0.2"
-
-
-@dataclass
-class Vm:
-    name: str
-    netns: str
-    tap: str
-    port_id: str
-    mac: str
-    ip: str
 
 
 @dataclass
@@ -81,64 +72,6 @@ def host() -> Iterator[Host]:
         h = Host(res, netns, bridge)
         h.sync = SecurityGroupSync(IptablesFirewall(HostNamespaces(netns)), h.server)
         yield h
-
-
-def run_in(vm: Vm, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["nsenter", f"--net={vm.netns}", *argv], capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def pings(src: Vm, dst: Vm, source_ip: str | None = None) -> bool:
-    argv = ["ping", "-c", "1", "-W", "1"]
-    if source_ip:
-        argv += ["-I", source_ip]
-    # A fresh ping process: a new ICMP id, so a new connection for conntrack.
-    return run_in(src, *argv, dst.ip).returncode == 0
-
-
-_LISTENER = textwrap.dedent("""
-    import socket, sys
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(sys.argv[1])))
-    s.listen(8)
-    print("listening", flush=True)
-    while True:
-        c, _ = s.accept()
-        while True:
-            data = c.recv(100)
-            if not data:
-                break
-            c.sendall(b"echo:" + data)
-        c.close()
-""")
-
-_CONNECT = textwrap.dedent("""
-    import socket, sys
-    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5)
-    c.sendall(b"hi")
-    print(c.recv(100).decode())
-""")
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.kill()
-    proc.wait()
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe is not None:
-            pipe.close()
-
-
-def listen(res: tn.NetnsResources, vm: Vm, port: int) -> None:
-    proc = subprocess.Popen(["nsenter", f"--net={vm.netns}", sys.executable, "-c", _LISTENER,
-                             str(port)], stdout=subprocess.PIPE, text=True)
-    res.defer(lambda: stop(proc))
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "listening"
-
-
-def connects(src: Vm, dst: Vm, port: int) -> bool:
-    done = run_in(src, sys.executable, "-c", _CONNECT, dst.ip, str(port))
-    return done.returncode == 0 and done.stdout.strip() == "echo:hi"
 
 
 def test_ping_and_tcp_are_blocked_allowed_by_a_rule_and_blocked_again(host: Host) -> None:
