@@ -106,7 +106,7 @@ class Lab:
     # --- up / down -------------------------------------------------------------------
     def up(self, transport: str | None = None, hosts: tuple[str, ...] = DEFAULT_HOSTS,
            services: bool = True, agent_down_time: int = 5,
-           report_interval: float = 1) -> LabState:
+           report_interval: float = 1, firewall_driver: str = "noop") -> LabState:
         for h in hosts:
             check_host_name(h)
         transport = transport or default_transport()
@@ -116,7 +116,11 @@ class Lab:
         n = self.names
         os.makedirs(n.run_dir, mode=0o755, exist_ok=True)
         os.makedirs(n.state_dir, mode=0o755, exist_ok=True)
-        st = LabState(lab=n.lab, transport=transport if services else None)
+        if firewall_driver not in config.FIREWALL_DRIVERS:
+            raise LabError(f"firewall driver {firewall_driver!r} is not one of "
+                           f"{config.FIREWALL_DRIVERS}")
+        st = LabState(lab=n.lab, transport=transport if services else None,
+                      firewall_driver=firewall_driver)
         self.save(st)
         try:
             if services:
@@ -167,16 +171,18 @@ class Lab:
         conf = _write(f"{d}/neutron.conf", config.server_conf(
             state_path=d, api_port=st.api_port, rabbit=rabbit,
             agent_down_time=agent_down_time, report_interval=report_interval))
-        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf())
+        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf(st.firewall_driver))
         return [conf, lb]
 
-    def _host_files(self, host: str, report_interval: float) -> dict[str, str]:
+    def _host_files(self, host: str, report_interval: float,
+                    firewall_driver: str) -> dict[str, str]:
         d = self.names.host_dir(host)
         return {
             "neutron": _write(f"{d}/neutron.conf", config.host_conf(
                 host=host, state_path=f"{d}/state", rabbit=self._rabbit(True),
                 report_interval=report_interval)),
-            "linuxbridge": _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf()),
+            "linuxbridge": _write(f"{d}/linuxbridge_conf.ini",
+                                  config.linuxbridge_conf(firewall_driver)),
             "dhcp": _write(f"{d}/dhcp_agent.ini", config.dhcp_agent_ini()),
         }
 
@@ -267,7 +273,7 @@ class Lab:
 
     def _start_agent(self, st: LabState, host: str, agent: str) -> int:
         rec = st.hosts[host]
-        files = self._host_files(host, self._report_interval())
+        files = self._host_files(host, self._report_interval(), st.firewall_driver)
         binary = _binary("neutrino-dhcp-agent" if agent == "dhcp"
                          else "neutrino-linuxbridge-agent")
         argv = fabric.in_host(rec.holder_pid, [binary, "--config-file", files["neutron"],

@@ -34,6 +34,12 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 60,
     return proc
 
 
+def run_attached(argv: Sequence[str]) -> int:
+    """Run `argv` with this process's stdin, stdout and stderr; its exit status."""
+    LOG.debug("run %s", argv)
+    return subprocess.run(list(argv), check=False).returncode
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.2,
              what: str = "condition") -> object:
     """Poll `predicate` until it returns something true; TimeoutError after `timeout`."""

@@ -3,7 +3,7 @@
 `boot` creates the port through the API (`binding:host_id`, `device_owner = compute:nova`,
 `device_id` = the VM's id), then a veth whose host end is `tap<port id[:11]>` in the host's
 namespace (the host's Linux bridge agent plugs it) and whose VM end `eth0` carries the port's
-MAC. `dhcp` runs udhcpc once inside the VM.
+MAC. `dhcp` runs udhcpc once inside the VM; `exec` runs any command there.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from neutrino.lab.api import ApiError, NetworkApi
 from neutrino.lab.lab import Lab, LabError
 from neutrino.lab.naming import PHYSNET, VM_IF, check_vm_name
 from neutrino.lab.state import VmRecord
-from neutrino.lab.system import run
+from neutrino.lab.system import run, run_attached
 from neutrino.lib.naming import tap_name
 
 _LEASE = re.compile(r"^NEUTRINO_LAB_LEASE (\S+)$", re.M)
@@ -52,6 +52,11 @@ def udhcpc_command(vm_ns: str, script: str, tries: int = 3, timeout: int = 1) ->
     # -n: give up instead of backgrounding; -q: quit once bound; -f: stay in the foreground.
     return ["ip", "netns", "exec", vm_ns, "udhcpc", "-f", "-q", "-n", "-i", VM_IF,
             "-t", str(tries), "-T", str(timeout), "-A", "1", "-s", script]
+
+
+def exec_command(vm_ns: str, argv: list[str]) -> list[str]:
+    # An argument list end to end: nothing the user typed passes through a shell.
+    return ["ip", "netns", "exec", vm_ns, *argv]
 
 
 def parse_lease(output: str) -> str | None:
@@ -158,6 +163,11 @@ class Vms:
         proc = run(udhcpc_command(self.lab.names.vm_netns(name), self._script(), tries),
                    check=False, timeout=tries * 3 + 15)
         return parse_lease(proc.stdout) if proc.returncode == 0 else None
+
+    def exec(self, name: str, argv: list[str]) -> int:
+        """Run `argv` in the VM's namespace, attached to this terminal; its exit status."""
+        self.get(name)
+        return run_attached(exec_command(self.lab.names.vm_netns(name), argv))
 
     def delete(self, name: str) -> None:
         rec = self.get(name)

@@ -190,3 +190,9 @@ def test_installed_state_is_read_back_from_the_tools_output() -> None:
     assert installed.hooks == {(IPV4, "FORWARD"), (IPV4, "INPUT")}
     assert installed.sets == {"nsg4-x": IpSet(IPV4, frozenset({"10.0.0.5"}))}
     assert diff(ruleset, installed).write_chains.keys() == {IPV6}
+
+
+def test_the_networks_own_ports_are_trusted() -> None:
+    dhcp = dict(sg_port("dddddddd-0000", ["10.0.0.2"], []), device_owner="network:dhcp")
+    ruleset = plan_ruleset({"tapdddddddd-00": dhcp}, {}, {})
+    assert ruleset.chains[(IPV4, SG_CHAIN)] == ("-j ACCEPT",)
