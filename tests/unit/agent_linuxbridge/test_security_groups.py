@@ -167,3 +167,16 @@ def test_casts_reach_the_sync_through_the_agent() -> None:
     agent.reconcile_once()
     assert plugin.calls[-1] == [PORT_A]
     assert firewall.state != Installed()
+
+
+def test_the_networks_own_taps_are_plugged_without_asking_for_groups() -> None:
+    sync, _, plugin = world()
+    host = FakeHostLinks(eth0())
+    host.add_tap("tapdddddddd-dd")
+    l2 = FakeL2Plugin({"tapdddddddd-dd": dict(port("tapdddddddd-dd", NET1),
+                                              device_owner="network:dhcp")})
+    agent = make_agent(host, l2, sync)
+    plugin.broken = True  # not even asked
+    agent.reconcile_once(full=True, resync=True)
+    assert host.state["tapdddddddd-dd"].master is not None
+    assert plugin.calls == []

@@ -29,6 +29,7 @@ from neutrino.lib import constants
 
 LOG = logging.getLogger(__name__)
 
+NETWORK_OWNER = "network:"
 # A tap without a port may get one soon (the port is created or bound after the tap).
 _UNKNOWN_TAP_RETRY = 5.0
 
@@ -118,7 +119,9 @@ class LinuxBridgeAgent:
         """The devices that may be plugged: with security groups, those filtered."""
         if self._sg is None:
             return devices
-        ports = {tap: d["port_id"] for tap, d in devices.items() if has_port(d)}
+        # The network's own ports (DHCP) are trusted, never filtered: not even asked about.
+        ports = {tap: d["port_id"] for tap, d in devices.items() if has_port(d)
+                 and not str(d.get("device_owner") or "").startswith(NETWORK_OWNER)}
         try:
             self._filtered = self._sg.sync(ports, full=full)
         except Exception as exc:  # noqa: BLE001 - retried next pass; the rest goes on
@@ -126,7 +129,7 @@ class LinuxBridgeAgent:
             # The rules installed before stay; a new tap waits for its own.
             self._filtered &= set(ports)
         return {tap: d for tap, d in devices.items()
-                if tap in self._filtered or not has_port(d)}
+                if tap in self._filtered or tap not in ports}
 
     # -- casts (only mark work) ------------------------------------------------------
 
