@@ -44,12 +44,17 @@ CONNECT = textwrap.dedent("""
 """)
 
 
-def lab_cli(lab: Lab, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def lab_argv(lab: Lab, *args: str) -> list[str]:
+    """`neutrino-lab GROUP COMMAND` with this lab's names, then `args[2:]` (the names go
+    first: everything after `vm exec NAME` is the command)."""
     names = lab.names
-    return subprocess.run(
-        ["neutrino-lab", *args[:2], "--name", names.lab, "--run-base", names.run_base,
-         "--state-base", names.state_base, *args[2:]],
-        capture_output=True, text=True, timeout=timeout)
+    return ["neutrino-lab", *args[:2], "--name", names.lab, "--run-base", names.run_base,
+            "--state-base", names.state_base, *args[2:]]
+
+
+def lab_cli(lab: Lab, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(lab_argv(lab, *args), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def vm_exec(lab: Lab, vm: str, *argv: str) -> bool:
@@ -106,10 +111,8 @@ def test_security_groups_on_the_hosts(lab_factory):
 
     # Its own session: the listener (a grandchild, in vm2's namespace) goes with the group.
     listener = subprocess.Popen(
-        ["neutrino-lab", "vm", "exec", "vm2", "--name", lab.names.lab, "--run-base",
-         lab.names.run_base, "--state-base", lab.names.state_base, "--", sys.executable,
-         "-c", LISTENER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        lab_argv(lab, "vm", "exec", "vm2", "--", sys.executable, "-c", LISTENER),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(lambda: ":8022" in lab_cli(lab, "vm", "exec", "vm2", "--", "ss",
                                             "-ltn").stdout, 30, 0.2, "vm2's listener")
