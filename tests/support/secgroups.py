@@ -3,6 +3,7 @@ what `security_group_info_for_devices` answers, from ports and rules a test edit
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -30,10 +31,11 @@ class FakeSecurityGroupPlugin:
                    for ip in p["fixed_ips"]]
             members[group] = {"IPv4": [ip for ip in ips if ":" not in ip],
                               "IPv6": [ip for ip in ips if ":" in ip]}
-        return {"devices": found,
+        # Copies, as a call over the wire gives: tests edit the server's dicts in place.
+        return copy.deepcopy({"devices": found,
                 "security_groups": {g: self.rules.get(g, []) for g in groups},
                 "sg_member_ips": members,
-                "sg_stateful": {g: self.stateful.get(g, True) for g in groups}}
+                "sg_stateful": {g: self.stateful.get(g, True) for g in groups}})
 
 
 def sg_port(port_id: str, ips: list[str], groups: list[str], mac: str = "fa:16:3e:00:00:01",

@@ -8,6 +8,7 @@ from typing import Any
 from neutrino.agent.linuxbridge.firewall_plan import (
     HOOKS,
     Changes,
+    Flow,
     Installed,
     InstalledChain,
     IpSet,
@@ -105,6 +106,7 @@ class FakeFirewall:
     def __init__(self) -> None:
         self.state = Installed()
         self.applied: list[Changes] = []
+        self.forgotten: list[Flow] = []
         self.reads = 0
         self.broken = False
 
@@ -134,3 +136,6 @@ class FakeFirewall:
             del sets[name]
         hooks = self.state.hooks | {(f, b) for f, b in changes.add_hooks if b in HOOKS}
         self.state = Installed(chains, hooks, sets)
+
+    def forget(self, flows: list[Flow]) -> None:
+        self.forgotten.extend(flows)

@@ -8,7 +8,9 @@ from support.secgroups import FakeSecurityGroupPlugin, sg_port, sg_rule
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.firewall_plan import (
     IPV4,
+    Flow,
     Installed,
+    conntrack_filter,
     port_chain,
     set_name,
 )
@@ -58,13 +60,26 @@ def test_a_rule_update_refetches_only_the_devices_in_that_group() -> None:
 def test_a_member_update_changes_only_the_set() -> None:
     sync, firewall, plugin = world()
     sync.sync(DEVICES, full=True)
-    plugin.ports[PORT_B]["security_groups"] = ["sg2", "sg1"]  # B joins sg1
+    # A port on another host joins sg1, which A's rule names as remote.
+    plugin.ports["cccc-elsewhere"] = sg_port("cccc-elsewhere", ["10.0.0.7"], ["sg1"])
     sync.member_updated(["sg1"])
     sync.sync(DEVICES)
-    assert plugin.calls[-1] == [PORT_A, PORT_B]  # A refers to sg1, B's groups changed
-    members = firewall.state.sets[set_name("sg1", IPV4)].members
-    assert members == {"10.0.0.5", "10.0.0.6"}
-    assert firewall.applied[-1].add_members == ((set_name("sg1", IPV4), "10.0.0.6"),)
+    assert plugin.calls[-1] == [PORT_A]  # B neither is in sg1 nor refers to it
+    assert firewall.state.sets[set_name("sg1", IPV4)].members == {"10.0.0.5", "10.0.0.7"}
+    changes = firewall.applied[-1]
+    assert changes.add_members == ((set_name("sg1", IPV4), "10.0.0.7"),)
+    assert not changes.write_chains and not changes.remove_members
+
+
+def test_a_port_joining_a_group_is_refetched_on_its_port_update() -> None:
+    sync, firewall, plugin = world()
+    sync.sync(DEVICES, full=True)
+    plugin.ports[PORT_B]["security_groups"] = ["sg2", "sg1"]
+    sync.member_updated(["sg1"])
+    sync.port_updated(PORT_B)  # the server casts both
+    sync.sync(DEVICES)
+    assert plugin.calls[-1] == [PORT_A, PORT_B]
+    assert firewall.state.sets[set_name("sg1", IPV4)].members == {"10.0.0.5", "10.0.0.6"}
 
 
 def test_a_port_update_refetches_that_port() -> None:
@@ -180,3 +195,30 @@ def test_the_networks_own_taps_are_plugged_without_asking_for_groups() -> None:
     agent.reconcile_once(full=True, resync=True)
     assert host.state["tapdddddddd-dd"].master is not None
     assert plugin.calls == []
+
+
+def test_connections_a_removed_rule_allowed_are_forgotten_after_the_new_rules() -> None:
+    sync, firewall, plugin = world()
+    sync.sync(DEVICES, full=True)
+    assert firewall.forgotten == []
+    plugin.rules["sg2"] = []  # the tcp/22 rule goes
+    sync.rule_updated(["sg2"])
+    sync.sync(DEVICES)
+    assert firewall.forgotten == [Flow(IPV4, "ingress", "10.0.0.6", "tcp", 22)]
+    assert conntrack_filter(firewall.forgotten[0]) == [
+        "-f", "ipv4", "-d", "10.0.0.6", "-p", "tcp", "--dport", "22"]
+
+
+def test_connections_from_a_member_that_left_the_remote_group_are_forgotten() -> None:
+    sync, firewall, plugin = world()
+    plugin.ports[PORT_B]["security_groups"] = ["sg2", "sg1"]
+    sync.sync(DEVICES, full=True)
+    plugin.ports[PORT_B]["security_groups"] = ["sg2"]  # B leaves sg1
+    sync.member_updated(["sg1"])
+    sync.port_updated(PORT_B)
+    sync.sync(DEVICES)
+    # A's rule lets sg1 in: B's address no longer; B lost sg1's own rule.
+    assert Flow(IPV4, "ingress", "10.0.0.5", None, None, "10.0.0.6") in firewall.forgotten
+    assert Flow(IPV4, "ingress", "10.0.0.6", None, None, None) in firewall.forgotten
+    assert conntrack_filter(Flow(IPV4, "egress", "10.0.0.5", "icmp", None, "10.0.0.9")) == [
+        "-f", "ipv4", "-s", "10.0.0.5", "-d", "10.0.0.9", "-p", "icmp"]

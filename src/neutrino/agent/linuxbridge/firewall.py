@@ -8,18 +8,21 @@ from typing import Protocol
 from neutrino.agent.linuxbridge.firewall_plan import (
     FAMILIES,
     Changes,
+    Flow,
     Installed,
+    conntrack_filter,
     installed_from,
     ipset_text,
     restore_text,
 )
-from neutrino.linux import iptables
+from neutrino.linux import conntrack, iptables
 from neutrino.linux.host import HostNamespaces
 
 
 class HostFirewall(Protocol):
     def installed(self) -> Installed: ...
     def apply(self, changes: Changes) -> None: ...
+    def forget(self, flows: list[Flow]) -> None: ...
 
 
 class IptablesFirewall:
@@ -44,3 +47,7 @@ class IptablesFirewall:
                 iptables.restore(self._host, family, text)
         for name in changes.destroy_sets:
             iptables.ipset_destroy(self._host, name)
+
+    def forget(self, flows: list[Flow]) -> None:
+        for flow in flows:
+            conntrack.delete(self._host, conntrack_filter(flow))

@@ -5,6 +5,8 @@ the agent's loop) asks the server for the affected devices only, plans the rules
 known port (pure, `firewall_plan`), and applies the difference from what it last installed.
 What is installed is read from the host at start and on every full sync, so an agent
 restart that finds the right rules changes nothing, and a hand-made change is repaired.
+Once rules are removed, the connections they had allowed are forgotten by conntrack (those
+still allowed stay up).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from neutrino.agent.linuxbridge.firewall_plan import (
     Ruleset,
     applied,
     diff,
+    flows_to_forget,
     plan_ruleset,
     referenced_groups,
 )
@@ -46,6 +49,8 @@ class SecurityGroupSync:
         self._stateful: dict[str, bool] = {}
         self._members: dict[str, dict[str, list[str]]] = {}
         self._installed: Installed | None = None  # None: read it from the host
+        # (ports, rules, members) before this pass's refresh, when it changes anything
+        self._before: tuple[Any, Any, Any] | None = None
         self._desired: Ruleset | None = None
         self.applied_changes = 0  # passes that changed the host (tests, benchmarks)
 
@@ -84,11 +89,26 @@ class SecurityGroupSync:
             self._desired = plan_ruleset(self._ports, self._rules, self._members,
                                          self._stateful)
         self._enforce(self._desired, full)
+        self._forget_removed()
         return set(self._ports)
+
+    def _forget_removed(self) -> None:
+        if self._before is None:
+            return
+        before, self._before = self._before, None
+        flows = flows_to_forget(before, (self._ports, self._rules, self._members))
+        if not flows:
+            return
+        try:
+            self._firewall.forget(flows)
+        except Exception as exc:  # noqa: BLE001 - the rules are right; flows age out
+            LOG.warning("Could not forget the connections removed rules allowed: %s", exc)
+            metrics.failed(metrics.LINUXBRIDGE, "conntrack")
 
     def _refresh(self, devices: Mapping[str, str], groups: set[str], members: set[str],
                  ports: set[str], full: bool) -> bool:
         changed = False
+        before = (dict(self._ports), dict(self._rules), dict(self._members))
         for tap in set(self._ports) - set(devices):
             del self._ports[tap]
             self._port_ids.pop(tap, None)
@@ -103,6 +123,8 @@ class SecurityGroupSync:
             changed = True
         if changed:
             self._prune()
+            if self._before is None:  # kept until the rules are applied (a retry keeps it)
+                self._before = before
         return changed
 
     def _affected(self, port: Mapping[str, Any], groups: set[str], members: set[str]) -> bool:
