@@ -108,9 +108,9 @@ def test_a_rule_cast_reaches_the_host_and_a_restart_changes_nothing(
         server.cast_port_update({"id": a.port_id})
         tn.wait_for(lambda: pings(a, b), timeout=30)
 
-        before = save(host_ns)
         agent.terminate()
         agent.wait(30)
+        before = save(host_ns)  # what the first agent left, whatever its last pass did
         log2 = tmp_path / "agent2" / "agent.log"
         with server.lock:
             server.up.clear()

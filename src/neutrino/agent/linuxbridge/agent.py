@@ -67,6 +67,8 @@ class LinuxBridgeAgent:
         self._warned: dict[str, str] = {}  # tap or link -> the last problem logged
         self._resync = threading.Event()
         self._stop = threading.Event()
+        # Set by stop() and by the casts: a rule change need not wait out polling_interval.
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._reporter = StateReporter(
             report_client, agent_state(settings), self.configurations,
@@ -136,14 +138,17 @@ class LinuxBridgeAgent:
     def security_groups_rule_updated(self, security_groups: list[str]) -> None:
         if self._sg is not None:
             self._sg.rule_updated(security_groups)
+            self._wake.set()
 
     def security_groups_member_updated(self, security_groups: list[str]) -> None:
         if self._sg is not None:
             self._sg.member_updated(security_groups)
+            self._wake.set()
 
     def port_update(self, port: dict[str, Any]) -> None:
         if self._sg is not None and port.get("id"):
             self._sg.port_updated(str(port["id"]))
+            self._wake.set()
 
     def _forget_vanished(self, taps: set[str]) -> None:
         for tap in set(self._details) - taps:
@@ -249,6 +254,7 @@ class LinuxBridgeAgent:
         next_full = 0.0
         last_error: str | None = None
         while not self._stop.is_set():
+            self._wake.clear()  # work marked from here on gets this pass or the next
             resync = self._resync.is_set()
             self._resync.clear()
             full = resync or self._clock.monotonic() >= next_full
@@ -272,7 +278,7 @@ class LinuxBridgeAgent:
                 metrics.failed(metrics.LINUXBRIDGE, "reconcile")
                 if resync:
                     self._resync.set()
-            self._clock.wait(self._stop, self._settings.polling_interval)
+            self._clock.wait(self._wake, self._settings.polling_interval)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -288,6 +294,7 @@ class LinuxBridgeAgent:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._reporter.stop()
         if self._thread is not None:
             self._thread.join()

@@ -88,6 +88,8 @@ class SecurityGroupSync:
         if changed or full or self._desired is None:
             self._desired = plan_ruleset(self._ports, self._rules, self._members,
                                          self._stateful)
+        elif self._installed is not None:
+            return set(self._ports)  # converged and nothing new: not even a diff
         self._enforce(self._desired, full)
         self._forget_removed()
         return set(self._ports)
