@@ -79,3 +79,30 @@ def connects(src: Vm, dst: Vm, port: int) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "echo:hi"
 
 
+
+
+_ARP_REPLY = textwrap.dedent("""
+    import socket, sys
+    iface, src_mac, claim_ip, dst_mac, dst_ip = sys.argv[1:]
+    mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
+    frame = (mac(dst_mac) + mac(src_mac) + b"\\x08\\x06"
+             + b"\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x02"
+             + mac(src_mac) + socket.inet_aton(claim_ip)
+             + mac(dst_mac) + socket.inet_aton(dst_ip))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    for _ in range(3):
+        s.send(frame)
+""")
+
+
+def send_arp_reply(vm: Vm, claim_ip: str, to: Vm) -> None:
+    """`vm` tells `to`, unasked, that `claim_ip` is at `vm`'s MAC (an ARP reply)."""
+    done = run_in(vm, sys.executable, "-c", _ARP_REPLY, "eth0", vm.mac, claim_ip, to.mac,
+                  to.ip)
+    assert done.returncode == 0, done.stderr
+
+
+def neighbour_mac(vm: Vm, ip: str) -> str | None:
+    words = tn.ip("neigh", "show", ip, "dev", "eth0", netns=vm.netns).split()
+    return words[words.index("lladdr") + 1] if "lladdr" in words else None

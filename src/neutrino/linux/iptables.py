@@ -1,4 +1,5 @@
-"""iptables, ip6tables, ipset and the bridge's netfilter switch, in a host's namespace.
+"""iptables, ip6tables, ebtables, ipset and the bridge's netfilter switch, in a host's
+namespace.
 
 Thin wrappers around the tools' save and restore forms: what to write is decided elsewhere
 (`agent.linuxbridge.firewall_plan`); input goes to the tools on stdin, never through a shell.
@@ -11,8 +12,9 @@ import subprocess
 from neutrino.linux.host import HostNamespaces
 
 _TIMEOUT = 60.0
-_SAVE = {"IPv4": "iptables-save", "IPv6": "ip6tables-save"}
-_RESTORE = {"IPv4": "iptables-restore", "IPv6": "ip6tables-restore"}
+_SAVE = {"IPv4": "iptables-save", "IPv6": "ip6tables-save", "ebtables": "ebtables-save"}
+_RESTORE = {"IPv4": "iptables-restore", "IPv6": "ip6tables-restore",
+            "ebtables": "ebtables-restore"}
 # Bridged frames reach iptables only with these on (br_netfilter; per namespace since 5.3).
 _BRIDGE_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
 
@@ -37,7 +39,7 @@ def _run(host: HostNamespaces, argv: list[str], stdin: str | None = None) -> str
 
 
 def save(host: HostNamespaces, family: str) -> str:
-    """The filter table in iptables-save form; `family` is "IPv4" or "IPv6"."""
+    """The filter table in iptables-save form; `family` is "IPv4", "IPv6" or "ebtables"."""
     return _run(host, [_SAVE[family], "-t", "filter"])
 
 

@@ -8,13 +8,23 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from support import netns as tn
 from support.secgroups import FakeSecurityGroupPlugin, sg_port, sg_rule
-from support.traffic import Vm, connects, listen, pings, run_in, stop
+from support.traffic import (
+    Vm,
+    connects,
+    listen,
+    neighbour_mac,
+    pings,
+    run_in,
+    send_arp_reply,
+    stop,
+)
 
 from neutrino.agent.linuxbridge.firewall import IptablesFirewall
 from neutrino.agent.linuxbridge.firewall_plan import IPV4, port_chain, set_name
@@ -154,13 +164,38 @@ def test_spoofed_ip_and_mac_are_dropped_unless_an_allowed_pair_permits_them(
     assert pings(a, b, source_ip="10.77.0.99")
 
     tn.ip("link", "set", "eth0", "address", "fa:16:3e:00:09:99", netns=a.netns)
+
+    def forget_neighbours() -> None:  # so that a's ARP, with its new MAC, must go through
+        for vm in (a, b):
+            tn.ip("neigh", "flush", "all", netns=vm.netns)
+    forget_neighbours()
     assert not pings(a, b)
     host.server.ports[a.port_id]["allowed_address_pairs"] = [
         {"ip_address": a.ip, "mac_address": "fa:16:3e:00:09:99"}]
     host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
     host.enforce()
+    forget_neighbours()
     assert pings(a, b)
     assert not pings(a, b, source_ip="10.77.0.99")  # that pair is gone
+
+
+def test_arp_claiming_another_vms_address_is_dropped(host: Host) -> None:
+    a = host.vm("a", 1, ["sg"])
+    b = host.vm("b", 2, ["sg"])
+    c = host.vm("c", 3, ["sg"])
+    host.server.rules = {"sg": [sg_rule("sg", "egress"), sg_rule("sg", protocol="icmp")]}
+    host.enforce()
+    assert pings(c, b) and neighbour_mac(c, b.ip) == b.mac
+    time.sleep(1.2)  # past the neighbour entry's locktime: a reply may now replace it
+    send_arp_reply(a, b.ip, c)
+    assert neighbour_mac(c, b.ip) == b.mac
+
+    # Unfiltered, the same reply poisons c's cache: the filter is what stopped it.
+    host.server.ports[a.port_id].update(port_security_enabled=False, security_groups=[])
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    send_arp_reply(a, b.ip, c)
+    assert neighbour_mac(c, b.ip) == a.mac
 
 
 def test_port_security_off_lets_everything_through(host: Host) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from neutrino.agent.linuxbridge.firewall_plan import (
-    HOOKS,
+    EB,
     Changes,
     Flow,
     Installed,
@@ -128,13 +128,14 @@ class FakeFirewall:
         chains = dict(self.state.chains)
         for family, written in changes.write_chains.items():
             for chain, rules in written.items():
-                chains[(family, chain)] = InstalledChain(digest(rules[1:]), len(rules) - 1)
+                body = rules if family == EB else rules[1:]  # past the marker
+                chains[(family, chain)] = InstalledChain(digest(body), len(body))
         for family, deleted in changes.delete_chains.items():
             for chain in deleted:
                 del chains[(family, chain)]
         for name in changes.destroy_sets:
             del sets[name]
-        hooks = self.state.hooks | {(f, b) for f, b in changes.add_hooks if b in HOOKS}
+        hooks = self.state.hooks | set(changes.add_hooks)
         self.state = Installed(chains, hooks, sets)
 
     def forget(self, flows: list[Flow]) -> None:

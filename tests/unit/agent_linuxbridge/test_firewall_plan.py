@@ -8,6 +8,8 @@ import pytest
 from support.secgroups import sg_port, sg_rule
 
 from neutrino.agent.linuxbridge.firewall_plan import (
+    ARP_CHAIN,
+    EB,
     IPV4,
     IPV6,
     SG_CHAIN,
@@ -110,9 +112,11 @@ def test_a_port_without_port_security_gets_no_chains() -> None:
     ruleset = plan_ruleset({TAP: sg_port("aaaaaaaa-bbbb", ["10.0.0.5"], ["sg1"],
                                          port_security=False)}, {}, {})
     assert sorted(ruleset.chains) == sorted(
-        (f, c) for f in (IPV4, IPV6)
-        for c in ("neutrino-sg-fwd", "neutrino-sg-chain", "neutrino-sg-in"))
+        [(f, c) for f in (IPV4, IPV6)
+         for c in ("neutrino-sg-fwd", "neutrino-sg-chain", "neutrino-sg-in")]
+        + [(EB, ARP_CHAIN)])
     assert ruleset.chains[(IPV4, SG_CHAIN)] == ("-j ACCEPT",)
+    assert ruleset.chains[(EB, ARP_CHAIN)] == ()
 
 
 def test_stateless_groups_get_no_connection_tracking_rules() -> None:
@@ -189,10 +193,31 @@ def test_installed_state_is_read_back_from_the_tools_output() -> None:
     assert (IPV4, "OTHER") not in installed.chains
     assert installed.hooks == {(IPV4, "FORWARD"), (IPV4, "INPUT")}
     assert installed.sets == {"nsg4-x": IpSet(IPV4, frozenset({"10.0.0.5"}))}
-    assert diff(ruleset, installed).write_chains.keys() == {IPV6}
+    assert diff(ruleset, installed).write_chains.keys() == {IPV6, EB}
 
 
 def test_the_networks_own_ports_are_trusted() -> None:
     dhcp = dict(sg_port("dddddddd-0000", ["10.0.0.2"], []), device_owner="network:dhcp")
     ruleset = plan_ruleset({"tapdddddddd-00": dhcp}, {}, {})
     assert ruleset.chains[(IPV4, SG_CHAIN)] == ("-j ACCEPT",)
+
+
+def test_layer2_allows_arp_and_frames_only_from_the_ports_addresses() -> None:
+    ruleset = plan([], ips=["10.0.0.5"], pairs=[
+        {"ip_address": "10.1.0.0/16", "mac_address": "fa:16:3e:00:00:99"}])
+    assert ruleset.chains[(EB, ARP_CHAIN)] == (f"-i {TAP} -j {port_chain('a', TAP)}",)
+    assert ruleset.chains[(EB, port_chain("a", TAP))] == (
+        "-p ARP -s fa:16:3e:00:00:01 --arp-ip-src 0.0.0.0 --arp-mac-src fa:16:3e:00:00:01 "
+        "-j RETURN",
+        "-p ARP -s fa:16:3e:00:00:01 --arp-ip-src 10.0.0.5 --arp-mac-src fa:16:3e:00:00:01 "
+        "-j RETURN",
+        "-p ARP -s fa:16:3e:00:00:99 --arp-ip-src 10.1.0.0/16 --arp-mac-src "
+        "fa:16:3e:00:00:99 -j RETURN",
+        "-p ARP -j DROP",
+        "-s fa:16:3e:00:00:01 -j RETURN",
+        "-s fa:16:3e:00:00:99 -j RETURN",
+        "-j DROP")
+    changes = diff(ruleset, Installed())
+    text = restore_text(changes, EB)
+    assert f":{port_chain('a', TAP)} RETURN" in text
+    assert "-I FORWARD 1 -j neutrino-arp" in text and "comment" not in text

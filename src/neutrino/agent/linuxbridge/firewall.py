@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from neutrino.agent.linuxbridge.firewall_plan import (
-    FAMILIES,
+    TABLE_FAMILIES,
     Changes,
     Flow,
     Installed,
@@ -33,7 +33,7 @@ class IptablesFirewall:
 
     def installed(self) -> Installed:
         iptables.enable_bridge_netfilter(self._host)
-        saves = {family: iptables.save(self._host, family) for family in FAMILIES}
+        saves = {family: iptables.save(self._host, family) for family in TABLE_FAMILIES}
         return installed_from(saves, iptables.ipset_save(self._host))
 
     def apply(self, changes: Changes) -> None:
@@ -41,7 +41,7 @@ class IptablesFirewall:
         text = ipset_text(changes)
         if text:
             iptables.ipset_restore(self._host, text)
-        for family in FAMILIES:
+        for family in TABLE_FAMILIES:
             text = restore_text(changes, family)
             if text:
                 iptables.restore(self._host, family, text)

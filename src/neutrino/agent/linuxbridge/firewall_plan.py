@@ -23,13 +23,18 @@ The ruleset, per address family (iptables and ip6tables, filter table):
 
 A frame between two filtered taps passes the sender's egress and the receiver's ingress
 chain. `remote_group_id` rules match an ipset per (group, ethertype) whose members follow
-the group; one rule per rule, never one per member.
+the group; one rule per rule, never one per member. ARP and every other non-IP frame are
+checked at layer 2 by ebtables (stateless, no conntrack needed): `FORWARD`/`INPUT` ->
+neutrino-arp -> nsg-a-<tap>: ARP only with the port's (or an allowed pair's) IP and MAC,
+other frames only from its MACs.
 
-Diffing: every managed chain starts with a comment rule holding a digest of its rules, so
-"is this chain right" is a comparison of digests and rule counts, whatever spelling
-`iptables-save` prints rules in. Only chains whose digest differs are rewritten (atomically,
-by iptables-restore --noflush); conntrack entries are not touched, so connections the new
-rules still allow stay up.
+Diffing: every managed iptables chain starts with a comment rule holding a digest of its
+rules, so "is this chain right" is a comparison of digests and rule counts, whatever
+spelling `iptables-save` prints rules in (ebtables has no comments: its chains are written
+in the spelling `ebtables-save` prints, and their saved lines digested). Only chains whose
+digest differs are rewritten, atomically, by iptables-restore --noflush; connections the
+new rules still allow stay up, and those a removed rule had allowed are found
+(`flows_to_forget`) for conntrack to forget.
 """
 
 from __future__ import annotations
@@ -43,15 +48,23 @@ from typing import Any
 
 IPV4, IPV6 = "IPv4", "IPv6"
 FAMILIES = (IPV4, IPV6)
+EB = "ebtables"  # the layer 2 table, a "family" of its own in the ruleset
+TABLE_FAMILIES = (IPV4, IPV6, EB)
 
 FWD_CHAIN = "neutrino-sg-fwd"
 SG_CHAIN = "neutrino-sg-chain"
 INPUT_CHAIN = "neutrino-sg-in"
-TOP_CHAINS = (FWD_CHAIN, SG_CHAIN, INPUT_CHAIN)
+ARP_CHAIN = "neutrino-arp"
+TOP_CHAINS = (FWD_CHAIN, SG_CHAIN, INPUT_CHAIN, ARP_CHAIN)
 PORT_CHAIN_PREFIX = "nsg-"
 SET_PREFIX = "nsg"
 # builtin chain -> our chain it jumps to first
 HOOKS = {"FORWARD": FWD_CHAIN, "INPUT": INPUT_CHAIN}
+EB_HOOKS = {"FORWARD": ARP_CHAIN, "INPUT": ARP_CHAIN}
+
+
+def hooks(family: str) -> dict[str, str]:
+    return EB_HOOKS if family == EB else HOOKS
 MARKER = "neutrino:"
 
 _PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
@@ -111,7 +124,8 @@ class Changes:
 # -- names ----------------------------------------------------------------------------
 
 def port_chain(kind: str, tap: str) -> str:
-    """`kind`: i (ingress, to the VM), o (egress, from it), s (its allowed sources)."""
+    """`kind`: i (ingress, to the VM), o (egress, from it), s (its allowed sources),
+    a (its layer 2: ARP and other frames)."""
     return f"{PORT_CHAIN_PREFIX}{kind}-{tap.removeprefix('tap')}"
 
 
@@ -369,7 +383,32 @@ def plan_ruleset(ports: Mapping[str, Mapping[str, Any]],
         chains[(family, FWD_CHAIN)] = tuple(fwd)
         chains[(family, SG_CHAIN)] = tuple(sg)
         chains[(family, INPUT_CHAIN)] = tuple(inp)
+    arp: list[str] = []
+    for tap in sorted(ports):
+        if filtered(ports[tap]):
+            arp.append(f"-i {tap} -j {port_chain('a', tap)}")
+            chains[(EB, port_chain("a", tap))] = tuple(_layer2_chain(ports[tap]))
+    chains[(EB, ARP_CHAIN)] = tuple(arp)
     return Ruleset(chains, sets)
+
+
+def _arp_source(prefix: str) -> str:
+    # As ebtables-save prints it: a host without its /32.
+    return prefix.removesuffix("/32")
+
+
+def _layer2_chain(port: Mapping[str, Any]) -> list[str]:
+    """ARP only with the VM's IPv4 sources and their MACs (and 0.0.0.0 for its address
+    probes); any other frame only from the VM's MACs (IP frames are checked again,
+    with their addresses, by iptables)."""
+    mac = _mac(port["mac_address"])
+    pairs = _sources(port, IPV4) + [("0.0.0.0/32", mac)]
+    rules = [f"-p ARP -s {m} --arp-ip-src {_arp_source(prefix)} --arp-mac-src {m} -j RETURN"
+             for prefix, m in sorted(set(pairs))]
+    rules.append("-p ARP -j DROP")
+    rules += [f"-s {m} -j RETURN" for m in sorted({m for _, m in pairs})]
+    rules.append("-j DROP")
+    return rules
 
 
 # -- the difference ---------------------------------------------------------------------
@@ -397,31 +436,35 @@ def diff(desired: Ruleset, installed: Installed) -> Changes:
         have_chain = installed.chains.get((family, chain))
         if have_chain is None or have_chain.digest != digest(rules) or \
                 have_chain.rules != len(rules):
-            write.setdefault(family, {})[chain] = (marker_rule(rules), *rules)
+            write.setdefault(family, {})[chain] = \
+                tuple(rules) if family == EB else (marker_rule(rules), *rules)
     for family, chain in sorted(installed.chains):
         if (family, chain) not in desired.chains:
             delete.setdefault(family, []).append(chain)
-    hooks = tuple((family, builtin) for family in FAMILIES for builtin in sorted(HOOKS)
-                  if (family, HOOKS[builtin]) in desired.chains
-                  and (family, builtin) not in installed.hooks)
+    add_hooks = tuple((family, builtin) for family in TABLE_FAMILIES
+                      for builtin, chain in sorted(hooks(family).items())
+                      if (family, chain) in desired.chains
+                      and (family, builtin) not in installed.hooks)
     return Changes(tuple(create_sets), tuple(add), tuple(remove),
-                   {f: dict(c) for f, c in write.items()}, hooks,
+                   {f: dict(c) for f, c in write.items()}, add_hooks,
                    {f: tuple(c) for f, c in delete.items()}, tuple(destroy))
 
 
 def restore_text(changes: Changes, family: str) -> str:
-    """The iptables-restore --noflush input for `family`: declaring a chain empties it, so
-    each rewritten chain is replaced whole and atomically, and nothing else is touched."""
+    """The iptables-restore (ebtables-restore for EB) --noflush input for `family`: declaring
+    a chain empties it, so each rewritten chain is replaced whole and atomically, and nothing
+    else is touched."""
     writes = changes.write_chains.get(family, {})
     deletes = changes.delete_chains.get(family, ())
-    hooks = [builtin for f, builtin in changes.add_hooks if f == family]
-    if not (writes or deletes or hooks):
+    builtins = [builtin for f, builtin in changes.add_hooks if f == family]
+    if not (writes or deletes or builtins):
         return ""
+    policy = "RETURN" if family == EB else "- [0:0]"
     lines = ["*filter"]
-    lines += [f":{chain} - [0:0]" for chain in sorted({*writes, *deletes})]
+    lines += [f":{chain} {policy}" for chain in sorted({*writes, *deletes})]
     for chain, rules in writes.items():
         lines += [f"-A {chain} {rule}" for rule in rules]
-    lines += [f"-I {builtin} 1 -j {HOOKS[builtin]}" for builtin in hooks]
+    lines += [f"-I {builtin} 1 -j {hooks(family)[builtin]}" for builtin in builtins]
     # Emptied above, so nothing refers to them when they go.
     lines += [f"-X {chain}" for chain in deletes]
     lines.append("COMMIT")
@@ -439,9 +482,9 @@ def ipset_text(changes: Changes) -> str:
 
 def parse_save(text: str, family: str) -> tuple[dict[tuple[str, str], InstalledChain],
                                                  set[tuple[str, str]]]:
-    """Our chains and hooks in `iptables-save` output (filter table)."""
+    """Our chains and hooks in `iptables-save` (or `ebtables-save`) output, filter table."""
     chains: dict[str, list[str]] = {}
-    hooks: set[tuple[str, str]] = set()
+    jumps: set[tuple[str, str]] = set()
     table = None
     for line in text.splitlines():
         if line.startswith("*"):
@@ -459,15 +502,18 @@ def parse_save(text: str, family: str) -> tuple[dict[tuple[str, str], InstalledC
             rest = parts[2] if len(parts) > 2 else ""
             if name in chains:
                 chains[name].append(rest)
-            elif name in HOOKS and rest.split() == ["-j", HOOKS[name]]:
-                hooks.add((family, name))
+            elif name in hooks(family) and rest.split() == ["-j", hooks(family)[name]]:
+                jumps.add((family, name))
     installed: dict[tuple[str, str], InstalledChain] = {}
     for name, rules in chains.items():
         found = None
+        if family == EB:
+            installed[(family, name)] = InstalledChain(digest(rules), len(rules))
+            continue
         if rules and f'"{MARKER}' in rules[0]:
             found = rules[0].split(f'"{MARKER}', 1)[1].split('"', 1)[0]
         installed[(family, name)] = InstalledChain(found, len(rules) - (1 if found else 0))
-    return installed, hooks
+    return installed, jumps
 
 
 def parse_ipset_save(text: str) -> dict[str, IpSet]:
@@ -499,9 +545,10 @@ def applied(installed: Installed, desired: Ruleset) -> Installed:
     """What is installed once the diff between them was applied (no need to read it back)."""
     chains = {key: InstalledChain(digest(rules), len(rules))
               for key, rules in desired.chains.items()}
-    hooks = frozenset(installed.hooks | {(f, b) for f in FAMILIES for b in HOOKS
-                                         if (f, HOOKS[b]) in desired.chains})
-    return Installed(chains, hooks, dict(desired.sets))
+    jumps = frozenset(installed.hooks | {(f, b) for f in TABLE_FAMILIES
+                                         for b, chain in hooks(f).items()
+                                         if (f, chain) in desired.chains})
+    return Installed(chains, jumps, dict(desired.sets))
 
 
 def referenced_groups(ports: Iterable[Mapping[str, Any]],
