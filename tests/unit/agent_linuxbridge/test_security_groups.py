@@ -222,3 +222,15 @@ def test_connections_from_a_member_that_left_the_remote_group_are_forgotten() ->
     assert Flow(IPV4, "ingress", "10.0.0.6", None, None, None) in firewall.forgotten
     assert conntrack_filter(Flow(IPV4, "egress", "10.0.0.5", "icmp", None, "10.0.0.9")) == [
         "-f", "ipv4", "-s", "10.0.0.5", "-d", "10.0.0.9", "-p", "icmp"]
+
+
+def test_a_member_update_refetches_the_ports_in_the_group_for_their_dhcp_servers() -> None:
+    # The server casts member_updated for a network's groups when its DHCP ports change.
+    sync, firewall, plugin = world()
+    sync.sync(DEVICES, full=True)
+    plugin.ports[PORT_B]["dhcp_server_ips"] = ["10.0.0.3"]
+    sync.member_updated(["sg2"])
+    sync.sync(DEVICES)
+    assert plugin.calls[-1] == [PORT_B]
+    ingress = firewall.applied[-1].write_chains[IPV4][port_chain("i", TAP_B)]
+    assert "-s 10.0.0.3/32 -p udp -m udp --sport 67 --dport 68 -j RETURN" in ingress
