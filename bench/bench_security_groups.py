@@ -167,8 +167,8 @@ def bench_passes(ports: int, groups: int) -> None:
         subprocess.run(["rm", "-rf", base], check=False)
 
 
-def ping(ns: str, ip: str) -> bool:
-    return subprocess.run(["nsenter", f"--net={ns}", "ping", "-c", "1", "-W", "1", ip],
+def ping(ns: str, ip: str, timeout: str = "1") -> bool:
+    return subprocess.run(["nsenter", f"--net={ns}", "ping", "-c", "1", "-W", timeout, ip],
                           capture_output=True).returncode == 0
 
 
@@ -215,7 +215,8 @@ def bench_enforcement(changes: int) -> None:
                 server.rules["sgb"].append(rule("sgb", "icmp"))
             start = time.monotonic()
             agent.security_groups_rule_updated(["sgb"])  # what the cast does
-            while not ping(vm_ns["vm1"], "10.9.0.2"):
+            # A lost ping waits out its timeout: keep it short, it is the resolution.
+            while not ping(vm_ns["vm1"], "10.9.0.2", timeout="0.05"):
                 if time.monotonic() - start > 30:
                     raise RuntimeError("the rule was never enforced")
             times.append(time.monotonic() - start)
@@ -226,7 +227,7 @@ def bench_enforcement(changes: int) -> None:
                 if time.monotonic() - start > 60:
                     raise RuntimeError(f"the rule was never removed (change {n})")
         line(f"rule change -> ping passes, through the agent loop (median of {changes})",
-             statistics.median(times), "target about a second (polling_interval 1 s)")
+             statistics.median(times), "target about a second (casts wake the loop)")
         line("  slowest", max(times), f"fastest {min(times) * 1000:.1f} ms")
     finally:
         if agent is not None:
