@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from neutrino.agent import metrics
 from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.linuxbridge.executor import apply_plan
+from neutrino.agent.linuxbridge.firewall_plan import trusted
 from neutrino.agent.linuxbridge.links import HostLinks
 from neutrino.agent.linuxbridge.plan import TAP_PREFIX, has_port, plan_links
 from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
@@ -29,7 +30,6 @@ from neutrino.lib import constants
 
 LOG = logging.getLogger(__name__)
 
-NETWORK_OWNER = "network:"
 # A tap without a port may get one soon (the port is created or bound after the tap).
 _UNKNOWN_TAP_RETRY = 5.0
 
@@ -54,6 +54,7 @@ class LinuxBridgeAgent:
         self._settings = settings
         self._sg = security_groups
         self._filtered: set[str] = set()  # taps whose filter was in place after the last sync
+        self._sg_error: str | None = None
         self._clock = clock
         self._host = host_links
         self._plugin = plugin_client
@@ -122,12 +123,18 @@ class LinuxBridgeAgent:
         if self._sg is None:
             return devices
         # The network's own ports (DHCP) are trusted, never filtered: not even asked about.
-        ports = {tap: d["port_id"] for tap, d in devices.items() if has_port(d)
-                 and not str(d.get("device_owner") or "").startswith(NETWORK_OWNER)}
+        ports = {tap: d["port_id"] for tap, d in devices.items()
+                 if has_port(d) and not trusted(d)}
         try:
             self._filtered = self._sg.sync(ports, full=full)
+            if self._sg_error is not None:
+                LOG.info("Security group filters updated again")
+            self._sg_error = None
         except Exception as exc:  # noqa: BLE001 - retried next pass; the rest goes on
-            LOG.warning("Could not update the security group filters: %r", exc)
+            # The same failure every second is logged once.
+            log = LOG.debug if repr(exc) == self._sg_error else LOG.warning
+            log("Could not update the security group filters: %r", exc)
+            self._sg_error = repr(exc)
             # The rules installed before stay; a new tap waits for its own.
             self._filtered &= set(ports)
         return {tap: d for tap, d in devices.items()

@@ -332,11 +332,16 @@ def _egress_chain(port: Mapping[str, Any], tap: str, rules: Sequence[Mapping[str
     return out
 
 
+def trusted(port: Mapping[str, Any]) -> bool:
+    """The network's own ports (DHCP, router: `network:*` owners), which Neutron trusts:
+    they answer every VM."""
+    return str(port.get("device_owner") or "").startswith("network:")
+
+
 def filtered(port: Mapping[str, Any]) -> bool:
     """Ports without port security get no chains at all (the contract sends them without
-    groups), nor do the network's own ports (DHCP, router: `network:*` owners), which
-    Neutron trusts: they answer every VM."""
-    if str(port.get("device_owner") or "").startswith("network:"):
+    groups), nor do trusted ones."""
+    if trusted(port):
         return False
     return bool(port.get("port_security_enabled", True)) and bool(port.get("mac_address"))
 

@@ -156,8 +156,8 @@ class L2PluginClient:
 
 
 class SecurityGroupPluginClient:
-    """The security group API (`secgroup` namespace on `q-plugin`) the L2 agent reads its
-    ports' filters from (docs: /work/notes/SECGROUPS.md's contract)."""
+    """The security group API (`secgroup` namespace on `q-plugin`, Neutron's
+    SecurityGroupServerRpcApi 1.2) the L2 agent reads its ports' filters from."""
 
     def __init__(self, transport: oslo_messaging.Transport, host: str,
                  timeout: float | None = None) -> None:
@@ -210,8 +210,11 @@ class LinuxBridgeAgentEndpoint:
 class Listeners:
     """Running cast listeners; `stop()` waits for the casts in flight."""
 
-    def __init__(self, *servers: oslo_messaging.MessageHandlingServer) -> None:
-        self._servers = list(servers)
+    def __init__(self) -> None:
+        self._servers: list[oslo_messaging.MessageHandlingServer] = []
+
+    def add(self, server: oslo_messaging.MessageHandlingServer) -> None:
+        self._servers.append(server)
 
     def stop(self) -> None:
         for server in self._servers:
@@ -224,15 +227,19 @@ class Listeners:
 def serve_linuxbridge_agent(transport: oslo_messaging.Transport, host: str,
                             endpoint: LinuxBridgeAgentCasts) -> Listeners:
     """Receive the security group and port update casts (fanout to every agent)."""
-    servers = []
-    for topic in (TOPIC_SECURITY_GROUP_UPDATE, TOPIC_PORT_UPDATE):
-        server = oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server=host),
-            [LinuxBridgeAgentEndpoint(endpoint)],
-            access_policy=oslo_messaging.DefaultRPCAccessPolicy)
-        server.start()
-        servers.append(server)
-    return Listeners(*servers)
+    listeners = Listeners()
+    try:
+        for topic in (TOPIC_SECURITY_GROUP_UPDATE, TOPIC_PORT_UPDATE):
+            server = oslo_messaging.get_rpc_server(
+                transport, oslo_messaging.Target(topic=topic, server=host),
+                [LinuxBridgeAgentEndpoint(endpoint)],
+                access_policy=oslo_messaging.DefaultRPCAccessPolicy)
+            server.start()
+            listeners.add(server)
+    except BaseException:
+        listeners.stop()
+        raise
+    return listeners
 
 
 class DhcpAgentCasts(Protocol):
