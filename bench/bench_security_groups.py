@@ -30,7 +30,7 @@ from typing import Any
 from neutrino.agent.clock import SYSTEM_CLOCK
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
 from neutrino.agent.linuxbridge.firewall import IptablesFirewall
-from neutrino.agent.linuxbridge.firewall_plan import Changes
+from neutrino.agent.linuxbridge.firewall_diff import Changes
 from neutrino.agent.linuxbridge.links import LinuxHostLinks
 from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
 from neutrino.conf.settings import AgentSettings, LinuxBridgeSettings

@@ -5,15 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from neutrino.agent.linuxbridge.firewall_plan import (
-    EB,
-    Changes,
-    Flow,
-    Installed,
-    InstalledChain,
-    IpSet,
-    digest,
-)
+from neutrino.agent.linuxbridge.firewall_diff import Changes, Installed, InstalledChain, digest
+from neutrino.agent.linuxbridge.firewall_flows import Flow
+from neutrino.agent.linuxbridge.firewall_plan import EB, IpSet
 from neutrino.agent.linuxbridge.plan import Link
 
 

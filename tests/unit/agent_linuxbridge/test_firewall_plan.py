@@ -7,23 +7,25 @@ from typing import Any
 import pytest
 from support.secgroups import sg_port, sg_rule
 
+from neutrino.agent.linuxbridge.firewall_diff import (
+    Installed,
+    InstalledChain,
+    applied,
+    diff,
+    installed_from,
+    ipset_text,
+    restore_text,
+)
 from neutrino.agent.linuxbridge.firewall_plan import (
     ARP_CHAIN,
     EB,
     IPV4,
     IPV6,
     SG_CHAIN,
-    Installed,
-    InstalledChain,
     IpSet,
     Ruleset,
-    applied,
-    diff,
-    installed_from,
-    ipset_text,
     plan_ruleset,
     port_chain,
-    restore_text,
     set_name,
 )
 

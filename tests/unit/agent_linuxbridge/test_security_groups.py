@@ -6,14 +6,9 @@ from __future__ import annotations
 from support.secgroups import FakeSecurityGroupPlugin, sg_port, sg_rule
 
 from neutrino.agent.linuxbridge.agent import LinuxBridgeAgent
-from neutrino.agent.linuxbridge.firewall_plan import (
-    IPV4,
-    Flow,
-    Installed,
-    conntrack_filter,
-    port_chain,
-    set_name,
-)
+from neutrino.agent.linuxbridge.firewall_diff import Installed
+from neutrino.agent.linuxbridge.firewall_flows import Flow, conntrack_filter
+from neutrino.agent.linuxbridge.firewall_plan import IPV4, port_chain, set_name
 from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
 from neutrino.conf.settings import AgentSettings, LinuxBridgeSettings
 

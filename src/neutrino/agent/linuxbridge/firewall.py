@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from neutrino.agent.linuxbridge.firewall_plan import (
-    TABLE_FAMILIES,
+from neutrino.agent.linuxbridge.firewall_diff import (
     Changes,
-    Flow,
     Installed,
-    conntrack_filter,
     installed_from,
     ipset_text,
     restore_text,
 )
+from neutrino.agent.linuxbridge.firewall_flows import Flow, conntrack_filter
+from neutrino.agent.linuxbridge.firewall_plan import TABLE_FAMILIES
 from neutrino.linux import conntrack, iptables
 from neutrino.linux.host import HostNamespaces
 

@@ -18,15 +18,9 @@ from typing import Any, Protocol
 
 from neutrino.agent import metrics
 from neutrino.agent.linuxbridge.firewall import HostFirewall
-from neutrino.agent.linuxbridge.firewall_plan import (
-    Installed,
-    Ruleset,
-    applied,
-    diff,
-    flows_to_forget,
-    plan_ruleset,
-    referenced_groups,
-)
+from neutrino.agent.linuxbridge.firewall_diff import Installed, applied, diff
+from neutrino.agent.linuxbridge.firewall_flows import flows_to_forget
+from neutrino.agent.linuxbridge.firewall_plan import Ruleset, plan_ruleset, referenced_groups
 
 LOG = logging.getLogger(__name__)
 
