@@ -8,9 +8,9 @@ takes to be enforced.
    restart finding everything right. Target: an incremental pass well under a second, and
    no full reload (the rewritten chain count is printed).
 2. Rule change to enforcement through the agent's loop: a real `LinuxBridgeAgent` thread
-   (polling_interval 1 s) plugging two veth "VMs" into a bridge, the server replaced by
-   in-memory fakes at the RPC boundary; a rule is added and the cast delivered, and the
-   time until a ping gets through is measured (`--changes` times).
+   (casts wake it; polling_interval 1 s) plugging two veth "VMs" into a bridge, the server
+   replaced by in-memory fakes at the RPC boundary; a rule is added and the cast
+   delivered, and the time until a ping gets through is measured (`--changes` times).
 
 Run as root:  python bench/bench_security_groups.py [--ports 500] [--groups 50]
 Everything is made in fresh namespaces and removed, pass or fail.
