@@ -182,10 +182,11 @@ class NetnsResources:
 
 
 _UDHCPC_SCRIPT = """#!/bin/sh
-# Prints the lease instead of configuring anything.
+# Prints the lease instead of configuring anything; lists are joined with commas.
 case "$1" in
-  bound|renew) echo "LEASE ip=$ip mask=$mask router=$router dns=$dns mtu=$mtu \
-domain=$domain hostname=$hostname staticroutes=$staticroutes serverid=$serverid";;
+  bound|renew) echo "LEASE ip=$ip mask=$mask router=$router \
+dns=$(echo $dns | tr ' ' ',') mtu=$mtu domain=$domain hostname=$hostname \
+staticroutes=$(echo $staticroutes | tr ' ' ',') serverid=$serverid";;
 esac
 exit 0
 """

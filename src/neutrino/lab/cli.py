@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="build the lab (cleans a previous one first)")
     _common(up)
     up.add_argument("--transport", choices=TRANSPORTS,
-                    help="default: rabbit when RabbitMQ answers on 127.0.0.1:5672")
+                    help="default: rabbit when RabbitMQ answers on 127.0.0.1:5672 "
+                         "and rabbitmqctl is installed")
     up.add_argument("--host", action="append", dest="hosts",
                     help=f"a host to create (repeatable; default {' '.join(DEFAULT_HOSTS)})")
     up.add_argument("--no-services", action="store_true",
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--firewall", choices=FIREWALL_DRIVERS, default="noop",
                     help="the Linux bridge agents' [SECURITYGROUP] firewall_driver: "
                          "iptables enforces security groups on the hosts (default noop)")
+    up.add_argument("--agent-metrics-port", type=int, metavar="PORT",
+                    help="agents serve /metrics on their management address: the DHCP "
+                         "agent on PORT, the Linux bridge agent on PORT+1 (rabbit only)")
     for name, text in (("status", "what the lab holds"), ("down", "remove everything")):
         _common(sub.add_parser(name, help=text))
 
@@ -55,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("host")
         if name in ("stop-agent", "start-agent"):
             p.add_argument("--agent", choices=AGENTS, default="dhcp")
+
+    metrics = sub.add_parser("metrics", help="an agent's /metrics, read over the "
+                                              "management network")
+    _common(metrics)
+    metrics.add_argument("host")
+    metrics.add_argument("--agent", choices=AGENTS, default="dhcp")
 
     vm = sub.add_parser("vm", help="VMs: boot, list, dhcp, exec, delete")
     vsub = vm.add_subparsers(dest="vm_command", required=True)
@@ -98,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     lab = Lab(names)
     if args.command == "up":
         lab.up(args.transport, tuple(args.hosts or DEFAULT_HOSTS),
-               services=not args.no_services, firewall_driver=args.firewall)
+               services=not args.no_services, agent_metrics_port=args.agent_metrics_port,
+               firewall_driver=args.firewall)
         print(json.dumps(lab.status(), indent=2))
     elif args.command == "status":
         print(json.dumps(lab.status(), indent=2))
@@ -115,6 +126,11 @@ def _run(args: argparse.Namespace) -> int:
                   "stop-agent": lambda: lab.stop_agent(args.host, args.agent),
                   "start-agent": lambda: lab.start_agent(args.host, args.agent)}
         action[args.host_command]()
+    elif args.command == "metrics":
+        try:
+            print(lab.scrape_agent(args.host, args.agent), end="")
+        except OSError as e:
+            raise LabError(f"{lab.agent_metrics_url(args.host, args.agent)}: {e}") from e
     elif args.command == "vm":
         from neutrino.lab.vm import Vms, nova_table
         vms = Vms(lab, _api(lab))

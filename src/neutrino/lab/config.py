@@ -50,7 +50,7 @@ def _rabbit_items(rabbit: Rabbit | None) -> list[tuple[str, object]]:
 
 def server_conf(*, state_path: str, api_port: int, rabbit: Rabbit | None,
                 agent_down_time: int = 5, report_interval: float = 1,
-                dhcp_agents_per_network: int = 1) -> str:
+                dhcp_agents_per_network: int = 1, api_workers: int | None = None) -> str:
     """controlnode's neutron.conf (the seed's keys, plus what one machine needs)."""
     default: list[tuple[str, object]] = [
         ("core_plugin", "linuxbridge"),
@@ -66,6 +66,8 @@ def server_conf(*, state_path: str, api_port: int, rabbit: Rabbit | None,
         # What the all-in-one's agents read; separate agents get their own files.
         ("interface_driver", INTERFACE_DRIVER),
     ]
+    if api_workers is not None:
+        default.append(("api_workers", api_workers))
     admin, member = ":".join(DEMO_ADMIN + ("admin",)), ":".join(DEMO_MEMBER + ("member",))
     return _ini([
         ("DEFAULT", default),
@@ -98,6 +100,11 @@ def host_conf(*, host: str, state_path: str, rabbit: Rabbit, report_interval: fl
 
 def dhcp_agent_ini() -> str:
     return _ini([("DEFAULT", [("interface_driver", INTERFACE_DRIVER)])])
+
+
+def agent_metrics_ini(bind_host: str, port: int) -> str:
+    """An agent's `/metrics`, appended to its own file (each agent of a host has a port)."""
+    return _ini([("AGENT", [("metrics_bind_host", bind_host), ("metrics_port", port)])])
 
 
 def etc_hosts(host: str) -> str:

@@ -177,6 +177,27 @@ def socket_in(path: str, family: int = socket.AF_NETLINK, kind: int = socket.SOC
     return made[0]
 
 
+def tcp_listener_in(path: str, address: str, port: int, backlog: int = 128
+                    ) -> socket.socket:
+    """A listening TCP socket on `address`:`port` inside the namespace at `path`, for a
+    server that runs in this process whatever namespace its clients are in."""
+    sock = socket_in(path, socket.AF_INET, socket.SOCK_STREAM, 0)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def namespace_identity(path: str) -> tuple[int, int] | None:
+    """The nsfs inode of the namespace at `path` (a namespace made again differs)."""
+    return _identity(path)
+
+
 def _open(path: str) -> IPRoute:
     sock = socket_in(path)
     try:

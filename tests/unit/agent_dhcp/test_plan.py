@@ -45,13 +45,14 @@ def test_argv_static_ranges_and_files() -> None:
     p = plan.build_plan(info(dhcp_port()), dhcp_port(), PARAMS)
     d = "/var/lib/n/dhcp/" + NET
     assert p.argv == (
-        "dnsmasq", "--conf-file=", "--no-hosts", "--no-resolv",
-        f"--pid-file={d}/pid", f"--dhcp-hostsfile={d}/host", f"--dhcp-optsfile={d}/opts",
+        "dnsmasq", "--conf-file=", "--no-hosts",
+        f"--pid-file={d}/pid", f"--dhcp-hostsfile={d}/host", f"--addn-hosts={d}/addn_hosts",
+        f"--dhcp-optsfile={d}/opts",
         f"--dhcp-leasefile={d}/leases", f"--log-facility={d}/dnsmasq.log",
         "--interface=ns-aaaabbbbccc", "--except-interface=lo", "--bind-dynamic",
         "--dhcp-authoritative",
         f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,120s",
-        "--dhcp-lease-max=256", "--domain=openstacklocal")
+        "--dhcp-lease-max=256", "--no-resolv", "--domain=openstacklocal")
     assert p.namespace == "qdhcp-" + NET
     assert p.bridge == "brq8d5a1c3e-00"
     assert p.tap == "tapaaaabbbbccc"
@@ -69,6 +70,8 @@ def test_hosts_and_opts() -> None:
         "fa:16:3e:00:00:02,host-10-0-1-2.openstacklocal,10.0.1.2\n")
     assert p.opts == (f"tag:subnet-{SUB},option:router,10.0.1.1\n"
                       f"tag:subnet-{SUB},option:mtu,1450\n")
+    assert p.dns_hosts == ("10.0.1.5\thost-10-0-1-5.openstacklocal\thost-10-0-1-5\n"
+                           "10.0.1.2\thost-10-0-1-2.openstacklocal\thost-10-0-1-2\n")
     assert set(p.served_ports) == {VM, DHCP_PORT}
     assert p.subnet_count == 1
 
@@ -92,6 +95,40 @@ def test_no_gateway_routes_dns_two_subnets() -> None:
         f"--dhcp-range=set:subnet-{SUB},10.0.1.0,static,255.255.255.0,120s",
         f"--dhcp-range=set:subnet-{SUB2},192.168.0.0,static,255.255.0.0,120s"]
     assert "--dhcp-lease-max=65792" in p.argv
+
+
+def test_dns_names_follow_the_server_s_dns_assignment() -> None:
+    vm = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", dns_name="web-1", dns_assignment=[
+        {"ip_address": "10.0.1.5", "hostname": "web-1", "fqdn": "web-1.cloud.example.org."}])
+    p = plan.build_plan(info(dhcp_port(), vm), dhcp_port(), PARAMS)
+    assert "10.0.1.5\tweb-1.cloud.example.org\tweb-1\n" in p.dns_hosts
+    assert "fa:16:3e:aa:bb:cc,web-1.openstacklocal,10.0.1.5\n" in p.hosts
+    hostile = port(VM, "fa:16:3e:aa:bb:cc", "10.0.1.5", dns_assignment=[
+        {"ip_address": "10.0.1.5", "hostname": "x\naddress=/evil/1.2.3.4", "fqdn": "a b"}])
+    p = plan.build_plan(info(dhcp_port(), hostile), dhcp_port(), PARAMS)
+    assert "10.0.1.5\thost-10-0-1-5.openstacklocal\thost-10-0-1-5\n" in p.dns_hosts
+    assert any("dns_assignment" in r for r in p.rejected)
+
+
+def test_forwarders_and_local_resolv() -> None:
+    def argv(**kw: object) -> tuple[str, ...]:
+        params = plan.PlanParams(host="HostA", confs_dir="/d", **kw)  # type: ignore[arg-type]
+        return plan.build_plan(info(dhcp_port()), dhcp_port(), params).argv
+    assert "--no-resolv" in argv() and not any(a.startswith("--server") for a in argv())
+    assert "--no-resolv" not in argv(local_resolv=True)
+    both = argv(dns_servers=("8.8.8.8", "2001:db8::53"), local_resolv=True)
+    assert [a for a in both if a.startswith("--server") or a == "--no-resolv"] == [
+        "--server=8.8.8.8", "--server=2001:db8::53", "--no-resolv"]
+    # Forwarders are dnsmasq's, not handed to the VMs (dnsmasq offers itself).
+    p = plan.build_plan(info(dhcp_port()), dhcp_port(), plan.PlanParams(
+        host="HostA", confs_dir="/d", dns_servers=("8.8.8.8",)))
+    assert "dns-server" not in p.opts
+
+
+def test_nameserver_0_0_0_0_means_no_dns_server() -> None:
+    p = plan.build_plan(info(dhcp_port(), subnets=[subnet(dns_nameservers=["0.0.0.0"])]),
+                        dhcp_port(), PARAMS)
+    assert f"tag:subnet-{SUB},option:dns-server\n" in p.opts
 
 
 def test_several_dhcp_ports_are_the_dns_servers_without_nameservers() -> None:
@@ -266,3 +303,63 @@ def test_stale_leases() -> None:
         plan.StaleLease("fa:16:3e:aa:bb:cc", "10.0.1.9", "*", "10.0.1.2"),
         plan.StaleLease("fa:16:3e:00:00:77", "10.0.1.5", "01:fa:16:3e:00:00:77", "10.0.1.2")]
     assert plan.stale_leases(None, p) == []
+
+
+META = plan.PlanParams(host="HostA", confs_dir="/d", isolated_metadata=True)
+
+
+def test_no_metadata_unless_enabled() -> None:
+    p = plan.build_plan(info(dhcp_port(), port(VM, "fa:16:3e:00:00:10", "10.0.1.10")),
+                        dhcp_port(), PARAMS)
+    assert p.metadata is None
+    assert p.addresses == ("10.0.1.2/24",)
+    assert "169.254.169.254" not in p.opts
+
+
+def test_isolated_metadata_route_table_and_address() -> None:
+    vm = port(VM, "fa:16:3e:00:00:10", "10.0.1.10", device_id="inst-1", tenant_id="p9",
+              host_routes=[])
+    routed = subnet(host_routes=[{"destination": "10.9.0.0/16", "nexthop": "10.0.1.254"}])
+    p = plan.build_plan(info(dhcp_port(), vm, subnets=[routed]), dhcp_port(), META)
+    assert p.addresses == ("10.0.1.2/24", "169.254.169.254/32")
+    assert p.metadata == {"10.0.1.10": plan.Instance("inst-1", "p9")}  # not the DHCP port
+    routes = "10.9.0.0/16,10.0.1.254,169.254.169.254/32,10.0.1.2,0.0.0.0/0,10.0.1.1"
+    assert f"tag:subnet-{SUB},option:classless-static-route,{routes}\n" in p.opts
+    assert f"tag:subnet-{SUB},249,{routes}\n" in p.opts
+
+
+def test_a_router_port_on_the_gateway_means_no_metadata_unless_forced() -> None:
+    router = port("r1", "fa:16:3e:00:00:01", "10.0.1.1", device_owner="network:router_interface",
+                  device_id="router-1")
+    vm = port(VM, "fa:16:3e:00:00:10", "10.0.1.10", device_id="inst-1")
+    p = plan.build_plan(info(dhcp_port(), router, vm), dhcp_port(), META)
+    assert p.metadata is None and "169.254.169.254" not in p.opts
+    forced = plan.PlanParams(host="HostA", confs_dir="/d", force_metadata=True)
+    p = plan.build_plan(info(dhcp_port(), router, vm), dhcp_port(), forced)
+    assert p.metadata == {"10.0.1.10": plan.Instance("inst-1", "")}
+    assert "169.254.169.254/32,10.0.1.2" in p.opts
+
+
+def test_metadata_network_is_served_without_a_route() -> None:
+    params = plan.PlanParams(host="HostA", confs_dir="/d", isolated_metadata=True,
+                             metadata_network=True)
+    meta_subnet = subnet(cidr="169.254.0.0/16", gw="169.254.0.1")
+    own = dhcp_port("169.254.0.2")
+    vm = port(VM, "fa:16:3e:00:00:10", "169.254.0.10", device_id="inst-1")
+    p = plan.build_plan(info(own, vm, subnets=[meta_subnet]), own, params)
+    assert p.metadata == {"169.254.0.10": plan.Instance("inst-1", "")}
+    assert "classless-static-route" not in p.opts
+
+
+def test_renewal_rebinding_broadcast_and_config_file() -> None:
+    params = plan.PlanParams(host="HostA", confs_dir="/d", renewal_time=600,
+                             rebinding_time=900, broadcast_reply=True,
+                             config_file="/etc/neutron/dnsmasq-extra.conf")
+    p = plan.build_plan(info(dhcp_port()), dhcp_port(), params)
+    assert p.opts.splitlines()[-2:] == [f"tag:subnet-{SUB},option:T1,600",
+                                        f"tag:subnet-{SUB},option:T2,900"]
+    assert "--dhcp-broadcast" in p.argv
+    assert p.argv[1] == "--conf-file=/etc/neutron/dnsmasq-extra.conf"
+    default = plan.build_plan(info(dhcp_port()), dhcp_port(), PARAMS)
+    assert "T1" not in default.opts and "--dhcp-broadcast" not in default.argv
+    assert default.argv[1] == "--conf-file="

@@ -103,6 +103,38 @@ def test_server_config_loads_into_neutrinos_options(tmp_path):
     assert settings.rpc_settings(conf).transport_url == "rabbit://u:p@127.0.0.1:5672/vh"
 
 
+def test_each_agent_of_a_host_serves_metrics_on_its_own_port_of_the_mgmt_address(tmp_path):
+    from neutrino.conf import opts, settings
+    from neutrino.lab.lab import agent_metrics_port
+    ports = {agent_metrics_port(9110, "dhcp"), agent_metrics_port(9110, "linuxbridge")}
+    assert ports == {9110, 9111}
+    host = tmp_path / "neutron.conf"
+    host.write_text(config.host_conf(host="HostA", state_path="/s",
+                                     rabbit=config.Rabbit("controlnode", 5672, "u", "p", "v")))
+    dhcp = tmp_path / "dhcp_agent.ini"
+    dhcp.write_text(config.dhcp_agent_ini() + "\n" + config.agent_metrics_ini(
+        host_mgmt_address(0), 9110))
+    conf = opts.load(["--config-file", str(host), "--config-file", str(dhcp)], "test")
+    agent = settings.agent_settings(conf)
+    assert (agent.metrics_bind_host, agent.metrics_port) == ("172.30.0.11", 9110)
+    assert agent.report_interval == 1  # the host file's [AGENT] is kept
+
+
+def test_agent_metrics_need_the_rabbit_transport_and_two_ports():
+    from neutrino.lab.lab import Lab, LabError
+    with pytest.raises(LabError, match="rabbit only"):
+        Lab(LabNames("x")).up("inproc", agent_metrics_port=9110)
+    with pytest.raises(LabError, match="1 to 65534"):
+        Lab(LabNames("x")).up("rabbit", agent_metrics_port=65535)
+
+
+def test_server_config_can_fix_the_api_workers():
+    conf = _ini(config.server_conf(state_path="/st", api_port=1, rabbit=None, api_workers=1))
+    assert conf["DEFAULT"]["api_workers"] == "1"
+    assert "api_workers" not in _ini(config.server_conf(state_path="/st", api_port=1,
+                                                        rabbit=None))["DEFAULT"]
+
+
 def test_inproc_server_config_uses_the_in_process_transport():
     conf = _ini(config.server_conf(state_path="/st", api_port=1, rabbit=None))
     assert conf["DEFAULT"]["transport_url"] == "fake://"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from neutrino.agent.dhcp import validate
+from neutrino.agent.dhcp.metadata import MetadataProxy
 from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
 from neutrino.lib import naming
 from neutrino.linux import dhcp_release, dnsmasq, files, links, netns, rtnl
@@ -84,8 +85,10 @@ class LinuxDhcpHost:
 
     def __init__(self, host: HostNamespaces, confs_dir: str,
                  verify_links_every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 metadata: MetadataProxy | None = None) -> None:
         self._host = host
+        self._metadata = metadata
         self._confs_dir = confs_dir
         self._verify_every = verify_links_every
         self._clock = clock
@@ -130,10 +133,23 @@ class LinuxDhcpHost:
             if key is not None:
                 self._links_checked[plan.network_id] = (key, self._clock())
         try:
-            return self._apply_dnsmasq(plan)
+            applied = self._apply_dnsmasq(plan)
+            self._apply_metadata(plan)
         except BaseException:
             self._links_checked.pop(plan.network_id, None)
             raise
+        return applied
+
+    def _apply_metadata(self, plan: NetworkPlan) -> None:
+        if self._metadata is None:
+            if plan.metadata is not None:
+                raise RuntimeError("the plan serves metadata but the agent has no proxy")
+            return
+        if plan.metadata is None:
+            self._metadata.remove(plan.network_id)
+        else:
+            self._metadata.serve(plan.network_id, self._host.namespace_path(plan.namespace),
+                                 plan.metadata)
 
     def _apply_links(self, plan: NetworkPlan) -> None:
         host = self._host
@@ -198,6 +214,7 @@ class LinuxDhcpHost:
         os.makedirs(plan.files.directory, mode=0o755, exist_ok=True)
         changed = files.write_atomic(plan.files.hosts, plan.hosts)
         changed = files.write_atomic(plan.files.opts, plan.opts) or changed
+        changed = files.write_atomic(plan.files.dns_hosts, plan.dns_hosts) or changed
         running = dnsmasq.find(plan.files.pid)
         action = dnsmasq_action(running[1] if running else None, plan.argv, changed)
         if action is DnsmasqAction.RESTART:
@@ -230,6 +247,8 @@ class LinuxDhcpHost:
         conf = conf_files(self._confs_dir, network_id)
         namespace = naming.dhcp_namespace(network_id)
         removed = dnsmasq.stop(conf.pid)
+        if self._metadata is not None:
+            removed = self._metadata.remove(network_id) or removed
         if netns.namespace_exists(host, namespace):
             # Deleting the ns- end takes the host's tap with it.
             for device in links.list_links(host, "ns-", namespace=namespace):

@@ -16,6 +16,13 @@ from neutrino.conf.settings import DhcpAgentSettings
 from neutrino.lib import constants, naming
 
 INFINITE = -1
+METADATA_IP = "169.254.169.254"
+METADATA_PORT = 80
+_METADATA_CIDR = ipaddress.IPv4Network("169.254.0.0/16")
+# Neutron's router interface owners: a subnet whose gateway is on one of these reaches
+# metadata through the router, so it is not isolated.
+_ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                  "network:ha_router_replicated_interface")
 
 
 @dataclass(frozen=True)
@@ -26,8 +33,16 @@ class PlanParams:
     confs_dir: str
     domain: str = DhcpAgentSettings.domain
     lease_duration: int = DhcpAgentSettings.lease_duration
-    dns_servers: tuple[str, ...] = ()
+    dns_servers: tuple[str, ...] = ()  # dnsmasq's forwarders
+    local_resolv: bool = False
+    renewal_time: int = 0  # T1 (option 58); 0: not sent
+    rebinding_time: int = 0  # T2 (option 59); 0: not sent
+    broadcast_reply: bool = False
+    config_file: str = ""  # an operator's dnsmasq.conf; "": none
     lease_max: int = DhcpAgentSettings.lease_max
+    isolated_metadata: bool = False
+    force_metadata: bool = False
+    metadata_network: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,10 @@ class ConfFiles:
     @property
     def opts(self) -> str:
         return os.path.join(self.directory, "opts")
+
+    @property
+    def dns_hosts(self) -> str:
+        return os.path.join(self.directory, "addn_hosts")
 
     @property
     def leases(self) -> str:
@@ -70,6 +89,14 @@ class PortRequest:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """Who a VM's address belongs to, as Nova's metadata API is told."""
+
+    instance_id: str  # the port's device_id
+    tenant_id: str
+
+
+@dataclass(frozen=True)
 class NetworkPlan:
     network_id: str
     namespace: str
@@ -83,10 +110,14 @@ class NetworkPlan:
     files: ConfFiles
     hosts: str
     opts: str
+    dns_hosts: str  # the addn-hosts file: every served address's names
     argv: tuple[str, ...]
     served_ports: dict[str, str] = field(default_factory=dict)  # port id -> fingerprint
     subnet_count: int = 0
     rejected: tuple[str, ...] = ()  # why some inputs were refused (to log)
+    # Served by the metadata proxy in the namespace: VM IPv4 address -> instance. None: no
+    # metadata service on this network.
+    metadata: dict[str, Instance] | None = None
 
 
 def dhcp_subnets(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,12 +162,71 @@ def port_request(info: dict[str, Any], params: PlanParams, port: dict[str, Any] 
     return PortRequest(port["id"], {"fixed_ips": fixed})
 
 
+def _is_metadata_network(subnet: dict[str, Any]) -> bool:
+    try:
+        return ipaddress.IPv4Network(subnet["cidr"]).subnet_of(_METADATA_CIDR)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _isolated(subnet: dict[str, Any], info: dict[str, Any]) -> bool:
+    gateway = subnet.get("gateway_ip")
+    return not any(port.get("device_owner") in _ROUTER_OWNERS and
+                   any(f.get("ip_address") == gateway for f in port.get("fixed_ips") or [])
+                   for port in info.get("ports") or [])
+
+
+def metadata_subnets(info: dict[str, Any], params: PlanParams) -> list[dict[str, Any]]:
+    """The DHCP subnets whose VMs reach the metadata proxy in the DHCP namespace."""
+    subnets = dhcp_subnets(info)
+    if params.force_metadata:
+        return subnets
+    if not params.isolated_metadata:
+        return []
+    if params.metadata_network and any(_is_metadata_network(s) for s in subnets):
+        return subnets
+    return [s for s in subnets if _isolated(s, info)]
+
+
+def _metadata_route(subnet: dict[str, Any], params: PlanParams) -> bool:
+    """Whether DHCP hands out the route to 169.254.169.254 on `subnet`: not on a metadata
+    access network, whose VMs reach it through their router."""
+    return not (params.metadata_network and _is_metadata_network(subnet))
+
+
+def _instances(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4Network]
+               ) -> dict[str, Instance]:
+    """The proxy's table: each VM address on a served subnet to its port's device and
+    project (ports of network:* owners are no instances)."""
+    table = {}
+    for port in info.get("ports") or []:
+        device = port.get("device_id")
+        owner = port.get("device_owner") or ""
+        if not device or not isinstance(device, str) or owner.startswith("network:"):
+            continue
+        tenant = port.get("tenant_id") or port.get("project_id") or ""
+        for fixed in port.get("fixed_ips") or []:
+            if fixed.get("subnet_id") in subnets:
+                table[str(fixed.get("ip_address"))] = Instance(device, str(tenant))
+    return table
+
+
 def _lease(duration: int) -> str:
     return "infinite" if duration == INFINITE else f"{duration}s"
 
 
-def _hostname(port: dict[str, Any], ip: str, domain: str, rejected: list[str]) -> str:
+def _names(port: dict[str, Any], ip: str, domain: str, rejected: list[str]
+           ) -> tuple[str, str]:
+    """(host name, FQDN) of a port's address: the server's dns_assignment, so dnsmasq
+    answers exactly the names the API shows; else its dns_name or host-<ip> in `domain`."""
     default = "host-" + ip.replace(".", "-")
+    for entry in port.get("dns_assignment") or []:
+        if isinstance(entry, dict) and entry.get("ip_address") == ip:
+            try:
+                return (validate.check_hostname(entry.get("hostname")),
+                        validate.check_hostname(entry.get("fqdn")))
+            except Unsafe as e:
+                rejected.append(f"port {port.get('id')}: dns_assignment: {e}")
     name = port.get("dns_name") or ""
     if name:
         try:
@@ -145,7 +235,7 @@ def _hostname(port: dict[str, Any], ip: str, domain: str, rejected: list[str]) -
             rejected.append(f"port {port.get('id')}: {e}; using {default}")
             name = ""
     name = name or default
-    return f"{name}.{domain}" if domain and "." not in name else name
+    return name, f"{name}.{domain}" if domain and "." not in name else name
 
 
 def _fingerprint(port: dict[str, Any]) -> str:
@@ -156,8 +246,11 @@ def _fingerprint(port: dict[str, Any]) -> str:
 
 def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4Network],
                          domain: str, rejected: list[str]
-                         ) -> tuple[list[str], list[str], dict[str, str]]:
+                         ) -> tuple[list[str], list[str], dict[str, str], list[str]]:
+    """dnsmasq's dhcp-host lines, per-port option lines, the ports served (id ->
+    fingerprint) and the DNS lines ("<ip> <fqdn> <hostname>", an addn-hosts file)."""
     hosts: list[str] = []
+    names: list[str] = []
     opts: list[str] = []
     served: dict[str, str] = {}
     for port in sorted(info.get("ports") or [], key=lambda p: p.get("id", "")):
@@ -192,7 +285,13 @@ def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4
                 rejected.append(f"port {port_id}: {address} is outside subnet {subnet_id}")
                 continue
             seen_subnets.add(subnet_id)
-            line = f"{mac},{_hostname(port, address, domain, rejected)},{address}"
+            hostname, fqdn = _names(port, address, domain, rejected)
+            # DHCP gives the VM a name in the agent's domain (option 15); DNS answers both.
+            dhcp_name = f"{hostname}.{domain}" if domain and "." not in hostname \
+                else hostname
+            names.append(f"{address}\t{fqdn}\t{hostname}" if fqdn != hostname
+                         else f"{address}\t{fqdn}")
+            line = f"{mac},{dhcp_name},{address}"
             if port_opts:
                 line += f",set:port-{port_id}"
             lines.append(line)
@@ -200,11 +299,12 @@ def _hosts_and_port_opts(info: dict[str, Any], subnets: dict[str, ipaddress.IPv4
             hosts.extend(lines)
             opts.extend(port_opts)
             served[port_id] = _fingerprint(port)
-    return hosts, opts, served
+    return hosts, opts, served, names
 
 
 def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: int | None,
-                 dhcp_ips: list[str], params: PlanParams, rejected: list[str]) -> list[str]:
+                 dhcp_ips: list[str], params: PlanParams, rejected: list[str],
+                 metadata_via: str | None = None) -> list[str]:
     tag = f"tag:subnet-{subnet['id']}"
     lines = []
     gateway = subnet.get("gateway_ip")
@@ -221,10 +321,15 @@ def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: in
             dns.append(validate.check_ipv4(server))
         except Unsafe as e:
             rejected.append(f"subnet {subnet['id']}: DNS server: {e}")
-    if not dns:
-        dns = list(params.dns_servers) or (dhcp_ips if len(dhcp_ips) > 1 else [])
-    if dns:
-        lines.append(f"{tag},option:dns-server,{','.join(dns)}")
+    if dns == ["0.0.0.0"]:
+        # Neutron's way to say "no DNS server": an empty option keeps dnsmasq's own out too.
+        lines.append(f"{tag},option:dns-server")
+    else:
+        # Without nameservers, the DHCP ports' dnsmasqs (dnsmasq offers its own address
+        # when it is the only one); they answer the network's names and forward the rest.
+        dns = dns or (dhcp_ips if len(dhcp_ips) > 1 else [])
+        if dns:
+            lines.append(f"{tag},option:dns-server,{','.join(dns)}")
     routes = []
     for route in subnet.get("host_routes") or []:
         try:
@@ -234,6 +339,8 @@ def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: in
             rejected.append(f"subnet {subnet['id']}: host route {route!r} dropped")
             continue
         routes.append(f"{destination},{nexthop}")
+    if metadata_via and not any(r.startswith(f"{METADATA_IP}/32,") for r in routes):
+        routes.append(f"{METADATA_IP}/32,{metadata_via}")
     if routes:
         # RFC 3442: a client that takes classless routes ignores the router option.
         if gateway and not any(r.startswith("0.0.0.0/0,") for r in routes):
@@ -242,6 +349,10 @@ def _subnet_opts(subnet: dict[str, Any], network: ipaddress.IPv4Network, mtu: in
         lines.append(f"{tag},249,{','.join(routes)}")  # Microsoft's code for the same
     if mtu:
         lines.append(f"{tag},option:mtu,{mtu}")
+    if params.renewal_time:
+        lines.append(f"{tag},option:T1,{params.renewal_time}")
+    if params.rebinding_time:
+        lines.append(f"{tag},option:T2,{params.rebinding_time}")
     return lines
 
 
@@ -264,10 +375,15 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
         except (Unsafe, ValueError, TypeError) as e:
             rejected.append(f"subnet skipped: {e}")
     addresses = []
+    own_ips: dict[str, str] = {}
     for fixed in port.get("fixed_ips") or []:
         net = subnets.get(fixed.get("subnet_id"))
         if net is not None:
-            addresses.append(f"{validate.check_ipv4(fixed['ip_address'])}/{net.prefixlen}")
+            own_ips[fixed["subnet_id"]] = validate.check_ipv4(fixed["ip_address"])
+            addresses.append(f"{own_ips[fixed['subnet_id']]}/{net.prefixlen}")
+    metadata_ids = {s["id"] for s in metadata_subnets(info, params) if s["id"] in subnets}
+    if metadata_ids:
+        addresses.append(f"{METADATA_IP}/32")  # what the proxy listens on
     dhcp_ips_by_subnet: dict[str, list[str]] = {}
     for other in info.get("ports") or []:
         if other.get("device_owner") != constants.DEVICE_OWNER_DHCP:
@@ -279,12 +395,15 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
             except Unsafe:
                 continue
     mtu = info.get("mtu") or None
-    hosts, port_opts, served = _hosts_and_port_opts(info, subnets, params.domain, rejected)
+    hosts, port_opts, served, names = _hosts_and_port_opts(info, subnets, params.domain,
+                                                           rejected)
     opts = []
     for subnet in subnet_dicts:
+        via = own_ips.get(subnet["id"]) if (
+            subnet["id"] in metadata_ids and _metadata_route(subnet, params)) else None
         opts += _subnet_opts(subnet, subnets[subnet["id"]], mtu,
                              sorted(dhcp_ips_by_subnet.get(subnet["id"], [])), params,
-                             rejected)
+                             rejected, via)
     opts += port_opts
     files = conf_files(params.confs_dir, network_id)
     interface = naming.ns_device_name(port_id)
@@ -295,9 +414,12 @@ def build_plan(info: dict[str, Any], port: dict[str, Any], params: PlanParams) -
         interface=interface, mac=mac, mtu=mtu, addresses=tuple(addresses),
         dhcp_port_id=port_id, files=files,
         hosts="".join(line + "\n" for line in hosts),
+        dns_hosts="".join(line + "\n" for line in names),
         opts="".join(line + "\n" for line in opts),
         argv=tuple(dnsmasq_argv(files, interface, plan_subnets, params)),
-        served_ports=served, subnet_count=len(subnets), rejected=tuple(rejected))
+        served_ports=served, subnet_count=len(subnets), rejected=tuple(rejected),
+        metadata=_instances(info, {s: subnets[s] for s in metadata_ids})
+        if metadata_ids else None)
 
 
 def dnsmasq_argv(files: ConfFiles, interface: str,
@@ -306,10 +428,12 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
     lease = _lease(params.lease_duration)
     argv = [
         "dnsmasq",
-        "--conf-file=",  # never read the machine's /etc/dnsmasq.conf
-        "--no-hosts", "--no-resolv",
+        # Never the machine's /etc/dnsmasq.conf; the operator's dnsmasq_config_file if set.
+        f"--conf-file={params.config_file}",
+        "--no-hosts",
         f"--pid-file={files.pid}",
         f"--dhcp-hostsfile={files.hosts}",
+        f"--addn-hosts={files.dns_hosts}",
         f"--dhcp-optsfile={files.opts}",
         f"--dhcp-leasefile={files.leases}",
         f"--log-facility={files.log}",
@@ -318,12 +442,19 @@ def dnsmasq_argv(files: ConfFiles, interface: str,
         "--bind-dynamic",
         "--dhcp-authoritative",
     ]
+    if params.broadcast_reply:
+        argv.append("--dhcp-broadcast")
     size = 0
     for subnet_id, network in sorted(subnets, key=lambda s: s[0]):
         argv.append(f"--dhcp-range=set:subnet-{subnet_id},{network.network_address},static,"
                     f"{network.netmask},{lease}")
         size += network.num_addresses
     argv.append(f"--dhcp-lease-max={min(size, params.lease_max)}")
+    # Names dnsmasq cannot answer go to dnsmasq_dns_servers, else (dnsmasq_local_resolv)
+    # to the host's resolv.conf, else nowhere.
+    argv += [f"--server={validate.check_ip(server)}" for server in params.dns_servers]
+    if params.dns_servers or not params.local_resolv:
+        argv.append("--no-resolv")
     if params.domain:
         argv.append(f"--domain={validate.check_hostname(params.domain)}")
     return argv

@@ -63,6 +63,13 @@ def check_ipv4(value: object) -> str:
         raise Unsafe(f"{value!r} is not an IPv4 address") from None
 
 
+def check_ip(value: object) -> str:
+    try:
+        return str(ipaddress.ip_address(value))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise Unsafe(f"{value!r} is not an IP address") from None
+
+
 def check_option(name: object, value: object) -> tuple[str, str]:
     """An extra_dhcp_opt as (dnsmasq option spec, value), e.g. ("option:bootfile-name", "x")."""
     if not isinstance(name, str):

@@ -480,11 +480,12 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def delete(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
+def delete(session: Session, ctx: Context, port_id: str, dns_domain: str
+           ) -> dict[str, Any]:
     """Delete a port (its IPs, options and provisioning blocks go with it); returns its
     dict as it was."""
     port = get(session, ctx, port_id, for_update=True)
-    shown = views.port_dict(port)
+    shown = views.port_dict(port, dns_domain)
     # One statement: the database's ON DELETE CASCADE takes the rest.
     session.execute(sql_delete(models.Port).where(models.Port.id == port.id),
                     execution_options={"synchronize_session": False})
