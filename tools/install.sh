@@ -28,7 +28,8 @@ prefix=${NEUTRINO_PREFIX:-/opt/neutrino}
 bindir=${NEUTRINO_BINDIR:-/usr/local/bin}
 py=${PYTHON:-python3}
 
-debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps python3 python3-venv)
+debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps iptables ipset conntrack iputils-ping
+      python3 python3-venv)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -181,6 +181,17 @@ linux_bridge_opts: list[cfg.Opt] = [
                 help="physnet:interface pairs for the Linux bridge agent."),
 ]
 
+# Neutron's [SECURITYGROUP] section, read by the Linux bridge agent.
+securitygroup_opts: list[cfg.Opt] = [
+    cfg.StrOpt("firewall_driver", default="noop",
+               help="How the Linux bridge agent enforces security groups on its host: "
+                    "iptables (through br_netfilter; also iptables_hybrid or Neutron's "
+                    "class path) or noop (no filtering: for operators who filter "
+                    "elsewhere)."),
+    cfg.BoolOpt("enable_security_group", default=True,
+                help="False: no filtering whatever firewall_driver says (as noop)."),
+]
+
 dhcp_agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("interface_driver", default="linuxbridge",
                help="linuxbridge (neutron.agent.linux.interface.BridgeInterfaceDriver)."),
@@ -282,6 +293,7 @@ GROUPS: dict[str, list[cfg.Opt]] = {
     "ml2": ml2_opts,
     "ml2_type_vlan": ml2_type_vlan_opts,
     "linux_bridge": linux_bridge_opts,
+    "SECURITYGROUP": securitygroup_opts,
     "identity": identity_opts,
     "nova": nova_opts,
     "quotas": quota_opts,

@@ -242,11 +242,20 @@ class DhcpAgentSettings:
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
 
 
+_FIREWALL_DRIVERS = {
+    "iptables": "iptables", "iptables_hybrid": "iptables",
+    "neutron.agent.linux.iptables_firewall.IptablesFirewallDriver": "iptables",
+    "noop": "noop", "neutron.agent.firewall.NoopFirewallDriver": "noop",
+}
+
+
 @dataclass(frozen=True)
 class LinuxBridgeSettings:
     agent: AgentSettings
     interface_mappings: dict[str, str] = field(default_factory=dict)
     polling_interval: float = 1.0
+    # "iptables" or "noop" (enable_security_group = False makes it noop)
+    firewall_driver: str = _FIREWALL_DRIVERS[_default.SECURITYGROUP.firewall_driver]
 
 
 def dns_domain(conf: cfg.ConfigOpts) -> str:
@@ -404,9 +413,15 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
 
 
 def linuxbridge_settings(conf: cfg.ConfigOpts) -> LinuxBridgeSettings:
+    driver = _FIREWALL_DRIVERS.get(conf.SECURITYGROUP.firewall_driver or "noop")
+    if driver is None:
+        raise ConfigError(f"[SECURITYGROUP] firewall_driver "
+                          f"{conf.SECURITYGROUP.firewall_driver!r} is not one of "
+                          f"{sorted(_FIREWALL_DRIVERS)}")
     return LinuxBridgeSettings(
         agent=agent_settings(conf),
         interface_mappings=parse_mappings(conf.linux_bridge.physical_interface_mappings),
+        firewall_driver=driver if conf.SECURITYGROUP.enable_security_group else "noop",
     )
 
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 from neutrino.lab.api import ApiError, Credentials, NetworkApi
-from neutrino.lab.config import DEMO_ADMIN
+from neutrino.lab.config import DEMO_ADMIN, FIREWALL_DRIVERS
 from neutrino.lab.lab import AGENTS, DEFAULT_HOSTS, TRANSPORTS, Lab, LabError
 from neutrino.lab.naming import LabNameError, LabNames
 from neutrino.lab.system import CommandError
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"a host to create (repeatable; default {' '.join(DEFAULT_HOSTS)})")
     up.add_argument("--no-services", action="store_true",
                     help="namespaces and links only: no server, agents or forwarder")
+    up.add_argument("--firewall", choices=FIREWALL_DRIVERS, default="noop",
+                    help="the Linux bridge agents' [SECURITYGROUP] firewall_driver: "
+                         "iptables enforces security groups on the hosts (default noop)")
     up.add_argument("--agent-metrics-port", type=int, metavar="PORT",
                     help="agents serve /metrics on their management address: the DHCP "
                          "agent on PORT, the Linux bridge agent on PORT+1 (rabbit only)")
@@ -63,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("host")
     metrics.add_argument("--agent", choices=AGENTS, default="dhcp")
 
-    vm = sub.add_parser("vm", help="VMs: boot, list, dhcp, delete")
+    vm = sub.add_parser("vm", help="VMs: boot, list, dhcp, exec, delete")
     vsub = vm.add_subparsers(dest="vm_command", required=True)
     boot = vsub.add_parser("boot", help="like nova boot")
     _common(boot)
@@ -82,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-6", dest="ipv6", action="store_true", help="DHCPv6 (dhclient)")
             p.add_argument("-S", dest="stateless", action="store_true",
                            help="with -6: information only (DHCPv6 stateless)")
+    run_in = vsub.add_parser("exec", help="run a command in the VM: vm exec NAME -- CMD ...")
+    _common(run_in)
+    run_in.add_argument("vm")
+    run_in.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD")
 
     demo = sub.add_parser("demo", help="the whole DHCP HA walk-through")
     _common(demo)
@@ -108,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     lab = Lab(names)
     if args.command == "up":
         lab.up(args.transport, tuple(args.hosts or DEFAULT_HOSTS),
-               services=not args.no_services, agent_metrics_port=args.agent_metrics_port)
+               services=not args.no_services, agent_metrics_port=args.agent_metrics_port,
+               firewall_driver=args.firewall)
         print(json.dumps(lab.status(), indent=2))
     elif args.command == "status":
         print(json.dumps(lab.status(), indent=2))
@@ -148,6 +156,11 @@ def _run(args: argparse.Namespace) -> int:
                 return 1
             got = address.removeprefix("- ")  # "-": no address (information only)
             print(f"{args.vm}: got {got}" if got == address else f"{args.vm}: options {got}")
+        elif args.vm_command == "exec":
+            argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            if not argv:
+                raise LabError("vm exec NAME -- CMD [ARG ...]: no command given")
+            return vms.exec(args.vm, argv)
         elif args.vm_command == "delete":
             vms.delete(args.vm)
     elif args.command == "demo":

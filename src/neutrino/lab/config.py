@@ -78,11 +78,15 @@ def server_conf(*, state_path: str, api_port: int, rabbit: Rabbit | None,
     ])
 
 
-def linuxbridge_conf() -> str:
+FIREWALL_DRIVERS = ("noop", "iptables")
+
+
+def linuxbridge_conf(firewall_driver: str = "noop") -> str:
     """linuxbridge_conf.ini, the same on the controller and every host."""
     return _ini([
         ("vlans", [("tenant_network_type", "vlan"), ("network_vlan_ranges", VLAN_RANGE)]),
         ("linux_bridge", [("physical_interface_mappings", f"{PHYSNET}:{HOST_PHYS_IF}")]),
+        ("SECURITYGROUP", [("firewall_driver", firewall_driver)]),
     ])
 
 

@@ -117,10 +117,10 @@ class Lab:
     def up(self, transport: str | None = None, hosts: tuple[str, ...] = DEFAULT_HOSTS,
            services: bool = True, agent_down_time: int = 5,
            report_interval: float = 1, agent_metrics_port: int | None = None,
-           api_workers: int | None = None) -> LabState:
+           api_workers: int | None = None, firewall_driver: str = "noop") -> LabState:
         """`agent_metrics_port`: every agent serves `/metrics` on its host's management
         address (see `agent_metrics_port()`); `api_workers`: the server's (default: its own,
-        one per CPU)."""
+        one per CPU); `firewall_driver`: the Linux bridge agents' (iptables or noop)."""
         for h in hosts:
             check_host_name(h)
         transport = transport or default_transport()
@@ -136,8 +136,11 @@ class Lab:
         n = self.names
         os.makedirs(n.run_dir, mode=0o755, exist_ok=True)
         os.makedirs(n.state_dir, mode=0o755, exist_ok=True)
+        if firewall_driver not in config.FIREWALL_DRIVERS:
+            raise LabError(f"firewall driver {firewall_driver!r} is not one of "
+                           f"{config.FIREWALL_DRIVERS}")
         st = LabState(lab=n.lab, transport=transport if services else None,
-                      agent_metrics_port=agent_metrics_port)
+                      agent_metrics_port=agent_metrics_port, firewall_driver=firewall_driver)
         self.save(st)
         try:
             if services:
@@ -189,13 +192,14 @@ class Lab:
             state_path=d, api_port=st.api_port, rabbit=rabbit,
             agent_down_time=agent_down_time, report_interval=report_interval,
             api_workers=api_workers))
-        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf())
+        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf(st.firewall_driver))
         return [conf, lb]
 
     def _host_files(self, st: LabState, host: str,
                     report_interval: float) -> dict[str, str]:
         d = self.names.host_dir(host)
-        agent_files = {"linuxbridge": ("linuxbridge_conf.ini", config.linuxbridge_conf()),
+        agent_files = {"linuxbridge": ("linuxbridge_conf.ini",
+                                       config.linuxbridge_conf(st.firewall_driver)),
                        "dhcp": ("dhcp_agent.ini", config.dhcp_agent_ini())}
         files = {"neutron": _write(f"{d}/neutron.conf", config.host_conf(
             host=host, state_path=f"{d}/state", rabbit=self._rabbit(True),

@@ -59,6 +59,10 @@ def remove_file(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+def run_attached(argv: Sequence[str]) -> int:
+    """Run `argv` with this process's stdin, stdout and stderr; its exit status."""
+    LOG.debug("run %s", argv)
+    return subprocess.run(list(argv), check=False).returncode
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.2,

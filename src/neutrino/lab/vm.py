@@ -3,7 +3,8 @@
 `boot` creates the port through the API (`binding:host_id`, `device_owner = compute:nova`,
 `device_id` = the VM's id), then a veth whose host end is `tap<port id[:11]>` in the host's
 namespace (the host's Linux bridge agent plugs it) and whose VM end `eth0` carries the port's
-MAC. `dhcp` runs udhcpc (IPv4) or dhclient (IPv4, or `-6` DHCPv6) once inside the VM.
+MAC. `dhcp` runs udhcpc (IPv4) or dhclient (IPv4, or `-6` DHCPv6) once inside the VM;
+`exec` runs any command there.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from neutrino.lab.api import ApiError, NetworkApi
 from neutrino.lab.lab import Lab, LabError
 from neutrino.lab.naming import PHYSNET, VM_IF, check_vm_name
 from neutrino.lab.state import VmRecord
-from neutrino.lab.system import remove_file, run, run_until, wait_for
+from neutrino.lab.system import remove_file, run, run_attached, run_until, wait_for
 from neutrino.lib.naming import tap_name
 
 _LEASE = re.compile(r"^NEUTRINO_LAB_LEASE (\S+(?: dns=\S*)?)$", re.M)
@@ -87,6 +88,9 @@ class DhclientFiles:
     @property
     def pid(self) -> str:
         return self.prefix + ".pid"
+def exec_command(vm_ns: str, argv: list[str]) -> list[str]:
+    # An argument list end to end: nothing the user typed passes through a shell.
+    return ["ip", "netns", "exec", vm_ns, *argv]
 
 
 def parse_lease(output: str) -> str | None:
@@ -226,6 +230,11 @@ class Vms:
             return None
         with open(files.lease) as f:
             return parse_lease(f.read())
+
+    def exec(self, name: str, argv: list[str]) -> int:
+        """Run `argv` in the VM's namespace, attached to this terminal; its exit status."""
+        self.get(name)
+        return run_attached(exec_command(self.lab.names.vm_netns(name), argv))
 
     def delete(self, name: str) -> None:
         rec = self.get(name)

@@ -218,3 +218,18 @@ def test_state_round_trips():
     st.vms["v"] = VmRecord("v", "id", "HostA", "p", "n", "m")
     again = LabState.from_json(st.to_json())
     assert again == st
+
+
+def test_the_firewall_driver_reaches_the_linuxbridge_config():
+    assert _ini(config.linuxbridge_conf())["SECURITYGROUP"]["firewall_driver"] == "noop"
+    assert _ini(config.linuxbridge_conf("iptables"))["SECURITYGROUP"]["firewall_driver"] \
+        == "iptables"
+
+
+def test_vm_exec_passes_the_command_as_a_list():
+    from neutrino.lab.cli import build_parser
+    from neutrino.lab.vm import exec_command
+    args = build_parser().parse_args(["vm", "exec", "vm1", "--", "sh", "-c", "echo $HOME; x"])
+    assert args.vm == "vm1" and args.argv[-3:] == ["sh", "-c", "echo $HOME; x"]
+    assert exec_command("lab-vm1", ["sh", "-c", "echo $HOME; x"]) == \
+        ["ip", "netns", "exec", "lab-vm1", "sh", "-c", "echo $HOME; x"]
