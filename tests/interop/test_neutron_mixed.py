@@ -181,6 +181,7 @@ def test_neutron_dhcp_agent_serves_a_neutrino_network(tmp_path, neutron):
 def test_neutrino_dhcp_agent_serves_a_neutron_network(tmp_path, neutron):
     host_name = "neutrinohost"
     neutron.start_server()
+    print(f"neutron-server start-up: {neutron.timings}")
     with tn.NetnsResources() as res:
         host = res.namespace("ntnb-")
         base = Path(res.directory("ntnb-"))
