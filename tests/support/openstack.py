@@ -11,7 +11,8 @@ The services come from the virtual environment that `tools/interop/install-opens
 `tools/interop/wsgi_serve.py` on free ports of 127.0.0.1. Each cloud gets its own MariaDB
 databases (<service>_<uid> on 127.0.0.1:3306 as root) and RabbitMQ vhost; on leaving the `with`
 every process is stopped and every database and vhost dropped, pass or fail. Logs and config
-files are under `workdir`.
+files are under `workdir`. `VenvServices` is that lifecycle for any interop venv
+(`support.neutron` runs Neutron 29 with it).
 """
 
 from __future__ import annotations
