@@ -65,7 +65,7 @@ class Neutron(VenvServices):
                         "api_paste_config": str(self.venv / "etc" / "neutron" /
                                                 "api-paste.ini"),
                         "rpc_workers": 1, "rpc_state_report_workers": 1,
-                        "agent_down_time": 10, "dhcp_agents_per_network": 1,
+                        "agent_down_time": 30, "dhcp_agents_per_network": 1,
                         "graceful_shutdown_timeout": 2,
                         "notify_nova_on_port_status_changes": "false",
                         "notify_nova_on_port_data_changes": "false"},
