@@ -70,13 +70,13 @@ class Neutron(VenvServices):
                         "notify_nova_on_port_status_changes": "false",
                         "notify_nova_on_port_data_changes": "false"},
             "database": {"connection": db_url(self.databases["neutron"])},
-            # The DHCP scheduler only offers a network to hosts that some mechanism driver
-            # says reach its segment. Neutron 29's agent-based drivers (openvswitch, ...)
-            # admit only hosts running their own L2 agent, and its Linux bridge driver is
-            # gone; l2population does not filter hosts, so a host with Neutrino's agents
-            # qualifies. (Port binding fails for want of an L2 driver: no DHCP needs it.)
+            # ML2's agent-based mechanism drivers (Neutron 29 has no other without OVN)
+            # offer a network to a DHCP agent only on a host whose Neutron L2 agent reaches
+            # its segment; hosts with only Neutrino's agents are offered none: the network is
+            # added to their DHCP agent by hand (or auto-scheduled when that agent resyncs).
+            # Port binding fails for want of an Open vSwitch agent; DHCP does not need it.
             "ml2": {"type_drivers": "flat,vlan", "tenant_network_types": "vlan",
-                    "mechanism_drivers": "l2population", "extension_drivers": ""},
+                    "mechanism_drivers": "openvswitch", "extension_drivers": ""},
             "ml2_type_vlan": {"network_vlan_ranges": "physnet1:1000:1999"},
             "oslo_concurrency": {"lock_path": str(self._dir("server", "locks"))},
         }, options)))
