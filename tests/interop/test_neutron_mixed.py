@@ -4,7 +4,8 @@ a. Neutron's `neutron-dhcp-agent` under `neutrino-server` (same RabbitMQ vhost):
    scheduled a Neutrino network, makes its DHCP port over RPC, starts dnsmasq, answers a VM,
    and its hosts file follows ports made and deleted through Neutrino's API.
 b. `neutrino-dhcp-agent` under Neutron 29's server (ML2, its own MariaDB database and vhost):
-   it hosts a Neutron network and a VM (a namespace running udhcpc) gets its address.
+   it hosts a Neutron network added to it (Neutron's API schedules networks only to hosts
+   with its own L2 agents) and a VM (a namespace running udhcpc) gets its address.
 
 Neutron 29's interface drivers are `openvswitch` and `null`; this machine has no Open vSwitch,
 so Neutron's agent runs with `null` and the test plugs the DHCP port's device, as a host's
