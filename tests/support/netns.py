@@ -163,9 +163,10 @@ class NetnsResources:
         return name
 
     def veth(self, a: str, b: str, ns_a: str | None = None, ns_b: str | None = None,
-             mac_b: str | None = None) -> tuple[str, str]:
+             mac_b: str | None = None, mac_a: str | None = None) -> tuple[str, str]:
         """A veth pair `a` (in ns_a) – `b` (in ns_b), both up. Removed with either end."""
-        args = ["link", "add", a, "type", "veth", "peer", "name", b]
+        args = ["link", "add", a, *(["address", mac_a] if mac_a else []),
+                "type", "veth", "peer", "name", b]
         if mac_b:
             args += ["address", mac_b]
         if ns_b:
