@@ -6,8 +6,9 @@
 # The system Python is left alone (Debian 12 refuses pip there: externally managed).
 #
 #   tools/install.sh              Neutrino and its dependencies
-#   tools/install.sh --test       the same with the [test] extra and the Nova interop test's
-#                                 OpenStack in its own environment (what tools/run-tests.sh needs)
+#   tools/install.sh --test       the same with the [test] extra and the interop tests' OpenStack
+#                                 (Nova's set; Neutron 29), each in its own environment (what
+#                                 tools/run-tests.sh needs)
 #   tools/install.sh --systemd    also install the units of etc/systemd/ and reload systemd
 #
 # PYTHON picks the interpreter the environment is made from (default: Debian's python3).
@@ -28,7 +29,8 @@ prefix=${NEUTRINO_PREFIX:-/opt/neutrino}
 bindir=${NEUTRINO_BINDIR:-/usr/local/bin}
 py=${PYTHON:-python3}
 
-debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps python3 python3-venv)
+debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps iptables ipset conntrack iputils-ping
+      python3 python3-venv)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -63,8 +65,8 @@ for name in $scripts; do
 done
 
 if [ $want_test = 1 ]; then
-  # The Nova interop test's OpenStack (Keystone, Placement, Glance, Nova from PyPI) in a
-  # virtual environment of its own, made from the same interpreter as ours.
+  # The interop tests' OpenStack from PyPI (Keystone, Placement, Glance, Nova; Neutron 29),
+  # each set in a virtual environment of its own, made from the same interpreter as ours.
   NEUTRINO_INTEROP_PYTHON=${NEUTRINO_INTEROP_PYTHON:-$py} bash tools/interop/install-openstack.sh
 fi
 

@@ -79,6 +79,20 @@ def test_get_network_info(world):
     assert world.core.dhcp_plugin.get_network_info("nope", host) is None
 
 
+def test_network_info_ports_carry_the_api_s_dns_assignment(sqlite_database):
+    world = World(sqlite_database, dns_domain="cloud.example.org")
+    world.dhcp_agent("hostA")
+    net = world.network()
+    port = world.core.ports.create(world.admin, {"network_id": net["id"], "dns_name": "vm1"})
+    info = world.core.dhcp_plugin.get_network_info(net["id"], "hostA")
+    shown = next(p for p in info["ports"] if p["id"] == port["id"])
+    assert shown["dns_assignment"] == port["dns_assignment"] == [{
+        "ip_address": port["fixed_ips"][0]["ip_address"], "hostname": "vm1",
+        "fqdn": "vm1.cloud.example.org."}]
+    active = world.core.dhcp_plugin.get_active_networks_info("hostA")
+    assert next(p for i in active for p in i["ports"] if p["id"] == port["id"]) == shown
+
+
 # -- DHCP ports -------------------------------------------------------------------------------
 
 def test_create_dhcp_port(world):

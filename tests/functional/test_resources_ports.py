@@ -55,6 +55,19 @@ def test_walkthrough_addresses(res: Services, net: dict, subnet: dict) -> None:
     assert dhcp["tenant_id"] == "pa"  # no project in the context: the network's
 
 
+def test_dns_assignment_uses_the_server_s_dns_domain(sqlite_database: Database) -> None:
+    res = _services(sqlite_database, CoreSettings(tenant_network_type="local",
+                                                  dns_domain="cloud.example.org"), None)
+    net = res.networks.create(ALICE, {"name": "n"})
+    res.subnets.create(ALICE, {"network_id": net["id"], "ip_version": 4,
+                               "cidr": "10.0.0.0/24"})
+    port = res.ports.create(ALICE, {"network_id": net["id"], "dns_name": "vm1"})
+    assert port["dns_assignment"] == [{"ip_address": "10.0.0.2", "hostname": "vm1",
+                                       "fqdn": "vm1.cloud.example.org."}]
+    updated = res.ports.update(ALICE, port["id"], {"dns_name": ""})
+    assert updated["dns_assignment"][0]["fqdn"] == "host-10-0-0-2.cloud.example.org."
+
+
 def test_create_shows_every_attribute(res: Services, net: dict, subnet: dict) -> None:
     res.agents.report_state(l2_report("HostA"))
     port = res.ports.create(ALICE, {"network_id": net["id"], "name": "p", "dns_name": "vm1",

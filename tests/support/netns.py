@@ -163,9 +163,10 @@ class NetnsResources:
         return name
 
     def veth(self, a: str, b: str, ns_a: str | None = None, ns_b: str | None = None,
-             mac_b: str | None = None) -> tuple[str, str]:
+             mac_b: str | None = None, mac_a: str | None = None) -> tuple[str, str]:
         """A veth pair `a` (in ns_a) – `b` (in ns_b), both up. Removed with either end."""
-        args = ["link", "add", a, "type", "veth", "peer", "name", b]
+        args = ["link", "add", a, *(["address", mac_a] if mac_a else []),
+                "type", "veth", "peer", "name", b]
         if mac_b:
             args += ["address", mac_b]
         if ns_b:
@@ -182,10 +183,11 @@ class NetnsResources:
 
 
 _UDHCPC_SCRIPT = """#!/bin/sh
-# Prints the lease instead of configuring anything.
+# Prints the lease instead of configuring anything; lists are joined with commas.
 case "$1" in
-  bound|renew) echo "LEASE ip=$ip mask=$mask router=$router dns=$dns mtu=$mtu \
-domain=$domain hostname=$hostname staticroutes=$staticroutes serverid=$serverid";;
+  bound|renew) echo "LEASE ip=$ip mask=$mask router=$router \
+dns=$(echo $dns | tr ' ' ',') mtu=$mtu domain=$domain hostname=$hostname \
+staticroutes=$(echo $staticroutes | tr ' ' ',') serverid=$serverid";;
 esac
 exit 0
 """
@@ -231,3 +233,57 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {predicate}")
         time.sleep(interval)
+
+
+_DHCLIENT_SCRIPT = """#!/bin/sh
+# dhclient's hook: records what it was given instead of configuring anything.
+case "$reason" in
+  BOUND6|RENEW6|REBIND6|INFORM6) echo "LEASE6 reason=$reason ip=$new_ip6_address \
+prefixlen=$new_ip6_prefixlen dns=$(echo $new_dhcp6_name_servers | tr ' ' ',') \
+search=$new_dhcp6_domain_search" >> {out};;
+esac
+exit 0
+"""
+
+
+def run_dhclient6(res: NetnsResources, netns: str, interface: str, stateless: bool = False,
+                  timeout: float = 30) -> Lease | None:
+    """`dhclient -6` once on `interface` inside `netns` (`-S`: information only); what it
+    was given, or None. Its lease, pid and script files are in a scratch directory, and
+    the client is killed afterwards (it stays to renew once bound)."""
+    # dhclient binds to the link-local address: wait until duplicate address detection
+    # has made it usable (about a second after the link comes up).
+    wait_for(lambda: "inet6 fe80" in (text := ip("-6", "addr", "show", "dev", interface,
+                                                 netns=netns))
+             and "tentative" not in text, timeout=10)
+    work = res.directory("ntdhc-")
+    out = os.path.join(work, "out")
+    script = os.path.join(work, "script")
+    Path(script).write_text(_DHCLIENT_SCRIPT.replace("{out}", out))
+    os.chmod(script, 0o755)
+    pid_file = os.path.join(work, "pid")
+    argv = ["nsenter", f"--net={netns}", "dhclient", "-6", "-1", "-d",
+            "-lf", os.path.join(work, "leases"), "-pf", pid_file, "-sf", script]
+    if stateless:
+        argv.append("-S")
+    with open(os.path.join(work, "log"), "wb") as log:
+        proc = subprocess.Popen([*argv, interface], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+    res.defer(stop)
+    try:
+        wait_for(lambda: os.path.exists(out) or proc.poll() is not None, timeout=timeout)
+    except AssertionError:
+        return None
+    finally:
+        stop()
+    if not os.path.exists(out):
+        print(Path(work, "log").read_text())  # what dhclient said, shown when a test fails
+        return None
+    line = Path(out).read_text().splitlines()[0]
+    fields = dict(w.split("=", 1) for w in line.split(" ")[1:] if "=" in w)
+    return Lease(fields.get("ip", ""), fields)

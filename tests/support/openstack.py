@@ -11,7 +11,8 @@ The services come from the virtual environment that `tools/interop/install-opens
 `tools/interop/wsgi_serve.py` on free ports of 127.0.0.1. Each cloud gets its own MariaDB
 databases (<service>_<uid> on 127.0.0.1:3306 as root) and RabbitMQ vhost; on leaving the `with`
 every process is stopped and every database and vhost dropped, pass or fail. Logs and config
-files are under `workdir`.
+files are under `workdir`. `VenvServices` is that lifecycle for any interop venv
+(`support.neutron` runs Neutron 29 with it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 from urllib.parse import quote
 
 from support.server import clean_env, exited_unreaped, free_port, render_config
@@ -161,36 +163,192 @@ def _ok(result: tuple[int, dict, object], what: str, *codes: int) -> object:
     return body
 
 
-# -- the cloud --------------------------------------------------------------------------------
+class VenvServices:
+    """Processes run from one interop virtual environment, with the MariaDB databases and the
+    RabbitMQ vhost they use: on leaving the `with` every process is stopped and every
+    database and the vhost dropped, pass or fail. Logs are under `workdir`/logs."""
 
-
-class OpenStackCloud:
-    def __init__(self, workdir: Path, neutron_url: str, *,
-                 compute_hosts: Iterable[str] = ("novahost1",), venv: Path = VENV,
-                 start_timeout: float = 120.0, nova_options: Mapping | None = None) -> None:
+    def __init__(self, workdir: Path, venv: Path, *, databases: Iterable[str] = (),
+                 vhost_prefix: str = "interop", start_timeout: float = 120.0) -> None:
         self.workdir = Path(workdir)
-        self.neutron_url = neutron_url.rstrip("/")
-        self.compute_hosts = tuple(compute_hosts)
         self.venv = Path(venv)
         self.start_timeout = start_timeout
-        self.nova_options = nova_options or {}
         self.uid = secrets.token_hex(4)
-        self.databases = {name: f"{name}_{self.uid}" for name in DATABASES}
+        self.databases = {name: f"{name}_{self.uid}" for name in databases}
         self._created_dbs: list[str] = []
-        self.rabbit = _Rabbit(f"nova-interop-{self.uid}")
+        self.rabbit = _Rabbit(f"{vhost_prefix}-{self.uid}")
         self.processes: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
-        self.ids: dict[str, str] = {}
-        self.image_id = ""
-        self.flavor_id = ""
         self.timings: dict[str, float] = {}
-        self._admin_token: tuple[str, float] | None = None
         self._old_sigterm: object = None
-
-    # -- URLs and clients ---------------------------------------------------------------------
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        # A SIGTERM (timeout, CI stopping a run) must still drop the databases and vhost.
+        if threading.current_thread() is threading.main_thread():
+            self._old_sigterm = signal.signal(signal.SIGTERM, _raise_exit)
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.stop()
+        finally:
+            if self._old_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._old_sigterm)
+                self._old_sigterm = None
+
+    def start(self) -> None:
+        """Subclasses start their services here (after `require_installed`)."""
+
+    def require_installed(self) -> None:
+        if not installed(self.venv):
+            raise CloudError(f"no interop venv at {self.venv}: run "
+                             "tools/interop/install-openstack.sh")
+
+    def _step(self, name: str, fn) -> None:
+        t = time.monotonic()
+        fn()
+        self.timings[name] = time.monotonic() - t
+
+    def stop(self) -> None:
+        errors: list[str] = []
+        for name in reversed(list(self.processes)):
+            try:
+                self._stop_process(name)
+            except Exception as exc:  # keep cleaning up
+                errors.append(f"{name}: {exc}")
+        try:
+            self.rabbit.delete()
+        except Exception as exc:
+            errors.append(f"vhost: {exc}")
+        if self._created_dbs:
+            try:
+                with _mysql_connect() as conn, conn.cursor() as cur:
+                    for db in self._created_dbs:
+                        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+                self._created_dbs = []
+            except Exception as exc:
+                errors.append(f"databases: {exc}")
+        if errors:
+            raise CloudError("cleanup: " + "; ".join(errors))
+
+    # -- backing services ---------------------------------------------------------------------
+
+    def _create_backends(self) -> None:
+        with _mysql_connect() as conn, conn.cursor() as cur:
+            for db in self.databases.values():
+                self._created_dbs.append(db)
+                cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
+        self.rabbit.create()
+
+    def _dir(self, *parts: str) -> Path:
+        path = self.workdir.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = clean_env(extra)
+        env.pop("PYTHONPATH", None)
+        env["PATH"] = f"{self.venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+        env["VIRTUAL_ENV"] = str(self.venv)
+        env["PYTHONWARNINGS"] = "ignore"
+        return env
+
+    def manage(self, *argv: str, env: Mapping[str, str] | None = None,
+               timeout: float = 300) -> str:
+        """Run one of the venv's tools; raise with its output when it fails."""
+        done = subprocess.run([str(self.venv / "bin" / argv[0]), *argv[1:]],
+                              capture_output=True, text=True, env=self._env(env),
+                              cwd=self.workdir, timeout=timeout, stdin=subprocess.DEVNULL)
+        if done.returncode:
+            raise CloudError(f"{' '.join(argv)} exited {done.returncode}:\n"
+                             f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+        return done.stdout
+
+    def log_path(self, name: str) -> Path:
+        return self._dir("logs") / f"{name}.log"
+
+    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+        with open(self.log_path(name), "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self._env(env), cwd=self.workdir, start_new_session=True)
+
+    def _serve(self, name: str, module: str, env: Mapping[str, str]) -> None:
+        self._spawn(name, [str(self.venv / "bin" / "python"), str(WSGI_SERVE), module,
+                           "127.0.0.1", str(self.ports[name])], env)
+
+    def _stop_process(self, name: str, timeout: float = 15.0) -> None:
+        proc = self.processes.pop(name)
+        if proc.returncode is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(proc.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                if exited_unreaped(proc.pid, timeout):
+                    break
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc.wait(timeout)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        try:
+            text = self.log_path(name).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _wait_http(self, name: str, url: str) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                raise CloudError(f"{name} exited with {proc.returncode}:\n"
+                                 + self.log_tail(name))
+            try:
+                status, _, _ = http("GET", url, timeout=5)
+                if status < 500:
+                    return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise CloudError(f"{name} did not answer {url} in {self.start_timeout:.0f}s:\n"
+                         + self.log_tail(name))
+
+
+# -- the cloud --------------------------------------------------------------------------------
+
+
+class OpenStackCloud(VenvServices):
+    def __init__(self, workdir: Path, neutron_url: str, *,
+                 compute_hosts: Iterable[str] = ("novahost1",), venv: Path = VENV,
+                 start_timeout: float = 120.0, nova_options: Mapping | None = None) -> None:
+        super().__init__(workdir, venv, databases=DATABASES, vhost_prefix="nova-interop",
+                         start_timeout=start_timeout)
+        self.neutron_url = neutron_url.rstrip("/")
+        self.compute_hosts = tuple(compute_hosts)
+        self.nova_options = nova_options or {}
+        self.ids: dict[str, str] = {}
+        self.image_id = ""
+        self.flavor_id = ""
+        self._admin_token: tuple[str, float] | None = None
+
+    # -- URLs and clients ---------------------------------------------------------------------
 
     @property
     def keystone_url(self) -> str:
@@ -244,30 +402,8 @@ class OpenStackCloud:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def __enter__(self) -> OpenStackCloud:
-        # A SIGTERM (timeout, CI stopping a run) must still drop the databases and vhost.
-        if threading.current_thread() is threading.main_thread():
-            self._old_sigterm = signal.signal(signal.SIGTERM, _raise_exit)
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            self.stop()
-        finally:
-            if self._old_sigterm is not None:
-                signal.signal(signal.SIGTERM, self._old_sigterm)
-                self._old_sigterm = None
-
     def start(self) -> None:
-        if not installed(self.venv):
-            raise CloudError(f"no OpenStack venv at {self.venv}: run "
-                             "tools/interop/install-openstack.sh")
+        self.require_installed()
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         for name in ("keystone", "placement", "glance", "nova-api"):
@@ -282,48 +418,7 @@ class OpenStackCloud:
         self._step("image+flavor", self._seed)
         self.timings["total"] = time.monotonic() - began
 
-    def _step(self, name: str, fn) -> None:
-        t = time.monotonic()
-        fn()
-        self.timings[name] = time.monotonic() - t
-
-    def stop(self) -> None:
-        errors: list[str] = []
-        for name in reversed(list(self.processes)):
-            try:
-                self._stop_process(name)
-            except Exception as exc:  # keep cleaning up
-                errors.append(f"{name}: {exc}")
-        try:
-            self.rabbit.delete()
-        except Exception as exc:
-            errors.append(f"vhost: {exc}")
-        if self._created_dbs:
-            try:
-                with _mysql_connect() as conn, conn.cursor() as cur:
-                    for db in self._created_dbs:
-                        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-                self._created_dbs = []
-            except Exception as exc:
-                errors.append(f"databases: {exc}")
-        if errors:
-            raise CloudError("cleanup: " + "; ".join(errors))
-
-    # -- backing services ---------------------------------------------------------------------
-
-    def _create_backends(self) -> None:
-        with _mysql_connect() as conn, conn.cursor() as cur:
-            for db in self.databases.values():
-                self._created_dbs.append(db)
-                cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
-        self.rabbit.create()
-
     # -- config -------------------------------------------------------------------------------
-
-    def _dir(self, *parts: str) -> Path:
-        path = self.workdir.joinpath(*parts)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
     def _authtoken(self, user: str) -> dict[str, str]:
         return self.keystone_authtoken(user)
@@ -401,80 +496,6 @@ class OpenStackCloud:
             (nova / f"compute-{host}.conf").write_text(render_config({
                 "DEFAULT": {"host": host,
                             "state_path": str(self._dir("nova", f"state-{host}"))}}))
-
-    # -- processes ----------------------------------------------------------------------------
-
-    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = clean_env(extra)
-        env.pop("PYTHONPATH", None)
-        env["PATH"] = f"{self.venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
-        env["VIRTUAL_ENV"] = str(self.venv)
-        env["PYTHONWARNINGS"] = "ignore"
-        return env
-
-    def manage(self, *argv: str, env: Mapping[str, str] | None = None,
-               timeout: float = 300) -> str:
-        """Run one of the venv's tools; raise with its output when it fails."""
-        done = subprocess.run([str(self.venv / "bin" / argv[0]), *argv[1:]],
-                              capture_output=True, text=True, env=self._env(env),
-                              cwd=self.workdir, timeout=timeout, stdin=subprocess.DEVNULL)
-        if done.returncode:
-            raise CloudError(f"{' '.join(argv)} exited {done.returncode}:\n"
-                             f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
-        return done.stdout
-
-    def log_path(self, name: str) -> Path:
-        return self._dir("logs") / f"{name}.log"
-
-    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
-        with open(self.log_path(name), "ab") as log:
-            self.processes[name] = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self._env(env), cwd=self.workdir, start_new_session=True)
-
-    def _serve(self, name: str, module: str, env: Mapping[str, str]) -> None:
-        self._spawn(name, [str(self.venv / "bin" / "python"), str(WSGI_SERVE), module,
-                           "127.0.0.1", str(self.ports[name])], env)
-
-    def _stop_process(self, name: str, timeout: float = 15.0) -> None:
-        proc = self.processes.pop(name)
-        if proc.returncode is None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                if exited_unreaped(proc.pid, timeout):
-                    break
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group
-            except (ProcessLookupError, PermissionError):
-                pass
-        proc.wait(timeout)
-
-    def log_tail(self, name: str, lines: int = 40) -> str:
-        try:
-            text = self.log_path(name).read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def _wait_http(self, name: str, url: str) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            proc = self.processes[name]
-            if proc.poll() is not None:
-                raise CloudError(f"{name} exited with {proc.returncode}:\n"
-                                 + self.log_tail(name))
-            try:
-                status, _, _ = http("GET", url, timeout=5)
-                if status < 500:
-                    return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.3)
-        raise CloudError(f"{name} did not answer {url} in {self.start_timeout:.0f}s:\n"
-                         + self.log_tail(name))
 
     # -- set-up steps -------------------------------------------------------------------------
 

@@ -25,8 +25,11 @@ RECONCILE_DURATION = Histogram(
     "neutrino_agent_reconcile_duration_seconds", "Duration of one reconcile pass.", ["agent"])
 FULL_SYNCS = Counter("neutrino_agent_full_syncs", "Completed full syncs with the server.",
                      ["agent"])
+# An agent is one process; were its metrics ever shared between processes, the latest
+# sync of any is the one that counts.
 LAST_FULL_SYNC = Gauge("neutrino_agent_last_full_sync_timestamp_seconds",
-                       "Unix time of the last completed full sync.", ["agent"])
+                       "Unix time of the last completed full sync.", ["agent"],
+                       multiprocess_mode="max")
 FAILURES = Counter("neutrino_agent_failures", "Failures, by what failed.", ["agent", "kind"])
 STATE_REPORTS = Counter("neutrino_agent_state_reports",
                         "State reports (heartbeats) to the server, by result.",

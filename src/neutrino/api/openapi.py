@@ -2,8 +2,8 @@
 
 What each attribute accepts (UUIDs, enums, integer ranges, lengths, item shapes) is read off
 its validator, so the document refuses what the server refuses. Left out on purpose: the
-identity API (Keystone's, documented there), quotas, port bindings and tags (not yet described
-in the tables), and /metrics and /healthcheck (operations, not Neutron's API).
+identity API (Keystone's, documented there), quotas and port bindings (not yet described in
+the tables), and /metrics and /healthcheck (operations, not Neutron's API).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from neutrino.lib.attributes import (
     OBJECT,
     REQUIRED,
     RESOURCES,
+    TAGGABLE,
     UNSET,
     Attribute,
     Resource,
@@ -29,6 +30,7 @@ _ERROR = {"$ref": "#/components/schemas/NeutronError"}
 _UUID = {"type": "string", "format": "uuid"}
 # safe_string refuses control characters (they would land in dnsmasq files and logs).
 _NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+_NO_NUL = "^[^\\u0000]*$"
 # dns_host_name / dns_domain_name: labels of letters, digits and '-' (not at either end),
 # optionally ending with a dot; "" clears the name.
 _DNS_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -53,6 +55,8 @@ _FIXED: dict[v.Validator, dict[str, Any]] = {
     v.ip_pools: {"items": _object({"start": {"type": "string"},
                                    "end": {"type": "string"}}, ["start", "end"])},
     v.nameservers: {"items": {"type": "string"}, "uniqueItems": True},
+    v.tags: {"items": {"type": "string", "maxLength": v.MAX_TAG_LEN, "pattern": _NO_NUL},
+             "uniqueItems": True},
     v.hostroutes: {"uniqueItems": True, "items": _object(
         {"destination": {"type": "string"}, "nexthop": {"type": "string"}},
         ["destination", "nexthop"])},
@@ -292,6 +296,49 @@ def _scheduler_paths() -> dict[str, Any]:
     }
 
 
+def _tag_paths() -> dict[str, Any]:
+    """standard-attr-tag: a resource's tags as a whole, and one tag (the path segment ends at
+    "/", so a tag holding one cannot be named in a URL)."""
+    paths: dict[str, Any] = {}
+    for plural, resource in TAGGABLE.items():
+        (attr,) = (a for a in resource.attributes if a.name == "tags")
+        tags = {"type": "array", **_accepts(attr.validate)}
+        body = _object({"tags": tags}, ["tags"])
+        request = {"required": True, "content": {"application/json": {"schema": body}}}
+        name, group = resource.singular, ["tags"]
+        paths[f"/v2.0/{plural}/{{id}}/tags"] = {
+            "parameters": [_path_param("id")],
+            "get": {"operationId": f"list_{name}_tags", "tags": group,
+                    "responses": {"200": _json(body), **_errors(401, 403, 404, 503)}},
+            "post": {"operationId": f"add_{name}_tags", "tags": group,
+                     "description": "Adds the tags given to those the resource has; "
+                                    "answers with the tags given.",
+                     "requestBody": request,
+                     "responses": {"201": _json(body, "Added"),
+                                   **_errors(400, 401, 403, 404, 413, 503)}},
+            "put": {"operationId": f"replace_{name}_tags", "tags": group,
+                    "requestBody": request,
+                    "responses": {"200": _json(body), **_errors(400, 401, 403, 404, 413, 503)}},
+            "delete": {"operationId": f"remove_all_{name}_tags", "tags": group,
+                       "responses": {"204": {"description": "Removed"},
+                                     **_errors(401, 403, 404, 503)}},
+        }
+        paths[f"/v2.0/{plural}/{{id}}/tags/{{tag}}"] = {
+            "parameters": [_path_param("id"), _path_param("tag", tags["items"])],
+            "get": {"operationId": f"check_{name}_tag", "tags": group,
+                    "responses": {"204": {"description": "The resource has the tag"},
+                                  **_errors(400, 401, 403, 404, 503)}},
+            "put": {"operationId": f"add_{name}_tag", "tags": group,
+                    "responses": {"201": _json({"type": "object", "nullable": True,
+                                                "enum": [None]}, "Added; body null"),
+                                  **_errors(400, 401, 403, 404, 503)}},
+            "delete": {"operationId": f"remove_{name}_tag", "tags": group,
+                       "responses": {"204": {"description": "Removed"},
+                                     **_errors(400, 401, 403, 404, 503)}},
+        }
+    return paths
+
+
 def _other_paths() -> dict[str, Any]:
     link = {"$ref": "#/components/schemas/Link"}
     versions = _object({"versions": {"type": "array", "items": {
@@ -350,6 +397,7 @@ def document(server_url: str = "") -> dict[str, Any]:
         paths.update(_resource_paths(resource, writable, creatable))
     paths["/v2.0/agents"].update(_agent_create())
     paths.update(_scheduler_paths())
+    paths.update(_tag_paths())
     paths.update(_other_paths())
     schemas: dict[str, Any] = {
         r.singular: {"type": "object", "additionalProperties": False, "properties": {

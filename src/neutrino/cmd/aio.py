@@ -110,10 +110,10 @@ class _RunningDhcp:
 class _RunningLinuxBridge:
     def __init__(self, settings: LinuxBridgeSettings,
                  transport: oslo_messaging.Transport) -> None:
-        self._agent = lb_cmd.build_agent(settings, transport)
-        self._agent.start()
+        self._agent, self._listeners = lb_cmd.start_agent(settings, transport)
 
     def stop(self) -> None:
+        self._listeners.stop()
         self._agent.stop()
 
 

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from oslo_config import cfg
 from prometheus_client.registry import Collector
@@ -45,13 +46,14 @@ def setup_logging(conf: cfg.ConfigOpts) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT."""
+def wait_for_signal(every: Callable[[], None] | None = None, interval: float = 1.0) -> None:
+    """Block until SIGTERM or SIGINT, calling `every` about every `interval` seconds."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(3600):
-        pass
+    while not stop.wait(interval if every is not None else 3600):
+        if every is not None:
+            every()
 
 
 def with_health_file(settings: AgentSettings, binary: str) -> AgentSettings:

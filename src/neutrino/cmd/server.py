@@ -10,10 +10,11 @@ the database, then forks N API worker processes before any thread or connection 
 worker has its own core services, database pool and transport (for its casts) and serves on
 the shared socket. RPC servers, the HA monitor and the Nova notifier run once, in the parent,
 which serves no API: agents' heartbeats and RPC calls never queue behind API requests for the
-GIL. Workers need a real broker: with the in-process transport (`fake://`) one process
-serves everything. Replicas of
-the whole server scale out the same way (they share only the database, the broker and,
-through `token_secret` or a shared state_path, the token key).
+GIL. The server's processes share their metrics through files in state_path/metrics/, so a
+scrape of any worker shows the whole server's. Workers need a real broker: with the
+in-process transport (`fake://`) one process serves everything. Replicas of the whole server
+scale out the same way (they share only the database, the broker and, through `token_secret`
+or a shared state_path, the token key).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -52,10 +54,11 @@ from neutrino.conf.settings import (
 from neutrino.core.agents.nova import NovaEventQueue
 from neutrino.core.health import DatabaseProbe
 from neutrino.core.interfaces import SystemClock
-from neutrino.core.metrics import ClusterCollector, PoolCollector
+from neutrino.core.metrics import ClusterCollector, PoolWatch
 from neutrino.core.services import Services, build_services
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
+from neutrino.lib.metrics import forget_process, share_between_processes
 from neutrino.nova.client import NovaClient
 from neutrino.nova.sender import NovaSender, SenderLoop
 from neutrino.rpc.health import BrokerProbe
@@ -238,8 +241,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
     core = core_settings(conf)
     services = build_services(db, core, RpcDhcpNotifier(transport),
                               nova_settings=nova_settings(conf))
-    # Cluster gauges and the pool are read when scraped; probes when /healthcheck is asked.
-    collectors = [ClusterCollector(db, core, SystemClock()), PoolCollector(db)]
+    # Cluster gauges are read when scraped; probes when /healthcheck is asked.
+    collectors = [ClusterCollector(db, core, SystemClock())]
     probes: list[Probe] = [DatabaseProbe(db), BrokerProbe(rpc_settings(conf).transport_url)]
     app = create_app(services, settings, policy_file=policy_file(conf), keystone=keystone,
                      collectors=collectors, probes=probes)
@@ -284,6 +287,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)
+    PoolWatch(db)
     if serve_api:
         app, services = build_app(conf, db, transport)
     else:
@@ -325,6 +329,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
+    PoolWatch(db)
     try:
         app, _ = build_app(conf, db, transport)
         settings = api_settings(conf)
@@ -353,6 +358,33 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours to judge
+        return True
+    return True
+
+
+def metrics_directory(state_path: str) -> str:
+    """An empty directory for this server run's metrics files, `metrics/<host>-<pid>` under
+    state_path (which replicas may share), after removing those of this host's runs that
+    died without removing theirs (kill -9, power loss)."""
+    base = os.path.join(state_path, "metrics")
+    os.makedirs(base, exist_ok=True)
+    host = socket.gethostname()
+    for name in os.listdir(base):
+        run_host, _, pid = name.rpartition("-")
+        if run_host == host and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    mine = os.path.join(base, f"{host}-{os.getpid()}")
+    shutil.rmtree(mine, ignore_errors=True)  # a pid reused from an earlier boot
+    os.makedirs(mine)
+    return mine
+
+
 def fork_workers(conf: cfg.ConfigOpts, count: int, sock: socket.socket) -> list[int]:
     pids = []
     parent = os.getpid()
@@ -370,6 +402,21 @@ def fork_workers(conf: cfg.ConfigOpts, count: int, sock: socket.socket) -> list[
     return pids
 
 
+def reap_workers(pids: list[int]) -> None:
+    """Removes the workers that died from `pids`, saying so, and drops their live gauges
+    (their counters stay in the server's sums). The API keeps being served by the others."""
+    for pid in list(pids):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, 0
+        if done:
+            pids.remove(pid)
+            forget_process(pid)
+            LOG.error("API worker %d exited (code %d; negative: killed by that signal); "
+                      "%d left", pid, os.waitstatus_to_exitcode(status), len(pids))
+
+
 def stop_workers(pids: list[int], timeout: float = 30.0) -> None:
     for pid in pids:
         try:
@@ -384,10 +431,12 @@ def stop_workers(pids: list[int], timeout: float = 30.0) -> None:
             except ChildProcessError:
                 break
             if done:
+                forget_process(pid)
                 break
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+                forget_process(pid)
                 break
             time.sleep(0.05)
 
@@ -435,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     transport = None
     workers: list[int] = []
+    shared_metrics: str | None = None
     try:
         check_config(conf)
         settings, rpc = api_settings(conf), rpc_settings(conf)
@@ -450,27 +500,37 @@ def main(argv: list[str] | None = None) -> int:
             db = Database(database_settings(conf))
             prepare_database(db)
             db.dispose()
+            # One scrape of any worker shows the whole server's counters.
+            shared_metrics = metrics_directory(settings.state_path)
+            share_between_processes(shared_metrics)
             workers = fork_workers(conf, count, sock)
         transport = get_transport(rpc)
         server = start_server(conf, transport, sock=sock, db=db, serve_api=not workers)
     except (ConfigError, cfg.Error, ValueError) as exc:
-        stop_workers(workers)
-        if transport is not None:
-            transport.cleanup()
+        _stop_early(workers, transport, shared_metrics)
         return _fail(conf, f"Invalid configuration: {exc}")
     except Exception as exc:  # database unreachable, port taken, broker refused...
-        stop_workers(workers)
-        if transport is not None:
-            transport.cleanup()
+        _stop_early(workers, transport, shared_metrics)
         return _fail(conf, f"Cannot start: {type(exc).__name__}: {exc}")
     try:
-        wait_for_signal()
+        wait_for_signal((lambda: reap_workers(workers)) if workers else None)
     finally:
         LOG.info("Stopping")
         stop_workers(workers)
         server.stop()
         transport.cleanup()
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
+
+
+def _stop_early(workers: list[int], transport: oslo_messaging.Transport | None,
+                shared_metrics: str | None) -> None:
+    stop_workers(workers)
+    if transport is not None:
+        transport.cleanup()
+    if shared_metrics is not None:
+        shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ common_opts: list[cfg.Opt] = [
                help="Where Neutrino keeps its state: the SQLite database, DHCP files."),
     cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
     cfg.StrOpt("log_file", help="Log to this file instead of standard error."),
+    # Read by the server (ports' dns_assignment) and the DHCP agent (dnsmasq's names): one
+    # option, so a shared neutron.conf keeps the API and dnsmasq in agreement.
+    cfg.StrOpt("dns_domain", default="openstacklocal", deprecated_name="dhcp_domain",
+               help="Domain of the ports' DNS names (dns_assignment's fqdn, the names the "
+                    "DHCP agent's dnsmasq answers and hands out)."),
 ]
 
 rpc_opts: list[cfg.Opt] = [
@@ -176,6 +181,17 @@ linux_bridge_opts: list[cfg.Opt] = [
                 help="physnet:interface pairs for the Linux bridge agent."),
 ]
 
+# Neutron's [SECURITYGROUP] section, read by the Linux bridge agent.
+securitygroup_opts: list[cfg.Opt] = [
+    cfg.StrOpt("firewall_driver", default="noop",
+               help="How the Linux bridge agent enforces security groups on its host: "
+                    "iptables (through br_netfilter; also iptables_hybrid or Neutron's "
+                    "class path) or noop (no filtering: for operators who filter "
+                    "elsewhere)."),
+    cfg.BoolOpt("enable_security_group", default=True,
+                help="False: no filtering whatever firewall_driver says (as noop)."),
+]
+
 dhcp_agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("interface_driver", default="linuxbridge",
                help="linuxbridge (neutron.agent.linux.interface.BridgeInterfaceDriver)."),
@@ -191,10 +207,51 @@ dhcp_agent_opts: list[cfg.Opt] = [
                help="Networks reconciled in parallel."),
     cfg.StrOpt("dhcp_confs", default="$state_path/dhcp",
                help="Directory of the per-network dnsmasq files."),
-    cfg.StrOpt("dhcp_domain", default="openstacklocal", help="Domain of DHCP host names."),
     cfg.ListOpt("dnsmasq_dns_servers", default=[],
-                help="DNS servers dnsmasq hands out when a subnet has none."),
+                help="DNS servers dnsmasq forwards the queries it cannot answer to (the "
+                     "VMs' own names it answers itself)."),
+    cfg.BoolOpt("dnsmasq_local_resolv", default=False,
+                help="Let dnsmasq forward to the resolvers of the agent's host "
+                     "(/etc/resolv.conf) when dnsmasq_dns_servers is empty."),
     cfg.IntOpt("dnsmasq_lease_max", default=2 ** 24, help="Most leases per dnsmasq."),
+    cfg.IntOpt("dhcp_renewal_time", default=0, min=0,
+               help="DHCP renewal time T1 (option 58), seconds; 0: the client's default "
+                    "(half the lease)."),
+    cfg.IntOpt("dhcp_rebinding_time", default=0, min=0,
+               help="DHCP rebinding time T2 (option 59), seconds; 0: the client's default "
+                    "(7/8 of the lease)."),
+    cfg.BoolOpt("dhcp_broadcast_reply", default=False,
+                help="Broadcast DHCP replies, for clients that cannot receive unicast "
+                     "before they have an address."),
+    cfg.StrOpt("dnsmasq_config_file", default="",
+               help="A dnsmasq configuration file every dnsmasq of the agent reads (by "
+                    "default none, not even /etc/dnsmasq.conf). Absolute path."),
+    cfg.BoolOpt("dnsmasq_enable_ra", default=False,
+                help="Send IPv6 router advertisements from the DHCP namespace of networks "
+                     "with no router (none of their IPv6 subnets' gateways on a router "
+                     "port), so SLAAC and DHCPv6 clients configure themselves without "
+                     "one. Router lifetime 0: the namespace is not advertised as a router."),
+]
+
+# Neutron's names: the first three from dhcp_agent.ini, the nova_* and the secret from
+# metadata_agent.ini; all in [DEFAULT], so either file can be passed to the DHCP agent.
+metadata_opts: list[cfg.Opt] = [
+    cfg.BoolOpt("enable_isolated_metadata", default=False,
+                help="Serve the metadata service (169.254.169.254:80) from the DHCP "
+                     "namespace of networks without a router, with a DHCP route to it."),
+    cfg.BoolOpt("force_metadata", default=False,
+                help="Serve the metadata service from every DHCP namespace, router or not."),
+    cfg.BoolOpt("enable_metadata_network", default=False,
+                help="Networks with a subnet in 169.254.0.0/16 are metadata access "
+                     "networks: the proxy serves them, and DHCP adds no route to it there."),
+    cfg.HostAddressOpt("nova_metadata_host", default="127.0.0.1",
+                       help="Host of Nova's metadata API."),
+    cfg.PortOpt("nova_metadata_port", default=8775, help="Port of Nova's metadata API."),
+    cfg.StrOpt("nova_metadata_protocol", default="http", choices=["http", "https"],
+               help="Protocol of Nova's metadata API."),
+    cfg.StrOpt("metadata_proxy_shared_secret", default="", secret=True,
+               help="Signs the instance id sent to Nova (X-Instance-ID-Signature); Nova's "
+                    "[neutron] metadata_proxy_shared_secret must be the same."),
 ]
 
 identity_opts: list[cfg.Opt] = [
@@ -232,14 +289,15 @@ quota_opts: list[cfg.Opt] = [
 ]
 
 GROUPS: dict[str, list[cfg.Opt]] = {
-    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + host_namespace_opts
-    + nova_notify_opts,
+    "DEFAULT": common_opts + rpc_opts + server_opts + dhcp_agent_opts + metadata_opts
+    + host_namespace_opts + nova_notify_opts,
     "AGENT": agent_opts,
     "database": database_opts,
     "vlans": vlans_opts,
     "ml2": ml2_opts,
     "ml2_type_vlan": ml2_type_vlan_opts,
     "linux_bridge": linux_bridge_opts,
+    "SECURITYGROUP": securitygroup_opts,
     "identity": identity_opts,
     "nova": nova_opts,
     "quotas": quota_opts,

@@ -5,12 +5,14 @@ Nothing below `cmd/` reads a ConfigOpts: the layers take these plain values inst
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 
 from oslo_config import cfg
 
 from neutrino.conf import opts
+from neutrino.lib import validators
 
 _SCHEDULERS = {
     "chance": "chance",
@@ -139,6 +141,7 @@ class CoreSettings:
     global_physnet_mtu: int = _default.global_physnet_mtu
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     state_report_concurrency: int = _default.state_report_concurrency
+    dns_domain: str = _default.dns_domain
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,23 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class MetadataSettings:
+    """The metadata proxy the DHCP agent runs in its namespaces."""
+
+    enable_isolated_metadata: bool = _default.enable_isolated_metadata
+    force_metadata: bool = _default.force_metadata
+    enable_metadata_network: bool = _default.enable_metadata_network
+    nova_host: str = _default.nova_metadata_host
+    nova_port: int = _default.nova_metadata_port
+    nova_protocol: str = _default.nova_metadata_protocol
+    shared_secret: str = field(default=_default.metadata_proxy_shared_secret, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.enable_isolated_metadata or self.force_metadata
+
+
+@dataclass(frozen=True)
 class DhcpAgentSettings:
     agent: AgentSettings
     interface_driver: str = _INTERFACE_DRIVERS[_default.interface_driver]
@@ -214,9 +234,23 @@ class DhcpAgentSettings:
     resync_interval: int = _default.resync_interval
     num_sync_threads: int = _default.num_sync_threads
     confs_dir: str = _default.dhcp_confs
-    domain: str = _default.dhcp_domain
+    domain: str = _default.dns_domain
     dns_servers: tuple[str, ...] = tuple(_default.dnsmasq_dns_servers)
+    local_resolv: bool = _default.dnsmasq_local_resolv
+    renewal_time: int = _default.dhcp_renewal_time  # 0: not sent
+    rebinding_time: int = _default.dhcp_rebinding_time  # 0: not sent
+    broadcast_reply: bool = _default.dhcp_broadcast_reply
+    dnsmasq_config_file: str = _default.dnsmasq_config_file  # "": none
     lease_max: int = _default.dnsmasq_lease_max
+    enable_ra: bool = _default.dnsmasq_enable_ra
+    metadata: MetadataSettings = field(default_factory=MetadataSettings)
+
+
+_FIREWALL_DRIVERS = {
+    "iptables": "iptables", "iptables_hybrid": "iptables",
+    "neutron.agent.linux.iptables_firewall.IptablesFirewallDriver": "iptables",
+    "noop": "noop", "neutron.agent.firewall.NoopFirewallDriver": "noop",
+}
 
 
 @dataclass(frozen=True)
@@ -224,6 +258,33 @@ class LinuxBridgeSettings:
     agent: AgentSettings
     interface_mappings: dict[str, str] = field(default_factory=dict)
     polling_interval: float = 1.0
+    # "iptables" or "noop" (enable_security_group = False makes it noop)
+    firewall_driver: str = _FIREWALL_DRIVERS[_default.SECURITYGROUP.firewall_driver]
+
+
+def dns_domain(conf: cfg.ConfigOpts) -> str:
+    """[DEFAULT] dns_domain, checked: it goes into dnsmasq's command line and every port."""
+    try:
+        return str(validators.dns_domain_name()(conf.dns_domain or ""))
+    except validators.Invalid as e:
+        raise ConfigError(f"dns_domain: {e}") from None
+
+
+def _config_file(path: str) -> str:
+    # It becomes one argument of dnsmasq's command line (no shell): a plain absolute path.
+    if path and (not os.path.isabs(path) or any(c in path for c in "\n\r\0")):
+        raise ConfigError(f"dnsmasq_config_file {path!r} is not an absolute path")
+    return path
+
+
+def _dns_servers(conf: cfg.ConfigOpts) -> tuple[str, ...]:
+    servers = []
+    for entry in conf.dnsmasq_dns_servers:
+        try:
+            servers.append(str(ipaddress.ip_address(entry.strip())))
+        except ValueError:
+            raise ConfigError(f"dnsmasq_dns_servers: {entry!r} is not an IP address") from None
+    return tuple(servers)
 
 
 def rpc_settings(conf: cfg.ConfigOpts) -> RpcSettings:
@@ -298,6 +359,7 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
                              conf.quotas.quota_security_group,
                              conf.quotas.quota_security_group_rule),
         state_report_concurrency=conf.state_report_concurrency,
+        dns_domain=dns_domain(conf),
     )
 
 
@@ -340,15 +402,32 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
         agent=agent_settings(conf), interface_driver=driver, dhcp_driver=conf.dhcp_driver,
         lease_duration=conf.dhcp_lease_duration, resync_interval=conf.resync_interval,
         num_sync_threads=conf.num_sync_threads, confs_dir=conf.dhcp_confs,
-        domain=conf.dhcp_domain, dns_servers=tuple(conf.dnsmasq_dns_servers),
-        lease_max=conf.dnsmasq_lease_max,
+        domain=dns_domain(conf), dns_servers=_dns_servers(conf),
+        local_resolv=conf.dnsmasq_local_resolv,
+        renewal_time=conf.dhcp_renewal_time, rebinding_time=conf.dhcp_rebinding_time,
+        broadcast_reply=conf.dhcp_broadcast_reply,
+        dnsmasq_config_file=_config_file(conf.dnsmasq_config_file),
+        lease_max=conf.dnsmasq_lease_max, enable_ra=conf.dnsmasq_enable_ra,
+        metadata=MetadataSettings(
+            enable_isolated_metadata=conf.enable_isolated_metadata,
+            force_metadata=conf.force_metadata,
+            enable_metadata_network=conf.enable_metadata_network,
+            nova_host=conf.nova_metadata_host, nova_port=conf.nova_metadata_port,
+            nova_protocol=conf.nova_metadata_protocol,
+            shared_secret=conf.metadata_proxy_shared_secret),
     )
 
 
 def linuxbridge_settings(conf: cfg.ConfigOpts) -> LinuxBridgeSettings:
+    driver = _FIREWALL_DRIVERS.get(conf.SECURITYGROUP.firewall_driver or "noop")
+    if driver is None:
+        raise ConfigError(f"[SECURITYGROUP] firewall_driver "
+                          f"{conf.SECURITYGROUP.firewall_driver!r} is not one of "
+                          f"{sorted(_FIREWALL_DRIVERS)}")
     return LinuxBridgeSettings(
         agent=agent_settings(conf),
         interface_mappings=parse_mappings(conf.linux_bridge.physical_interface_mappings),
+        firewall_driver=driver if conf.SECURITYGROUP.enable_security_group else "noop",
     )
 
 

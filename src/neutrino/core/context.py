@@ -35,5 +35,5 @@ def resolve_project(ctx: Context, body: Mapping[str, Any], fallback: str | None 
     chosen = given if given is not None else (ctx.project_id or fallback)
     if not chosen:
         raise exc.HTTPBadRequest(
-            "Running without keystone AuthN requires that tenant_id is specified")
+            "Running without keystone AuthN requires that project_id is specified")
     return chosen

@@ -11,13 +11,14 @@ same from every replica (they carry no `process` label; alert on `max` or any on
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, event, exists, func, select
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -177,28 +178,68 @@ def cluster_families(agents: list[tuple[str, str, bool, datetime]], per_agent: d
     yield none
 
 
-class PoolCollector(Collector):
-    """This process's database connection pool (process-labelled: each process has one)."""
+POOL_CONNECTIONS = Gauge(
+    "neutrino_db_pool_connections",
+    "Connections of the server's database pools by state (summed over its processes).",
+    ["process", "state"], multiprocess_mode="livesum")
+POOL_SIZE = Gauge("neutrino_db_pool_size",
+                  "Configured size of the server's database pools (summed over its processes).",
+                  ["process"], multiprocess_mode="livesum")
+
+
+class PoolWatch:
+    """Keeps the pool gauges as the pool's own events happen: a scrape served by any of the
+    server's processes then shows every process's pool, which a scrape-time read of the
+    answering process's pool could not. An event costs a few memory writes."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        pool = db.engine.pool
+        self._lock = threading.Lock()
+        size = getattr(pool, "size", None)  # QueuePool has it; SQLite's in-memory pools not
+        self._size: int | None = int(size()) if size is not None else None
+        checked_out = getattr(pool, "checkedout", None)
+        idle = getattr(pool, "checkedin", None)
+        # Connections opened before the watch (the server's schema check) are counted now.
+        self._out = int(checked_out()) if checked_out is not None else 0
+        self._open = self._out + (int(idle()) if idle is not None else 0)
+        self._publish(self._out, self._open - self._out, self._overflow(self._open))
+        POOL_SIZE.labels(process_label()).inc(self._size or 0)
+        for name, handler in (("connect", self._connect), ("close", self._close),
+                              ("detach", self._detach), ("checkout", self._checkout),
+                              ("checkin", self._checkin)):
+            event.listen(db.engine, name, handler)
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        pool = self._db.engine.pool
-        family = _gauge("neutrino_db_pool_connections",
-                        "Connections of this process's database pool by state.",
-                        ["process", "state"])
-        size = _gauge("neutrino_db_pool_size", "Configured size of this process's pool.",
-                      ["process"])
+    def _overflow(self, open_: int) -> int:
+        return max(open_ - self._size, 0) if self._size is not None else 0
+
+    def _change(self, opened: int, out: int) -> None:
+        with self._lock:
+            before = (self._open, self._out)
+            self._open += opened
+            self._out += out
+            # idle is clamped: a connection invalidated while checked out is closed before
+            # it is checked in.
+            self._publish(self._out - before[1],
+                          max(self._open - self._out, 0) - max(before[0] - before[1], 0),
+                          self._overflow(self._open) - self._overflow(before[0]))
+
+    @staticmethod
+    def _publish(out: int, idle: int, overflow: int) -> None:
         process = process_label()
-        # QueuePool (MariaDB, PostgreSQL) has these; SQLite's pools have fewer.
-        for state, method in (("checked_out", "checkedout"), ("idle", "checkedin"),
-                              ("overflow", "overflow")):
-            read = getattr(pool, method, None)
-            if read is not None:
-                family.add_metric([process, state], max(int(read()), 0))
-        read_size = getattr(pool, "size", None)
-        if read_size is not None:
-            size.add_metric([process], int(read_size()))
-        yield family
-        yield size
+        for state, delta in (("checked_out", out), ("idle", idle), ("overflow", overflow)):
+            POOL_CONNECTIONS.labels(process, state).inc(delta)  # inc(0) makes the series
+
+    def _connect(self, *_: object) -> None:
+        self._change(1, 0)
+
+    def _close(self, *_: object) -> None:
+        self._change(-1, 0)
+
+    def _detach(self, *_: object) -> None:  # a checked-out connection leaves the pool
+        self._change(-1, -1)
+
+    def _checkout(self, *_: object) -> None:
+        self._change(0, 1)
+
+    def _checkin(self, *_: object) -> None:
+        self._change(0, -1)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 from neutrino.lab.api import ApiError, Credentials, NetworkApi
-from neutrino.lab.config import DEMO_ADMIN
+from neutrino.lab.config import DEMO_ADMIN, FIREWALL_DRIVERS
 from neutrino.lab.lab import AGENTS, DEFAULT_HOSTS, TRANSPORTS, Lab, LabError
 from neutrino.lab.naming import LabNameError, LabNames
 from neutrino.lab.system import CommandError
@@ -32,11 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="build the lab (cleans a previous one first)")
     _common(up)
     up.add_argument("--transport", choices=TRANSPORTS,
-                    help="default: rabbit when RabbitMQ answers on 127.0.0.1:5672")
+                    help="default: rabbit when RabbitMQ answers on 127.0.0.1:5672 "
+                         "and rabbitmqctl is installed")
     up.add_argument("--host", action="append", dest="hosts",
                     help=f"a host to create (repeatable; default {' '.join(DEFAULT_HOSTS)})")
     up.add_argument("--no-services", action="store_true",
                     help="namespaces and links only: no server, agents or forwarder")
+    up.add_argument("--firewall", choices=FIREWALL_DRIVERS, default="noop",
+                    help="the Linux bridge agents' [SECURITYGROUP] firewall_driver: "
+                         "iptables enforces security groups on the hosts (default noop)")
+    up.add_argument("--agent-metrics-port", type=int, metavar="PORT",
+                    help="agents serve /metrics on their management address: the DHCP "
+                         "agent on PORT, the Linux bridge agent on PORT+1 (rabbit only)")
     for name, text in (("status", "what the lab holds"), ("down", "remove everything")):
         _common(sub.add_parser(name, help=text))
 
@@ -53,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("stop-agent", "start-agent"):
             p.add_argument("--agent", choices=AGENTS, default="dhcp")
 
-    vm = sub.add_parser("vm", help="VMs: boot, list, dhcp, delete")
+    metrics = sub.add_parser("metrics", help="an agent's /metrics, read over the "
+                                              "management network")
+    _common(metrics)
+    metrics.add_argument("host")
+    metrics.add_argument("--agent", choices=AGENTS, default="dhcp")
+
+    vm = sub.add_parser("vm", help="VMs: boot, list, dhcp, exec, delete")
     vsub = vm.add_subparsers(dest="vm_command", required=True)
     boot = vsub.add_parser("boot", help="like nova boot")
     _common(boot)
@@ -61,10 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--nic", required=True, help="net-id=NETWORK_ID")
     boot.add_argument("--host", required=True)
     _common(vsub.add_parser("list", help="like nova list"))
-    for name, text in (("dhcp", "run udhcpc once in the VM"), ("delete", "delete the VM")):
+    for name, text in (("dhcp", "run a DHCP client once in the VM"),
+                       ("delete", "delete the VM")):
         p = vsub.add_parser(name, help=text)
         _common(p)
         p.add_argument("vm")
+        if name == "dhcp":
+            p.add_argument("--client", choices=("udhcpc", "dhclient"),
+                           help="default: udhcpc, dhclient with -6")
+            p.add_argument("-6", dest="ipv6", action="store_true", help="DHCPv6 (dhclient)")
+            p.add_argument("-S", dest="stateless", action="store_true",
+                           help="with -6: information only (DHCPv6 stateless)")
+    run_in = vsub.add_parser("exec", help="run a command in the VM: vm exec NAME -- CMD ...")
+    _common(run_in)
+    run_in.add_argument("vm")
+    run_in.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD")
 
     demo = sub.add_parser("demo", help="the whole DHCP HA walk-through")
     _common(demo)
@@ -91,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     lab = Lab(names)
     if args.command == "up":
         lab.up(args.transport, tuple(args.hosts or DEFAULT_HOSTS),
-               services=not args.no_services)
+               services=not args.no_services, agent_metrics_port=args.agent_metrics_port,
+               firewall_driver=args.firewall)
         print(json.dumps(lab.status(), indent=2))
     elif args.command == "status":
         print(json.dumps(lab.status(), indent=2))
@@ -108,6 +133,11 @@ def _run(args: argparse.Namespace) -> int:
                   "stop-agent": lambda: lab.stop_agent(args.host, args.agent),
                   "start-agent": lambda: lab.start_agent(args.host, args.agent)}
         action[args.host_command]()
+    elif args.command == "metrics":
+        try:
+            print(lab.scrape_agent(args.host, args.agent), end="")
+        except OSError as e:
+            raise LabError(f"{lab.agent_metrics_url(args.host, args.agent)}: {e}") from e
     elif args.command == "vm":
         from neutrino.lab.vm import Vms, nova_table
         vms = Vms(lab, _api(lab))
@@ -117,11 +147,20 @@ def _run(args: argparse.Namespace) -> int:
         elif args.vm_command == "list":
             print(nova_table(vms.rows()))
         elif args.vm_command == "dhcp":
-            address = vms.dhcp(args.vm)
+            if args.stateless and not args.ipv6:
+                raise LabError("-S goes with -6")
+            address = vms.dhcp(args.vm, client=args.client, ipv6=args.ipv6,
+                               stateless=args.stateless)
             if address is None:
                 print(f"{args.vm}: no DHCP lease")
                 return 1
-            print(f"{args.vm}: got {address}")
+            got = address.removeprefix("- ")  # "-": no address (information only)
+            print(f"{args.vm}: got {got}" if got == address else f"{args.vm}: options {got}")
+        elif args.vm_command == "exec":
+            argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            if not argv:
+                raise LabError("vm exec NAME -- CMD [ARG ...]: no command given")
+            return vms.exec(args.vm, argv)
         elif args.vm_command == "delete":
             vms.delete(args.vm)
     elif args.command == "demo":

@@ -50,7 +50,7 @@ def _rabbit_items(rabbit: Rabbit | None) -> list[tuple[str, object]]:
 
 def server_conf(*, state_path: str, api_port: int, rabbit: Rabbit | None,
                 agent_down_time: int = 5, report_interval: float = 1,
-                dhcp_agents_per_network: int = 1) -> str:
+                dhcp_agents_per_network: int = 1, api_workers: int | None = None) -> str:
     """controlnode's neutron.conf (the seed's keys, plus what one machine needs)."""
     default: list[tuple[str, object]] = [
         ("core_plugin", "linuxbridge"),
@@ -66,6 +66,8 @@ def server_conf(*, state_path: str, api_port: int, rabbit: Rabbit | None,
         # What the all-in-one's agents read; separate agents get their own files.
         ("interface_driver", INTERFACE_DRIVER),
     ]
+    if api_workers is not None:
+        default.append(("api_workers", api_workers))
     admin, member = ":".join(DEMO_ADMIN + ("admin",)), ":".join(DEMO_MEMBER + ("member",))
     return _ini([
         ("DEFAULT", default),
@@ -76,11 +78,15 @@ def server_conf(*, state_path: str, api_port: int, rabbit: Rabbit | None,
     ])
 
 
-def linuxbridge_conf() -> str:
+FIREWALL_DRIVERS = ("noop", "iptables")
+
+
+def linuxbridge_conf(firewall_driver: str = "noop") -> str:
     """linuxbridge_conf.ini, the same on the controller and every host."""
     return _ini([
         ("vlans", [("tenant_network_type", "vlan"), ("network_vlan_ranges", VLAN_RANGE)]),
         ("linux_bridge", [("physical_interface_mappings", f"{PHYSNET}:{HOST_PHYS_IF}")]),
+        ("SECURITYGROUP", [("firewall_driver", firewall_driver)]),
     ])
 
 
@@ -96,10 +102,38 @@ def dhcp_agent_ini() -> str:
     return _ini([("DEFAULT", [("interface_driver", INTERFACE_DRIVER)])])
 
 
+def agent_metrics_ini(bind_host: str, port: int) -> str:
+    """An agent's `/metrics`, appended to its own file (each agent of a host has a port)."""
+    return _ini([("AGENT", [("metrics_bind_host", bind_host), ("metrics_port", port)])])
+
+
 def etc_hosts(host: str) -> str:
     """A host's /etc/hosts: itself, and controlnode at the management address."""
     return (f"127.0.0.1\tlocalhost\n127.0.1.1\t{host}\n"
             f"{CONTROLLER_ADDRESS}\t{CONTROLNODE}\n")
+
+
+def dhclient_script() -> str:
+    """dhclient's hook inside a VM: configure eth0's address (nothing else: not the
+    machine's resolv.conf, which a VM namespace shares) and print the lease in one line
+    to `<script name>.lease` beside the script."""
+    return (
+        "#!/bin/sh\n"
+        "out=\"$(dirname \"$0\")/$(basename \"$0\" .script).lease\"\n"
+        "case \"$reason\" in\n"
+        "  BOUND|RENEW|REBIND|REBOOT)\n"
+        "    ip -4 addr flush dev \"$interface\"\n"
+        "    ip addr add \"$new_ip_address/$new_subnet_mask\" dev \"$interface\"\n"
+        "    echo \"NEUTRINO_LAB_LEASE $new_ip_address\" > \"$out\" ;;\n"
+        "  BOUND6|RENEW6|REBIND6|INFORM6)\n"
+        "    if [ -n \"$new_ip6_address\" ]; then\n"
+        "      ip -6 addr replace \"$new_ip6_address/$new_ip6_prefixlen\" dev \"$interface\"\n"
+        "    fi\n"
+        "    echo \"NEUTRINO_LAB_LEASE ${new_ip6_address:--}"
+        " dns=$(echo $new_dhcp6_name_servers | tr ' ' ',')\" > \"$out\" ;;\n"
+        "esac\n"
+        "exit 0\n"
+    )
 
 
 def udhcpc_script() -> str:

@@ -19,8 +19,11 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 
 def _setns(path: str) -> None:
@@ -34,30 +37,40 @@ def _setns(path: str) -> None:
         os.close(fd)
 
 
-def listen_in_netns(netns: str, addresses: list[tuple[str, int]]) -> list[socket.socket]:
-    """Create listening sockets inside `netns` without moving the calling thread."""
-    result: list[socket.socket] = []
+def in_netns(netns: str, work: Callable[[], T]) -> T:
+    """`work()` inside `netns` without moving the calling thread: the sockets it makes
+    belong to that namespace, and keep it after the call returns."""
+    result: list[T] = []
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def run() -> None:
         try:
             _setns(netns)
-            for host, port in addresses:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind((host, port))
-                s.listen(128)
-                result.append(s)
+            result.append(work())
         except BaseException as e:  # handed to the caller's thread
             errors.append(e)
 
     # The thread ends inside the namespace; the process's other threads never leave the root.
-    t = threading.Thread(target=work)
+    t = threading.Thread(target=run)
     t.start()
     t.join()
     if errors:
         raise errors[0]
-    return result
+    return result[0]
+
+
+def listen_in_netns(netns: str, addresses: list[tuple[str, int]]) -> list[socket.socket]:
+    """Create listening sockets inside `netns`."""
+    def listen() -> list[socket.socket]:
+        socks = []
+        for host, port in addresses:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+            s.listen(128)
+            socks.append(s)
+        return socks
+    return in_netns(netns, listen)
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:

@@ -19,11 +19,13 @@ import urllib.request
 from typing import Any
 
 from neutrino.lab import cleanup, config, fabric, state, vlans
+from neutrino.lab.forwarder import in_netns
 from neutrino.lab.naming import (
     CONTROLLER_ADDRESS,
     CONTROLNODE,
     LabNames,
     check_host_name,
+    host_mgmt_address,
     next_host_index,
 )
 from neutrino.lab.state import HostRecord, LabState
@@ -61,7 +63,15 @@ def rabbit_answers(host: str = "127.0.0.1", port: int = RABBIT_PORT) -> bool:
 
 
 def default_transport() -> str:
-    return "rabbit" if rabbit_answers() else "inproc"
+    # The lab makes its own vhost and user with rabbitmqctl: a broker answering on the port
+    # is no use without it (a chroot or container sharing another machine's network).
+    usable = shutil.which("rabbitmqctl") is not None and rabbit_answers()
+    return "rabbit" if usable else "inproc"
+
+
+def agent_metrics_port(base: int, agent: str) -> int:
+    """Each agent of a host on its own port: `base` for the DHCP agent, `base + 1` next."""
+    return base + AGENTS.index(agent)
 
 
 def free_port() -> int:
@@ -106,17 +116,31 @@ class Lab:
     # --- up / down -------------------------------------------------------------------
     def up(self, transport: str | None = None, hosts: tuple[str, ...] = DEFAULT_HOSTS,
            services: bool = True, agent_down_time: int = 5,
-           report_interval: float = 1) -> LabState:
+           report_interval: float = 1, agent_metrics_port: int | None = None,
+           api_workers: int | None = None, firewall_driver: str = "noop") -> LabState:
+        """`agent_metrics_port`: every agent serves `/metrics` on its host's management
+        address (see `agent_metrics_port()`); `api_workers`: the server's (default: its own,
+        one per CPU); `firewall_driver`: the Linux bridge agents' (iptables or noop)."""
         for h in hosts:
             check_host_name(h)
         transport = transport or default_transport()
         if transport not in TRANSPORTS:
             raise LabError(f"transport {transport!r} is not one of {TRANSPORTS}")
+        if agent_metrics_port is not None and not 0 < agent_metrics_port < 65535:
+            raise LabError(f"agent metrics port {agent_metrics_port}: 1 to 65534 (the Linux "
+                           f"bridge agent takes the next one)")
+        if agent_metrics_port is not None and transport != "rabbit":
+            raise LabError("agents serve metrics with --transport rabbit only (the "
+                           "all-in-one runs every host's agents in one process)")
         self.down()
         n = self.names
         os.makedirs(n.run_dir, mode=0o755, exist_ok=True)
         os.makedirs(n.state_dir, mode=0o755, exist_ok=True)
-        st = LabState(lab=n.lab, transport=transport if services else None)
+        if firewall_driver not in config.FIREWALL_DRIVERS:
+            raise LabError(f"firewall driver {firewall_driver!r} is not one of "
+                           f"{config.FIREWALL_DRIVERS}")
+        st = LabState(lab=n.lab, transport=transport if services else None,
+                      agent_metrics_port=agent_metrics_port, firewall_driver=firewall_driver)
         self.save(st)
         try:
             if services:
@@ -131,7 +155,7 @@ class Lab:
                 st.hosts[h] = HostRecord(h, i, pid, mnt_inode=_mnt_inode(pid))
                 self.save(st)
             if services:
-                self._start_services(st, agent_down_time, report_interval)
+                self._start_services(st, agent_down_time, report_interval, api_workers)
         except BaseException:
             LOG.error("lab up failed; cleaning up")
             self.down()
@@ -160,32 +184,40 @@ class Lab:
              ".*", ".*", ".*"])
 
     def _controller_files(self, st: LabState, agent_down_time: int,
-                          report_interval: float) -> list[str]:
+                          report_interval: float, api_workers: int | None) -> list[str]:
         d = self.names.controller_dir
         rabbit = self._rabbit(False) if st.transport == "rabbit" else None
         assert st.api_port is not None
         conf = _write(f"{d}/neutron.conf", config.server_conf(
             state_path=d, api_port=st.api_port, rabbit=rabbit,
-            agent_down_time=agent_down_time, report_interval=report_interval))
-        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf())
+            agent_down_time=agent_down_time, report_interval=report_interval,
+            api_workers=api_workers))
+        lb = _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf(st.firewall_driver))
         return [conf, lb]
 
-    def _host_files(self, host: str, report_interval: float) -> dict[str, str]:
+    def _host_files(self, st: LabState, host: str,
+                    report_interval: float) -> dict[str, str]:
         d = self.names.host_dir(host)
-        return {
-            "neutron": _write(f"{d}/neutron.conf", config.host_conf(
-                host=host, state_path=f"{d}/state", rabbit=self._rabbit(True),
-                report_interval=report_interval)),
-            "linuxbridge": _write(f"{d}/linuxbridge_conf.ini", config.linuxbridge_conf()),
-            "dhcp": _write(f"{d}/dhcp_agent.ini", config.dhcp_agent_ini()),
-        }
+        agent_files = {"linuxbridge": ("linuxbridge_conf.ini",
+                                       config.linuxbridge_conf(st.firewall_driver)),
+                       "dhcp": ("dhcp_agent.ini", config.dhcp_agent_ini())}
+        files = {"neutron": _write(f"{d}/neutron.conf", config.host_conf(
+            host=host, state_path=f"{d}/state", rabbit=self._rabbit(True),
+            report_interval=report_interval))}
+        for agent, (name, text) in agent_files.items():
+            if st.agent_metrics_port is not None:
+                text += "\n" + config.agent_metrics_ini(
+                    host_mgmt_address(st.hosts[host].index),
+                    agent_metrics_port(st.agent_metrics_port, agent))
+            files[agent] = _write(f"{d}/{name}", text)
+        return files
 
     def _start_services(self, st: LabState, agent_down_time: int,
-                        report_interval: float) -> None:
+                        report_interval: float, api_workers: int | None) -> None:
         n = self.names
         st.api_port = free_port()
         self._write_report_interval(report_interval)
-        files = self._controller_files(st, agent_down_time, report_interval)
+        files = self._controller_files(st, agent_down_time, report_interval, api_workers)
         args = [a for f in files for a in ("--config-file", f)]
         mappings = [f"{CONTROLLER_ADDRESS}:{MGMT_API_PORT}={st.api_port}"]
         if st.transport == "rabbit":
@@ -267,7 +299,7 @@ class Lab:
 
     def _start_agent(self, st: LabState, host: str, agent: str) -> int:
         rec = st.hosts[host]
-        files = self._host_files(host, self._report_interval())
+        files = self._host_files(st, host, self._report_interval())
         binary = _binary("neutrino-dhcp-agent" if agent == "dhcp"
                          else "neutrino-linuxbridge-agent")
         argv = fabric.in_host(rec.holder_pid, [binary, "--config-file", files["neutron"],
@@ -277,6 +309,26 @@ class Lab:
         rec.agents[agent] = pid
         self.save(st)
         return pid
+
+    def agent_metrics_url(self, host: str, agent: str) -> str:
+        st = self.load()
+        rec = self._host(st, host)
+        if st.agent_metrics_port is None:
+            raise LabError("the lab's agents serve no metrics (up --agent-metrics-port)")
+        return (f"http://{host_mgmt_address(rec.index)}:"
+                f"{agent_metrics_port(st.agent_metrics_port, agent)}/metrics")
+
+    def scrape_agent(self, host: str, agent: str, timeout: float = 10) -> str:
+        """An agent's `/metrics` as controlnode's Prometheus would read it: over the
+        management network (from its namespace). OSError when the agent does not answer."""
+        url = self.agent_metrics_url(host, agent)
+        # No proxy from the environment: the address is the lab's own.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def fetch() -> str:
+            with opener.open(url, timeout=timeout) as response:
+                return str(response.read().decode())
+        return in_netns(f"/run/netns/{self.names.mgmt_netns}", fetch)
 
     def ensure_vlans(self, vlans: set[int]) -> None:
         """Make physnet1's VLANs `vlans` reach every host (a no-op where the kernel tags)."""
@@ -434,6 +486,9 @@ class Lab:
                             if st.emulated_vlans else "802.1Q trunk")}
         if st.api_port:
             out["api"] = f"http://127.0.0.1:{st.api_port}/v2.0/"
+        if st.agent_metrics_port is not None:
+            out["agent_metrics"] = {f"{h}/{a}": self.agent_metrics_url(h, a)
+                                    for h in st.hosts for a in AGENTS}
         for what, pid in (("server", st.server_pid), ("aio", st.aio_pid),
                           ("forwarder", st.forwarder_pid)):
             if pid:

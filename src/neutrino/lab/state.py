@@ -44,6 +44,8 @@ class LabState:
     rabbit: bool = False
     emulated_vlans: bool = False  # the kernel cannot tag: VLANs are segments (see fabric)
     vlans: list[int] = field(default_factory=list)
+    agent_metrics_port: int | None = None  # the DHCP agent's; the Linux bridge agent's is +1
+    firewall_driver: str = "noop"  # the Linux bridge agents' [SECURITYGROUP] firewall_driver
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -34,6 +34,37 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 60,
     return proc
 
 
+def run_until(argv: Sequence[str], done: Callable[[], bool], timeout: float) -> None:
+    """Run a command that does not end by itself (a DHCP client in the foreground) until
+    `done()` or it exits, at most `timeout` seconds; then stop it."""
+    LOG.debug("run until done %s", argv)
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and not done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def remove_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+def run_attached(argv: Sequence[str]) -> int:
+    """Run `argv` with this process's stdin, stdout and stderr; its exit status."""
+    LOG.debug("run %s", argv)
+    return subprocess.run(list(argv), check=False).returncode
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.2,
              what: str = "condition") -> object:
     """Poll `predicate` until it returns something true; TimeoutError after `timeout`."""

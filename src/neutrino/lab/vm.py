@@ -3,7 +3,8 @@
 `boot` creates the port through the API (`binding:host_id`, `device_owner = compute:nova`,
 `device_id` = the VM's id), then a veth whose host end is `tap<port id[:11]>` in the host's
 namespace (the host's Linux bridge agent plugs it) and whose VM end `eth0` carries the port's
-MAC. `dhcp` runs udhcpc once inside the VM.
+MAC. `dhcp` runs udhcpc (IPv4) or dhclient (IPv4, or `-6` DHCPv6) once inside the VM;
+`exec` runs any command there.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from neutrino.lab.api import ApiError, NetworkApi
 from neutrino.lab.lab import Lab, LabError
 from neutrino.lab.naming import PHYSNET, VM_IF, check_vm_name
 from neutrino.lab.state import VmRecord
-from neutrino.lab.system import run
+from neutrino.lab.system import remove_file, run, run_attached, run_until, wait_for
 from neutrino.lib.naming import tap_name
 
-_LEASE = re.compile(r"^NEUTRINO_LAB_LEASE (\S+)$", re.M)
+_LEASE = re.compile(r"^NEUTRINO_LAB_LEASE (\S+(?: dns=\S*)?)$", re.M)
+CLIENTS = ("udhcpc", "dhclient")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,43 @@ def udhcpc_command(vm_ns: str, script: str, tries: int = 3, timeout: int = 1) ->
     # -n: give up instead of backgrounding; -q: quit once bound; -f: stay in the foreground.
     return ["ip", "netns", "exec", vm_ns, "udhcpc", "-f", "-q", "-n", "-i", VM_IF,
             "-t", str(tries), "-T", str(timeout), "-A", "1", "-s", script]
+
+
+def dhclient_command(vm_ns: str, files: DhclientFiles, ipv6: bool = False,
+                     stateless: bool = False) -> list[str]:
+    """dhclient in the foreground (-d) for one try (-1), its files in the lab's run
+    directory; `-S`: DHCPv6 information only (stateless)."""
+    argv = ["ip", "netns", "exec", vm_ns, "dhclient", "-1", "-d", "-6" if ipv6 else "-4",
+            "-lf", files.leases, "-pf", files.pid, "-sf", files.script]
+    if ipv6 and stateless:
+        argv.append("-S")
+    return [*argv, VM_IF]
+
+
+@dataclass(frozen=True)
+class DhclientFiles:
+    """One VM's dhclient files for one IP version; the hook writes `lease`."""
+
+    prefix: str  # <run dir>/dhclient-<vm>-<4|6>
+
+    @property
+    def script(self) -> str:
+        return self.prefix + ".script"
+
+    @property
+    def lease(self) -> str:
+        return self.prefix + ".lease"
+
+    @property
+    def leases(self) -> str:
+        return self.prefix + ".leases"
+
+    @property
+    def pid(self) -> str:
+        return self.prefix + ".pid"
+def exec_command(vm_ns: str, argv: list[str]) -> list[str]:
+    # An argument list end to end: nothing the user typed passes through a shell.
+    return ["ip", "netns", "exec", vm_ns, *argv]
 
 
 def parse_lease(output: str) -> str | None:
@@ -150,14 +189,52 @@ class Vms:
                               format_networks(port, net_names[rec.network_id])))
         return rows
 
-    def dhcp(self, name: str, tries: int = 3) -> str | None:
-        """Runs udhcpc once in the VM; the address it was given, or None."""
+    def dhcp(self, name: str, tries: int = 3, client: str | None = None, ipv6: bool = False,
+             stateless: bool = False) -> str | None:
+        """Runs a DHCP client once in the VM: udhcpc (the IPv4 default) or dhclient (the
+        IPv6 one); what it was given (the address, and for DHCPv6 the DNS servers), or
+        None."""
         self.get(name)
-        if not shutil.which("udhcpc"):
-            raise LabError("udhcpc is not installed")
-        proc = run(udhcpc_command(self.lab.names.vm_netns(name), self._script(), tries),
-                   check=False, timeout=tries * 3 + 15)
-        return parse_lease(proc.stdout) if proc.returncode == 0 else None
+        client = client or ("dhclient" if ipv6 else "udhcpc")
+        if client not in CLIENTS:
+            raise LabError(f"--client {client!r}: one of {', '.join(CLIENTS)}")
+        if ipv6 and client != "dhclient":
+            raise LabError("-6: only dhclient speaks DHCPv6 here")
+        if not shutil.which(client):
+            raise LabError(f"{client} is not installed")
+        vm_ns = self.lab.names.vm_netns(name)
+        if client == "udhcpc":
+            proc = run(udhcpc_command(vm_ns, self._script(), tries), check=False,
+                       timeout=tries * 3 + 15)
+            return parse_lease(proc.stdout) if proc.returncode == 0 else None
+        return self._dhclient(name, vm_ns, ipv6, stateless, timeout=tries * 5 + 10)
+
+    def _dhclient(self, name: str, vm_ns: str, ipv6: bool, stateless: bool,
+                  timeout: float) -> str | None:
+        files = DhclientFiles(os.path.join(self.lab.names.run_dir,
+                                           f"dhclient-{name}-{6 if ipv6 else 4}"))
+        with open(files.script, "w") as f:
+            f.write(config.dhclient_script())
+        os.chmod(files.script, stat.S_IRWXU)
+        remove_file(files.lease)  # the leases file stays: dhclient keeps its DUID there
+        if ipv6:
+            # dhclient -6 binds to eth0's link-local address: usable once DAD is done.
+            wait_for(lambda: not run(["ip", "-n", vm_ns, "-6", "addr", "show", "dev", VM_IF,
+                                      "tentative"]).stdout.strip(),
+                     timeout=10, what=f"{VM_IF}'s link-local address")
+        # It stays to renew once bound: stopped as soon as the hook has written the lease.
+        run_until(dhclient_command(vm_ns, files, ipv6, stateless),
+                  lambda: os.path.exists(files.lease), timeout)
+        remove_file(files.pid)
+        if not os.path.exists(files.lease):
+            return None
+        with open(files.lease) as f:
+            return parse_lease(f.read())
+
+    def exec(self, name: str, argv: list[str]) -> int:
+        """Run `argv` in the VM's namespace, attached to this terminal; its exit status."""
+        self.get(name)
+        return run_attached(exec_command(self.lab.names.vm_netns(name), argv))
 
     def delete(self, name: str) -> None:
         rec = self.get(name)

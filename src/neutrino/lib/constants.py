@@ -40,6 +40,10 @@ DHCP_AGENT_CASTS = (
 
 DEVICE_OWNER_DHCP = "network:dhcp"
 DEVICE_OWNER_COMPUTE_PREFIX = "compute:"
+# Neutron's router interface owners (ROUTER_INTERFACE_OWNERS).
+DEVICE_OWNERS_ROUTER_INTERFACE = ("network:router_interface",
+                                  "network:router_interface_distributed",
+                                  "network:ha_router_replicated_interface")
 DEVICE_ID_RESERVED_DHCP_PORT = "reserved_dhcp_port"
 
 PORT_STATUS_ACTIVE = "ACTIVE"

@@ -197,6 +197,11 @@ class InvalidIpForSubnet(BadRequest):
     message = "IP address %(ip_address)s is not a valid IP for the specified subnet."
 
 
+class AllocationOnAutoAddressSubnet(BadRequest):
+    message = ("IPv6 address %(ip)s cannot be directly assigned to a port on subnet "
+               "%(subnet_id)s as the subnet is configured for automatic addresses")
+
+
 class DNSNameServersExhausted(BadRequest):
     message = ("Unable to complete operation for %(subnet_id)s. The number of DNS "
                "nameservers exceeds the limit %(quota)s.")

@@ -177,6 +177,50 @@ def socket_in(path: str, family: int = socket.AF_NETLINK, kind: int = socket.SOC
     return made[0]
 
 
+def tcp_listener_in(path: str, address: str, port: int, backlog: int = 128
+                    ) -> socket.socket:
+    """A listening TCP socket on `address`:`port` inside the namespace at `path`, for a
+    server that runs in this process whatever namespace its clients are in."""
+    sock = socket_in(path, socket.AF_INET, socket.SOCK_STREAM, 0)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def write_sysctls_in(path: str, values: dict[str, str]) -> None:
+    """Write /proc/sys/net values (e.g. {"ipv6/conf/default/accept_ra": "0"}) inside the
+    namespace at `path`: /proc/sys/net shows the namespace of the thread that opens it."""
+    errors: list[OSError] = []
+
+    def enter_and_write() -> None:
+        try:
+            _enter(path)
+            for key, value in values.items():
+                if ".." in key.split("/"):
+                    raise OSError(f"bad sysctl {key!r}")
+                with open(os.path.join("/proc/sys/net", key), "w") as f:
+                    f.write(value)
+        except OSError as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=enter_and_write, name="netns-sysctl", daemon=True)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+
+
+def namespace_identity(path: str) -> tuple[int, int] | None:
+    """The nsfs inode of the namespace at `path` (a namespace made again differs)."""
+    return _identity(path)
+
+
 def _open(path: str) -> IPRoute:
     sock = socket_in(path)
     try:

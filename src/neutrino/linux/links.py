@@ -17,6 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from neutrino.linux.host import HostNamespaces, netlink, run
 from neutrino.linux.rtnl import DumpedLink, LinkInfo
 
+IFA_F_NODAD = 0x02  # linux/if_addr.h
+
 
 class LinkNotFound(LookupError):
     pass
@@ -235,4 +237,8 @@ def converge_addresses(ipr: IPRoute, name: str, cidrs: Iterable[str]) -> None:
     for iface in present - wanted:
         ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
     for iface in sorted(wanted - present, key=str):
-        ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+        # IPv6: usable at once (no duplicate address detection): the addresses come from
+        # IPAM, and a tentative one would keep dnsmasq from serving its subnet for a while.
+        extra = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
+        ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen,
+                 **extra)

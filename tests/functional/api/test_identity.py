@@ -190,5 +190,5 @@ def test_noauth_without_a_project_is_neutrons_admin_without_a_project(core, api_
         refused = client.post("/v2.0/networks", json={"network": {}})
         assert refused.status_code == 400
         assert refused.json()["NeutronError"]["message"] == (
-            "Running without keystone AuthN requires that tenant_id is specified")
+            "Running without keystone AuthN requires that project_id is specified")
         assert client.get("/v2.0/agents").status_code == 200

@@ -3,42 +3,32 @@ and die and networks are scheduled; the health check turns 503 when the database
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
+from support.prometheus import Samples, parse, total, value
 from support.rabbit import RabbitVhost
 from support.server import NeutrinoServer
 
 from neutrino.conf.settings import RpcSettings
 from neutrino.lib import constants
-from neutrino.rpc.agent.clients import StateReportClient
+from neutrino.rpc.agent.clients import DhcpPluginClient, StateReportClient
 from neutrino.rpc.transport import get_transport
 
 DHCP = constants.AGENT_TYPE_DHCP
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
     response = requests.get(f"{url}/metrics", headers=headers, timeout=30)
     assert response.status_code == 200, response.text
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """Summed over the series carrying `labels` (e.g. over processes)."""
-    return sum(v for (n, ls), v in samples.items()
-               if n == name and set(labels.items()) <= ls)
+    return parse(response.text)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -93,9 +83,8 @@ class Heartbeat:
 
 @pytest.mark.rabbit
 def test_metrics_follow_agents_and_scheduling(tmp_path):
-    # One API process: counters are per process, and with workers (one per CPU by
-    # default on a broker) a scrape reaches any one of them.
-    options = {"DEFAULT": {"dhcp_agents_per_network": 2, "api_workers": 1}}
+    # Two API workers: whichever answers a scrape, the counters are the whole server's.
+    options = {"DEFAULT": {"dhcp_agents_per_network": 2, "api_workers": 2}}
     with RabbitVhost() as vhost, NeutrinoServer(tmp_path, transport_url=vhost.url,
                                                 agent_down_time=3, options=options) as server:
         transport = get_transport(RpcSettings(vhost.url))
@@ -153,6 +142,73 @@ def test_metrics_follow_agents_and_scheduling(tmp_path):
             for beat in beats:
                 beat.stop()
             transport.cleanup()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(p) for p in handle.read().split()]
+
+
+@pytest.mark.rabbit
+def test_every_scrape_of_a_server_with_workers_shows_its_main_process_counters(tmp_path):
+    """The main process (RPC endpoints, HA monitor) serves no API: what it decides reaches
+    the scrapes through the files the server's processes share."""
+    with RabbitVhost() as vhost, NeutrinoServer(
+            tmp_path, transport_url=vhost.url,
+            options={"DEFAULT": {"api_workers": 2}}) as server:
+        wait_for(lambda: len(_children(server.process.pid)) == 2, "two API workers")
+        shared = server.state_path / "metrics" / f"{socket.gethostname()}-{server.process.pid}"
+        assert shared.is_dir()
+        transport = get_transport(RpcSettings(vhost.url))
+        try:
+            headers = admin_headers(server.url)
+            net = requests.post(f"{server.url}/v2.0/networks", headers=headers,
+                                json={"network": {"name": "net1"}}, timeout=30)
+            assert net.status_code == 201
+            net_id = net.json()["network"]["id"]
+            subnet = requests.post(f"{server.url}/v2.0/subnets", headers=headers, json={
+                "subnet": {"network_id": net_id, "ip_version": 4, "cidr": "10.9.0.0/24"}},
+                timeout=30)
+            assert subnet.status_code == 201
+            # No agent yet: nothing scheduled by the API's worker.
+            assert total(scrape(server.url), "neutrino_dhcp_scheduling_decisions_total") == 0
+
+            # An agent starts: its first sync, answered by the main process, schedules it.
+            Heartbeat(transport, "HostA")
+            infos = DhcpPluginClient(transport, "HostA", timeout=30).get_active_networks_info()
+            assert [n["id"] for n in infos] == [net_id]
+            label = f"{socket.gethostname()}:{server.process.pid}"
+            for i in range(8):  # each on a new connection, so the workers take turns
+                seen = scrape(server.url)
+                assert value(seen, "neutrino_dhcp_scheduling_decisions_total",
+                             process=label, trigger="agent_start") == 1
+                assert total(seen, "neutrino_dhcp_scheduling_decisions_total",
+                             trigger="network") == 0
+                # The API's counters too are summed over the workers: every scrape before
+                # this one is counted, whichever worker answered it.
+                assert value(seen, "neutrino_api_requests_total", process=label,
+                             method="GET", route="/metrics", status="200") == i + 1
+                assert value(seen, "neutrino_api_requests_total", process=label,
+                             method="POST", route="/v2.0/subnets", status="201") == 1
+            # Three processes' pools (SQLAlchemy's default size 5 for SQLite files).
+            assert value(seen, "neutrino_db_pool_size", process=label) == 15
+            # A worker dies: its pool leaves the gauges; what it counted stays in the sums,
+            # which never go backwards.
+            killed = _children(server.process.pid)[0]
+            os.kill(killed, signal.SIGKILL)
+            wait_for(lambda: value(scrape(server.url), "neutrino_db_pool_size",
+                                   process=label) == 10, "the dead worker's pool to go")
+            assert f"API worker {killed} exited (code -9" in server.log_path.read_text()
+            after = scrape(server.url)
+            assert value(after, "neutrino_api_requests_total", process=label,
+                         method="GET", route="/metrics", status="200") >= 10
+            assert value(after, "neutrino_dhcp_scheduling_decisions_total",
+                         process=label, trigger="agent_start") == 1
+        finally:
+            transport.cleanup()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        assert not shared.exists()
 
 
 def test_metrics_can_require_an_admin(tmp_path):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from neutrino.agent.linuxbridge.firewall_diff import Changes, Installed, InstalledChain, digest
+from neutrino.agent.linuxbridge.firewall_flows import Flow
+from neutrino.agent.linuxbridge.firewall_plan import EB, IpSet
 from neutrino.agent.linuxbridge.plan import Link
 
 
@@ -89,3 +92,45 @@ def port(tap: str, network_id: str, network_type: str = "vlan",
             "mac_address": "fa:16:3e:00:00:01", "admin_state_up": admin_state_up,
             "network_type": network_type, "physical_network": physical_network,
             "segmentation_id": segmentation_id, "fixed_ips": [], "device_owner": "compute:nova"}
+
+
+class FakeFirewall:
+    """`HostFirewall` in memory: applies `Changes` to an `Installed`."""
+
+    def __init__(self) -> None:
+        self.state = Installed()
+        self.applied: list[Changes] = []
+        self.forgotten: list[Flow] = []
+        self.reads = 0
+        self.broken = False
+
+    def installed(self) -> Installed:
+        self.reads += 1
+        return self.state
+
+    def apply(self, changes: Changes) -> None:
+        if self.broken:
+            raise OSError("iptables-restore failed")
+        self.applied.append(changes)
+        sets = dict(self.state.sets)
+        for name, family in changes.create_sets:
+            sets[name] = IpSet(family, frozenset())
+        for name, member in changes.add_members:
+            sets[name] = IpSet(sets[name].family, sets[name].members | {member})
+        for name, member in changes.remove_members:
+            sets[name] = IpSet(sets[name].family, sets[name].members - {member})
+        chains = dict(self.state.chains)
+        for family, written in changes.write_chains.items():
+            for chain, rules in written.items():
+                body = rules if family == EB else rules[1:]  # past the marker
+                chains[(family, chain)] = InstalledChain(digest(body), len(body))
+        for family, deleted in changes.delete_chains.items():
+            for chain in deleted:
+                del chains[(family, chain)]
+        for name in changes.destroy_sets:
+            del sets[name]
+        hooks = self.state.hooks | set(changes.add_hooks)
+        self.state = Installed(chains, hooks, sets)
+
+    def forget(self, flows: list[Flow]) -> None:
+        self.forgotten.extend(flows)

@@ -79,7 +79,7 @@ def test_project_rules():
         request.prepare_create(NETWORK, {"tenant_id": "a", "project_id": "b"}, ADMIN)
     body = request.prepare_create(NETWORK, {"project_id": "other"}, ADMIN)
     assert body["tenant_id"] == "other"
-    with pytest.raises(HTTPBadRequest, match="requires that tenant_id is specified"):
+    with pytest.raises(HTTPBadRequest, match="requires that project_id is specified"):
         request.prepare_create(NETWORK, {}, Context(is_admin=True))
 
 

@@ -146,3 +146,30 @@ def test_vlan_tenant_networks_without_a_range_refuse_to_start(tmp_path, text):
     with pytest.raises(settings.ConfigError, match="tenant_network_type = vlan needs "
                                                    "network_vlan_ranges"):
         settings.core_settings(opts.load(["--config-file", str(f)], "test"))
+
+
+@pytest.mark.parametrize("text", [
+    "[DEFAULT]\ndns_domain = bad domain\n",
+    "[DEFAULT]\ndhcp_domain = evil\\n--dhcp-range\n",
+    "[DEFAULT]\ndnsmasq_dns_servers = 8.8.8.8,not-an-ip\n",
+    "[DEFAULT]\ndnsmasq_config_file = relative.conf\n",
+])
+def test_bad_dhcp_values_are_refused(tmp_path, text):
+    f = tmp_path / "d.ini"
+    f.write_text(text)
+    with pytest.raises(settings.ConfigError):
+        settings.dhcp_agent_settings(opts.load(["--config-file", str(f)], "test"))
+
+
+def test_dhcp_and_metadata_options(tmp_path):
+    f = tmp_path / "d.ini"
+    f.write_text("[DEFAULT]\ndhcp_domain = old.example.org\ndnsmasq_dns_servers = 9.9.9.9\n"
+                 "dhcp_renewal_time = 600\ndhcp_broadcast_reply = true\n"
+                 "enable_isolated_metadata = true\nnova_metadata_host = nova.example.org\n"
+                 "metadata_proxy_shared_secret = s\n")
+    conf = opts.load(["--config-file", str(f)], "test")
+    dhcp = settings.dhcp_agent_settings(conf)
+    assert dhcp.domain == "old.example.org" == settings.core_settings(conf).dns_domain
+    assert dhcp.dns_servers == ("9.9.9.9",) and dhcp.renewal_time == 600
+    assert dhcp.broadcast_reply and dhcp.metadata.enabled
+    assert dhcp.metadata.nova_host == "nova.example.org" and dhcp.metadata.shared_secret == "s"

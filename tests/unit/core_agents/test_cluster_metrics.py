@@ -55,3 +55,38 @@ def test_counters_count_only_what_happened():
     metrics.count_failover(3)
     assert REGISTRY.get_sample_value("neutrino_dhcp_scheduling_decisions_total",
                                      labels) == before + 3
+
+
+def test_pool_gauges_follow_the_pool_as_connections_come_and_go(tmp_path):
+    from prometheus_client import REGISTRY
+
+    from neutrino.conf.settings import DatabaseSettings
+    from neutrino.db.engine import Database
+    from neutrino.lib.metrics import process_label
+
+    process = process_label()
+
+    def read() -> dict[str, float]:
+        got = {state: REGISTRY.get_sample_value(
+            "neutrino_db_pool_connections", {"process": process, "state": state}) or 0
+            for state in ("checked_out", "idle", "overflow")}
+        got["size"] = REGISTRY.get_sample_value("neutrino_db_pool_size",
+                                                {"process": process}) or 0
+        return got
+
+    db = Database(DatabaseSettings(f"sqlite:///{tmp_path / 'pool.sqlite'}"))
+    try:
+        with db.engine.connect():  # opened before the watch: counted when it starts
+            before = read()
+            metrics.PoolWatch(db)
+            assert read() == {**before, "checked_out": before["checked_out"] + 1,
+                              "size": before["size"] + 5}  # SQLAlchemy's QueuePool default
+        held = [db.engine.connect() for _ in range(7)]  # 5 pooled, 2 beyond the pool size
+        assert read() == {**before, "checked_out": before["checked_out"] + 7,
+                          "overflow": before["overflow"] + 2, "size": before["size"] + 5}
+        for conn in held:
+            conn.close()
+        assert read() == {**before, "idle": before["idle"] + 5, "size": before["size"] + 5}
+    finally:
+        db.dispose()
+    assert read() == {**before, "size": before["size"] + 5}

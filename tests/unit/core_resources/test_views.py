@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from neutrino.core.resources import views
 from neutrino.db import models
 
@@ -57,7 +59,7 @@ def test_port_dict() -> None:
                       models.IPAllocation(ip_address="10.0.0.9", subnet_id="s")]
     port.extra_dhcp_opts = [models.ExtraDhcpOpt(opt_name="tftp-server", opt_value="1.2.3.4",
                                                 ip_version=4)]
-    d = views.port_dict(port)
+    d = views.port_dict(port, "openstacklocal")
     assert d["fixed_ips"] == [{"subnet_id": "s", "ip_address": "10.0.0.9"},
                               {"subnet_id": "s", "ip_address": "10.0.0.10"}]
     assert d["binding:vif_type"] == "unbound"
@@ -67,6 +69,20 @@ def test_port_dict() -> None:
                                      "ip_version": 4}]
     assert d["dns_assignment"][0] == {"ip_address": "10.0.0.9", "hostname": "host-10-0-0-9",
                                       "fqdn": "host-10-0-0-9.openstacklocal."}
+
+
+@pytest.mark.parametrize(("name", "domain", "hostname", "fqdn"), [
+    ("", "example.org", "host-10-0-0-9", "host-10-0-0-9.example.org."),
+    ("", "example.org.", "host-10-0-0-9", "host-10-0-0-9.example.org."),
+    ("vm1", "example.org", "vm1", "vm1.example.org."),
+    ("vm1.other.net.", "example.org", "vm1.other.net.", "vm1.other.net."),
+    ("vm1", "", "vm1", "vm1"),
+    ("", "", "host-10-0-0-9", "host-10-0-0-9"),
+])
+def test_dns_assignment_follows_the_configured_domain(name: str, domain: str, hostname: str,
+                                                      fqdn: str) -> None:
+    assert views.dns_assignment(name, ["10.0.0.9"], domain) == [
+        {"ip_address": "10.0.0.9", "hostname": hostname, "fqdn": fqdn}]
 
 
 def test_subnet_dict() -> None:

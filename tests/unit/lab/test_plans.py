@@ -103,6 +103,38 @@ def test_server_config_loads_into_neutrinos_options(tmp_path):
     assert settings.rpc_settings(conf).transport_url == "rabbit://u:p@127.0.0.1:5672/vh"
 
 
+def test_each_agent_of_a_host_serves_metrics_on_its_own_port_of_the_mgmt_address(tmp_path):
+    from neutrino.conf import opts, settings
+    from neutrino.lab.lab import agent_metrics_port
+    ports = {agent_metrics_port(9110, "dhcp"), agent_metrics_port(9110, "linuxbridge")}
+    assert ports == {9110, 9111}
+    host = tmp_path / "neutron.conf"
+    host.write_text(config.host_conf(host="HostA", state_path="/s",
+                                     rabbit=config.Rabbit("controlnode", 5672, "u", "p", "v")))
+    dhcp = tmp_path / "dhcp_agent.ini"
+    dhcp.write_text(config.dhcp_agent_ini() + "\n" + config.agent_metrics_ini(
+        host_mgmt_address(0), 9110))
+    conf = opts.load(["--config-file", str(host), "--config-file", str(dhcp)], "test")
+    agent = settings.agent_settings(conf)
+    assert (agent.metrics_bind_host, agent.metrics_port) == ("172.30.0.11", 9110)
+    assert agent.report_interval == 1  # the host file's [AGENT] is kept
+
+
+def test_agent_metrics_need_the_rabbit_transport_and_two_ports():
+    from neutrino.lab.lab import Lab, LabError
+    with pytest.raises(LabError, match="rabbit only"):
+        Lab(LabNames("x")).up("inproc", agent_metrics_port=9110)
+    with pytest.raises(LabError, match="1 to 65534"):
+        Lab(LabNames("x")).up("rabbit", agent_metrics_port=65535)
+
+
+def test_server_config_can_fix_the_api_workers():
+    conf = _ini(config.server_conf(state_path="/st", api_port=1, rabbit=None, api_workers=1))
+    assert conf["DEFAULT"]["api_workers"] == "1"
+    assert "api_workers" not in _ini(config.server_conf(state_path="/st", api_port=1,
+                                                        rabbit=None))["DEFAULT"]
+
+
 def test_inproc_server_config_uses_the_in_process_transport():
     conf = _ini(config.server_conf(state_path="/st", api_port=1, rabbit=None))
     assert conf["DEFAULT"]["transport_url"] == "fake://"
@@ -151,8 +183,20 @@ def test_vm_plan_names_the_tap_after_the_port_and_sets_the_mac():
     assert ["ip", "-n", "vmns", "link", "set", "eth0", "address", "fa:16:3e:00:00:01"] in plan
 
 
+def test_dhclient_command_is_a_list_with_its_files_in_the_run_dir():
+    files = vm.DhclientFiles("/run/lab/dhclient-v1-6")
+    assert vm.dhclient_command("vmns", files, ipv6=True, stateless=True) == [
+        "ip", "netns", "exec", "vmns", "dhclient", "-1", "-d", "-6",
+        "-lf", "/run/lab/dhclient-v1-6.leases", "-pf", "/run/lab/dhclient-v1-6.pid",
+        "-sf", "/run/lab/dhclient-v1-6.script", "-S", "eth0"]
+    assert vm.dhclient_command("vmns", files)[7] == "-4"
+    assert "-S" not in vm.dhclient_command("vmns", files, ipv6=False, stateless=True)
+
+
 def test_lease_parsing_and_nova_table():
     assert vm.parse_lease("udhcpc: started\nNEUTRINO_LAB_LEASE 9.0.1.2\n") == "9.0.1.2"
+    assert vm.parse_lease("NEUTRINO_LAB_LEASE 2001:db8::5 dns=2001:db8::53\n") == \
+        "2001:db8::5 dns=2001:db8::53"
     assert vm.parse_lease("udhcpc: no lease, failing\n") is None
     port = {"fixed_ips": [{"ip_address": "9.0.1.2", "subnet_id": "s"}]}
     assert vm.format_networks(port, "net2") == "net2=9.0.1.2"
@@ -174,3 +218,18 @@ def test_state_round_trips():
     st.vms["v"] = VmRecord("v", "id", "HostA", "p", "n", "m")
     again = LabState.from_json(st.to_json())
     assert again == st
+
+
+def test_the_firewall_driver_reaches_the_linuxbridge_config():
+    assert _ini(config.linuxbridge_conf())["SECURITYGROUP"]["firewall_driver"] == "noop"
+    assert _ini(config.linuxbridge_conf("iptables"))["SECURITYGROUP"]["firewall_driver"] \
+        == "iptables"
+
+
+def test_vm_exec_passes_the_command_as_a_list():
+    from neutrino.lab.cli import build_parser
+    from neutrino.lab.vm import exec_command
+    args = build_parser().parse_args(["vm", "exec", "vm1", "--", "sh", "-c", "echo $HOME; x"])
+    assert args.vm == "vm1" and args.argv[-3:] == ["sh", "-c", "echo $HOME; x"]
+    assert exec_command("lab-vm1", ["sh", "-c", "echo $HOME; x"]) == \
+        ["ip", "netns", "exec", "lab-vm1", "sh", "-c", "echo $HOME; x"]

@@ -50,3 +50,16 @@ def test_release_packet() -> None:
     assert pkt[240:] == bytes((53, 1, 7, 54, 4, 10, 0, 0, 2, 61, 7, 1, 0xfa, 0x16, 0x3e,
                                0xaa, 0xbb, 0xcc, 255))
     assert parse_client_id("*") is None and parse_client_id("zz") is None
+
+
+def test_release6_packet() -> None:
+    from neutrino.linux.dhcp_release import release6_packet
+    pkt = release6_packet(bytes.fromhex("00030001fa163eaabbcc"), bytes.fromhex("0003000102"),
+                          7, "2001:db8::5", xid=0x010203)
+    assert pkt[:4] == bytes((8, 1, 2, 3))  # RELEASE, transaction id
+    assert pkt[4:18] == bytes.fromhex("0001000a" "00030001fa163eaabbcc")  # client id
+    assert pkt[18:27] == bytes.fromhex("00020005" "0003000102")  # server id
+    # IA_NA: IAID 7, T1 = T2 = 0, one IAADDR with both lifetimes 0.
+    assert pkt[27:] == bytes.fromhex("00030028" "00000007" "00000000" "00000000"
+                                     "00050018" "20010db8000000000000000000000005"
+                                     "00000000" "00000000")

@@ -17,6 +17,7 @@ from neutrino.agent import metrics
 from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.dhcp import plan as planning
 from neutrino.agent.dhcp.executor import DhcpHost, LinuxDhcpHost
+from neutrino.agent.dhcp.metadata import MetadataProxy
 from neutrino.agent.dhcp.reconciler import DhcpPlugin, Reconciler, Served
 from neutrino.agent.dhcp.workqueue import FETCH, Work, WorkQueue
 from neutrino.agent.report import ReportClient, StateReporter
@@ -46,11 +47,21 @@ class DhcpAgent:
         self._clock = clock
         self._plugin = plugin_client
         self._report_client = report_client
-        self._dhcp_host = dhcp_host or LinuxDhcpHost(host_namespaces, settings.confs_dir)
+        metadata = settings.metadata
+        self._metadata = MetadataProxy(metadata) if metadata.enabled else None
+        self._dhcp_host = dhcp_host or LinuxDhcpHost(host_namespaces, settings.confs_dir,
+                                                     metadata=self._metadata)
         self._params = planning.PlanParams(
             host=settings.agent.host, confs_dir=settings.confs_dir, domain=settings.domain,
             lease_duration=settings.lease_duration, dns_servers=settings.dns_servers,
-            lease_max=settings.lease_max)
+            local_resolv=settings.local_resolv, renewal_time=settings.renewal_time,
+            rebinding_time=settings.rebinding_time,
+            broadcast_reply=settings.broadcast_reply,
+            config_file=settings.dnsmasq_config_file,
+            lease_max=settings.lease_max, enable_ra=settings.enable_ra,
+            isolated_metadata=metadata.enable_isolated_metadata,
+            force_metadata=metadata.force_metadata,
+            metadata_network=metadata.enable_metadata_network)
         self._reconciler = Reconciler(plugin_client, self._dhcp_host, self._params)
         self._queue = WorkQueue(self._clock.monotonic)
         self._lock = threading.Lock()
@@ -69,6 +80,8 @@ class DhcpAgent:
     def start(self) -> None:
         """Register and start serving; the first full sync runs in the background."""
         self._stop.clear()
+        if self._metadata is not None:
+            self._metadata.start()
         blocked = files.blocking_ancestor(self._settings.confs_dir)
         if blocked:
             LOG.error("dhcp_confs %s: other users cannot enter %s, so dnsmasq (running as "
@@ -102,6 +115,8 @@ class DhcpAgent:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads = []
+        if self._metadata is not None:
+            self._metadata.stop()
         self._queue = WorkQueue(self._clock.monotonic)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -143,7 +158,14 @@ class DhcpAgent:
             "neutrino_dhcp_agent_work_queue_depth": (
                 "Networks waiting for a reconcile or in one.",
                 lambda: float(len(self._queue.pending()))),
+            "neutrino_dhcp_agent_metadata_listeners": (
+                "Namespaces the agent's metadata proxy listens in.",
+                lambda: float(len(self._metadata.listening()) if self._metadata else 0)),
         })
+
+    @property
+    def metadata_proxy(self) -> MetadataProxy | None:
+        return self._metadata
 
     def served(self) -> dict[str, Served]:
         with self._lock:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from neutrino.agent.dhcp import validate
-from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases
+from neutrino.agent.dhcp.metadata import MetadataProxy
+from neutrino.agent.dhcp.plan import NetworkPlan, conf_files, stale_leases, stale_leases6
 from neutrino.lib import naming
 from neutrino.linux import dhcp_release, dnsmasq, files, links, netns, rtnl
-from neutrino.linux.host import HostNamespaces
+from neutrino.linux.host import HostNamespaces, write_sysctls_in
 from neutrino.linux.host import read as rtnl_read
 
 LOG = logging.getLogger(__name__)
@@ -84,8 +85,10 @@ class LinuxDhcpHost:
 
     def __init__(self, host: HostNamespaces, confs_dir: str,
                  verify_links_every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 metadata: MetadataProxy | None = None) -> None:
         self._host = host
+        self._metadata = metadata
         self._confs_dir = confs_dir
         self._verify_every = verify_links_every
         self._clock = clock
@@ -130,10 +133,23 @@ class LinuxDhcpHost:
             if key is not None:
                 self._links_checked[plan.network_id] = (key, self._clock())
         try:
-            return self._apply_dnsmasq(plan)
+            applied = self._apply_dnsmasq(plan)
+            self._apply_metadata(plan)
         except BaseException:
             self._links_checked.pop(plan.network_id, None)
             raise
+        return applied
+
+    def _apply_metadata(self, plan: NetworkPlan) -> None:
+        if self._metadata is None:
+            if plan.metadata is not None:
+                raise RuntimeError("the plan serves metadata but the agent has no proxy")
+            return
+        if plan.metadata is None:
+            self._metadata.remove(plan.network_id)
+        else:
+            self._metadata.serve(plan.network_id, self._host.namespace_path(plan.namespace),
+                                 plan.metadata)
 
     def _apply_links(self, plan: NetworkPlan) -> None:
         host = self._host
@@ -156,6 +172,10 @@ class LinuxDhcpHost:
             tap = rtnl_read(host, lambda s: rtnl.get_link(s, plan.tap))
             inside, addresses = self._read_inside(plan)
         tap = tap or {}
+        # As Neutron: the DHCP port takes no addresses from router advertisements (a
+        # router's, or its own when it sends them); it has the port's addresses only.
+        write_sysctls_in(host.namespace_path(plan.namespace), {
+            "ipv6/conf/default/accept_ra": "0", f"ipv6/conf/{plan.interface}/accept_ra": "0"})
         inner: Mapping[str, object] = inside.get(plan.interface) or {}
         lo: Mapping[str, object] = inside.get("lo") or {}
         stale = [n for n in inside if n.startswith("ns-") and n != plan.interface]
@@ -198,6 +218,7 @@ class LinuxDhcpHost:
         os.makedirs(plan.files.directory, mode=0o755, exist_ok=True)
         changed = files.write_atomic(plan.files.hosts, plan.hosts)
         changed = files.write_atomic(plan.files.opts, plan.opts) or changed
+        changed = files.write_atomic(plan.files.dns_hosts, plan.dns_hosts) or changed
         running = dnsmasq.find(plan.files.pid)
         action = dnsmasq_action(running[1] if running else None, plan.argv, changed)
         if action is DnsmasqAction.RESTART:
@@ -215,7 +236,15 @@ class LinuxDhcpHost:
         return Applied(pid, action)
 
     def _release_stale(self, plan: NetworkPlan) -> None:
-        for lease in stale_leases(files.read_text(plan.files.leases), plan):
+        leases = files.read_text(plan.files.leases)
+        for lease6 in stale_leases6(leases, plan):
+            try:
+                dhcp_release.release6(self._host, plan.namespace, plan.interface, lease6.ip,
+                                      lease6.iaid, lease6.client_duid, lease6.server_duid)
+            except OSError as e:
+                LOG.warning("Network %s: could not release the DHCPv6 lease of %s: %s",
+                            plan.network_id, lease6.ip, e)
+        for lease in stale_leases(leases, plan):
             try:
                 dhcp_release.release(self._host, plan.namespace, plan.interface,
                                      lease.server_ip, lease.ip, lease.mac,
@@ -230,6 +259,8 @@ class LinuxDhcpHost:
         conf = conf_files(self._confs_dir, network_id)
         namespace = naming.dhcp_namespace(network_id)
         removed = dnsmasq.stop(conf.pid)
+        if self._metadata is not None:
+            removed = self._metadata.remove(network_id) or removed
         if netns.namespace_exists(host, namespace):
             # Deleting the ns- end takes the host's tap with it.
             for device in links.list_links(host, "ns-", namespace=namespace):

@@ -78,7 +78,9 @@ class FakeDhcpPlugin:
     def _new_port(self, network_id: str, fixed: list[dict[str, Any]], mac: str | None = None,
                   **extra: Any) -> dict[str, Any]:
         self._macs += 1
+        tenant = self.networks[network_id]["tenant_id"]
         port = {"id": str(uuid.uuid4()), "network_id": network_id, "name": "",
+                "tenant_id": tenant, "project_id": tenant,
                 "mac_address": mac or _mac(self._macs), "admin_state_up": True,
                 "device_owner": "compute:nova", "device_id": "", "dns_name": "",
                 "extra_dhcp_opts": [], "status": "DOWN", "revision_number": 1, **extra}
@@ -190,8 +192,9 @@ class FakeDhcpHost:
                 raise OSError(f"network {plan.network_id} is broken (test)")
             previous = self.applied.get(plan.network_id)
             running = previous.argv if previous and plan.network_id in self.pids else None
-            changed = previous is None or (previous.hosts, previous.opts) != (
-                plan.hosts, plan.opts)
+            changed = previous is None or (
+                previous.hosts, previous.opts, previous.dns_hosts) != (
+                plan.hosts, plan.opts, plan.dns_hosts)
             action = dnsmasq_action(list(running) if running else None, plan.argv, changed)
             if action in (DnsmasqAction.START, DnsmasqAction.RESTART):
                 self._next_pid += 1

@@ -14,6 +14,11 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _OPT_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# The same for DHCPv6 (dnsmasq's option6: names and codes), written as [address] lists.
+_ADDRESS_LIST_OPTIONS6 = {
+    "dns-server", "sntp-server", "nis-server", "nisp-server", "sip-server",
+    "21", "22", "23", "27", "28", "31", "56",
+}
 # A single option value: no comma, space, quote, backslash, '#', or control character.
 _OPT_WORD = re.compile(r"[A-Za-z0-9._:/@+=%~-]{1,255}")
 
@@ -63,19 +68,38 @@ def check_ipv4(value: object) -> str:
         raise Unsafe(f"{value!r} is not an IPv4 address") from None
 
 
-def check_option(name: object, value: object) -> tuple[str, str]:
-    """An extra_dhcp_opt as (dnsmasq option spec, value), e.g. ("option:bootfile-name", "x")."""
+def check_ipv6(value: object) -> str:
+    try:
+        return str(ipaddress.IPv6Address(value))
+    except (ValueError, TypeError):
+        raise Unsafe(f"{value!r} is not an IPv6 address") from None
+
+
+def check_ip(value: object) -> str:
+    try:
+        return str(ipaddress.ip_address(value))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise Unsafe(f"{value!r} is not an IP address") from None
+
+
+def check_option(name: object, value: object, ip_version: int = 4) -> tuple[str, str]:
+    """An extra_dhcp_opt as (dnsmasq option spec, value), e.g. ("option:bootfile-name", "x"),
+    or for `ip_version` 6 ("option6:dns-server", "[2001:db8::1]")."""
     if not isinstance(name, str):
         raise Unsafe(f"option name {name!r} is not a string")
-    if name.isdigit() and 1 <= int(name) <= 254:
-        spec = name
+    space, top = ("option6:", 65535) if ip_version == 6 else ("option:", 254)
+    if name.isdigit() and 1 <= int(name) <= top:
+        spec = name if ip_version == 4 else space + name
     elif _OPT_NAME.fullmatch(name):
-        spec = "option:" + name
+        spec = space + name
     else:
         raise Unsafe(f"option name {name!r} is not a DHCP option name or number")
     if not isinstance(value, str):
         raise Unsafe(f"value of option {name!r} is not a string")
-    if name in _ADDRESS_LIST_OPTIONS:
+    if ip_version == 6 and name in _ADDRESS_LIST_OPTIONS6:
+        parts = [p.strip().removeprefix("[").removesuffix("]") for p in value.split(",")]
+        return spec, ",".join(f"[{check_ipv6(p)}]" for p in parts)
+    if ip_version == 4 and name in _ADDRESS_LIST_OPTIONS:
         parts = [p.strip() for p in value.split(",")]
         return spec, ",".join(check_ipv4(p) for p in parts)
     if not _OPT_WORD.fullmatch(value):

@@ -5,6 +5,9 @@ the server (`get_device_details`), and the links the known taps need are planned
 applied. A tap in place is reported up, a tap that vanished down. A full sync refreshes
 every tap's details in one call: at start, after the server or broker came back, and every
 `full_sync_interval`.
+
+With security groups on (`security_groups`), a tap is plugged only once its filter is in
+place (`SecurityGroupSync`); the server's casts only mark its work.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any, Protocol
 from neutrino.agent import metrics
 from neutrino.agent.clock import SYSTEM_CLOCK, Clock
 from neutrino.agent.linuxbridge.executor import apply_plan
+from neutrino.agent.linuxbridge.firewall_plan import trusted
 from neutrino.agent.linuxbridge.links import HostLinks
 from neutrino.agent.linuxbridge.plan import TAP_PREFIX, has_port, plan_links
+from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
 from neutrino.agent.report import ReportClient, StateReporter
 from neutrino.conf.settings import LinuxBridgeSettings
 from neutrino.lib import constants
@@ -44,8 +49,12 @@ def agent_state(settings: LinuxBridgeSettings) -> dict[str, Any]:
 class LinuxBridgeAgent:
     def __init__(self, settings: LinuxBridgeSettings, host_links: HostLinks,
                  plugin_client: L2Plugin, report_client: ReportClient,
-                 full_sync_interval: float = 60.0, clock: Clock = SYSTEM_CLOCK) -> None:
+                 full_sync_interval: float = 60.0, clock: Clock = SYSTEM_CLOCK,
+                 security_groups: SecurityGroupSync | None = None) -> None:
         self._settings = settings
+        self._sg = security_groups
+        self._filtered: set[str] = set()  # taps whose filter was in place after the last sync
+        self._sg_error: str | None = None
         self._clock = clock
         self._host = host_links
         self._plugin = plugin_client
@@ -59,6 +68,8 @@ class LinuxBridgeAgent:
         self._warned: dict[str, str] = {}  # tap or link -> the last problem logged
         self._resync = threading.Event()
         self._stop = threading.Event()
+        # Set by stop() and by the casts: a rule change need not wait out polling_interval.
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._reporter = StateReporter(
             report_client, agent_state(settings), self.configurations,
@@ -98,12 +109,53 @@ class LinuxBridgeAgent:
         else:
             self._look_up_new(taps)
         self._report_down_pending()
-        devices = {tap: d for tap, d in self._details.items() if tap in taps}
+        devices = self._with_filters(
+            {tap: d for tap, d in self._details.items() if tap in taps}, full)
         plan = plan_links(devices, self._settings.interface_mappings, links)
         failing: dict[str, str] = {}
         plugged = apply_plan(plan, self._host, lambda t, m: failing.__setitem__(t, m))
         self._log_problems(failing, plan.unpluggable)
         self._report(plugged)
+
+    def _with_filters(self, devices: dict[str, dict[str, Any]],
+                      full: bool) -> dict[str, dict[str, Any]]:
+        """The devices that may be plugged: with security groups, those filtered."""
+        if self._sg is None:
+            return devices
+        # The network's own ports (DHCP) are trusted, never filtered: not even asked about.
+        ports = {tap: d["port_id"] for tap, d in devices.items()
+                 if has_port(d) and not trusted(d)}
+        try:
+            self._filtered = self._sg.sync(ports, full=full)
+            if self._sg_error is not None:
+                LOG.info("Security group filters updated again")
+            self._sg_error = None
+        except Exception as exc:  # noqa: BLE001 - retried next pass; the rest goes on
+            # The same failure every second is logged once.
+            log = LOG.debug if repr(exc) == self._sg_error else LOG.warning
+            log("Could not update the security group filters: %r", exc)
+            self._sg_error = repr(exc)
+            # The rules installed before stay; a new tap waits for its own.
+            self._filtered &= set(ports)
+        return {tap: d for tap, d in devices.items()
+                if tap in self._filtered or tap not in ports}
+
+    # -- casts (only mark work) ------------------------------------------------------
+
+    def security_groups_rule_updated(self, security_groups: list[str]) -> None:
+        if self._sg is not None:
+            self._sg.rule_updated(security_groups)
+            self._wake.set()
+
+    def security_groups_member_updated(self, security_groups: list[str]) -> None:
+        if self._sg is not None:
+            self._sg.member_updated(security_groups)
+            self._wake.set()
+
+    def port_update(self, port: dict[str, Any]) -> None:
+        if self._sg is not None and port.get("id"):
+            self._sg.port_updated(str(port["id"]))
+            self._wake.set()
 
     def _forget_vanished(self, taps: set[str]) -> None:
         for tap in set(self._details) - taps:
@@ -209,6 +261,7 @@ class LinuxBridgeAgent:
         next_full = 0.0
         last_error: str | None = None
         while not self._stop.is_set():
+            self._wake.clear()  # work marked from here on gets this pass or the next
             resync = self._resync.is_set()
             self._resync.clear()
             full = resync or self._clock.monotonic() >= next_full
@@ -232,7 +285,7 @@ class LinuxBridgeAgent:
                 metrics.failed(metrics.LINUXBRIDGE, "reconcile")
                 if resync:
                     self._resync.set()
-            self._clock.wait(self._stop, self._settings.polling_interval)
+            self._clock.wait(self._wake, self._settings.polling_interval)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -248,6 +301,7 @@ class LinuxBridgeAgent:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._reporter.stop()
         if self._thread is not None:
             self._thread.join()

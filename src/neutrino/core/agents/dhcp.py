@@ -53,7 +53,8 @@ def hosted_network_ids(session: Session, agent_id: str) -> list[str]:
         .order_by(Binding.network_id)))
 
 
-def network_infos(session: Session, network_ids: Iterable[str]) -> list[dict[str, Any]]:
+def network_infos(session: Session, network_ids: Iterable[str], dns_domain: str
+                  ) -> list[dict[str, Any]]:
     ids = sorted(set(network_ids))
     networks: list[Network] = []
     ports: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
@@ -62,7 +63,7 @@ def network_infos(session: Session, network_ids: Iterable[str]) -> list[dict[str
         networks.extend(session.scalars(select(Network).where(Network.id.in_(chunk))))
         for port in session.scalars(select(Port).where(Port.network_id.in_(chunk))
                                     .order_by(Port.network_id, Port.id)):
-            ports[port.network_id].append(views.port_dict(port))
+            ports[port.network_id].append(views.port_dict(port, dns_domain))
     networks.sort(key=lambda n: n.id)
     infos = []
     for net, net_dict in zip(networks, views.network_dicts(session, networks), strict=True):

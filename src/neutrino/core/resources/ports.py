@@ -48,6 +48,7 @@ LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
+ROUTER_OWNERS = constants.DEVICE_OWNERS_ROUTER_INTERFACE
 
 
 def get(session: Session, ctx: Context, port_id: str, for_update: bool = False) -> models.Port:
@@ -250,6 +251,9 @@ def _allocate_requested(session: Session, port: models.Port,
                 for r in requests]
     for subnet, ip in resolved:
         if ip is not None:
+            # A SLAAC address is the MAC's; only a router's port may hold another one.
+            if _is_auto_address(subnet) and port.device_owner not in ROUTER_OWNERS:
+                raise exc.AllocationOnAutoAddressSubnet(ip=ip, subnet_id=subnet.id)
             _allocate_specific(session, port, subnet, ip)
         elif _allocate_any(session, port, subnet) is None:
             raise exc.IpAddressGenerationFailure(net_id=port.network_id)
@@ -311,6 +315,23 @@ def _insert_port(session: Session, port: models.Port, given_mac: str | None,
     if given_mac is not None:
         raise exc.MacAddressInUse(net_id=port.network_id, mac=port.mac_address)
     raise exc.MacAddressGenerationFailure(net_id=port.network_id)
+
+
+def _readdress_auto(session: Session, port: models.Port) -> bool:
+    """A new MAC makes new SLAAC addresses: each EUI-64 address is replaced by the new
+    MAC's, as Neutron does (router ports keep theirs: they chose them). True when any was."""
+    if port.device_owner in ROUTER_OWNERS:
+        return False
+    auto = []
+    for allocation in list(port.fixed_ips):
+        subnet = session.get(models.Subnet, allocation.subnet_id)
+        if subnet is not None and _is_auto_address(subnet):
+            auto.append(subnet)
+            session.delete(allocation)
+    session.flush()
+    for subnet in auto:
+        _allocate_any(session, port, subnet)
+    return bool(auto)
 
 
 def _change_mac(session: Session, port: models.Port, mac: str) -> None:
@@ -456,12 +477,14 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
     check_lengths(body, LIMITS)
+    changed = []
     if "mac_address" in body and body["mac_address"] is not None:
         mac = macs.normalize(body["mac_address"])
         if mac != port.mac_address:
             _change_mac(session, port, mac)
+            if body.get("fixed_ips") is None and _readdress_auto(session, port):
+                changed.append("fixed_ips")
     portsecurity.on_update(session, ctx, port, body)
-    changed = []
     if body.get("fixed_ips") is not None:
         _reallocate(session, port, _requested_ips(body["fixed_ips"]))
         changed.append("fixed_ips")
@@ -494,11 +517,12 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def delete(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
+def delete(session: Session, ctx: Context, port_id: str, dns_domain: str
+           ) -> dict[str, Any]:
     """Delete a port (its IPs, options and provisioning blocks go with it); returns its
     dict as it was."""
     port = get(session, ctx, port_id, for_update=True)
-    shown = views.port_dict(port)
+    shown = views.port_dict(port, dns_domain)
     # One statement: the database's ON DELETE CASCADE takes the rest.
     session.execute(sql_delete(models.Port).where(models.Port.id == port.id),
                     execution_options={"synchronize_session": False})

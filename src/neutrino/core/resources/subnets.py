@@ -175,6 +175,10 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     if enable_dhcp:
         ipam.check_dhcp_cidr(network)
     ra_mode, addr_mode = _ipv6_modes(body, network)
+    if (ra_mode or addr_mode) and not enable_dhcp:
+        raise exc.InvalidInput(error_message=(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to "
+            "False"))
     gateway = _gateway(network, body)
     if body.get("allocation_pools") is not None:
         pools = ipam.validate_pools(network, body["allocation_pools"], gateway)
@@ -271,6 +275,9 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         _remove_all(session, subnet.host_routes)
         _write_routes(session, subnet, routes)
     if "enable_dhcp" in body:
+        if not body["enable_dhcp"] and (subnet.ipv6_ra_mode or subnet.ipv6_address_mode):
+            raise exc.InvalidInput(error_message=(
+                "Cannot disable enable_dhcp with ipv6 attributes set"))
         if body["enable_dhcp"] and not subnet.enable_dhcp:
             ipam.check_dhcp_cidr(network)
         subnet.enable_dhcp = bool(body["enable_dhcp"])

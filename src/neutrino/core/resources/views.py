@@ -16,9 +16,6 @@ from sqlalchemy.orm import Session
 from neutrino.db import models
 from neutrino.lib import constants
 
-# Neutron's default `dns_domain`, used for dns_assignment's fqdn.
-DEFAULT_DNS_DOMAIN = "openstacklocal."
-
 
 def timestamp(value: datetime | None) -> str | None:
     # isoformat is several times cheaper than strftime, and a list shows thousands.
@@ -144,16 +141,21 @@ def subnet_dict(subnet: models.Subnet) -> dict[str, Any]:
     return result
 
 
-def dns_assignment(dns_name: str, ips: Iterable[str],
-                   dns_domain: str = DEFAULT_DNS_DOMAIN) -> list[dict[str, str]]:
+def dns_assignment(dns_name: str, ips: Iterable[str], dns_domain: str
+                   ) -> list[dict[str, str]]:
+    """The names a port's addresses have, as the DHCP agent's dnsmasq serves them: its
+    dns_name, else host-<address>, in `dns_domain` (the [DEFAULT] option; a dns_name ending
+    in a dot is already fully qualified)."""
+    domain = dns_domain.rstrip(".")
     assignment = []
     for ip in ips:
         if dns_name:
             hostname = dns_name
-            fqdn = dns_name if dns_name.endswith(".") else f"{dns_name}.{dns_domain}"
+            fqdn = dns_name if dns_name.endswith(".") or not domain else \
+                f"{dns_name}.{domain}."
         else:
             hostname = "host-" + ip.replace(".", "-").replace(":", "-")
-            fqdn = f"{hostname}.{dns_domain}"
+            fqdn = f"{hostname}.{domain}." if domain else hostname
         assignment.append({"ip_address": ip, "hostname": hostname, "fqdn": fqdn})
     return assignment
 
@@ -170,7 +172,7 @@ def _ip_sort_key(allocation: models.IPAllocation) -> tuple[str, int, int]:
     return (allocation.subnet_id, *_ip_order(allocation.ip_address))
 
 
-def port_dict(port: models.Port) -> dict[str, Any]:
+def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
     allocations = sorted(port.fixed_ips, key=_ip_sort_key)
     fixed_ips = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in allocations]
     result = {
@@ -192,7 +194,7 @@ def port_dict(port: models.Port) -> dict[str, Any]:
         "binding:vif_details": _json(port.vif_details, {}),
         "dns_name": port.dns_name or "",
         "dns_assignment": dns_assignment(port.dns_name or "",
-                                         (ip["ip_address"] for ip in fixed_ips)),
+                                         (ip["ip_address"] for ip in fixed_ips), dns_domain),
         "extra_dhcp_opts": [{"opt_name": o.opt_name, "opt_value": o.opt_value,
                              "ip_version": o.ip_version}
                             for o in sorted(port.extra_dhcp_opts,

@@ -54,7 +54,8 @@ class DhcpPluginService:
             agent = dhcp.dhcp_agent(session, host)
             if agent is None or not agent.admin_state_up:
                 return []
-            return dhcp.network_infos(session, dhcp.hosted_network_ids(session, agent.id))
+            return dhcp.network_infos(session, dhcp.hosted_network_ids(session, agent.id),
+                                      self.env.settings.dns_domain)
         return env.tx.read(read)
 
     def get_network_info(self, network_id: str, host: str) -> Body | None:
@@ -66,7 +67,7 @@ class DhcpPluginService:
                 return None
             if not dhcp.hosts_network(session, host, network_id):
                 return None
-            infos = dhcp.network_infos(session, [network_id])
+            infos = dhcp.network_infos(session, [network_id], self.env.settings.dns_domain)
             return infos[0] if infos and infos[0]["admin_state_up"] else None
         return self.env.tx.read(read)
 
@@ -91,20 +92,20 @@ class DhcpPluginService:
                                    dhcp.dhcp_port_body(host, network, body))
                 provisioning.add_blocks(session, row.id, blocks_for(
                     session, network_id, row.device_owner, row.host_id))
-                return views.port_dict(row), const.PORT_CREATE_END
+                return views.port_dict(row, env.settings.dns_domain), const.PORT_CREATE_END
             port_id, own = found
             row = session.get(Port, port_id)
             if row is None:  # found under the network's lock: cannot vanish
                 raise exc.PortNotFound(port_id=port_id)
             if own and row.host_id == host:
-                return views.port_dict(row), None
+                return views.port_dict(row, env.settings.dns_domain), None
             moved = row.host_id != host
             row = ports.update(session, admin, env.settings, env.clock, port_id,
                                {"binding:host_id": host,
                                 "device_id": dhcp_device_id(host, network_id)})
             if moved:
                 rebind(session, row)
-            return views.port_dict(row), const.PORT_UPDATE_END
+            return views.port_dict(row, env.settings.dns_domain), const.PORT_UPDATE_END
 
         def claim_and_hosts(session: Session
                             ) -> tuple[Body, str | None, list[str], list[str]]:

@@ -44,6 +44,9 @@ class PortService:
         self.env = env
         self.bindings = bindings
 
+    def _view(self, row: Port) -> Body:
+        return views.port_dict(row, self.env.settings.dns_domain)
+
     def create(self, ctx: Context, body: Body) -> Body:
         return self.create_bulk(ctx, [body])[0]
 
@@ -75,7 +78,7 @@ class PortService:
                 session.execute(insert(ProvisioningBlock), rows)
             # Who to tell, read in the same transaction rather than in one of its own.
             hosts = hosting_hosts(session, network_ids)
-            shown = [views.port_dict(p) for p in created]
+            shown = [self._view(p) for p in created]
             return shown, new_hosts, hosts, [
                 g for p in shown for g in secgroup_view.dhcp_servers_changed(session, None, p)]
 
@@ -94,11 +97,11 @@ class PortService:
         return created
 
     def get(self, ctx: Context, id: str) -> Body:
-        return self.env.tx.read(lambda s: views.port_dict(ports.get(s, ctx, id)))
+        return self.env.tx.read(lambda s: self._view(ports.get(s, ctx, id)))
 
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
-            lambda s: [views.port_dict(p) for p in ports.query(s, ctx, filters)])
+            lambda s: [self._view(p) for p in ports.query(s, ctx, filters)])
 
     sort_keys = frozenset(paging.PORT_SORTS)
 
@@ -106,7 +109,7 @@ class PortService:
                   request: PageRequest) -> Page[Body]:
         def work(session: Session) -> Page[Body]:
             found = ports.page(session, ctx, filters, request)
-            return Page([views.port_dict(p) for p in found.items], found.has_before,
+            return Page([self._view(p) for p in found.items], found.has_before,
                         found.has_after)
         return self.env.tx.read(work)
 
@@ -119,11 +122,11 @@ class PortService:
             row = ports.get(session, ctx, id, for_update=True)
             if guard is not None:
                 guard(session, row)
-            before = views.port_dict(row)
+            before = self._view(row)
             row = ports.update(session, ctx, env.settings, env.clock, id, body, port=row)
             if row.host_id != before["binding:host_id"]:
                 rebind(session, row)
-            after = views.port_dict(row)
+            after = self._view(row)
             nova.record_update(session, before, after, env.now())
             hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
                 if port_changed_for_dhcp(before, after) else []
@@ -140,7 +143,7 @@ class PortService:
 
     def delete(self, ctx: Context, id: str) -> None:
         def work(session: Session) -> tuple[Body, list[str], list[str]]:
-            shown = ports.delete(session, ctx, id)
+            shown = ports.delete(session, ctx, id, self.env.settings.dns_domain)
             nova.record_delete(session, shown, self.env.now())
             return (shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]],
                     secgroup_view.dhcp_servers_changed(session, shown, None))
@@ -167,12 +170,12 @@ class PortService:
 
         def work(session: Session) -> tuple[Body, Body, Body]:
             row = ports.get(session, ctx, id, for_update=True)
-            before = views.port_dict(row)
+            before = self._view(row)
             shown, bound_port = portbindings.create(session, ctx, env.settings, env.clock,
                                                     row, body)
             if bound_port:
                 rebind(session, row)
-            return shown, before, views.port_dict(row)
+            return shown, before, self._view(row)
 
         shown, before, after = env.tx.run(work)
         self._tell_dhcp_agents(before, after)
@@ -189,10 +192,10 @@ class PortService:
 
         def work(session: Session) -> tuple[Body, Body, Body]:
             row = ports.get(session, ctx, id, for_update=True)
-            before = views.port_dict(row)
+            before = self._view(row)
             shown = portbindings.activate(session, env.settings, env.clock, row, host)
             rebind(session, row)
-            return shown, before, views.port_dict(row)
+            return shown, before, self._view(row)
 
         shown, before, after = env.tx.run(work)
         self._tell_dhcp_agents(before, after)

@@ -40,9 +40,11 @@ class _Client:
     """An RPC client whose server-side errors are `RemoteError` on every transport."""
 
     def __init__(self, transport: oslo_messaging.Transport, topic: str,
-                 timeout: float | None, retry: int | None = None) -> None:
+                 timeout: float | None, retry: int | None = None,
+                 namespace: str | None = None) -> None:
         self._client = oslo_messaging.get_rpc_client(
-            transport, oslo_messaging.Target(topic=topic), timeout=timeout, retry=retry)
+            transport, oslo_messaging.Target(topic=topic, namespace=namespace),
+            timeout=timeout, retry=retry)
 
     def call(self, context: dict[str, Any], method: str, version: str | None = None,
              **kwargs: Any) -> Any:
@@ -60,8 +62,9 @@ class _Client:
 
 
 def _client(transport: oslo_messaging.Transport, topic: str,
-            timeout: float | None = None, retry: int | None = None) -> _Client:
-    return _Client(transport, topic, timeout, retry)
+            timeout: float | None = None, retry: int | None = None,
+            namespace: str | None = None) -> _Client:
+    return _Client(transport, topic, timeout, retry, namespace)
 
 
 # A heartbeat sent during a broker outage must fail, not wait for the broker: the failure is
@@ -150,6 +153,93 @@ class L2PluginClient:
         answer: list[dict[str, Any]] = self._client.call(
             admin_context(), "get_ports_on_host", host=self.host)
         return answer
+
+
+class SecurityGroupPluginClient:
+    """The security group API (`secgroup` namespace on `q-plugin`, Neutron's
+    SecurityGroupServerRpcApi 1.2) the L2 agent reads its ports' filters from."""
+
+    def __init__(self, transport: oslo_messaging.Transport, host: str,
+                 timeout: float | None = None) -> None:
+        self.host = host
+        self._client = _client(transport, constants.TOPIC_PLUGIN, timeout,
+                               namespace=SECGROUP_NAMESPACE)
+
+    def security_group_info_for_devices(self, devices: list[str]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._client.call(
+            admin_context(), "security_group_info_for_devices", version="1.2",
+            devices=list(devices))
+        return answer
+
+
+# The server's casts to every Linux bridge agent (fanout), as Neutron names them.
+SECGROUP_NAMESPACE = "secgroup"
+TOPIC_SECURITY_GROUP_UPDATE = "q-agent-notifier-security_group-update"
+TOPIC_PORT_UPDATE = "q-agent-notifier-port-update"
+
+
+class LinuxBridgeAgentCasts(Protocol):
+    """What a Linux bridge agent hears; each only marks work for its loop."""
+
+    def security_groups_rule_updated(self, security_groups: list[str]) -> None: ...
+    def security_groups_member_updated(self, security_groups: list[str]) -> None: ...
+    def port_update(self, port: dict[str, Any]) -> None: ...
+
+
+class LinuxBridgeAgentEndpoint:
+    """The wire side of `LinuxBridgeAgentCasts`: strips the RPC context (and the extra
+    arguments Neutron servers send with `port_update`)."""
+
+    # The highest minor version Neutron's servers cast these with.
+    target = oslo_messaging.Target(version="1.4")
+
+    def __init__(self, agent: LinuxBridgeAgentCasts) -> None:
+        self._agent = agent
+
+    def security_groups_rule_updated(self, context: Any, security_groups: list[str]) -> None:
+        self._agent.security_groups_rule_updated(list(security_groups))
+
+    def security_groups_member_updated(self, context: Any,
+                                       security_groups: list[str]) -> None:
+        self._agent.security_groups_member_updated(list(security_groups))
+
+    def port_update(self, context: Any, port: dict[str, Any], **_: Any) -> None:
+        self._agent.port_update(port)
+
+
+class Listeners:
+    """Running cast listeners; `stop()` waits for the casts in flight."""
+
+    def __init__(self) -> None:
+        self._servers: list[oslo_messaging.MessageHandlingServer] = []
+
+    def add(self, server: oslo_messaging.MessageHandlingServer) -> None:
+        self._servers.append(server)
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+        for server in self._servers:
+            server.wait()
+        self._servers = []
+
+
+def serve_linuxbridge_agent(transport: oslo_messaging.Transport, host: str,
+                            endpoint: LinuxBridgeAgentCasts) -> Listeners:
+    """Receive the security group and port update casts (fanout to every agent)."""
+    listeners = Listeners()
+    try:
+        for topic in (TOPIC_SECURITY_GROUP_UPDATE, TOPIC_PORT_UPDATE):
+            server = oslo_messaging.get_rpc_server(
+                transport, oslo_messaging.Target(topic=topic, server=host),
+                [LinuxBridgeAgentEndpoint(endpoint)],
+                access_policy=oslo_messaging.DefaultRPCAccessPolicy)
+            server.start()
+            listeners.add(server)
+    except BaseException:
+        listeners.stop()
+        raise
+    return listeners
 
 
 class DhcpAgentCasts(Protocol):
