@@ -62,6 +62,10 @@ class Network(StandardAttrs, Base):
     # JSON list of availability zone names.
     availability_zone_hints: Mapped[str] = mapped_column(String(255), default="[]",
                                                          nullable=False)
+    # Bumped in the transaction of every change a DHCP agent serves (the network, its
+    # subnets, its ports): agents compare it with what they applied to find missed casts.
+    dhcp_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
+                                               nullable=False)
 
     segments: Mapped[list[NetworkSegment]] = relationship(
         back_populates="network", cascade="all, delete-orphan", passive_deletes=True,

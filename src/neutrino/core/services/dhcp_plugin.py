@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from neutrino.core import metrics
-from neutrino.core.agents import dhcp, provisioning
+from neutrino.core.agents import dhcp, provisioning, revisions
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
@@ -69,6 +69,11 @@ class DhcpPluginService:
             return infos[0] if infos and infos[0]["admin_state_up"] else None
         return self.env.tx.read(read)
 
+    def get_network_revisions(self, host: str) -> dict[str, int]:
+        """The DHCP revision of every network `host`'s agent serves (see
+        `core.agents.revisions`)."""
+        return self.env.tx.read(lambda s: revisions.for_host(s, host))
+
     def create_dhcp_port(self, host: str, port: Body) -> Body:
         env = self.env
         body = dhcp.unwrap_port(port)
@@ -107,8 +112,10 @@ class DhcpPluginService:
 
         def claim_and_hosts(session: Session) -> tuple[Body, str | None, list[str]]:
             port_dict, cast = claim(session)
-            hosts = hosting_hosts(session, [network_id])[network_id] if cast else []
-            return port_dict, cast, hosts
+            if cast is None:
+                return port_dict, cast, []
+            revisions.bump(session, [network_id])
+            return port_dict, cast, hosting_hosts(session, [network_id])[network_id]
 
         port_dict, cast, hosts = env.tx.run(
             claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from neutrino.core.agents import revisions
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, paging, quotas, views
@@ -55,6 +56,7 @@ class NetworkService:
 
         def work(session: Session) -> tuple[Body, list[str]]:
             net = networks.update(session, ctx, env.settings, env.clock, id, body)
+            revisions.bump(session, [id])
             return (views.network_dicts(session, [net])[0],
                     hosting_hosts(session, [id])[id])
         network, hosts = env.tx.run(work)

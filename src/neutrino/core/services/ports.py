@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from neutrino.core.agents import nova, provisioning
+from neutrino.core.agents import nova, provisioning, revisions
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
     Outbox,
@@ -36,6 +36,13 @@ def rebind(session: Session, row: Port) -> None:
                                served(session, row.network_id))
     row.status = const.PORT_STATUS_DOWN
     session.flush()
+
+
+def changed_for_dhcp(session: Session, before: Body, after: Body) -> Body:
+    """`after`, with its network's DHCP revision bumped if the change matters to DHCP."""
+    if port_changed_for_dhcp(before, after):
+        revisions.bump(session, [after["network_id"]])
+    return after
 
 
 class PortService:
@@ -72,6 +79,7 @@ class PortService:
                         serving[port.network_id]))]
             if rows:
                 session.execute(insert(ProvisioningBlock), rows)
+            revisions.bump(session, network_ids)
             # Who to tell, read in the same transaction rather than in one of its own.
             hosts = hosting_hosts(session, network_ids)
             return [views.port_dict(p) for p in created], new_hosts, hosts
@@ -120,9 +128,10 @@ class PortService:
                 rebind(session, row)
             after = views.port_dict(row)
             nova.record_update(session, before, after, env.now())
-            hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
-                if port_changed_for_dhcp(before, after) else []
-            return after, hosts
+            if not port_changed_for_dhcp(before, after):
+                return after, []
+            revisions.bump(session, [row.network_id])
+            return after, hosting_hosts(session, [row.network_id])[row.network_id]
 
         port, hosts = env.tx.run(work)
         if hosts:
@@ -135,6 +144,7 @@ class PortService:
         def work(session: Session) -> tuple[Body, list[str]]:
             shown = ports.delete(session, ctx, id)
             nova.record_delete(session, shown, self.env.now())
+            revisions.bump(session, [shown["network_id"]])
             return shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]]
 
         port, hosts = self.env.tx.run(work)
@@ -162,7 +172,7 @@ class PortService:
                                                     row, body)
             if bound_port:
                 rebind(session, row)
-            return shown, before, views.port_dict(row)
+            return shown, before, changed_for_dhcp(session, before, views.port_dict(row))
 
         shown, before, after = env.tx.run(work)
         self._tell_dhcp_agents(before, after)
@@ -182,7 +192,7 @@ class PortService:
             before = views.port_dict(row)
             shown = portbindings.activate(session, env.settings, env.clock, row, host)
             rebind(session, row)
-            return shown, before, views.port_dict(row)
+            return shown, before, changed_for_dhcp(session, before, views.port_dict(row))
 
         shown, before, after = env.tx.run(work)
         self._tell_dhcp_agents(before, after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from neutrino.core.agents import revisions
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
@@ -36,7 +37,9 @@ class SubnetService:
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.SUBNET, bodies)
             created = [views.subnet_dict(subnets.create(session, ctx, env.settings,
                                                         env.clock, b)) for b in bodies]
-            return created, hosting_hosts(session, {s["network_id"] for s in created})
+            network_ids = {s["network_id"] for s in created}
+            revisions.bump(session, network_ids)
+            return created, hosting_hosts(session, network_ids)
         created, hosts = env.tx.run(work)
         outbox = Outbox()
         for network_id in sorted({s["network_id"] for s in created if s["enable_dhcp"]}):
@@ -72,6 +75,7 @@ class SubnetService:
             shown = views.subnet_dict(
                 subnets.update(session, ctx, env.settings, env.clock, id, body))
             network_id = shown["network_id"]
+            revisions.bump(session, [network_id])
             return shown, hosting_hosts(session, [network_id])[network_id]
         subnet, hosts = env.tx.run(work)
         outbox = Outbox()
@@ -87,6 +91,7 @@ class SubnetService:
             shown = views.subnet_dict(subnets.get(session, ctx, id))
             subnets.delete(session, ctx, id)
             network_id = shown["network_id"]
+            revisions.bump(session, [network_id])
             return shown, hosting_hosts(session, [network_id])[network_id]
         subnet, hosts = self.env.tx.run(work, lambda: exc.SubnetInUse(subnet_id=id))
         outbox = Outbox()
