@@ -338,6 +338,22 @@ class NovaEvent(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class DhcpCast(Base):
+    """A cast to a DHCP agent, written in the transaction of the change it tells of: the
+    replica that committed sends it at once; if that replica dies first, or the broker
+    takes the cast down with a connection, a sweeper in any replica sends it again once it
+    is `created_at` + a grace old. Deleted once sent."""
+
+    __tablename__ = "dhcpcasts"
+    __table_args__ = (Index("ix_dhcpcasts_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    method: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
 class Quota(Base):
     """A project's own limit for one resource (Neutron's table); absent: the [quotas]
     default applies."""

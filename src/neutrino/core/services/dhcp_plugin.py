@@ -110,19 +110,18 @@ class DhcpPluginService:
                 rebind(session, row)
             return views.port_dict(row), const.PORT_UPDATE_END
 
-        def claim_and_hosts(session: Session) -> tuple[Body, str | None, list[str]]:
+        def claim_and_tell(session: Session) -> tuple[Body, Outbox]:
             port_dict, cast = claim(session)
-            if cast is None:
-                return port_dict, cast, []
-            revisions.bump(session, [network_id])
-            return port_dict, cast, hosting_hosts(session, [network_id])[network_id]
-
-        port_dict, cast, hosts = env.tx.run(
-            claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
-        if cast is not None:
             outbox = Outbox()
-            outbox.to_hosts(hosts, cast, payloads.port_event(port_dict))
-            outbox.send(env.notifier)
+            if cast is not None:
+                revisions.bump(session, [network_id])
+                outbox.to_hosts(hosting_hosts(session, [network_id])[network_id], cast,
+                                payloads.port_event(port_dict))
+            return port_dict, outbox.record(session, env.now())
+
+        port_dict, outbox = env.tx.run(
+            claim_and_tell, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
+        env.send(outbox)
         return port_dict
 
     def update_dhcp_port(self, host: str, port_id: str, port: Body) -> Body:
