@@ -169,23 +169,24 @@ class CastQueue:
         long ago). Returns how many were sent."""
         def work(session: Session) -> int:
             now = server_time(self.clock.now())
-            stale = rowcount(session.execute(
-                delete(DhcpCast).where(DhcpCast.created_at < now - timedelta(
-                    seconds=max_age)), execution_options={"synchronize_session": False}))
-            if stale:
-                LOG.warning("Dropped %d cast(s) to DHCP agents older than %ss", stale,
-                            max_age)
             due = (select(DhcpCast).where(DhcpCast.created_at <= now - timedelta(
                 seconds=grace)).order_by(DhcpCast.id).limit(limit))
             if session.get_bind().dialect.name in ("mysql", "mariadb", "postgresql"):
                 # Replicas sweeping at once take different rows instead of waiting.
                 due = due.with_for_update(skip_locked=True)
-            sent = [row.id for row in session.scalars(due)
-                    if notifier.cast(row.host, row.method,
-                                     cast(Payload, json.loads(row.payload)))]
+            rows = list(session.scalars(due))
+            if not rows:
+                return 0  # the usual case: nothing written, no lock taken
+            too_old = now - timedelta(seconds=max_age)
+            stale = [row.id for row in rows if row.created_at < too_old]
+            sent = [row.id for row in rows if row.created_at >= too_old and notifier.cast(
+                row.host, row.method, cast(Payload, json.loads(row.payload)))]
+            session.execute(delete(DhcpCast).where(DhcpCast.id.in_(stale + sent)),
+                            execution_options={"synchronize_session": False})
+            if stale:
+                LOG.warning("Dropped %d cast(s) to DHCP agents older than %ss", len(stale),
+                            max_age)
             if sent:
-                session.execute(delete(DhcpCast).where(DhcpCast.id.in_(sent)),
-                                execution_options={"synchronize_session": False})
                 LOG.info("Sent %d cast(s) to DHCP agents that their replica had not",
                          len(sent))
             return len(sent)

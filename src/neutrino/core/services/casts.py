@@ -34,5 +34,5 @@ class CastService:
         while True:
             count = self.queue.sweep(self.env.notifier, GRACE, BATCH, MAX_AGE)
             resent += count
-            if count < BATCH:
+            if count == 0:
                 return resent
