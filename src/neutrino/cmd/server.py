@@ -105,7 +105,7 @@ def keystone_authenticator(conf: cfg.ConfigOpts) -> KeystoneAuth:
     return KeystoneAuth(middleware, section.www_authenticate_uri)
 
 
-class FailoverLoop:
+class PeriodicLoop:
     """Calls `tick` about every `interval` seconds in a thread; a failing tick is logged
     and the next one runs anyway."""
 
@@ -137,10 +137,10 @@ class FailoverLoop:
             self._thread.join(timeout=30)
 
 
-def cast_loop(services: Services) -> FailoverLoop:
+def cast_loop(services: Services) -> PeriodicLoop:
     """Every process running core deletes the recorded casts it sent; every one also sends
     those that no replica did (see core.agents.notify)."""
-    return FailoverLoop(services.dhcp_casts.tick, CAST_LOOP_INTERVAL, "DHCP cast sweeper",
+    return PeriodicLoop(services.dhcp_casts.tick, CAST_LOOP_INTERVAL, "DHCP cast sweeper",
                         "sent %d recorded cast(s) again")
 
 
@@ -199,8 +199,8 @@ class Server:
     """A running server: API, RPC listeners, HA monitor and Nova notifier. `stop()` undoes
     `start_server`."""
 
-    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer | None,
-                 nova: SenderLoop | None = None, casts: FailoverLoop | None = None) -> None:
+    def __init__(self, db: Database, rpc: Any, monitor: PeriodicLoop, api: ApiServer | None,
+                 nova: SenderLoop | None = None, casts: PeriodicLoop | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
         self.nova = nova
         self.casts = casts
@@ -305,7 +305,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
                                   nova_settings=nova_settings(conf))
     rpc = start_rpc_servers(transport, services, host=conf.host)
-    monitor = FailoverLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
+    monitor = PeriodicLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
     casts = cast_loop(services)
     nova = nova_sender(db, nova_settings(conf))
     api = ApiServer(app, settings.bind_host, settings.bind_port, sock) if serve_api else None
@@ -342,7 +342,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
-    casts: FailoverLoop | None = None
+    casts: PeriodicLoop | None = None
     try:
         app, services = build_app(conf, db, transport)
         casts = cast_loop(services)
