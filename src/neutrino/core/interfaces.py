@@ -9,9 +9,10 @@ from neutrino.lib.payloads import Payload
 
 
 class DhcpAgentNotifier(Protocol):
-    """Tells one host's DHCP agent about a change. Called by core after the commit."""
+    """Tells one host's DHCP agent about a change. Called by core after the commit; True
+    when the cast went out (the broker took it), False when it was dropped."""
 
-    def cast(self, host: str, method: str, payload: Payload) -> None: ...
+    def cast(self, host: str, method: str, payload: Payload) -> bool: ...
 
 
 class Clock(Protocol):
@@ -26,8 +27,8 @@ class SystemClock:
 
 
 class NullNotifier:
-    def cast(self, host: str, method: str, payload: Payload) -> None:
-        return None
+    def cast(self, host: str, method: str, payload: Payload) -> bool:
+        return True
 
 
 class RecordingNotifier:
@@ -36,5 +37,6 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.casts: list[tuple[str, str, Payload]] = []
 
-    def cast(self, host: str, method: str, payload: Payload) -> None:
+    def cast(self, host: str, method: str, payload: Payload) -> bool:
         self.casts.append((host, method, payload))
+        return True

@@ -25,6 +25,7 @@ from neutrino.core.services.base import (
     PageRequest,
     ResourceService,
 )
+from neutrino.core.services.casts import CastService
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.core.services.networks import NetworkService
@@ -52,6 +53,7 @@ class Services:
     quotas: QuotaService
     token_revocations: TokenRevocationService
     tags: TagService
+    dhcp_casts: CastService
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
@@ -81,4 +83,5 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         quotas=QuotaService(env),
         token_revocations=TokenRevocationService(env),
         tags=TagService(env),
+        dhcp_casts=CastService(env),
     )

@@ -15,6 +15,7 @@ import oslo_messaging
 from neutrino.core.services.agents import AgentService
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
+from neutrino.lib import constants
 from neutrino.lib.exceptions import NeutronException
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -90,6 +91,21 @@ class DhcpPluginEndpoint:
     @_expected
     def get_dhcp_port(self, context: Any, port_id: str) -> dict[str, Any]:
         return self._plugin.get_dhcp_port(port_id)
+
+
+class DhcpRevisionsEndpoint:
+    """Topic `q-plugin`, namespace `neutrino.dhcp`: Neutrino's addition to the DHCP plugin
+    API, in a namespace of its own so Neutron's methods and versions stay as they are."""
+
+    target = oslo_messaging.Target(namespace=constants.NAMESPACE_DHCP_REVISIONS,
+                                   version="1.0")
+
+    def __init__(self, plugin: DhcpPluginService) -> None:
+        self._plugin = plugin
+
+    @_expected
+    def get_network_revisions(self, context: Any, host: str) -> dict[str, int]:
+        return self._plugin.get_network_revisions(host)
 
 
 class MetadataEndpoint:
