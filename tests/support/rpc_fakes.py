@@ -75,6 +75,10 @@ class RecordingCore:
     def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
         self._record("dhcp_ready_on_ports", port_ids)
 
+    def get_network_revisions(self, host: str) -> dict[str, int]:
+        self._record("get_network_revisions", host)
+        return {"n1": 7}
+
     def get_ports(self, filters: object) -> list[dict]:
         self._record("get_ports", filters)
         return [{"id": "p1"}]

@@ -69,6 +69,7 @@ from neutrino.rpc.transport import get_transport
 PROG = "neutrino-server"
 LOG = logging.getLogger(PROG)
 HA_MONITOR_INTERVAL = 1.0
+CAST_LOOP_INTERVAL = 1.0
 _DEFAULT_POLICY_FILE = "policy.yaml"
 
 
@@ -107,15 +108,19 @@ def keystone_authenticator(conf: cfg.ConfigOpts) -> KeystoneAuth:
     return KeystoneAuth(middleware, section.www_authenticate_uri)
 
 
-class FailoverLoop:
+class PeriodicLoop:
     """Calls `tick` about every `interval` seconds in a thread; a failing tick is logged
     and the next one runs anyway."""
 
-    def __init__(self, tick: Callable[[], int], interval: float = HA_MONITOR_INTERVAL) -> None:
+    def __init__(self, tick: Callable[[], int], interval: float = HA_MONITOR_INTERVAL,
+                 name: str = "HA monitor", done: str = "moved %d network(s) off dead DHCP "
+                 "agents") -> None:
         self._tick = tick
         self._interval = interval
+        self._name = name
+        self._done = done
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ha-monitor", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -123,16 +128,23 @@ class FailoverLoop:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                moved = self._tick()
-                if moved:
-                    LOG.info("HA monitor moved %d network(s) off dead DHCP agents", moved)
+                count = self._tick()
+                if count:
+                    LOG.info("%s " + self._done, self._name, count)
             except Exception:
-                LOG.exception("HA monitor tick failed; retrying")
+                LOG.exception("%s tick failed; retrying", self._name)
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
+
+
+def cast_loop(services: Services) -> PeriodicLoop:
+    """Every process running core deletes the recorded casts it sent; every one also sends
+    those that no replica did (see core.agents.notify)."""
+    return PeriodicLoop(services.dhcp_casts.tick, CAST_LOOP_INTERVAL, "DHCP cast sweeper",
+                        "sent %d recorded cast(s) again")
 
 
 def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -190,15 +202,18 @@ class Server:
     """A running server: API, RPC listeners, HA monitor and Nova notifier. `stop()` undoes
     `start_server`."""
 
-    def __init__(self, db: Database, rpc: Any, monitor: FailoverLoop, api: ApiServer | None,
-                 nova: SenderLoop | None = None) -> None:
+    def __init__(self, db: Database, rpc: Any, monitor: PeriodicLoop, api: ApiServer | None,
+                 nova: SenderLoop | None = None, casts: PeriodicLoop | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
         self.nova = nova
+        self.casts = casts
 
     def stop(self) -> None:
         nova_stop = self.nova.stop if self.nova is not None else (lambda: None)
         api_stop = self.api.stop if self.api is not None else (lambda: None)
+        casts_stop = self.casts.stop if self.casts is not None else (lambda: None)
         for name, step in (("API", api_stop), ("HA monitor", self.monitor.stop),
+                           ("DHCP cast sweeper", casts_stop),
                            ("Nova notifier", nova_stop),
                            ("RPC servers", self.rpc.stop), ("database", self.db.dispose)):
             try:
@@ -294,17 +309,19 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
                                   nova_settings=nova_settings(conf))
     rpc = start_rpc_servers(transport, services, host=conf.host)
-    monitor = FailoverLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
+    monitor = PeriodicLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
+    casts = cast_loop(services)
     nova = nova_sender(db, nova_settings(conf))
     api = ApiServer(app, settings.bind_host, settings.bind_port, sock) if serve_api else None
     try:
         monitor.start()
+        casts.start()
         if nova is not None:
             nova.start()
         if api is not None:
             api.start()
     except BaseException:
-        Server(db, rpc, monitor, api, nova).stop()
+        Server(db, rpc, monitor, api, nova, casts).stop()
         raise
     if api is not None:
         LOG.info("%s listening on http://%s (auth_strategy = %s)", PROG, api.address,
@@ -313,7 +330,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         LOG.info("%s: RPC servers and HA monitor running; the API workers listen on "
                  "http://%s:%s (auth_strategy = %s)", PROG, settings.bind_host,
                  settings.bind_port, settings.auth_strategy)
-    return Server(db, rpc, monitor, api, nova)
+    return Server(db, rpc, monitor, api, nova, casts)
 
 
 
@@ -330,8 +347,11 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
     PoolWatch(db)
+    casts: PeriodicLoop | None = None
     try:
-        app, _ = build_app(conf, db, transport)
+        app, services = build_app(conf, db, transport)
+        casts = cast_loop(services)
+        casts.start()
         settings = api_settings(conf)
         _uvicorn(app, settings.bind_host, settings.bind_port).run(sockets=[sock])
         return 0
@@ -339,6 +359,8 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
         LOG.exception("API worker %d failed", os.getpid())
         return 1
     finally:
+        if casts is not None:
+            casts.stop()
         db.dispose()
         transport.cleanup()
 

@@ -205,6 +205,11 @@ dhcp_agent_opts: list[cfg.Opt] = [
                     "sync also runs every resync_interval * 60."),
     cfg.IntOpt("num_sync_threads", default=4, min=1,
                help="Networks reconciled in parallel."),
+    cfg.FloatOpt("revision_check_interval", default=2.0, min=0,
+                 help="Seconds between asking the server for the DHCP revisions of the "
+                      "networks this agent serves; networks whose revision moved without a "
+                      "cast reaching the agent are fetched again. 0 turns it off (a "
+                      "Neutron server does not answer it)."),
     cfg.StrOpt("dhcp_confs", default="$state_path/dhcp",
                help="Directory of the per-network dnsmasq files."),
     cfg.ListOpt("dnsmasq_dns_servers", default=[],

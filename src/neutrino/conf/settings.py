@@ -233,6 +233,7 @@ class DhcpAgentSettings:
     lease_duration: int = _default.dhcp_lease_duration
     resync_interval: int = _default.resync_interval
     num_sync_threads: int = _default.num_sync_threads
+    revision_check_interval: float = _default.revision_check_interval
     confs_dir: str = _default.dhcp_confs
     domain: str = _default.dns_domain
     dns_servers: tuple[str, ...] = tuple(_default.dnsmasq_dns_servers)
@@ -401,7 +402,8 @@ def dhcp_agent_settings(conf: cfg.ConfigOpts) -> DhcpAgentSettings:
     return DhcpAgentSettings(
         agent=agent_settings(conf), interface_driver=driver, dhcp_driver=conf.dhcp_driver,
         lease_duration=conf.dhcp_lease_duration, resync_interval=conf.resync_interval,
-        num_sync_threads=conf.num_sync_threads, confs_dir=conf.dhcp_confs,
+        num_sync_threads=conf.num_sync_threads,
+        revision_check_interval=conf.revision_check_interval, confs_dir=conf.dhcp_confs,
         domain=dns_domain(conf), dns_servers=_dns_servers(conf),
         local_resolv=conf.dnsmasq_local_resolv,
         renewal_time=conf.dhcp_renewal_time, rebinding_time=conf.dhcp_rebinding_time,

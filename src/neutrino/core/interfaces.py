@@ -10,10 +10,11 @@ from neutrino.lib.payloads import FanoutPayload, Payload
 
 class DhcpAgentNotifier(Protocol):
     """Tells agents about a change, called by core after the commit: `cast` one host's
-    DHCP agent, `fanout` every agent listening on `topic` (the Linux bridge agents'
-    security group and port updates; the payload's keys are the method's arguments)."""
+    DHCP agent (True when the broker took the cast, False when it was dropped), `fanout`
+    every agent listening on `topic` (the Linux bridge agents' security group and port
+    updates, best effort; the payload's keys are the method's arguments)."""
 
-    def cast(self, host: str, method: str, payload: Payload) -> None: ...
+    def cast(self, host: str, method: str, payload: Payload) -> bool: ...
 
     def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None: ...
 
@@ -30,8 +31,8 @@ class SystemClock:
 
 
 class NullNotifier:
-    def cast(self, host: str, method: str, payload: Payload) -> None:
-        return None
+    def cast(self, host: str, method: str, payload: Payload) -> bool:
+        return True
 
     def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None:
         return None
@@ -45,8 +46,9 @@ class RecordingNotifier:
         self.casts: list[tuple[str, str, Payload]] = []
         self.fanouts: list[tuple[str, str, FanoutPayload]] = []
 
-    def cast(self, host: str, method: str, payload: Payload) -> None:
+    def cast(self, host: str, method: str, payload: Payload) -> bool:
         self.casts.append((host, method, payload))
+        return True
 
     def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None:
         self.fanouts.append((topic, method, payload))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from neutrino.conf.settings import ConfigError
-from neutrino.db.engine import DeadlineExceeded, RetryRequest
+from neutrino.db.engine import CommitUnknown, DeadlineExceeded, RetryRequest
 from neutrino.lib import exceptions as exc
 
 LOG = logging.getLogger(__name__)
@@ -35,6 +35,11 @@ def to_neutron(err: Exception, exhausted: Callable[[], exc.NeutronException] = b
         # database) for longer than pool_timeout.
         LOG.warning("no database connection free: %s", err)
         return exc.ServiceUnavailable("The database is busy or not answering; try again.")
+    if isinstance(err, CommitUnknown):
+        LOG.error("connection to the database lost during COMMIT: %s", err)
+        return exc.ServiceUnavailable("The database connection was lost while the change "
+                                      "was being committed: it may or may not have been "
+                                      "made. Check before trying again.")
     if isinstance(err, DeadlineExceeded):
         LOG.warning("request timed out before its transaction committed; rolled back")
         return exc.ServiceUnavailable("The request timed out; nothing was changed. "

@@ -84,6 +84,30 @@ class RetryRequest(Exception):
     """Raised inside a transaction to have `Database.transaction` run it again."""
 
 
+class CommitUnknown(Exception):
+    """The connection to the database was lost during COMMIT: the transaction may have
+    committed or not. Never run again: that could make the same change twice."""
+
+
+_MYSQL_LOST = {2006, 2013, 2055}
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` says the connection to the database went away (not a lost race)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_LOST:
+        return True
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith("08"):
+        return True
+    return sqlstate in (None, "") and "psycopg" in type(orig).__module__
+
+
 class DatabaseUnreachable(RuntimeError):
     """The database did not answer within the configured retries."""
 
@@ -289,12 +313,20 @@ class Database:
         """
         bind = self.engine.execution_options(neutrino_readonly=True) if readonly else self.engine
         session = self._sessions(bind=bind)
+        committing = False
         try:
             with session.begin():
                 yield session
                 # Last thing before COMMIT: a request already answered (timed out) must
                 # not have its change appear later; raising here rolls it back.
                 check_deadline()
+                session.flush()  # errors of pending changes are not the COMMIT's
+                committing = True
+        except DBAPIError as exc:
+            if committing and not readonly and self.backend != "sqlite" \
+                    and lost_connection(exc):
+                raise CommitUnknown(str(exc)) from exc
+            raise
         finally:
             session.close()
 

@@ -62,6 +62,10 @@ class Network(StandardAttrs, Base):
     # JSON list of availability zone names.
     availability_zone_hints: Mapped[str] = mapped_column(String(255), default="[]",
                                                          nullable=False)
+    # Bumped in the transaction of every change a DHCP agent serves (the network, its
+    # subnets, its ports): agents compare it with what they applied to find missed casts.
+    dhcp_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
+                                               nullable=False)
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True,
                                                         nullable=False)
 
@@ -343,6 +347,22 @@ class NovaEvent(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DhcpCast(Base):
+    """A cast to a DHCP agent, written in the transaction of the change it tells of: the
+    replica that committed sends it at once; if that replica dies first, or the broker
+    takes the cast down with a connection, a sweeper in any replica sends it again once it
+    is `created_at` + a grace old. Deleted once sent."""
+
+    __tablename__ = "dhcpcasts"
+    __table_args__ = (Index("ix_dhcpcasts_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    method: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
 class Quota(Base):

@@ -13,6 +13,8 @@ BINARY_LINUXBRIDGE = "neutrino-linuxbridge-agent"
 # RPC topics.
 TOPIC_REPORTS = "q-reports-plugin"  # agents -> server: report_state
 TOPIC_PLUGIN = "q-plugin"  # agents -> server: DHCP plugin API and device API
+# Neutrino's own additions to the agents' API on q-plugin, apart from Neutron's methods.
+NAMESPACE_DHCP_REVISIONS = "neutrino.dhcp"
 TOPIC_DHCP_AGENT = "dhcp_agent"  # server -> DHCP agents, server=<host>
 TOPIC_LINUXBRIDGE = "N/A"  # what a Linux bridge agent reports as its topic
 

@@ -361,3 +361,62 @@ def test_a_network_the_server_does_not_return_is_logged(agent: DhcpAgent,
     assert net not in host.applied
     assert any(net in r.getMessage() and "returned no network" in r.getMessage()
                for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_change_whose_cast_was_lost_is_served_after_a_revision_check(
+        plugin: FakeDhcpPlugin, host: FakeDhcpHost, reports: FakeReports) -> None:
+    """Issue 13: a port committed while its cast was lost (server replica killed, broker
+    connection dropped) reached the agent only at the periodic full sync, minutes later."""
+    agent = DhcpAgent(settings(revision_check_interval=0.05), HostNamespaces(), plugin,
+                      reports, dhcp_host=host)
+    net = plugin.add_network()
+    agent.start()
+    try:
+        wait(lambda: net in host.applied)
+        settle(agent)
+        syncs = agent.full_syncs
+        vm = plugin.add_port(net)  # no cast
+        wait(lambda: vm["mac_address"] in host.applied[net].hosts)
+        assert agent.full_syncs == syncs  # not a full sync: only the network that moved
+    finally:
+        agent.stop()
+
+
+def test_revision_check_fetches_only_networks_that_moved(
+        agent: DhcpAgent, plugin: FakeDhcpPlugin, host: FakeDhcpHost) -> None:
+    quiet, busy = plugin.add_network(), plugin.add_network(cidr="10.0.1.0/24")
+    agent.start()
+    wait(lambda: {quiet, busy} <= set(host.applied))
+    settle(agent)
+    # The agent's own DHCP ports, made after it read the networks, moved both once.
+    assert agent.check_revisions() == sorted([quiet, busy])
+    settle(agent)
+    assert agent.check_revisions() == []
+    plugin.add_port(busy)
+    assert agent.check_revisions() == [busy]
+    settle(agent)
+    assert agent.check_revisions() == []
+
+
+def test_revision_check_drops_a_network_the_server_no_longer_gives(
+        agent: DhcpAgent, plugin: FakeDhcpPlugin, host: FakeDhcpHost) -> None:
+    net = plugin.add_network()
+    agent.start()
+    wait(lambda: net in host.applied)
+    settle(agent)
+    plugin.hosted.discard(net)  # unscheduled; the network_delete_end cast was lost
+    assert agent.check_revisions() == [net]
+    wait(lambda: net not in host.applied)
+
+
+def test_a_failing_revision_check_queues_nothing(
+        agent: DhcpAgent, plugin: FakeDhcpPlugin, host: FakeDhcpHost) -> None:
+    net = plugin.add_network()
+    agent.start()
+    wait(lambda: net in host.applied)
+    settle(agent)
+    plugin.failing.add("get_network_revisions")
+    plugin.add_port(net)
+    assert agent.check_revisions() == []
+    plugin.failing.clear()
+    assert agent.check_revisions() == [net]

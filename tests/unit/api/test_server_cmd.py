@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from neutrino.cmd.server import (
-    FailoverLoop,
+    PeriodicLoop,
     policy_file,
     register_edge_opts,
     warn_unshared_token_key,
@@ -27,7 +27,7 @@ def test_ha_monitor_survives_failing_ticks():
             done.set()
         return 0
 
-    monitor = FailoverLoop(tick, interval=0.01)
+    monitor = PeriodicLoop(tick, interval=0.01)
     monitor.start()
     try:
         assert done.wait(10), "the monitor stopped after a failing tick"

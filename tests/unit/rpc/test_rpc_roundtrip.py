@@ -89,6 +89,15 @@ def test_dhcp_plugin_api_passes_the_agents_host(transport, core) -> None:
     ]
 
 
+def test_network_revisions_in_neutrinos_own_namespace(transport, core) -> None:
+    assert DhcpPluginClient(transport, "HostB").get_network_revisions() == {"n1": 7}
+    assert core.calls == [("get_network_revisions", ("HostB",))]
+    # Not one of Neutron's DHCP plugin methods: outside the namespace it does not exist.
+    with pytest.raises(oslo_messaging.MessagingException, match="get_network_revisions"):
+        _Client(transport, constants.TOPIC_PLUGIN, timeout=5).call(
+            {}, "get_network_revisions", host="HostB")
+
+
 def test_l2_api_passes_the_agents_host(transport, core) -> None:
     client = L2PluginClient(transport, "HostA")
     assert client.get_device_details("tap1") == {"device": "tap1"}

@@ -4,6 +4,9 @@ Casts only mark networks dirty; `num_sync_threads` workers reconcile dirty netwo
 `Reconciler.reconcile`, the one code path that touches the host. A full sync (at start, when
 the heartbeat says the server's view changed, after RPC errors, and every
 `resync_interval * 60` s) re-reads every hosted network and offers the info to the queue.
+Every `revision_check_interval` s the agent compares the server's DHCP revision of each
+network it serves with the one it last read and fetches only those that differ: a cast lost
+to a dying server or broker connection is caught in seconds.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ class DhcpAgent:
         self._lock = threading.Lock()
         self._served: dict[str, Served] = {}
         self._reported: dict[str, dict[str, str]] = {}  # network -> port -> fingerprint
+        # network -> the newest DHCP revision read from the server (see check_revisions)
+        self._revisions: dict[str, int] = {}
+        self._revisions_failing = False
         self._ready: set[str] = set()
         self._stop = threading.Event()
         self._sync_now = threading.Event()
@@ -102,6 +108,8 @@ class DhcpAgent:
             self._spawn(f"dhcp-worker-{i}", self._worker_loop)
         self._spawn("dhcp-ready", self._ready_loop)
         self._spawn("dhcp-monitor", self._monitor_loop)
+        if self._settings.revision_check_interval > 0:
+            self._spawn("dhcp-revisions", self._revision_loop)
         if self._reporter is not None:
             self._reporter.start()
 
@@ -297,6 +305,8 @@ class DhcpAgent:
             self._queue.failed(work.network_id, FETCH, delay)
             return False
         self._record(work.network_id, served)
+        if isinstance(info, dict) and isinstance(info.get("dhcp_revision"), int):
+            self._read_revision(work.network_id, info["dhcp_revision"])
         self._queue.known(work.network_id, served.info if served else None)
         self._queue.done(work.network_id)
         return True
@@ -332,6 +342,44 @@ class DhcpAgent:
             with self._lock:
                 self._ready.update(batch)
             self._clock.wait(self._stop, self._settings.resync_interval)
+
+    def _read_revision(self, network_id: str, revision: int) -> None:
+        with self._lock:
+            self._revisions[network_id] = max(revision, self._revisions.get(network_id, -1))
+
+    def _revision_loop(self) -> None:
+        while not self._clock.wait(self._stop, self._settings.revision_check_interval):
+            # A full sync reads everything anyway; the check starts after the first one.
+            if self.full_syncs and not self._syncing.is_set() and not self._sync_now.is_set():
+                self.check_revisions()
+
+    def check_revisions(self) -> list[str]:
+        """Queue a fetch of every network whose server revision differs from the one read
+        last (or that the server no longer gives this agent); the networks queued."""
+        try:
+            server = self._plugin.get_network_revisions()
+        except Exception as exc:  # noqa: BLE001 - the next check tries again
+            if not self._revisions_failing:
+                LOG.warning("Could not read the networks' DHCP revisions (a server restarting, "
+                            "or one without the call): %s", exc)
+            self._revisions_failing = True
+            metrics.failed(metrics.DHCP, "revision_check")
+            return []
+        self._revisions_failing = False
+        with self._lock:
+            changed, gone = planning.stale_networks(server, self._revisions,
+                                                    set(self._served), self._queue.pending())
+            # What a fetch queued now reads is at least this revision.
+            for network_id in changed:
+                self._revisions[network_id] = server[network_id]
+            for network_id in gone:
+                self._revisions.pop(network_id, None)
+        if changed or gone:
+            LOG.info("Networks changed without a cast reaching this agent: %s; no longer "
+                     "given to it: %s; fetching them", changed, gone)
+        for network_id in changed + gone:
+            self._queue.mark(network_id)
+        return changed + gone
 
     def _monitor_loop(self) -> None:
         """A dnsmasq that died (killed, crashed) is restarted by a reconcile."""

@@ -34,9 +34,14 @@ class FakeDhcpPlugin:
         self.calls: list[tuple[str, tuple[object, ...]]] = []
         self.ready: list[str] = []
         self.failing: set[str] = set()  # method names that raise RpcFailure
+        self.revisions: dict[str, int] = {}  # network -> DHCP revision, as the server's
         self._macs = 0x100
 
     # -- test set-up ----------------------------------------------------------------------
+
+    def bump(self, network_id: str) -> None:
+        with self._lock:
+            self.revisions[network_id] = self.revisions.get(network_id, 0) + 1
 
     def add_network(self, cidr: str = "10.0.0.0/24", gateway: str | None = "auto",
                     mtu: int = 1500, hosted: bool = True, **subnet: Any) -> str:
@@ -62,6 +67,7 @@ class FakeDhcpPlugin:
                 "id": subnet_id, "network_id": network_id, "cidr": cidr, "ip_version": 4,
                 "gateway_ip": gateway, "enable_dhcp": True, "dns_nameservers": [],
                 "host_routes": [], **extra}
+            self.bump(network_id)
             return subnet_id
 
     def add_port(self, network_id: str, ip: str | None = None, mac: str | None = None,
@@ -73,7 +79,7 @@ class FakeDhcpPlugin:
 
     def remove_port(self, port_id: str) -> None:
         with self._lock:
-            del self.ports[port_id]
+            self.bump(self.ports.pop(port_id)["network_id"])
 
     def _new_port(self, network_id: str, fixed: list[dict[str, Any]], mac: str | None = None,
                   **extra: Any) -> dict[str, Any]:
@@ -86,6 +92,7 @@ class FakeDhcpPlugin:
                 "extra_dhcp_opts": [], "status": "DOWN", "revision_number": 1, **extra}
         port["fixed_ips"] = self._allocate(fixed)
         self.ports[port["id"]] = port
+        self.bump(network_id)
         return dict(port)
 
     def _allocate(self, fixed: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +118,8 @@ class FakeDhcpPlugin:
             subnets = sorted((dict(s) for s in self.subnets.values()
                               if s["network_id"] == network_id), key=lambda s: s["id"])
             ports = [dict(p) for p in self.ports.values() if p["network_id"] == network_id]
-            return dict(network, subnets=subnets, ports=ports)
+            return dict(network, subnets=subnets, ports=ports,
+                        dhcp_revision=self.revisions.get(network_id, 0))
 
     # -- the plugin API -------------------------------------------------------------------
 
@@ -151,6 +159,7 @@ class FakeDhcpPlugin:
                 keep = [f for f in body["fixed_ips"] if f.get("ip_address")]
                 existing["fixed_ips"] = keep + self._allocate(
                     [f for f in body["fixed_ips"] if not f.get("ip_address")])
+                self.bump(existing["network_id"])
             return dict(existing)
 
     def release_dhcp_port(self, network_id: str, device_id: str) -> None:
@@ -159,11 +168,18 @@ class FakeDhcpPlugin:
             for port_id in [p["id"] for p in self.ports.values()
                             if p["network_id"] == network_id and p["device_id"] == device_id]:
                 del self.ports[port_id]
+                self.bump(network_id)
 
     def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
         with self._lock:
             self._call("dhcp_ready_on_ports", list(port_ids))
             self.ready.extend(port_ids)
+
+    def get_network_revisions(self) -> dict[str, int]:
+        with self._lock:
+            self._call("get_network_revisions")
+            return {n: self.revisions.get(n, 0) for n in sorted(self.hosted)
+                    if n in self.networks}
 
 
 class FakeDhcpHost:

@@ -690,3 +690,15 @@ def stale_leases6(leases: str | None, network_plan: NetworkPlan) -> list[StaleLe
             continue
         stale.append(StaleLease6(ip, iaid, client, server))
     return stale
+
+
+def stale_networks(server: dict[str, int], known: dict[str, int], served: set[str],
+                   busy: set[str]) -> tuple[list[str], list[str]]:
+    """From the server's DHCP revisions of the networks it gives this agent: the networks
+    to fetch again because their revision is not the one last read (or they are new here),
+    and those served or known here that the server no longer gives it. Networks already
+    queued or in a reconcile are left to it; the next check looks at them again."""
+    changed = sorted(n for n, rev in server.items()
+                     if known.get(n) != rev and n not in busy)
+    gone = sorted(n for n in (served | set(known)) - set(server) if n not in busy)
+    return changed, gone

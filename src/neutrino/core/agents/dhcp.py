@@ -68,6 +68,9 @@ def network_infos(session: Session, network_ids: Iterable[str], dns_domain: str
     infos = []
     for net, net_dict in zip(networks, views.network_dicts(session, networks), strict=True):
         info = dict(net_dict)
+        # Read with the network, before its ports: an agent holding this info has every
+        # change up to this revision (and maybe later ones, which only cost a fetch).
+        info["dhcp_revision"] = net.dhcp_revision
         info["subnets"] = [views.subnet_dict(s) for s in sorted(net.subnets,
                                                                 key=lambda s: s.id)]
         info["non_local_subnets"] = []

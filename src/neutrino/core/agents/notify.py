@@ -1,20 +1,35 @@
-"""What to tell which DHCP agents, and telling them only after the commit.
+"""What to tell which DHCP agents, committed with the change and sent after it.
 
-Operations collect casts in an `Outbox` while their transaction runs and send them once it
-has committed: an agent must never hear of a change it cannot read back yet.
+Operations collect casts in an `Outbox` while their transaction runs and `record` them in
+it (one multi-row insert into `dhcpcasts`), so a cast commits with its change or not at
+all; they `send` them once it has committed: an agent must never hear of a change it
+cannot read back yet. What was sent goes into the process's `Delivered`, deleted in
+batches by `CastQueue.forget`; what was not (the replica died between commit and send,
+the broker was away) `CastQueue.sweep` in any replica sends once it is a grace old. Casts
+are idempotent for agents: one sent twice costs a reconcile that changes nothing. A cast
+the broker took and then lost (its connection died with the replica) is not sent again:
+the agents' revision checks (`revisions`) catch that one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from neutrino.core.interfaces import DhcpAgentNotifier
-from neutrino.db.models import Agent, NetworkDhcpAgentBinding
+from neutrino.core.agents.registry import server_time
+from neutrino.core.dbutil import rowcount
+from neutrino.core.interfaces import Clock, DhcpAgentNotifier
+from neutrino.core.transaction import Transactions
+from neutrino.db.models import Agent, DhcpCast, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
 from neutrino.lib import payloads
 from neutrino.lib.payloads import FanoutPayload, Payload
@@ -58,16 +73,35 @@ def hosting_hosts(session: Session, network_ids: Iterable[str],
     return out
 
 
+class Delivered:
+    """Ids of recorded casts this process has sent, waiting to be deleted in one batch."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: list[str] = []
+
+    def add(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            self._ids.extend(ids)
+
+    def take(self) -> list[str]:
+        with self._lock:
+            ids, self._ids = self._ids, []
+        return ids
+
+
 # A change of any of these alters a port's filtering on its host.
 SECURITY_RELEVANT_PORT_FIELDS = ("security_groups", "port_security_enabled",
                                  "allowed_address_pairs", "fixed_ips", "mac_address")
 
 
 class Outbox:
-    """Casts gathered during an operation, sent in order by `send` after the commit."""
+    """Casts gathered during an operation: `record` them in its transaction, `send` them
+    in order after the commit."""
 
     def __init__(self) -> None:
         self.casts: list[tuple[str, str, Payload]] = []
+        self.ids: list[str | None] = []  # the recorded row of each cast, if any
         self.fanouts: list[tuple[str, str, FanoutPayload]] = []
 
     def rules_changed(self, group_ids: Iterable[str]) -> None:
@@ -101,23 +135,108 @@ class Outbox:
 
     def add(self, host: str, method: str, payload: Payload) -> None:
         self.casts.append((host, method, payload))
+        self.ids.append(None)
 
     def to_hosts(self, hosts: Iterable[str], method: str, payload: Payload) -> None:
         for host in hosts:
             self.add(host, method, payload)
 
-    def send(self, notifier: DhcpAgentNotifier) -> None:
+    def record(self, session: Session, now: datetime) -> Outbox:
+        """Write the casts gathered so far into the transaction, in one statement."""
+        pending = [i for i, row in enumerate(self.ids) if row is None]
+        if not pending:
+            return self
+        stamp = server_time(now)
+        # Ids sort in recording order (nanoseconds first), so a sweep sends casts in the
+        # order they were made; the random rest keeps replicas' ids apart.
+        base = time.time_ns()
+        rows = []
+        for n, i in enumerate(pending):
+            host, method, payload = self.casts[i]
+            row_id = f"{base + n:020d}{uuid.uuid4().hex[:16]}"
+            self.ids[i] = row_id
+            rows.append({"id": row_id, "host": host, "method": method,
+                         "payload": json.dumps(payload, default=str), "created_at": stamp})
+        session.execute(insert(DhcpCast), rows)
+        return self
+
+    def send(self, notifier: DhcpAgentNotifier, delivered: Delivered | None = None) -> None:
+        # Security group and port updates: best effort (not recorded); the Linux bridge
+        # agents' periodic resyncs repair a lost one.
         fanouts, self.fanouts = self.fanouts, []
         for topic, method, fanout_payload in fanouts:
             try:
                 notifier.fanout(topic, method, fanout_payload)
             except Exception:
                 LOG.exception("fanout %s on %s failed", method, topic)
-        casts, self.casts = self.casts, []
-        for host, method, payload in casts:
+        casts, ids = self.casts, self.ids
+        self.casts, self.ids = [], []
+        sent = []
+        for (host, method, payload), row in zip(casts, ids, strict=True):
             try:
-                notifier.cast(host, method, payload)
+                ok = notifier.cast(host, method, payload)
             except Exception:
-                # The change is committed; the agent's periodic and error-driven resyncs
-                # converge it. A failed cast must not turn a done operation into an error.
+                # The change is committed; the sweeper (for recorded casts) and the agents'
+                # revision checks converge it. A failed cast must not turn a done
+                # operation into an error.
                 LOG.exception("cast %s to %s failed", method, host)
+                continue
+            if ok and row is not None:
+                sent.append(row)
+        if delivered is not None and sent:
+            delivered.add(sent)
+
+
+class CastQueue:
+    """The recorded casts as every replica's sweeper sees them."""
+
+    CHUNK = 500
+
+    def __init__(self, tx: Transactions, clock: Clock) -> None:
+        self.tx = tx
+        self.clock = clock
+
+    def forget(self, ids: list[str]) -> int:
+        """Delete sent casts, in one transaction."""
+        if not ids:
+            return 0
+
+        def work(session: Session) -> int:
+            deleted = 0
+            for start in range(0, len(ids), self.CHUNK):
+                deleted += rowcount(session.execute(
+                    delete(DhcpCast).where(DhcpCast.id.in_(ids[start:start + self.CHUNK])),
+                    execution_options={"synchronize_session": False}))
+            return deleted
+        return self.tx.run(work)
+
+    def sweep(self, notifier: DhcpAgentNotifier, grace: float, limit: int,
+              max_age: float) -> int:
+        """Send again the casts recorded at least `grace` seconds ago and not deleted yet
+        (their sender died, or the broker lost them), oldest first, and delete those sent;
+        casts older than `max_age` are dropped unsent (agents' revision checks caught up
+        long ago). Returns how many were sent."""
+        def work(session: Session) -> int:
+            now = server_time(self.clock.now())
+            due = (select(DhcpCast).where(DhcpCast.created_at <= now - timedelta(
+                seconds=grace)).order_by(DhcpCast.id).limit(limit))
+            if session.get_bind().dialect.name in ("mysql", "mariadb", "postgresql"):
+                # Replicas sweeping at once take different rows instead of waiting.
+                due = due.with_for_update(skip_locked=True)
+            rows = list(session.scalars(due))
+            if not rows:
+                return 0  # the usual case: nothing written, no lock taken
+            too_old = now - timedelta(seconds=max_age)
+            stale = [row.id for row in rows if row.created_at < too_old]
+            sent = [row.id for row in rows if row.created_at >= too_old and notifier.cast(
+                row.host, row.method, cast(Payload, json.loads(row.payload)))]
+            session.execute(delete(DhcpCast).where(DhcpCast.id.in_(stale + sent)),
+                            execution_options={"synchronize_session": False})
+            if stale:
+                LOG.warning("Dropped %d cast(s) to DHCP agents older than %ss", len(stale),
+                            max_age)
+            if sent:
+                LOG.info("Sent %d cast(s) to DHCP agents that their replica had not",
+                         len(sent))
+            return len(sent)
+        return self.tx.run(work)

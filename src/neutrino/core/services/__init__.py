@@ -26,6 +26,7 @@ from neutrino.core.services.base import (
     PageRequest,
     ResourceService,
 )
+from neutrino.core.services.casts import CastService
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.core.services.networks import NetworkService
@@ -58,6 +59,7 @@ class Services:
     quotas: QuotaService
     token_revocations: TokenRevocationService
     tags: TagService
+    dhcp_casts: CastService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     security_group_rpc: SecurityGroupRpcService
@@ -90,6 +92,7 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         quotas=QuotaService(env),
         token_revocations=TokenRevocationService(env),
         tags=TagService(env),
+        dhcp_casts=CastService(env),
         security_groups=SecurityGroupService(env),
         security_group_rules=SecurityGroupRuleService(env),
         security_group_rpc=SecurityGroupRpcService(env),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from neutrino.conf.settings import CoreSettings
+from neutrino.core.agents.notify import Delivered, Outbox
 from neutrino.core.agents.registry import server_time
 from neutrino.core.context import Context
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier
@@ -57,7 +58,13 @@ class Env:
     settings: CoreSettings
     notifier: DhcpAgentNotifier
     clock: Clock
+    # Recorded casts this process sent, for the cast loop to delete (see core.agents.notify).
+    delivered: Delivered = field(default_factory=Delivered)
 
     def now(self) -> datetime:
         """The server's time as stored (whole seconds)."""
         return server_time(self.clock.now())
+
+    def send(self, outbox: Outbox) -> None:
+        """After the commit: the outbox's casts, recorded ones marked delivered."""
+        outbox.send(self.notifier, self.delivered)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from neutrino.core import metrics
-from neutrino.core.agents import dhcp, provisioning
+from neutrino.core.agents import dhcp, provisioning, revisions
 from neutrino.core.agents import securitygroups as secgroup_view
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
@@ -71,6 +71,11 @@ class DhcpPluginService:
             return infos[0] if infos and infos[0]["admin_state_up"] else None
         return self.env.tx.read(read)
 
+    def get_network_revisions(self, host: str) -> dict[str, int]:
+        """The DHCP revision of every network `host`'s agent serves (see
+        `core.agents.revisions`)."""
+        return self.env.tx.read(lambda s: revisions.for_host(s, host))
+
     def create_dhcp_port(self, host: str, port: Body) -> Body:
         env = self.env
         body = dhcp.unwrap_port(port)
@@ -107,21 +112,21 @@ class DhcpPluginService:
                 rebind(session, row)
             return views.port_dict(row, env.settings.dns_domain), const.PORT_UPDATE_END
 
-        def claim_and_hosts(session: Session
-                            ) -> tuple[Body, str | None, list[str], list[str]]:
+        def claim_and_tell(session: Session) -> tuple[Body, Outbox]:
             port_dict, cast = claim(session)
-            hosts = hosting_hosts(session, [network_id])[network_id] if cast else []
-            groups = secgroup_view.dhcp_servers_changed(session, None, port_dict) \
-                if cast == const.PORT_CREATE_END else []
-            return port_dict, cast, hosts, groups
-
-        port_dict, cast, hosts, groups = env.tx.run(
-            claim_and_hosts, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
-        if cast is not None:
             outbox = Outbox()
-            outbox.to_hosts(hosts, cast, payloads.port_event(port_dict))
-            outbox.members_changed(groups)
-            outbox.send(env.notifier)
+            if cast is not None:
+                revisions.bump(session, [network_id])
+                outbox.to_hosts(hosting_hosts(session, [network_id])[network_id], cast,
+                                payloads.port_event(port_dict))
+            if cast == const.PORT_CREATE_END:
+                outbox.members_changed(
+                    secgroup_view.dhcp_servers_changed(session, None, port_dict))
+            return port_dict, outbox.record(session, env.now())
+
+        port_dict, outbox = env.tx.run(
+            claim_and_tell, lambda: exc.IpAddressGenerationFailure(net_id=network_id))
+        env.send(outbox)
         return port_dict
 
     def update_dhcp_port(self, host: str, port_id: str, port: Body) -> Body:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from neutrino.core.agents import revisions
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, paging, quotas, views
@@ -53,25 +54,26 @@ class NetworkService:
     def update(self, ctx: Context, id: str, body: Body) -> Body:
         env = self.env
 
-        def work(session: Session) -> tuple[Body, list[str]]:
+        def work(session: Session) -> tuple[Body, Outbox]:
             net = networks.update(session, ctx, env.settings, env.clock, id, body)
-            return (views.network_dicts(session, [net])[0],
-                    hosting_hosts(session, [id])[id])
-        network, hosts = env.tx.run(work)
-        outbox = Outbox()
-        outbox.to_hosts(hosts, const.NETWORK_UPDATE_END, payloads.network_update(network))
-        outbox.send(env.notifier)
+            revisions.bump(session, [id])
+            shown = views.network_dicts(session, [net])[0]
+            outbox = Outbox()
+            outbox.to_hosts(hosting_hosts(session, [id])[id], const.NETWORK_UPDATE_END,
+                            payloads.network_update(shown))
+            return shown, outbox.record(session, env.now())
+        network, outbox = env.tx.run(work)
+        env.send(outbox)
         return network
 
     def delete(self, ctx: Context, id: str) -> None:
-        def work(session: Session) -> list[str]:
+        def work(session: Session) -> Outbox:
             # The bindings go with the network: read them under the network's row lock,
             # in the delete's transaction, so an agent placed just before is told too.
             networks.get_owned(session, ctx, id, "delete_network", for_update=True)
-            hosts = hosting_hosts(session, [id])[id]
+            outbox = Outbox()
+            outbox.to_hosts(hosting_hosts(session, [id])[id], const.NETWORK_DELETE_END,
+                            payloads.network_delete(id))
             networks.delete(session, ctx, id)
-            return hosts
-        hosts = self.env.tx.run(work, lambda: exc.NetworkInUse(net_id=id))
-        outbox = Outbox()
-        outbox.to_hosts(hosts, const.NETWORK_DELETE_END, payloads.network_delete(id))
-        outbox.send(self.env.notifier)
+            return outbox.record(session, self.env.now())
+        self.env.send(self.env.tx.run(work, lambda: exc.NetworkInUse(net_id=id)))

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from neutrino.core.agents import nova, provisioning
+from neutrino.core.agents import nova, provisioning, revisions
 from neutrino.core.agents import securitygroups as secgroup_view
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
@@ -39,6 +40,18 @@ def rebind(session: Session, row: Port) -> None:
     session.flush()
 
 
+def tell_dhcp_agents(session: Session, before: Body, after: Body, now: datetime) -> Outbox:
+    """In the update's transaction: if the change matters to DHCP, its network's revision
+    moves and port_update_end to the agents hosting it is recorded."""
+    outbox = Outbox()
+    if port_changed_for_dhcp(before, after):
+        network_id = after["network_id"]
+        revisions.bump(session, [network_id])
+        outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
+                        const.PORT_UPDATE_END, payloads.port_event(after))
+    return outbox.record(session, now)
+
+
 class PortService:
     def __init__(self, env: Env, bindings: DhcpBindings) -> None:
         self.env = env
@@ -54,8 +67,7 @@ class PortService:
         env = self.env
         now = env.now()
 
-        def work(session: Session) -> tuple[list[Body], list[tuple[str, str]],
-                                            dict[str, list[str]], list[str]]:
+        def work(session: Session) -> tuple[list[Body], Outbox]:
             # Only creates through here are limited: the DHCP ports agents make over RPC
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
@@ -76,24 +88,24 @@ class PortService:
                         serving[port.network_id]))]
             if rows:
                 session.execute(insert(ProvisioningBlock), rows)
-            # Who to tell, read in the same transaction rather than in one of its own.
+            revisions.bump(session, network_ids)
+            # Who to tell, read and recorded in the same transaction.
             hosts = hosting_hosts(session, network_ids)
             shown = [self._view(p) for p in created]
-            return shown, new_hosts, hosts, [
-                g for p in shown for g in secgroup_view.dhcp_servers_changed(session, None, p)]
+            outbox = Outbox()
+            for host, network_id in new_hosts:
+                outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
+            for port in shown:
+                outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
+                                payloads.port_event(port))
+                outbox.port_security(None, port)
+                outbox.members_changed(secgroup_view.dhcp_servers_changed(session, None, port))
+            return shown, outbox.record(session, now)
 
         net_id = bodies[0].get("network_id") if bodies else None
-        created, new_hosts, hosts, dhcp_groups = env.tx.run(
+        created, outbox = env.tx.run(
             work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
-        outbox = Outbox()
-        for host, network_id in new_hosts:
-            outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
-        for port in created:
-            outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
-                            payloads.port_event(port))
-            outbox.port_security(None, port)
-        outbox.members_changed(dhcp_groups)
-        outbox.send(env.notifier)
+        env.send(outbox)
         return created
 
     def get(self, ctx: Context, id: str) -> Body:
@@ -118,7 +130,7 @@ class PortService:
         check and the change it allows cannot be split by another writer."""
         env = self.env
 
-        def work(session: Session) -> tuple[Body, Body, list[str], list[str]]:
+        def work(session: Session) -> tuple[Body, Outbox]:
             row = ports.get(session, ctx, id, for_update=True)
             if guard is not None:
                 guard(session, row)
@@ -128,32 +140,29 @@ class PortService:
                 rebind(session, row)
             after = self._view(row)
             nova.record_update(session, before, after, env.now())
-            hosts = hosting_hosts(session, [row.network_id])[row.network_id] \
-                if port_changed_for_dhcp(before, after) else []
-            return before, after, hosts, secgroup_view.dhcp_servers_changed(
-                session, before, after)
+            outbox = tell_dhcp_agents(session, before, after, env.now())
+            outbox.port_security(before, after)
+            outbox.members_changed(secgroup_view.dhcp_servers_changed(session, before, after))
+            return after, outbox
 
-        before, port, hosts, dhcp_groups = env.tx.run(work)
-        outbox = Outbox()
-        outbox.to_hosts(hosts, const.PORT_UPDATE_END, payloads.port_event(port))
-        outbox.port_security(before, port)
-        outbox.members_changed(dhcp_groups)
-        outbox.send(env.notifier)
+        port, outbox = env.tx.run(work)
+        env.send(outbox)
         return port
 
     def delete(self, ctx: Context, id: str) -> None:
-        def work(session: Session) -> tuple[Body, list[str], list[str]]:
+        def work(session: Session) -> Outbox:
             shown = ports.delete(session, ctx, id, self.env.settings.dns_domain)
             nova.record_delete(session, shown, self.env.now())
-            return (shown, hosting_hosts(session, [shown["network_id"]])[shown["network_id"]],
-                    secgroup_view.dhcp_servers_changed(session, shown, None))
+            network_id = shown["network_id"]
+            revisions.bump(session, [network_id])
+            outbox = Outbox()
+            outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
+                            const.PORT_DELETE_END, payloads.port_delete(shown))
+            outbox.port_security(shown, None)
+            outbox.members_changed(secgroup_view.dhcp_servers_changed(session, shown, None))
+            return outbox.record(session, self.env.now())
 
-        port, hosts, dhcp_groups = self.env.tx.run(work)
-        outbox = Outbox()
-        outbox.to_hosts(hosts, const.PORT_DELETE_END, payloads.port_delete(port))
-        outbox.port_security(port, None)
-        outbox.members_changed(dhcp_groups)
-        outbox.send(self.env.notifier)
+        self.env.send(self.env.tx.run(work))
 
     # --- bindings (binding-extended) ---------------------------------------------------
 
@@ -168,17 +177,17 @@ class PortService:
     def create_binding(self, ctx: Context, id: str, body: Body) -> Body:
         env = self.env
 
-        def work(session: Session) -> tuple[Body, Body, Body]:
+        def work(session: Session) -> tuple[Body, Outbox]:
             row = ports.get(session, ctx, id, for_update=True)
             before = self._view(row)
             shown, bound_port = portbindings.create(session, ctx, env.settings, env.clock,
                                                     row, body)
             if bound_port:
                 rebind(session, row)
-            return shown, before, self._view(row)
+            return shown, tell_dhcp_agents(session, before, self._view(row), env.now())
 
-        shown, before, after = env.tx.run(work)
-        self._tell_dhcp_agents(before, after)
+        shown, outbox = env.tx.run(work)
+        env.send(outbox)
         return shown
 
     def delete_binding(self, ctx: Context, id: str, host: str) -> None:
@@ -190,22 +199,13 @@ class PortService:
         until the destination's agent reports the tap up)."""
         env = self.env
 
-        def work(session: Session) -> tuple[Body, Body, Body]:
+        def work(session: Session) -> tuple[Body, Outbox]:
             row = ports.get(session, ctx, id, for_update=True)
             before = self._view(row)
             shown = portbindings.activate(session, env.settings, env.clock, row, host)
             rebind(session, row)
-            return shown, before, self._view(row)
+            return shown, tell_dhcp_agents(session, before, self._view(row), env.now())
 
-        shown, before, after = env.tx.run(work)
-        self._tell_dhcp_agents(before, after)
+        shown, outbox = env.tx.run(work)
+        env.send(outbox)
         return shown
-
-    def _tell_dhcp_agents(self, before: Body, after: Body) -> None:
-        if not port_changed_for_dhcp(before, after):
-            return
-        hosts = self.env.tx.read(
-            lambda s: hosting_hosts(s, [after["network_id"]])[after["network_id"]])
-        outbox = Outbox()
-        outbox.to_hosts(hosts, const.PORT_UPDATE_END, {"port": after})
-        outbox.send(self.env.notifier)

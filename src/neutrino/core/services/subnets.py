@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from neutrino.core.agents import revisions
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
@@ -14,11 +15,6 @@ from neutrino.core.services.scheduling import schedule_after_commit
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
 from neutrino.lib import payloads
-
-
-def _joined(hosts: list[str], more: list[str]) -> list[str]:
-    """`hosts` and then those of `more` not in it already."""
-    return hosts + [h for h in more if h not in hosts]
 
 
 class SubnetService:
@@ -32,20 +28,30 @@ class SubnetService:
     def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]:
         env = self.env
 
-        def work(session: Session) -> tuple[list[Body], dict[str, list[str]]]:
+        def work(session: Session) -> tuple[list[Body], dict[str, list[str]], Outbox]:
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.SUBNET, bodies)
             created = [views.subnet_dict(subnets.create(session, ctx, env.settings,
                                                         env.clock, b)) for b in bodies]
-            return created, hosting_hosts(session, {s["network_id"] for s in created})
-        created, hosts = env.tx.run(work)
-        outbox = Outbox()
+            network_ids = {s["network_id"] for s in created}
+            revisions.bump(session, network_ids)
+            hosts = hosting_hosts(session, network_ids)
+            outbox = Outbox()
+            for subnet in created:
+                outbox.to_hosts(hosts[subnet["network_id"]], const.SUBNET_CREATE_END,
+                                payloads.subnet_event(subnet))
+            return created, hosts, outbox.record(session, env.now())
+        created, hosts, outbox = env.tx.run(work)
+        # The casts to agents placed now are not recorded: if one is lost, the agent's
+        # revision check finds the network new to it.
         for network_id in sorted({s["network_id"] for s in created if s["enable_dhcp"]}):
-            hosts[network_id] = _joined(hosts[network_id], schedule_after_commit(
-                self.bindings, network_id, env.now(), outbox))
-        for subnet in created:
-            outbox.to_hosts(hosts[subnet["network_id"]], const.SUBNET_CREATE_END,
-                            payloads.subnet_event(subnet))
-        outbox.send(env.notifier)
+            placed = [h for h in schedule_after_commit(self.bindings, network_id, env.now(),
+                                                       outbox)
+                      if h not in hosts[network_id]]
+            for subnet in created:
+                if subnet["network_id"] == network_id:
+                    outbox.to_hosts(placed, const.SUBNET_CREATE_END,
+                                    payloads.subnet_event(subnet))
+        env.send(outbox)
         return created
 
     def get(self, ctx: Context, id: str) -> Body:
@@ -68,27 +74,31 @@ class SubnetService:
     def update(self, ctx: Context, id: str, body: Body) -> Body:
         env = self.env
 
-        def work(session: Session) -> tuple[Body, list[str]]:
+        def work(session: Session) -> tuple[Body, list[str], Outbox]:
             shown = views.subnet_dict(
                 subnets.update(session, ctx, env.settings, env.clock, id, body))
             network_id = shown["network_id"]
-            return shown, hosting_hosts(session, [network_id])[network_id]
-        subnet, hosts = env.tx.run(work)
-        outbox = Outbox()
+            revisions.bump(session, [network_id])
+            hosts = hosting_hosts(session, [network_id])[network_id]
+            outbox = Outbox()
+            outbox.to_hosts(hosts, const.SUBNET_UPDATE_END, payloads.subnet_event(shown))
+            return shown, hosts, outbox.record(session, env.now())
+        subnet, hosts, outbox = env.tx.run(work)
         if subnet["enable_dhcp"] and body.get("enable_dhcp"):
-            hosts = _joined(hosts, schedule_after_commit(
-                self.bindings, subnet["network_id"], env.now(), outbox))
-        outbox.to_hosts(hosts, const.SUBNET_UPDATE_END, payloads.subnet_event(subnet))
-        outbox.send(env.notifier)
+            placed = [h for h in schedule_after_commit(
+                self.bindings, subnet["network_id"], env.now(), outbox) if h not in hosts]
+            outbox.to_hosts(placed, const.SUBNET_UPDATE_END, payloads.subnet_event(subnet))
+        env.send(outbox)
         return subnet
 
     def delete(self, ctx: Context, id: str) -> None:
-        def work(session: Session) -> tuple[Body, list[str]]:
+        def work(session: Session) -> Outbox:
             shown = views.subnet_dict(subnets.get(session, ctx, id))
             subnets.delete(session, ctx, id)
             network_id = shown["network_id"]
-            return shown, hosting_hosts(session, [network_id])[network_id]
-        subnet, hosts = self.env.tx.run(work, lambda: exc.SubnetInUse(subnet_id=id))
-        outbox = Outbox()
-        outbox.to_hosts(hosts, const.SUBNET_DELETE_END, payloads.subnet_delete(subnet))
-        outbox.send(self.env.notifier)
+            revisions.bump(session, [network_id])
+            outbox = Outbox()
+            outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
+                            const.SUBNET_DELETE_END, payloads.subnet_delete(shown))
+            return outbox.record(session, self.env.now())
+        self.env.send(self.env.tx.run(work, lambda: exc.SubnetInUse(subnet_id=id)))

@@ -94,6 +94,21 @@ class DhcpPluginEndpoint:
         return self._plugin.get_dhcp_port(port_id)
 
 
+class DhcpRevisionsEndpoint:
+    """Topic `q-plugin`, namespace `neutrino.dhcp`: Neutrino's addition to the DHCP plugin
+    API, in a namespace of its own so Neutron's methods and versions stay as they are."""
+
+    target = oslo_messaging.Target(namespace=constants.NAMESPACE_DHCP_REVISIONS,
+                                   version="1.0")
+
+    def __init__(self, plugin: DhcpPluginService) -> None:
+        self._plugin = plugin
+
+    @_expected
+    def get_network_revisions(self, context: Any, host: str) -> dict[str, int]:
+        return self._plugin.get_network_revisions(host)
+
+
 class MetadataEndpoint:
     """Topic `q-plugin`: Neutron's MetadataRpcCallback (1.0). Neutron's DHCP agent calls its
     `get_ports` at version 1.0 while writing a network's options file."""

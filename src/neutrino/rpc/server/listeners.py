@@ -15,6 +15,7 @@ from neutrino.core.services import Services
 from neutrino.lib import constants
 from neutrino.rpc.server.endpoints import (
     DhcpPluginEndpoint,
+    DhcpRevisionsEndpoint,
     L2PluginEndpoint,
     MetadataEndpoint,
     ReportStateEndpoint,
@@ -60,6 +61,7 @@ def start_rpc_servers(transport: oslo_messaging.Transport, services: Services,
                 [ReportStateEndpoint(services.agents)]),
         _server(transport, constants.TOPIC_PLUGIN, host,
                 [DhcpPluginEndpoint(services.dhcp_plugin),
+                 DhcpRevisionsEndpoint(services.dhcp_plugin),
                  L2PluginEndpoint(services.l2_plugin),
                  MetadataEndpoint(services.dhcp_plugin),
                  SecurityGroupEndpoint(services.security_group_rpc)]),

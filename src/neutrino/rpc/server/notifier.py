@@ -15,7 +15,7 @@ from neutrino.lib.payloads import FanoutPayload, Payload
 LOG = logging.getLogger(__name__)
 
 # A cast happens after core committed; it must neither fail the API request nor hold it for
-# long while the broker is unreachable. The agent's periodic resync repairs a lost cast.
+# long while the broker is unreachable. The recorded cast is sent again by a sweeper.
 _CAST_RETRIES = 1
 
 CASTS = Counter("neutrino_rpc_casts",
@@ -28,15 +28,16 @@ class RpcDhcpNotifier:
         self._client = oslo_messaging.get_rpc_client(
             transport, oslo_messaging.Target(topic=constants.TOPIC_DHCP_AGENT))
 
-    def cast(self, host: str, method: str, payload: Payload) -> None:
+    def cast(self, host: str, method: str, payload: Payload) -> bool:
         try:
             self._client.prepare(server=host, retry=_CAST_RETRIES).cast(
                 {}, method, payload=payload)
         except Exception as exc:  # noqa: BLE001 - nothing may escape into core
             CASTS.labels(process_label(), method, "failed").inc()
             LOG.warning("Dropped %s cast to the DHCP agent on %s: %s", method, host, exc)
-            return
+            return False
         CASTS.labels(process_label(), method, "sent").inc()
+        return True
 
     def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None:
         # The payload's keys are the method's keyword arguments (security_groups=,

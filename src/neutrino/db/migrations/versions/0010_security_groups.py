@@ -1,16 +1,16 @@
 """security groups: groups, rules, each project's default group, ports' memberships,
 port security on networks and ports, allowed address pairs.
 
-Revision ID: 0009_security_groups
-Revises: 0008_tags
+Revision ID: 0010_security_groups
+Revises: 0009_dhcp_convergence
 Create Date: 2026-11-27
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_security_groups"
-down_revision = "0008_tags"
+revision = "0010_security_groups"
+down_revision = "0009_dhcp_convergence"
 branch_labels = None
 depends_on = None
 
