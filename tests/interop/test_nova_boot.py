@@ -131,9 +131,11 @@ def net1(stack):
 def test_boot_and_delete_on_network(stack, net1):
     cloud, proxy = stack[:2]
     mark = proxy.mark()
+    # `--security-group default` (issue 14): Nova finds the group by name, then puts it
+    # on the port it makes.
     done = openstack(cloud, "server", "create", "--flavor", cloud.flavor_id, "--image",
-                     cloud.image_id, "--network", "net1", "--wait", "-f", "json", "vm1",
-                     check=False)
+                     cloud.image_id, "--network", "net1", "--security-group", "default",
+                     "--wait", "-f", "json", "vm1", check=False)
     assert done.returncode == 0, done.stderr + "\n" + explain(proxy, mark, cloud)
     server = json.loads(done.stdout)
     assert server["status"] == "ACTIVE"
@@ -144,6 +146,9 @@ def test_boot_and_delete_on_network(stack, net1):
     assert port["binding_host_id"] == HOST
     assert port["binding_vif_type"] == "tap"
     assert port["device_owner"].startswith("compute:")
+    assert len(port["security_group_ids"]) == 1, port
+    group = show(cloud, "security", "group", "show", port["security_group_ids"][0])
+    assert (group["name"], group["project_id"]) == ("default", port["project_id"])
     seen = wait_for_events(cloud, {("network-changed", port["id"])})
     assert ("network-changed", port["id"]) in seen, seen
     assert ("network-vif-plugged", port["id"]) not in seen  # no tap yet, no agent report

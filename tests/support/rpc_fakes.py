@@ -11,8 +11,8 @@ from neutrino.lib import constants, exceptions
 
 
 class RecordingCore:
-    """Answers like core's agent, DHCP plugin and L2 plugin services (it stands in for all
-    three) and records what it was asked."""
+    """Answers like core's agent, DHCP plugin, L2 plugin and security group RPC services
+    (it stands in for all of them) and records what it was asked."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -28,6 +28,14 @@ class RecordingCore:
     @property
     def l2_plugin(self) -> RecordingCore:
         return self
+
+    @property
+    def security_group_rpc(self) -> RecordingCore:
+        return self
+
+    def info_for_devices(self, devices: list[str]) -> dict:
+        self._record("info_for_devices", devices)
+        return {"devices": {}, "security_groups": {}, "sg_member_ips": {}, "sg_stateful": {}}
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))

@@ -44,7 +44,17 @@ from neutrino.conf.settings import ApiSettings
 from neutrino.core.context import Context
 from neutrino.core.services import Services
 from neutrino.core.transaction import deadline
-from neutrino.lib.attributes import AGENT, NETWORK, PORT, RESOURCES, SUBNET, TAGGABLE, Resource
+from neutrino.lib.attributes import (
+    AGENT,
+    NETWORK,
+    PORT,
+    RESOURCES,
+    SECURITY_GROUP,
+    SECURITY_GROUP_RULE,
+    SUBNET,
+    TAGGABLE,
+    Resource,
+)
 from neutrino.lib.exceptions import NeutronException, ServiceUnavailable
 from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 
@@ -197,8 +207,8 @@ class NeutronApi:
     def v2_root(self, ctx: Context | None, request: Request, _: Any) -> Any:
         base = self._base(request)
         body: dict[str, Any] = {"resources": [
-            {"name": r.singular, "collection": r.plural,
-             "links": [{"rel": "self", "href": f"{base}/v2.0/{r.plural}"}]}
+            {"name": r.singular, "collection": r.path,
+             "links": [{"rel": "self", "href": f"{base}/v2.0/{r.path}"}]}
             for r in RESOURCES.values()]}
         if self.identity_api is not None:
             # Clients given OS_AUTH_URL=.../v2.0/ discover the identity API here.
@@ -256,7 +266,7 @@ class NeutronApi:
     def _collection_routes(self, resource: Resource, post: bool = True,
                            put: bool = True) -> list[Route]:
         c = self.controller
-        url = f"/v2.0/{resource.plural}"
+        url = f"/v2.0/{resource.path}"
 
         def list_(ctx: Context, request: Request, _: Any) -> Any:
             return c.list(ctx, resource, _params(request), f"{self._base(request)}{url}")
@@ -297,7 +307,7 @@ class NeutronApi:
             Route("/v2.0/extensions/{alias}", self.endpoint(self.extension),
                   methods=["GET"]),
         ]
-        for resource in (NETWORK, SUBNET, PORT):
+        for resource in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE):
             routes += self._collection_routes(resource)
         routes += self._collection_routes(AGENT, post=False)
         routes += [

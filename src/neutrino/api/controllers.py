@@ -12,7 +12,13 @@ from neutrino.api import listing, request
 from neutrino.api.errors import bad_request, not_found
 from neutrino.api.policy import Policy
 from neutrino.core.context import Context
-from neutrino.core.services import Collection, PageRequest, ResourceService, Services
+from neutrino.core.services import (
+    Collection,
+    Creatable,
+    PageRequest,
+    ResourceService,
+    Services,
+)
 from neutrino.lib import exceptions as exc
 from neutrino.lib import validators as v
 from neutrino.lib.attributes import (
@@ -20,6 +26,8 @@ from neutrino.lib.attributes import (
     AVAILABILITY_ZONE,
     NETWORK,
     PORT,
+    SECURITY_GROUP,
+    SECURITY_GROUP_RULE,
     SUBNET,
     VNIC_TYPES,
     Resource,
@@ -36,9 +44,13 @@ class Controller:
     def __init__(self, services: Services, policy: Policy,
                  pagination_max_limit: int = -1) -> None:
         self.services = services
-        self._creatable: dict[str, ResourceService] = {
+        # Listed in SQL (sorted and paged there) when policy allows.
+        self._paged: dict[str, ResourceService] = {
             NETWORK.plural: services.networks, SUBNET.plural: services.subnets,
             PORT.plural: services.ports}
+        self._creatable: dict[str, Creatable] = {
+            **self._paged, SECURITY_GROUP.plural: services.security_groups,
+            SECURITY_GROUP_RULE.plural: services.security_group_rules}
         self._collections: dict[str, Collection] = {**self._creatable,
                                                     AGENT.plural: services.agents}
         self.policy = policy
@@ -138,7 +150,7 @@ class Controller:
              params: builtins.list[tuple[str, str]],
              url: str) -> Item:
         query = listing.parse_query(resource, params, self.max_limit)
-        service = self._creatable.get(resource.plural)
+        service = self._paged.get(resource.plural)
         if service is not None and not query.matches_nothing \
                 and all(key in service.sort_keys for key, _ in query.sorts) \
                 and self._sql_visibility(ctx, resource):

@@ -238,7 +238,7 @@ def _resource_paths(resource: Resource, writable: bool, creatable: bool
             "responses": {"201": _json({"oneOf": [one, many]}, "Created"),
                           **_errors(400, 401, 403, 404, 409, 413, 503)}}
     if resource.primary_key != "id":
-        return {f"/v2.0/{resource.plural}": collection}
+        return {f"/v2.0/{resource.path}": collection}
     id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     member: dict[str, Any] = {
         "parameters": id_param,
@@ -256,8 +256,8 @@ def _resource_paths(resource: Resource, writable: bool, creatable: bool
                 _object({resource.singular: _body_schema(resource, "put")},
                         [resource.singular])}}},
             "responses": {"200": _json(one), **_errors(400, 401, 403, 404, 409, 413, 503)}}
-    return {f"/v2.0/{resource.plural}": collection,
-            f"/v2.0/{resource.plural}/{{id}}": member}
+    return {f"/v2.0/{resource.path}": collection,
+            f"/v2.0/{resource.path}/{{id}}": member}
 
 
 def _path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:

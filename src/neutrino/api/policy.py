@@ -93,6 +93,15 @@ _RESOURCE_RULES = {
     "update_port:binding:profile": ADMIN,
     "update_port:binding:vnic_type": "rule:admin_or_owner",
     "delete_port": "rule:context_is_advsvc or rule:admin_owner_or_network_owner",
+    # port-security and allowed-address-pairs
+    "create_port:port_security_enabled": ADVSVC_OR_NET_OWNER,
+    "update_port:port_security_enabled": ADVSVC_OR_NET_OWNER,
+    "create_port:allowed_address_pairs": "rule:admin_or_network_owner",
+    "update_port:allowed_address_pairs": "rule:admin_or_network_owner",
+    # security groups and their rules
+    **{f"{action}_{resource}": "rule:admin_or_owner"
+       for action in ("create", "get", "update", "delete")
+       for resource in ("security_group", "security_group_rule")},
     # tags (standard-attr-tag): Neutron's `<action>_<collection>_tags`, checked on the
     # resource's own target; reading as reading the resource, changing as updating it.
     **{f"get_{plural}_tags": rule for plural, rule in (

@@ -135,10 +135,12 @@ class NetworkClient:
         items: list[dict[str, Any]] = []
         next_path: str | None = path or f"/{collection}"
         next_params = params
+        # The URL's "security-groups" are the body's "security_groups".
+        key = collection.replace("-", "_")
         while next_path:
             body = self.request("GET", next_path, params=next_params) or {}
-            items.extend(body.get(collection, []))
-            next_path, next_params = self._next_page(body.get(f"{collection}_links", []))
+            items.extend(body.get(key, []))
+            next_path, next_params = self._next_page(body.get(f"{key}_links", []))
         return items
 
     def _next_page(self, links: Rows) -> tuple[str | None, None]:

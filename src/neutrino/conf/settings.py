@@ -111,9 +111,13 @@ class QuotaSettings:
     port: int = _default.quotas.quota_port
     # Neutron's fallback for resources without a quota_<resource> option (none here yet).
     default_quota: int = _default.quotas.default_quota
+    security_group: int = _default.quotas.quota_security_group
+    security_group_rule: int = _default.quotas.quota_security_group_rule
 
     def defaults(self) -> dict[str, int]:
-        return {"network": self.network, "subnet": self.subnet, "port": self.port}
+        return {"network": self.network, "subnet": self.subnet, "port": self.port,
+                "security_group": self.security_group,
+                "security_group_rule": self.security_group_rule}
 
 
 @dataclass(frozen=True)
@@ -352,7 +356,9 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
         base_mac=conf.base_mac,
         global_physnet_mtu=conf.global_physnet_mtu,
         quotas=QuotaSettings(conf.quotas.quota_network, conf.quotas.quota_subnet,
-                             conf.quotas.quota_port, conf.quotas.default_quota),
+                             conf.quotas.quota_port, conf.quotas.default_quota,
+                             conf.quotas.quota_security_group,
+                             conf.quotas.quota_security_group_rule),
         state_report_concurrency=conf.state_report_concurrency,
         dns_domain=dns_domain(conf),
     )

@@ -66,6 +66,8 @@ class Network(StandardAttrs, Base):
     # subnets, its ports): agents compare it with what they applied to find missed casts.
     dhcp_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
                                                nullable=False)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                        nullable=False)
 
     segments: Mapped[list[NetworkSegment]] = relationship(
         back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
@@ -174,6 +176,13 @@ class Port(StandardAttrs, Base):
     vif_type: Mapped[str] = mapped_column(String(64), default="unbound", nullable=False)
     profile: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
     vif_details: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                        nullable=False)
+    # The port's groups, sorted and comma-separated: what its dict shows, read with the row
+    # (a list of ports loads no membership rows). securitygroupportbindings holds the same
+    # membership for integrity and for the queries by group; both change together
+    # (core/resources/portsecurity.py).
+    security_group_ids: Mapped[str] = mapped_column(Text, default="", nullable=False)
 
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
@@ -181,6 +190,8 @@ class Port(StandardAttrs, Base):
     extra_dhcp_opts: Mapped[list[ExtraDhcpOpt]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
     tags: Mapped[list[Tag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    allowed_address_pairs: Mapped[list[AllowedAddressPair]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
     # Not shown in a port's dict: loaded only when asked for, never with every port read.
     provisioning_blocks: Mapped[list[ProvisioningBlock]] = relationship(
@@ -388,3 +399,68 @@ class RevokedToken(Base):
     audit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True, nullable=False)
     revoked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class SecurityGroup(StandardAttrs, Base):
+    __tablename__ = "securitygroups"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)
+    name: Mapped[str] = mapped_column(NAME, default="", nullable=False)
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+
+    rules: Mapped[list[SecurityGroupRule]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        foreign_keys="SecurityGroupRule.security_group_id", order_by="SecurityGroupRule.id")
+
+
+class SecurityGroupRule(StandardAttrs, Base):
+    """A rule goes with its group, and with the group its `remote_group_id` names."""
+
+    __tablename__ = "securitygrouprules"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(PROJECT, index=True, nullable=False)
+    security_group_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True, nullable=False)
+    remote_group_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(16), nullable=False)
+    ethertype: Mapped[str] = mapped_column(String(40), nullable=False)
+    protocol: Mapped[str | None] = mapped_column(String(40))
+    port_range_min: Mapped[int | None] = mapped_column(Integer)
+    port_range_max: Mapped[int | None] = mapped_column(Integer)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(255))
+
+
+class DefaultSecurityGroup(Base):
+    """Each project's `default` group. The primary key is what keeps it one per project
+    when two server replicas create it for the same project's first request at once."""
+
+    __tablename__ = "defaultsecuritygroups"
+
+    project_id: Mapped[str] = mapped_column(PROJECT, primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("securitygroups.id", ondelete="CASCADE"), unique=True,
+        nullable=False)
+
+
+class SecurityGroupPortBinding(Base):
+    """A port's membership of a group. No cascade from the group: a group with ports
+    cannot be deleted, also against a port joining it concurrently."""
+
+    __tablename__ = "securitygroupportbindings"
+
+    port_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("securitygroups.id"), primary_key=True, index=True)
+
+
+class AllowedAddressPair(Base):
+    __tablename__ = "allowedaddresspairs"
+
+    port_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    mac_address: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)

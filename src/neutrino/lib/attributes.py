@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino.lib import constants as c
 from neutrino.lib import exceptions as exc
 from neutrino.lib import validators as v
 
@@ -67,10 +68,17 @@ class Resource:
     description: str = ""
     # What `marker` names and what breaks ties when sorting.
     primary_key: str = "id"
+    # The collection's URL segment when it differs from `plural` (the bodies' key).
+    url: str = ""
     _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {a.name: a for a in self.attributes})
+
+    @property
+    def path(self) -> str:
+        """/v2.0/<path>: "security-groups" for the body's "security_groups"."""
+        return self.url or self.plural
 
     def get(self, name: str) -> Attribute | None:
         return self._by_name.get(name)
@@ -171,6 +179,8 @@ NETWORK = Resource("network", "networks", (
     Attribute("availability_zone_hints", ARRAY, v.name_list(255), [], True, False),
     _ro("availability_zones", ARRAY),
     _text("dns_domain", 255, "", make=v.dns_domain_name),
+    # port-security: what the network's new ports get unless they say.
+    _bool_attr("port_security_enabled", True),
     *_standard(),
     *_tags(),
 ), lambda id_: exc.NetworkNotFound(net_id=id_), description="Layer 2 network")
@@ -228,9 +238,51 @@ PORT = Resource("port", "ports", (
               nullable=True),
     _text("dns_name", 255, "", make=v.dns_host_name),
     _ro("dns_assignment", ARRAY),
+    # security-group: omitted, the project's default group (none for network:* ports).
+    Attribute("security_groups", ARRAY, v.uuid_list, UNSET, True, True, filter=True),
+    # port-security: omitted, the network's setting.
+    _bool_attr("port_security_enabled", enforce_policy=True),
+    Attribute("allowed_address_pairs", ARRAY, v.allowed_address_pairs, UNSET, True, True,
+              enforce_policy=True, nullable=True),
     *_standard(),
     *_tags(),
 ), lambda id_: exc.PortNotFound(port_id=id_), description="Network port")
+
+SECURITY_GROUP = Resource("security_group", "security_groups", (
+    _id(),
+    Attribute("name", STRING, v.sg_name(255), "", True, True, filter=True, max_length=255),
+    *_project(),
+    _bool_attr("stateful", True),
+    _ro("security_group_rules", ARRAY),
+    *_standard(),
+), lambda id_: exc.SecurityGroupNotFound(id=id_), description="Security group",
+    url="security-groups")
+
+
+def _port(name: str) -> Attribute:
+    return Attribute(name, INTEGER, v.sg_port, None, True, False, filter=True,
+                     convert_filter=v.to_db_int, nullable=True)
+
+
+SECURITY_GROUP_RULE = Resource("security_group_rule", "security_group_rules", (
+    _id(),
+    Attribute("security_group_id", STRING, v.uuid_, REQUIRED, True, False, filter=True),
+    Attribute("remote_group_id", STRING, v.uuid_or_none, None, True, False, filter=True,
+              nullable=True),
+    Attribute("direction", STRING, v.values([c.INGRESS, c.EGRESS]), REQUIRED, True, False,
+              filter=True),
+    Attribute("protocol", STRING, v.sg_protocol, None, True, False, filter=True,
+              nullable=True),
+    _port("port_range_min"),
+    _port("port_range_max"),
+    Attribute("ethertype", STRING, v.ethertype, c.IPV4, True, False, filter=True),
+    Attribute("remote_ip_prefix", STRING, v.ip_prefix, None, True, False, filter=True,
+              nullable=True),
+    *_project(),
+    # A rule changes only its description (the rest is deleted and created again).
+    *_standard(),
+), lambda id_: exc.SecurityGroupRuleNotFound(id=id_), description="Security group rule",
+    url="security-group-rules")
 
 AGENT = Resource("agent", "agents", (
     _id(),
@@ -262,12 +314,12 @@ AVAILABILITY_ZONE = Resource("availability_zone", "availability_zones", (
 DB_INTEGER_MAX_VALUE = 2 ** 31 - 1
 QUOTA = Resource("quota", "quotas", tuple(
     Attribute(name, INTEGER, v.int_range(-1, DB_INTEGER_MAX_VALUE), UNSET, False, True)
-    for name in ("network", "subnet", "port")
+    for name in ("network", "subnet", "port", "security_group", "security_group_rule")
 ), lambda id_: exc.TenantQuotaNotFound(tenant_id=id_), owned=False,
     description="Per-project quota")
 
 # The resources that carry tags, by the collection name their /tags URLs start with.
 TAGGABLE: dict[str, Resource] = {r.plural: r for r in (NETWORK, SUBNET, PORT)}
 
-RESOURCES: dict[str, Resource] = {r.plural: r for r in (NETWORK, SUBNET, PORT, AGENT,
-                                                        AVAILABILITY_ZONE)}
+RESOURCES: dict[str, Resource] = {r.plural: r for r in (
+    NETWORK, SUBNET, PORT, AGENT, AVAILABILITY_ZONE, SECURITY_GROUP, SECURITY_GROUP_RULE)}

@@ -58,3 +58,31 @@ TYPE_FLAT = "flat"
 TYPE_LOCAL = "local"
 
 DEFAULT_AVAILABILITY_ZONE = "nova"
+
+# Security groups: the agents' topics and casts (fanout), and the RPC namespace of
+# security_group_info_for_devices on TOPIC_PLUGIN.
+TOPIC_SECURITY_GROUP_UPDATE = "q-agent-notifier-security_group-update"
+TOPIC_PORT_UPDATE = "q-agent-notifier-port-update"
+SECURITY_GROUPS_RULE_UPDATED = "security_groups_rule_updated"
+SECURITY_GROUPS_MEMBER_UPDATED = "security_groups_member_updated"
+PORT_UPDATE = "port_update"
+RPC_NAMESPACE_SECGROUP = "secgroup"
+
+# Neutron's protocol names for security group rules (IP_PROTOCOL_MAP); "icmpv6" is the
+# legacy name of ipv6-icmp that the API still takes.
+IP_PROTOCOL_MAP = {
+    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1,
+    "igmp": 2, "ip": 0, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58,
+    "icmpv6": 58, "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89,
+    "pgm": 113, "rsvp": 46, "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112,
+}
+# What a rule's protocol may be to mean "any".
+SG_PROTO_ANY = ("", "any")
+# The protocols whose rules take port ranges (Neutron's SG_PORT_PROTO_NAMES).
+SG_PORT_PROTOCOLS = ("tcp", "udp", "dccp", "sctp", "udplite")
+IPV6_ONLY_PROTOCOLS = ("ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt",
+                       "ipv6-opts", "ipv6-route")
+IPV4, IPV6 = "IPv4", "IPv6"
+INGRESS, EGRESS = "ingress", "egress"
+DEFAULT_SG_NAME = "default"
+DEFAULT_SG_DESCRIPTION = "Default security group"

@@ -1,9 +1,11 @@
-"""What travels between the server and the DHCP agents: the casts' payloads and the network
-info the agents fetch. Shapes as Neutron's, defined once for both sides."""
+"""What travels between the server and the agents: the casts' payloads, the network info
+the DHCP agents fetch and the security group info the Linux bridge agents fetch. Shapes as
+Neutron's (the security group ones: README, "Security groups"), defined once for both
+sides."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 # A network, subnet or port as the API shows it (every attribute; "binding:host_id" and
@@ -96,3 +98,56 @@ def port_delete(port: Mapping[str, Any]) -> PortDeleteEnd:
 
 def agent_updated(admin_state_up: bool) -> AgentUpdated:
     return {"admin_state_up": admin_state_up}
+
+
+# --- security groups (fanout casts to the Linux bridge agents, and their one call) -------
+
+class SecurityGroupsChanged(TypedDict):
+    """security_groups_rule_updated and security_groups_member_updated."""
+    security_groups: list[str]
+
+
+# port_update(port=<port dict>) carries what PortEnd does.
+FanoutPayload = SecurityGroupsChanged | PortEnd
+
+
+def security_groups_changed(group_ids: Iterable[str]) -> SecurityGroupsChanged:
+    return {"security_groups": sorted(set(group_ids))}
+
+
+class AddressPair(TypedDict):
+    ip_address: str
+    mac_address: str
+
+
+class DeviceSecurity(TypedDict):
+    """One port as security_group_info_for_devices describes it."""
+    id: str
+    device: str
+    network_id: str
+    mac_address: str
+    fixed_ips: list[str]
+    device_owner: str
+    port_security_enabled: bool
+    security_groups: list[str]
+    allowed_address_pairs: list[AddressPair]
+    dhcp_server_ips: list[str]
+
+
+class RuleInfo(TypedDict):
+    id: str
+    security_group_id: str
+    direction: str
+    ethertype: str
+    protocol: str | None
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+    remote_group_id: str | None
+
+
+class SecurityGroupInfo(TypedDict):
+    devices: dict[str, DeviceSecurity]
+    security_groups: dict[str, list[RuleInfo]]
+    sg_member_ips: dict[str, dict[str, list[str]]]
+    sg_stateful: dict[str, bool]

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.lib import constants as _const
+from neutrino.lib import exceptions as _exc
 from neutrino.lib.exceptions import InvalidInput
 
 Validator = Callable[[Any], Any]
@@ -140,6 +142,10 @@ def uuid_(value: Any) -> str:
     if str(parsed) != value.lower():  # reject braces, urn: prefixes and hex without dashes
         raise Invalid(f"'{value}' is not a valid UUID")
     return value
+
+
+def uuid_or_none(value: Any) -> str | None:
+    return None if value is None else uuid_(value)
 
 
 def values(allowed: list[Any], convert: Callable[[Any], Any] | None = None) -> Validator:
@@ -461,3 +467,126 @@ def segments(value: Any) -> list[dict[str, Any]] | None:
                       "provider:physical_network": physnet,
                       "provider:segmentation_id": seg_id})
     return clean
+
+
+# --- security groups, port security, allowed address pairs -----------------------------
+
+# Neutron's converters for these attributes raise its own error types rather than a
+# reason; so do these.
+_SG_PROTOCOLS: list[str | None] = [None, *_const.SG_PROTO_ANY, *_const.IP_PROTOCOL_MAP]
+
+
+def sg_protocol(value: Any) -> str | None:
+    """A rule's protocol: None for any, a known name (lower-cased) or a number 0-255 (as
+    a string, as Neutron stores it)."""
+    if value is None or (isinstance(value, str) and value.lower() in _const.SG_PROTO_ANY):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) or \
+            isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+        if 0 <= number <= 255:
+            return str(number)
+    elif isinstance(value, str) and value.lower() in _const.IP_PROTOCOL_MAP:
+        return value.lower()
+    raise _exc.SecurityGroupRuleInvalidProtocol(protocol=value, values=_SG_PROTOCOLS)
+
+
+def sg_port(value: Any) -> int | None:
+    """port_range_min/max: a port 0-65535 (or an ICMP type/code, checked later)."""
+    if value is None:
+        return None
+    try:
+        number = int(value) if not isinstance(value, bool | float) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not 0 <= number <= 65535:
+        raise _exc.SecurityGroupInvalidPortValue(port=value)
+    return number
+
+
+def ethertype(value: Any) -> str:
+    if isinstance(value, str):
+        for known in (_const.IPV4, _const.IPV6):
+            if value.lower() == known.lower():
+                return known
+    raise _exc.SecurityGroupRuleInvalidEtherType(ethertype=value,
+                                                 values=[_const.IPV4, _const.IPV6])
+
+
+def ip_prefix(value: Any) -> str | None:
+    """remote_ip_prefix: a CIDR or an address, normalised to its network ("10.0.0.5" ->
+    "10.0.0.5/32", "10.0.0.5/24" -> "10.0.0.0/24"): what the hosts' filters match."""
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str) or "%" in value:
+            raise ValueError(value)
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise _exc.InvalidCIDR(input=value) from None
+
+
+def sg_name(max_len: int = 255) -> Validator:
+    """A group's name: any string but "default", which is the one Neutrino creates."""
+    inner = safe_string(max_len)
+
+    def check(value: Any) -> str:
+        text: str = inner(value)
+        if text.lower() == _const.DEFAULT_SG_NAME:
+            raise _exc.SecurityGroupDefaultAlreadyExists()
+        return text
+    return check
+
+
+def uuid_list(value: Any) -> list[str]:
+    """A port's security_groups: UUIDs, null meaning none; duplicates collapse."""
+    if value is None:
+        return []
+    found: list[str] = []
+    for item in _list(value):
+        uuid_(item)
+        if item not in found:
+            found.append(item)
+    return found
+
+
+MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's max_allowed_address_pair default
+
+
+def allowed_address_pairs(value: Any) -> list[dict[str, str]]:
+    """[{"ip_address": IP or CIDR, "mac_address"?: MAC}], as Neutron validates them (its
+    errors, in its order); a pair without a MAC takes the port's, filled in by core."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _exc.HTTPBadRequest("Allowed address pairs must be a list.")
+    if len(value) > MAX_ALLOWED_ADDRESS_PAIRS:
+        raise _exc.AllowedAddressPairExhausted(quota=MAX_ALLOWED_ADDRESS_PAIRS)
+    seen: set[tuple[str | None, str]] = set()
+    pairs: list[dict[str, str]] = []
+    for pair in value:
+        if not isinstance(pair, dict):
+            raise Invalid(f"'{pair}' is not a dictionary")
+        clean: dict[str, str] = {}
+        if "mac_address" in pair:
+            try:
+                clean["mac_address"] = mac_address(pair["mac_address"])
+            except Invalid as err:
+                raise _exc.HTTPBadRequest(str(err)) from None
+        if "ip_address" not in pair:
+            raise _exc.AllowedAddressPairsMissingIP()
+        ip = pair["ip_address"]
+        key = (clean.get("mac_address"), ip)
+        if key in seen:
+            raise _exc.DuplicateAddressPairInRequest(mac_address=key[0], ip_address=ip)
+        seen.add(key)
+        extra = set(pair) - {"mac_address", "ip_address"}
+        if extra:
+            raise _exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(sorted(extra))}'")
+        try:
+            clean["ip_address"] = _cidr(ip) if isinstance(ip, str) and "/" in ip \
+                else ip_address(ip)
+        except Invalid as err:
+            raise _exc.HTTPBadRequest(str(err)) from None
+        pairs.append(clean)
+    return pairs

@@ -13,7 +13,8 @@ from neutrino.conf.settings import ApiSettings, CoreSettings, QuotaSettings, Vla
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.services import build_services
 
-DEFAULTS = {"network": 100, "subnet": 100, "port": 500}
+SG_DEFAULTS = {"security_group": 10, "security_group_rule": 100}
+DEFAULTS = {"network": 100, "subnet": 100, "port": 500, **SG_DEFAULTS}
 
 
 def error(response: Any) -> tuple[int, str, str]:
@@ -50,10 +51,12 @@ def test_admin_sets_shows_lists_and_deletes_a_project_quota(api):
     response = api.call("PUT", f"/v2.0/quotas/{demo}",
                         json={"quota": {"network": 10, "port": "-1"}})
     assert response.status_code == 200, response.text
-    assert response.json() == {"quota": {"network": 10, "subnet": 100, "port": -1}}
+    assert response.json() == {"quota": {"network": 10, "subnet": 100, "port": -1,
+                                         **SG_DEFAULTS}}
     assert api.call("GET", f"/v2.0/quotas/{demo}", "demo").json()["quota"]["network"] == 10
     assert api.call("GET", "/v2.0/quotas").json() == {"quotas": [
-        {"network": 10, "subnet": 100, "port": -1, "project_id": demo, "tenant_id": demo}]}
+        {"network": 10, "subnet": 100, "port": -1, **SG_DEFAULTS, "project_id": demo,
+         "tenant_id": demo}]}
     # The defaults stay the defaults.
     assert api.call("GET", f"/v2.0/quotas/{demo}/default").json() == {"quota": DEFAULTS}
 
@@ -95,7 +98,10 @@ def test_details_count_what_the_project_has(api):
     assert response.json() == {"quota": {
         "network": {"limit": 100, "used": 1, "reserved": 0},
         "subnet": {"limit": 100, "used": 1, "reserved": 0},
-        "port": {"limit": 7, "used": 1, "reserved": 0}}}
+        "port": {"limit": 7, "used": 1, "reserved": 0},
+        # The port gave the project its default group, with its four rules.
+        "security_group": {"limit": 10, "used": 1, "reserved": 0},
+        "security_group_rule": {"limit": 100, "used": 4, "reserved": 0}}}
     admin_view = api.call("GET", f"/v2.0/quotas/{demo}/details").json()
     assert admin_view == response.json()
 
@@ -164,7 +170,7 @@ def test_defaults_come_from_the_quotas_section(sqlite_database, api_settings, ma
         api = make_api(client)
         demo = project(api, "demo")
         assert api.call("GET", f"/v2.0/quotas/{demo}", "demo").json() == {
-            "quota": {"network": 1, "subnet": -1, "port": 0}}
+            "quota": {"network": 1, "subnet": -1, "port": 0, **SG_DEFAULTS}}
         net = api.create("network", "demo")
         assert error(api.call("POST", "/v2.0/networks", "demo", json={"network": {}}))[1] == \
             "OverQuota"

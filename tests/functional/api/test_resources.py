@@ -6,7 +6,7 @@ NET_KEYS = {"id", "name", "subnets", "admin_state_up", "status", "tenant_id", "p
             "shared", "mtu", "provider:network_type", "provider:physical_network",
             "provider:segmentation_id", "router:external", "availability_zone_hints",
             "availability_zones", "dns_domain", "description", "created_at", "updated_at",
-            "revision_number", "tags"}
+            "revision_number", "tags", "port_security_enabled"}
 
 
 def error(response):
@@ -211,8 +211,9 @@ def test_versions_and_extensions(api, client):
     aliases = {e["alias"] for e in extensions}
     assert {"agent", "dhcp_agent_scheduler", "availability_zone", "provider", "binding",
             "external-net", "net-mtu", "extra_dhcp_opt", "pagination", "sorting",
-            "filter-validation", "project-id"} <= aliases
-    assert "router" not in aliases and "security-group" not in aliases
+            "filter-validation", "project-id", "security-group", "port-security",
+            "allowed-address-pairs"} <= aliases
+    assert "router" not in aliases
     assert all(set(e) == {"name", "alias", "description", "updated", "links"}
                for e in extensions)
     agent = api.call("GET", "/v2.0/extensions/agent").json()["extension"]

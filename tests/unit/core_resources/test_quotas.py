@@ -36,10 +36,12 @@ def test_check_limit(limit, used, allowed):
 def test_quotas_section_gives_neutrons_defaults_and_overrides(tmp_path):
     conf = opts.load([], "test")
     assert settings.core_settings(conf).quotas.defaults() == {
-        "network": 100, "subnet": 100, "port": 500}
+        "network": 100, "subnet": 100, "port": 500, "security_group": 10,
+        "security_group_rule": 100}
     assert conf.quotas.default_quota == -1
     path = tmp_path / "neutron.conf"
     path.write_text("[quotas]\nquota_network = 10\nquota_port = -1\n")
     conf = opts.load(["--config-file", str(path)], "test")
     assert settings.core_settings(conf).quotas.defaults() == {
-        "network": 10, "subnet": 100, "port": -1}
+        "network": 10, "subnet": 100, "port": -1, "security_group": 10,
+        "security_group_rule": 100}

@@ -11,12 +11,14 @@ from neutrino.cli.commands import (
     ports,
     quotas,
     scheduler,
+    securitygroups,
     subnets,
 )
 
 
 def all_commands() -> dict[str, type[Command]]:
     commands: dict[str, type[Command]] = {}
-    for module in (extensions, agents, networks, subnets, ports, scheduler, quotas):
+    for module in (extensions, agents, networks, subnets, ports, scheduler, quotas,
+                   securitygroups):
         commands.update(module.COMMANDS)
     return commands

@@ -59,6 +59,19 @@ def add_port_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--binding:host_id", "--binding:host-id", dest="binding_host_id",
                         metavar="<host>", help="Host the port is bound to")
     parser.add_argument("--description", help="Description of the port")
+    parser.add_argument("--security-group", dest="security_groups", action="append",
+                        metavar="SECURITY_GROUP",
+                        help="ID or name of a security group for the port (repeatable)")
+    parser.add_argument("--no-security-groups", action="store_true",
+                        help="The port in no security group")
+    parser.add_argument("--allowed-address-pair", dest="allowed_address_pairs",
+                        action="append", type=parsing.address_pair,
+                        metavar="ip_address=IP_ADDR|CIDR[,mac_address=MAC_ADDR]",
+                        help="Another address the port may send from (repeatable)")
+    parser.add_argument("--no-allowed-address-pairs", action="store_true",
+                        help="The port with no allowed address pairs")
+    parser.add_argument("--port-security-enabled", type=parsing.boolean,
+                        metavar="{True,False}", help="Whether the port is filtered")
 
 
 def port_common_attrs(client: NetworkClient, parsed_args: argparse.Namespace) -> dict[str, Any]:
@@ -70,6 +83,16 @@ def port_common_attrs(client: NetworkClient, parsed_args: argparse.Namespace) ->
     set_if(body, "device_owner", parsed_args.device_owner)
     set_if(body, "binding:host_id", parsed_args.binding_host_id)
     set_if(body, "description", parsed_args.description)
+    if parsed_args.no_security_groups:
+        body["security_groups"] = []
+    elif parsed_args.security_groups is not None:
+        body["security_groups"] = [client.find_id("security_group", "security-groups", g)
+                                   for g in parsed_args.security_groups]
+    if parsed_args.no_allowed_address_pairs:
+        body["allowed_address_pairs"] = []
+    else:
+        set_if(body, "allowed_address_pairs", parsed_args.allowed_address_pairs)
+    set_if(body, "port_security_enabled", parsed_args.port_security_enabled)
     return body
 
 

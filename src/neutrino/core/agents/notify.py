@@ -30,7 +30,9 @@ from neutrino.core.dbutil import rowcount
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier
 from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, DhcpCast, NetworkDhcpAgentBinding
-from neutrino.lib.payloads import Payload
+from neutrino.lib import constants as const
+from neutrino.lib import payloads
+from neutrino.lib.payloads import FanoutPayload, Payload
 
 LOG = logging.getLogger(__name__)
 
@@ -39,15 +41,17 @@ DHCP_RELEVANT_PORT_FIELDS = ("fixed_ips", "mac_address", "extra_dhcp_opts", "dns
                              "admin_state_up", "binding:host_id", "device_owner")
 
 
+def _norm(field: str, value: Any) -> Any:
+    if field == "fixed_ips":
+        return sorted((ip["subnet_id"], ip["ip_address"]) for ip in value or [])
+    if field == "extra_dhcp_opts":
+        return sorted((o["opt_name"], str(o["opt_value"]), o.get("ip_version", 4))
+                      for o in value or [])
+    return value
+
+
 def port_changed_for_dhcp(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    def norm(field: str, value: Any) -> Any:
-        if field == "fixed_ips":
-            return sorted((ip["subnet_id"], ip["ip_address"]) for ip in value or [])
-        if field == "extra_dhcp_opts":
-            return sorted((o["opt_name"], str(o["opt_value"]), o.get("ip_version", 4))
-                          for o in value or [])
-        return value
-    return any(norm(f, before.get(f)) != norm(f, after.get(f))
+    return any(_norm(f, before.get(f)) != _norm(f, after.get(f))
                for f in DHCP_RELEVANT_PORT_FIELDS)
 
 
@@ -86,6 +90,11 @@ class Delivered:
         return ids
 
 
+# A change of any of these alters a port's filtering on its host.
+SECURITY_RELEVANT_PORT_FIELDS = ("security_groups", "port_security_enabled",
+                                 "allowed_address_pairs", "fixed_ips", "mac_address")
+
+
 class Outbox:
     """Casts gathered during an operation: `record` them in its transaction, `send` them
     in order after the commit."""
@@ -93,6 +102,36 @@ class Outbox:
     def __init__(self) -> None:
         self.casts: list[tuple[str, str, Payload]] = []
         self.ids: list[str | None] = []  # the recorded row of each cast, if any
+        self.fanouts: list[tuple[str, str, FanoutPayload]] = []
+
+    def rules_changed(self, group_ids: Iterable[str]) -> None:
+        if group_ids := sorted(set(group_ids)):
+            self.fanouts.append((const.TOPIC_SECURITY_GROUP_UPDATE,
+                                 const.SECURITY_GROUPS_RULE_UPDATED,
+                                 payloads.security_groups_changed(group_ids)))
+
+    def members_changed(self, group_ids: Iterable[str]) -> None:
+        if group_ids := sorted(set(group_ids)):
+            self.fanouts.append((const.TOPIC_SECURITY_GROUP_UPDATE,
+                                 const.SECURITY_GROUPS_MEMBER_UPDATED,
+                                 payloads.security_groups_changed(group_ids)))
+
+    def port_security(self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+                      ) -> None:
+        """What the Linux bridge agents hear of a port created (before None), changed or
+        deleted (after None): its groups' members changed when it joined, left, or its
+        addresses did; the port itself changed when anything it is filtered by did."""
+        old = set(before["security_groups"]) if before else set()
+        new = set(after["security_groups"]) if after else set()
+        changed = [f for f in SECURITY_RELEVANT_PORT_FIELDS
+                   if before and after and _norm(f, before.get(f)) != _norm(f, after.get(f))]
+        if before is None or after is None:
+            self.members_changed(old | new)
+        elif changed:
+            addresses = {"fixed_ips", "mac_address", "allowed_address_pairs"} & set(changed)
+            self.members_changed((old ^ new) | ((old | new) if addresses else set()))
+            self.fanouts.append((const.TOPIC_PORT_UPDATE, const.PORT_UPDATE,
+                                 payloads.port_event(dict(after))))
 
     def add(self, host: str, method: str, payload: Payload) -> None:
         self.casts.append((host, method, payload))
@@ -122,6 +161,14 @@ class Outbox:
         return self
 
     def send(self, notifier: DhcpAgentNotifier, delivered: Delivered | None = None) -> None:
+        # Security group and port updates: best effort (not recorded); the Linux bridge
+        # agents' periodic resyncs repair a lost one.
+        fanouts, self.fanouts = self.fanouts, []
+        for topic, method, fanout_payload in fanouts:
+            try:
+                notifier.fanout(topic, method, fanout_payload)
+            except Exception:
+                LOG.exception("fanout %s on %s failed", method, topic)
         casts, ids = self.casts, self.ids
         self.casts, self.ids = [], []
         sent = []

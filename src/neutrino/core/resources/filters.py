@@ -51,7 +51,7 @@ def owns(ctx: Context, project_id: str) -> bool:
 
 # --- filters ----------------------------------------------------------------------------
 
-def _in(column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+def in_values(column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     values = list(values)
     clauses = []
     concrete = [v for v in values if v is not None]
@@ -69,7 +69,7 @@ def _columns(columns: Mapping[str, InstrumentedAttribute[Any]],
         column = columns.get(key)
         if column is None or not values:
             continue
-        clauses.append(_in(column, values))
+        clauses.append(in_values(column, values))
     return clauses
 
 
@@ -111,6 +111,7 @@ def network_filters(filters: Filters) -> list[ColumnElement[bool]]:
     columns = _standard(net) | {
         "admin_state_up": net.admin_state_up, "status": net.status, "shared": net.shared,
         "router:external": net.external, "mtu": net.mtu, "dns_domain": net.dns_domain,
+        "port_security_enabled": net.port_security_enabled,
     }
     clauses = _columns(columns, filters)
     clauses += tag_filters(net.id, models.Tag.network_id, filters)
@@ -118,7 +119,8 @@ def network_filters(filters: Filters) -> list[ColumnElement[bool]]:
                 "provider:physical_network": seg.physical_network}
     for key, column in provider.items():
         if filters.get(key):
-            clauses.append(exists().where(seg.network_id == net.id, _in(column, filters[key])))
+            clauses.append(exists().where(seg.network_id == net.id,
+                                          in_values(column, filters[key])))
     seg_ids = filters.get("provider:segmentation_id")
     if seg_ids:
         # Only VLAN segments show their id; the others show None.
@@ -143,7 +145,8 @@ def subnet_filters(filters: Filters) -> list[ColumnElement[bool]]:
     clauses = _columns(columns, filters)
     clauses += tag_filters(sub.id, models.Tag.subnet_id, filters)
     if filters.get("shared"):
-        shared = select(models.Network.id).where(_in(models.Network.shared, filters["shared"]))
+        shared = select(models.Network.id).where(
+            in_values(models.Network.shared, filters["shared"]))
         clauses.append(sub.network_id.in_(shared))
     pools = filters.get("subnetpool_id")
     if pools and None not in pools:
@@ -183,12 +186,16 @@ def port_filters(filters: Filters) -> list[ColumnElement[bool]]:
         "status": port.status, "device_id": port.device_id,
         "device_owner": port.device_owner, "binding:host_id": port.host_id,
         "binding:vnic_type": port.vnic_type, "binding:vif_type": port.vif_type,
-        "dns_name": port.dns_name,
+        "dns_name": port.dns_name, "port_security_enabled": port.port_security_enabled,
     }
     clauses = _columns(columns, filters)
     clauses += tag_filters(port.id, models.Tag.port_id, filters)
+    if filters.get("security_groups"):
+        binding = models.SecurityGroupPortBinding
+        clauses.append(exists().where(binding.port_id == port.id, binding.security_group_id
+                                      .in_([str(g) for g in filters["security_groups"]])))
     if filters.get("mac_address"):
-        clauses.append(_in(port.mac_address,
+        clauses.append(in_values(port.mac_address,
                            [m.lower() if isinstance(m, str) else m
                             for m in filters["mac_address"]]))
     if filters.get("fixed_ips"):

@@ -123,6 +123,7 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         shared=bool(body.get("shared", False)), external=bool(body.get("router:external", False)),
         mtu=settings.global_physnet_mtu, dns_domain=body.get("dns_domain") or "",
         availability_zone_hints=hints_json,
+        port_security_enabled=bool(body.get("port_security_enabled", True)),
         description=body.get("description") or "", created_at=stamp, updated_at=stamp,
         revision_number=1)
     if "id" in body and session.get(models.Network, net.id) is not None:
@@ -184,6 +185,8 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         net.admin_state_up = bool(body["admin_state_up"])
     if "dns_domain" in body:
         net.dns_domain = body["dns_domain"] or ""
+    if body.get("port_security_enabled") is not None:
+        net.port_security_enabled = bool(body["port_security_enabled"])
     if "router:external" in body:
         net.external = bool(body["router:external"])
     if "shared" in body:

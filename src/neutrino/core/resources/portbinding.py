@@ -31,8 +31,8 @@ VIF_TYPE_TAP = "tap"
 VIF_TYPE_UNBOUND = "unbound"
 VIF_TYPE_BINDING_FAILED = "binding_failed"
 # `port_filter` says whether the networking service filters the port's traffic (security
-# groups). Neutrino enforces none yet, so it must not claim to: False, as Neutron's Linux
-# bridge driver answers with the noop firewall.
+# groups). Still False, as Neutron's Linux bridge driver answers with the noop firewall:
+# the binding does not yet read which firewall_driver the host's agent runs.
 TAP_VIF_DETAILS: dict[str, Any] = {"connectivity": "l2", "port_filter": False}
 # The Linux bridge agent plugs taps: only plain virtio ports.
 SUPPORTED_VNIC_TYPES = frozenset({"normal"})

@@ -28,7 +28,16 @@ from neutrino.core.dbutil import (
 )
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
-from neutrino.core.resources import ipam, macs, networks, paging, portbinding, subnets, views
+from neutrino.core.resources import (
+    ipam,
+    macs,
+    networks,
+    paging,
+    portbinding,
+    portsecurity,
+    subnets,
+    views,
+)
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.lib import attributes, constants
@@ -432,12 +441,16 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         device_owner=body.get("device_owner") or "", dns_name=body.get("dns_name") or "",
         vnic_type=body.get("binding:vnic_type") or "normal",
         profile=_profile(body.get("binding:profile")), description=body.get("description") or "",
+        port_security_enabled=net.port_security_enabled
+        if body.get("port_security_enabled") is None else bool(body["port_security_enabled"]),
         created_at=stamp, updated_at=stamp, revision_number=1)
     bind(session, port, body.get("binding:host_id"), settings, clock)
     if "id" in body and session.get(models.Port, port.id) is not None:
         raise exc.Conflict(f"Port {port.id} already exists.")
+    portsecurity.choose_groups(session, ctx, clock, port, body)
     _insert_port(session, port, body.get("mac_address"), settings)
     set_committed_value(port, "fixed_ips", [])
+    portsecurity.on_create(session, port, body)
     all_subnets = network_subnets(session, net.id)
     if requests is None:
         _default_ips(session, port, all_subnets)
@@ -471,6 +484,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
             _change_mac(session, port, mac)
             if body.get("fixed_ips") is None and _readdress_auto(session, port):
                 changed.append("fixed_ips")
+    portsecurity.on_update(session, ctx, port, body)
     if body.get("fixed_ips") is not None:
         _reallocate(session, port, _requested_ips(body["fixed_ips"]))
         changed.append("fixed_ips")

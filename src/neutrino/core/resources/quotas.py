@@ -27,8 +27,11 @@ from neutrino.db import models
 from neutrino.lib import exceptions as exc
 
 NETWORK, SUBNET, PORT = "network", "subnet", "port"
+SECURITY_GROUP, SECURITY_GROUP_RULE = "security_group", "security_group_rule"
 # What each quota counts: the rows of these tables with the project's id.
-COUNTED: dict[str, Any] = {NETWORK: models.Network, SUBNET: models.Subnet, PORT: models.Port}
+COUNTED: dict[str, Any] = {NETWORK: models.Network, SUBNET: models.Subnet, PORT: models.Port,
+                           SECURITY_GROUP: models.SecurityGroup,
+                           SECURITY_GROUP_RULE: models.SecurityGroupRule}
 RESOURCES = tuple(COUNTED)
 UNLIMITED = -1
 

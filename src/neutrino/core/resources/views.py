@@ -96,6 +96,7 @@ def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) ->
         "dns_domain": net.dns_domain or "",
         "availability_zone_hints": json.loads(net.availability_zone_hints or "[]"),
         "availability_zones": list(availability_zones),
+        "port_security_enabled": net.port_security_enabled,
     }
     result.update(provider_attributes(net.segments))
     # As Neutron: `segments` only for a network of several segments; one segment is shown
@@ -198,6 +199,12 @@ def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
                              "ip_version": o.ip_version}
                             for o in sorted(port.extra_dhcp_opts,
                                             key=lambda o: (o.ip_version, o.opt_name))],
+        "port_security_enabled": port.port_security_enabled,
+        "security_groups": port.security_group_ids.split(",") if port.security_group_ids
+        else [],
+        "allowed_address_pairs": [{"ip_address": p.ip_address, "mac_address": p.mac_address}
+                                  for p in sorted(port.allowed_address_pairs,
+                                                  key=lambda p: (p.ip_address, p.mac_address))],
     }
     result.update(_standard(port))
     result["tags"] = tags(port)

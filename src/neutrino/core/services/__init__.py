@@ -19,6 +19,7 @@ from neutrino.core.services.agents import AgentService, DhcpSchedulingService
 from neutrino.core.services.base import (
     Body,
     Collection,
+    Creatable,
     Env,
     Filters,
     Page,
@@ -31,14 +32,19 @@ from neutrino.core.services.l2_plugin import L2PluginService
 from neutrino.core.services.networks import NetworkService
 from neutrino.core.services.ports import PortService
 from neutrino.core.services.quotas import QuotaService
+from neutrino.core.services.securitygroups import (
+    SecurityGroupRpcService,
+    SecurityGroupRuleService,
+    SecurityGroupService,
+)
 from neutrino.core.services.subnets import SubnetService
 from neutrino.core.services.tags import TagService
 from neutrino.core.services.tokens import TokenRevocationService
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database
 
-__all__ = ["Body", "Collection", "Filters", "Page", "PageRequest", "ResourceService", "Services",
-           "build_services"]
+__all__ = ["Body", "Collection", "Creatable", "Filters", "Page", "PageRequest",
+           "ResourceService", "Services", "build_services"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class Services:
     token_revocations: TokenRevocationService
     tags: TagService
     dhcp_casts: CastService
+    security_groups: SecurityGroupService
+    security_group_rules: SecurityGroupRuleService
+    security_group_rpc: SecurityGroupRpcService
 
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
@@ -84,4 +93,7 @@ def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNoti
         token_revocations=TokenRevocationService(env),
         tags=TagService(env),
         dhcp_casts=CastService(env),
+        security_groups=SecurityGroupService(env),
+        security_group_rules=SecurityGroupRuleService(env),
+        security_group_rpc=SecurityGroupRpcService(env),
     )

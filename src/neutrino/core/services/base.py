@@ -16,7 +16,8 @@ from neutrino.core.resources.paging import Page, PageRequest
 from neutrino.core.transaction import Transactions
 
 Body = dict[str, Any]
-__all__ = ["Body", "Collection", "Env", "Filters", "Page", "PageRequest", "ResourceService"]
+__all__ = ["Body", "Collection", "Creatable", "Env", "Filters", "Page", "PageRequest",
+           "ResourceService"]
 Filters = Mapping[str, Sequence[Any]]
 
 
@@ -32,16 +33,21 @@ class Collection(Protocol):
     def delete(self, ctx: Context, id: str) -> None: ...
 
 
-class ResourceService(Collection, Protocol):
-    """Networks, subnets and ports. Bodies have passed the API's type validation and
-    carry its defaults for omitted attributes; a bulk create is all or nothing.
-    `list_page` sorts and pages in SQL: one page read whatever the collection's size;
-    `sort_keys` are the attributes it can sort by (the API sorts by others itself)."""
-
-    sort_keys: frozenset[str]
+class Creatable(Collection, Protocol):
+    """A collection the API creates in. Bodies have passed the API's type validation and
+    carry its defaults for omitted attributes; a bulk create is all or nothing."""
 
     def create(self, ctx: Context, body: Body) -> Body: ...
     def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]: ...
+
+
+class ResourceService(Creatable, Protocol):
+    """Networks, subnets and ports. `list_page` sorts and pages in SQL: one page read
+    whatever the collection's size; `sort_keys` are the attributes it can sort by (the
+    API sorts by others itself)."""
+
+    sort_keys: frozenset[str]
+
     def list_page(self, ctx: Context, filters: Filters | None,
                   request: PageRequest) -> Page[Body]: ...
 

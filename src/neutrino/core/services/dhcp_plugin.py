@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.core import metrics
 from neutrino.core.agents import dhcp, provisioning, revisions
+from neutrino.core.agents import securitygroups as secgroup_view
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import Outbox, hosting_hosts
 from neutrino.core.context import Context
@@ -118,6 +119,9 @@ class DhcpPluginService:
                 revisions.bump(session, [network_id])
                 outbox.to_hosts(hosting_hosts(session, [network_id])[network_id], cast,
                                 payloads.port_event(port_dict))
+            if cast == const.PORT_CREATE_END:
+                outbox.members_changed(
+                    secgroup_view.dhcp_servers_changed(session, None, port_dict))
             return port_dict, outbox.record(session, env.now())
 
         port_dict, outbox = env.tx.run(

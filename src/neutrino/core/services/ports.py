@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents import nova, provisioning, revisions
+from neutrino.core.agents import securitygroups as secgroup_view
 from neutrino.core.agents.bindings import DhcpBindings
 from neutrino.core.agents.notify import (
     Outbox,
@@ -97,6 +98,8 @@ class PortService:
             for port in shown:
                 outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
                                 payloads.port_event(port))
+                outbox.port_security(None, port)
+                outbox.members_changed(secgroup_view.dhcp_servers_changed(session, None, port))
             return shown, outbox.record(session, now)
 
         net_id = bodies[0].get("network_id") if bodies else None
@@ -137,7 +140,10 @@ class PortService:
                 rebind(session, row)
             after = self._view(row)
             nova.record_update(session, before, after, env.now())
-            return after, tell_dhcp_agents(session, before, after, env.now())
+            outbox = tell_dhcp_agents(session, before, after, env.now())
+            outbox.port_security(before, after)
+            outbox.members_changed(secgroup_view.dhcp_servers_changed(session, before, after))
+            return after, outbox
 
         port, outbox = env.tx.run(work)
         env.send(outbox)
@@ -152,6 +158,8 @@ class PortService:
             outbox = Outbox()
             outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
                             const.PORT_DELETE_END, payloads.port_delete(shown))
+            outbox.port_security(shown, None)
+            outbox.members_changed(secgroup_view.dhcp_servers_changed(session, shown, None))
             return outbox.record(session, self.env.now())
 
         self.env.send(self.env.tx.run(work))

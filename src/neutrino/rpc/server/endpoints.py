@@ -15,6 +15,7 @@ import oslo_messaging
 from neutrino.core.services.agents import AgentService
 from neutrino.core.services.dhcp_plugin import DhcpPluginService
 from neutrino.core.services.l2_plugin import L2PluginService
+from neutrino.core.services.securitygroups import SecurityGroupRpcService
 from neutrino.lib import constants
 from neutrino.lib.exceptions import NeutronException
 
@@ -145,3 +146,19 @@ class L2PluginEndpoint:
     @_expected
     def get_ports_on_host(self, context: Any, host: str) -> list[dict[str, Any]]:
         return self._plugin.get_ports_on_host(host)
+
+
+class SecurityGroupEndpoint:
+    """Topic `q-plugin`, namespace `secgroup`: what the Linux bridge agents filter their
+    ports by (Neutron's SecurityGroupServerRpcCallback, 1.2)."""
+
+    target = oslo_messaging.Target(version="1.2", namespace=constants.RPC_NAMESPACE_SECGROUP)
+
+    def __init__(self, service: SecurityGroupRpcService) -> None:
+        self._service = service
+
+    @_expected
+    def security_group_info_for_devices(self, context: Any, devices: Any = None,
+                                        **_: Any) -> dict[str, Any]:
+        found = self._service.info_for_devices(devices if isinstance(devices, list) else [])
+        return dict(found)

@@ -19,6 +19,7 @@ from neutrino.rpc.server.endpoints import (
     L2PluginEndpoint,
     MetadataEndpoint,
     ReportStateEndpoint,
+    SecurityGroupEndpoint,
 )
 
 LOG = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def start_rpc_servers(transport: oslo_messaging.Transport, services: Services,
                 [DhcpPluginEndpoint(services.dhcp_plugin),
                  DhcpRevisionsEndpoint(services.dhcp_plugin),
                  L2PluginEndpoint(services.l2_plugin),
-                 MetadataEndpoint(services.dhcp_plugin)]),
+                 MetadataEndpoint(services.dhcp_plugin),
+                 SecurityGroupEndpoint(services.security_group_rpc)]),
     ]
     started: list[oslo_messaging.MessageHandlingServer] = []
     try:

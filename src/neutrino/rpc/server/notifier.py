@@ -1,4 +1,5 @@
-"""Core's DhcpAgentNotifier over RPC: casts to one host's DHCP agent."""
+"""Core's notifier over RPC: casts to one host's DHCP agent, and fanout casts to every
+Linux bridge agent (security group and port updates)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from prometheus_client import Counter
 
 from neutrino.lib import constants
 from neutrino.lib.metrics import process_label
-from neutrino.lib.payloads import Payload
+from neutrino.lib.payloads import FanoutPayload, Payload
 
 LOG = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ LOG = logging.getLogger(__name__)
 _CAST_RETRIES = 1
 
 CASTS = Counter("neutrino_rpc_casts",
-                "Casts to DHCP agents this process sent (result=sent) or dropped (failed).",
+                "Casts to agents this process sent (result=sent) or dropped (failed).",
                 ["process", "method", "result"])
 
 
@@ -37,3 +38,15 @@ class RpcDhcpNotifier:
             return False
         CASTS.labels(process_label(), method, "sent").inc()
         return True
+
+    def fanout(self, topic: str, method: str, payload: FanoutPayload) -> None:
+        # The payload's keys are the method's keyword arguments (security_groups=,
+        # port=), as Neutron's agents take them.
+        try:
+            self._client.prepare(topic=topic, fanout=True, retry=_CAST_RETRIES).cast(
+                {}, method, **payload)
+        except Exception as exc:  # noqa: BLE001 - nothing may escape into core
+            CASTS.labels(process_label(), method, "failed").inc()
+            LOG.warning("Dropped %s fanout on %s: %s", method, topic, exc)
+            return
+        CASTS.labels(process_label(), method, "sent").inc()
