@@ -7,7 +7,8 @@ into a core `Context` (or None: 401).
   application with a header-only environ (the body never matters for token validation)
   in a worker thread, wrapping a tiny WSGI app that records the identity headers it sets.
   `delay_auth_decision` is forced on so the API, not the middleware, writes the 401.
-- noauth: trusts X-Project-Id / X-User-Id / X-Roles (tests only).
+- noauth: trusts X-Project-Id / X-User-Id / X-Roles (tests only); a caller naming no
+  project is an admin of `NOAUTH_PROJECT`, as Neutron's `fake_project_id` filter makes it.
 """
 
 from __future__ import annotations
@@ -57,10 +58,18 @@ class BuiltinAuth:
         return f'Keystone uri="{base_url}/v3"'
 
 
+# Neutron's noauth pipeline gives callers without a project this one (and admin), so
+# clients that never send X-Project-Id can still create without naming a project.
+NOAUTH_PROJECT = "fake_project_id"
+
+
 class NoAuth:
     async def authenticate(self, headers: Mapping[str, str]) -> Context | None:
         project = headers.get("x-project-id") or headers.get("x-tenant-id")
-        roles = _roles(headers.get("x-roles", "admin" if project is None else ""))
+        if project is None:
+            return Context(user_id=headers.get("x-user-id"), project_id=NOAUTH_PROJECT,
+                           roles=_roles(headers.get("x-roles", "")) + ("admin",))
+        roles = _roles(headers.get("x-roles", ""))
         return Context(user_id=headers.get("x-user-id"), project_id=project, roles=roles)
 
     def www_authenticate(self, base_url: str) -> str | None:

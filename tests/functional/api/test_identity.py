@@ -178,17 +178,21 @@ def test_projects_by_id_and_name_for_openstack_quota_commands(api):
     assert api.call("GET", "/v3/projects", "demo", params={"name": "alt"}).status_code == 403
 
 
-def test_noauth_without_a_project_is_neutrons_admin_without_a_project(core, api_settings):
-    # Neutron's noauth context has no project: a create names its project in the body
-    # (any project: the caller is admin), and without one Neutron answers 400 with this
-    # message (neutron_lib's populate_project_id).
+def test_noauth_without_a_project_is_neutrons_admin_of_fake_project_id(core, api_settings):
+    # Neutron 29's noauth pipeline (its fake_project_id filter) gives a caller without
+    # X-Project-Id the project "fake_project_id" and admin: a create naming no project
+    # lands there, one naming any project lands in that one.
     settings = dataclasses.replace(api_settings, auth_strategy="noauth")
     with TestClient(create_app(core, settings)) as client:
         response = client.post("/v2.0/networks", json={"network": {"tenant_id": "p9"}})
         assert response.status_code == 201, response.text
         assert response.json()["network"]["project_id"] == "p9"
-        refused = client.post("/v2.0/networks", json={"network": {}})
-        assert refused.status_code == 400
-        assert refused.json()["NeutronError"]["message"] == (
-            "Running without keystone AuthN requires that project_id is specified")
+        defaulted = client.post("/v2.0/networks", json={"network": {}})
+        assert defaulted.status_code == 201, defaulted.text
+        assert defaulted.json()["network"]["project_id"] == "fake_project_id"
+        assert {n["project_id"] for n in client.get("/v2.0/networks").json()["networks"]} \
+            == {"p9", "fake_project_id"}
+        own = client.post("/v2.0/networks", json={"network": {}},
+                          headers={"X-Project-Id": "p7"})
+        assert own.json()["network"]["project_id"] == "p7"
         assert client.get("/v2.0/agents").status_code == 200
