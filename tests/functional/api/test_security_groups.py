@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
+from neutrino.api.app import create_app
+from neutrino.conf.settings import ApiSettings, CoreSettings
 from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import build_services
 from neutrino.lib import constants as c
 
 SG_URL, RULE_URL = "/v2.0/security-groups", "/v2.0/security-group-rules"
@@ -331,6 +335,29 @@ def test_bad_address_pairs(api: Any, pairs: Any, status: int, type_: str) -> Non
         "network_id": network["id"], "allowed_address_pairs": pairs}})
     error(response, status, type_)
     assert api.call("GET", "/v2.0/ports", "demo").json()["ports"] == []
+
+
+def test_the_pair_limit_is_the_operators_max_allowed_address_pair(
+        sqlite_database: Any, notifier: RecordingNotifier, api_settings: ApiSettings,
+        make_api: Any) -> None:
+    core = build_services(sqlite_database, CoreSettings(max_allowed_address_pair=2), notifier)
+    with TestClient(create_app(core, api_settings)) as client:
+        api = make_api(client)
+        network = network_with_subnet(api)
+        pairs = [{"ip_address": f"10.0.1.{i}"} for i in range(3)]
+        message = error(api.call("POST", "/v2.0/ports", "demo", json={"port": {
+            "network_id": network["id"], "allowed_address_pairs": pairs}}), 400,
+            "AllowedAddressPairExhausted")
+        assert message == "The number of allowed address pair exceeds the maximum 2."
+        assert api.call("GET", "/v2.0/ports", "demo").json()["ports"] == []
+        port = api.create("port", "demo", network_id=network["id"],
+                          allowed_address_pairs=pairs[:2])
+        url = f"/v2.0/ports/{port['id']}"
+        error(api.call("PUT", url, "demo", json={"port": {
+            "allowed_address_pairs": pairs, "name": "renamed"}}), 400,
+            "AllowedAddressPairExhausted")
+        shown = api.call("GET", url, "demo").json()["port"]
+        assert (shown["name"], len(shown["allowed_address_pairs"])) == ("", 2)
 
 
 def test_quotas_count_groups_and_rules(api: Any) -> None:
