@@ -247,6 +247,31 @@ def test_ports_get_the_default_group_or_the_groups_asked_for(api: Any,
     assert api.call("DELETE", f"{SG_URL}/{web['id']}", "demo").status_code == 204
 
 
+def test_stateful_changes_only_while_no_port_uses_the_group(
+        api: Any, notifier: RecordingNotifier) -> None:
+    network = network_with_subnet(api)
+    web = create_group(api)
+    url = f"{SG_URL}/{web['id']}"
+    port = api.create("port", "demo", network_id=network["id"], security_groups=[web["id"]])
+    notifier.fanouts.clear()
+    message = error(api.call("PUT", url, "demo", json={"security_group": {
+        "stateful": False, "description": "half"}}), 409, "SecurityGroupInUse")
+    assert message == f"Security Group {web['id']} in use."
+    shown = api.call("GET", url, "demo").json()["security_group"]
+    assert (shown["stateful"], shown["description"], shown["revision_number"]) == (
+        True, "", web["revision_number"])
+    assert notifier.fanouts == []
+    # Saying what it already is, or changing anything else, is fine while in use.
+    response = api.call("PUT", url, "demo", json={"security_group": {
+        "stateful": True, "description": "web servers"}})
+    assert response.status_code == 200, response.text
+    api.call("PUT", f"/v2.0/ports/{port['id']}", "demo",
+             json={"port": {"security_groups": []}})
+    response = api.call("PUT", url, "demo", json={"security_group": {"stateful": False}})
+    assert response.status_code == 200, response.text
+    assert response.json()["security_group"]["stateful"] is False
+
+
 def test_a_port_may_only_use_its_projects_groups(api: Any) -> None:
     network = network_with_subnet(api, shared=True, who="admin")
     alien = create_group(api, "alt")
