@@ -75,6 +75,9 @@ server_opts: list[cfg.Opt] = [
     cfg.StrOpt("base_mac", default="fa:16:3e:00:00:00",
                help="MAC prefix for generated port addresses; zero octets are random."),
     cfg.IntOpt("global_physnet_mtu", default=1500, min=68, help="MTU of physical networks."),
+    cfg.IntOpt("max_allowed_address_pair", default=10, min=0,
+               help="Most allowed address pairs one port may have; more are refused "
+                    "with AllowedAddressPairExhausted (400)."),
     cfg.IntOpt("pagination_max_limit", default=-1,
                help="Largest page a list returns; -1 is unlimited."),
     cfg.IntOpt("api_request_timeout", default=60, min=1,

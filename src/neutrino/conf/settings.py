@@ -142,6 +142,7 @@ class CoreSettings:
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     state_report_concurrency: int = _default.state_report_concurrency
     dns_domain: str = _default.dns_domain
+    max_allowed_address_pair: int = _default.max_allowed_address_pair
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:
                              conf.quotas.quota_security_group_rule),
         state_report_concurrency=conf.state_report_concurrency,
         dns_domain=dns_domain(conf),
+        max_allowed_address_pair=conf.max_allowed_address_pair,
     )
 
 

@@ -550,18 +550,14 @@ def uuid_list(value: Any) -> list[str]:
     return found
 
 
-MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's max_allowed_address_pair default
-
-
 def allowed_address_pairs(value: Any) -> list[dict[str, str]]:
     """[{"ip_address": IP or CIDR, "mac_address"?: MAC}], as Neutron validates them (its
-    errors, in its order); a pair without a MAC takes the port's, filled in by core."""
+    errors); a pair without a MAC takes the port's, filled in by core, which also checks
+    their number against max_allowed_address_pair."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise _exc.HTTPBadRequest("Allowed address pairs must be a list.")
-    if len(value) > MAX_ALLOWED_ADDRESS_PAIRS:
-        raise _exc.AllowedAddressPairExhausted(quota=MAX_ALLOWED_ADDRESS_PAIRS)
     seen: set[tuple[str | None, str]] = set()
     pairs: list[dict[str, str]] = []
     for pair in value:

@@ -11,11 +11,13 @@ from neutrino.lib import constants, naming
 TAP_DETAILS = {"connectivity": "l2", "port_filter": False}
 
 
-def register_l2_agent(core: Services, host: str, physnet: str = "physnet1") -> None:
+def register_l2_agent(core: Services, host: str, physnet: str = "physnet1",
+                      firewall_driver: str = "noop") -> None:
     core.agents.report_state({"agent_state": {
         "binary": constants.BINARY_LINUXBRIDGE, "host": host,
         "topic": constants.TOPIC_LINUXBRIDGE, "agent_type": constants.AGENT_TYPE_LINUXBRIDGE,
-        "start_flag": True, "configurations": {"interface_mappings": {physnet: "eth0"}}}})
+        "start_flag": True, "configurations": {"interface_mappings": {physnet: "eth0"},
+                                               "firewall_driver": firewall_driver}}})
 
 
 def error(response: Any) -> tuple[int, str]:
@@ -29,6 +31,20 @@ def test_a_port_on_a_host_with_an_agent_binds_tap(api, core) -> None:
                       **{"binding:host_id": "compute1"})
     assert port["binding:vif_type"] == "tap"
     assert port["binding:vif_details"] == TAP_DETAILS
+
+
+def test_port_filter_is_true_on_a_host_whose_agent_filters(api, core) -> None:
+    register_l2_agent(core, "filtering", firewall_driver="iptables")
+    register_l2_agent(core, "plain", firewall_driver="noop")
+    net = api.create("network", name="n")
+    port = api.create("port", network_id=net["id"], device_owner="compute:nova",
+                      **{"binding:host_id": "filtering"})
+    assert port["binding:vif_details"] == {"connectivity": "l2", "port_filter": True}
+    moved = api.call("PUT", f"/v2.0/ports/{port['id']}",
+                     json={"port": {"binding:host_id": "plain"}}).json()["port"]
+    assert moved["binding:vif_details"] == TAP_DETAILS
+    shown = api.call("GET", f"/v2.0/ports/{port['id']}").json()["port"]
+    assert shown["binding:vif_details"] == TAP_DETAILS
 
 
 def test_binding_fails_without_an_agent_that_can_plug_and_is_retried_on_update(api,

@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
+from neutrino.api.app import create_app
+from neutrino.conf.settings import ApiSettings, CoreSettings
 from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.services import build_services
 from neutrino.lib import constants as c
 
 SG_URL, RULE_URL = "/v2.0/security-groups", "/v2.0/security-group-rules"
@@ -243,6 +247,31 @@ def test_ports_get_the_default_group_or_the_groups_asked_for(api: Any,
     assert api.call("DELETE", f"{SG_URL}/{web['id']}", "demo").status_code == 204
 
 
+def test_stateful_changes_only_while_no_port_uses_the_group(
+        api: Any, notifier: RecordingNotifier) -> None:
+    network = network_with_subnet(api)
+    web = create_group(api)
+    url = f"{SG_URL}/{web['id']}"
+    port = api.create("port", "demo", network_id=network["id"], security_groups=[web["id"]])
+    notifier.fanouts.clear()
+    message = error(api.call("PUT", url, "demo", json={"security_group": {
+        "stateful": False, "description": "half"}}), 409, "SecurityGroupInUse")
+    assert message == f"Security Group {web['id']} in use."
+    shown = api.call("GET", url, "demo").json()["security_group"]
+    assert (shown["stateful"], shown["description"], shown["revision_number"]) == (
+        True, "", web["revision_number"])
+    assert notifier.fanouts == []
+    # Saying what it already is, or changing anything else, is fine while in use.
+    response = api.call("PUT", url, "demo", json={"security_group": {
+        "stateful": True, "description": "web servers"}})
+    assert response.status_code == 200, response.text
+    api.call("PUT", f"/v2.0/ports/{port['id']}", "demo",
+             json={"port": {"security_groups": []}})
+    response = api.call("PUT", url, "demo", json={"security_group": {"stateful": False}})
+    assert response.status_code == 200, response.text
+    assert response.json()["security_group"]["stateful"] is False
+
+
 def test_a_port_may_only_use_its_projects_groups(api: Any) -> None:
     network = network_with_subnet(api, shared=True, who="admin")
     alien = create_group(api, "alt")
@@ -331,6 +360,29 @@ def test_bad_address_pairs(api: Any, pairs: Any, status: int, type_: str) -> Non
         "network_id": network["id"], "allowed_address_pairs": pairs}})
     error(response, status, type_)
     assert api.call("GET", "/v2.0/ports", "demo").json()["ports"] == []
+
+
+def test_the_pair_limit_is_the_operators_max_allowed_address_pair(
+        sqlite_database: Any, notifier: RecordingNotifier, api_settings: ApiSettings,
+        make_api: Any) -> None:
+    core = build_services(sqlite_database, CoreSettings(max_allowed_address_pair=2), notifier)
+    with TestClient(create_app(core, api_settings)) as client:
+        api = make_api(client)
+        network = network_with_subnet(api)
+        pairs = [{"ip_address": f"10.0.1.{i}"} for i in range(3)]
+        message = error(api.call("POST", "/v2.0/ports", "demo", json={"port": {
+            "network_id": network["id"], "allowed_address_pairs": pairs}}), 400,
+            "AllowedAddressPairExhausted")
+        assert message == "The number of allowed address pair exceeds the maximum 2."
+        assert api.call("GET", "/v2.0/ports", "demo").json()["ports"] == []
+        port = api.create("port", "demo", network_id=network["id"],
+                          allowed_address_pairs=pairs[:2])
+        url = f"/v2.0/ports/{port['id']}"
+        error(api.call("PUT", url, "demo", json={"port": {
+            "allowed_address_pairs": pairs, "name": "renamed"}}), 400,
+            "AllowedAddressPairExhausted")
+        shown = api.call("GET", url, "demo").json()["port"]
+        assert (shown["name"], len(shown["allowed_address_pairs"])) == ("", 2)
 
 
 def test_quotas_count_groups_and_rules(api: Any) -> None:

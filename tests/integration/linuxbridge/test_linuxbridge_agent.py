@@ -65,6 +65,7 @@ def test_a_tap_is_plugged_into_its_vlan_bridge_and_the_port_goes_active(
     assert registered["binary"] == constants.BINARY_LINUXBRIDGE
     assert registered["topic"] == constants.TOPIC_LINUXBRIDGE
     assert registered["configurations"]["interface_mappings"] == {"physnet1": "eth0"}
+    assert registered["configurations"]["firewall_driver"] == "noop"
 
     net = api.post("/networks", json={"network": {"name": "lb"}})
     assert net.status_code == 201, net.text
@@ -86,6 +87,7 @@ def test_a_tap_is_plugged_into_its_vlan_bridge_and_the_port_goes_active(
     assert created.status_code == 201, created.text
     port = created.json()["port"]
     assert port["status"] == constants.PORT_STATUS_DOWN
+    assert port["binding:vif_details"] == {"connectivity": "l2", "port_filter": False}
 
     # The "VM": a veth whose host end is the port's tap and whose other end is in a VM
     # namespace with the port's MAC.
@@ -117,6 +119,25 @@ def test_a_tap_is_plugged_into_its_vlan_bridge_and_the_port_goes_active(
     else:  # a link the agent did not make is only released
         assert tn.link_master(vlan_dev, netns=host) is None
     assert "eth0" in tn.links(host)  # the physical interface stays
+
+
+def test_ports_on_a_filtering_agents_host_get_port_filter(tmp_path, rabbit, server, api,
+                                                           resources) -> None:
+    host_name = tn.unique("HostF-")
+    start_linuxbridge_agent(tmp_path / "agent", host_name, resources.namespace(), rabbit.url,
+                            resources, {"SECURITYGROUP": {"firewall_driver": "iptables"}})
+
+    def reported() -> dict | None:
+        found = api.get("/agents", params={"host": host_name}).json()["agents"]
+        return found[0]["configurations"] if found and found[0]["alive"] else None
+
+    assert tn.wait_for(reported, timeout=60)["firewall_driver"] == "iptables"
+    network = api.post("/networks", json={"network": {"name": "f"}}).json()["network"]
+    created = api.post("/ports", json={"port": {"network_id": network["id"],
+                                                "binding:host_id": host_name}})
+    assert created.status_code == 201, created.text
+    assert created.json()["port"]["binding:vif_details"] == {"connectivity": "l2",
+                                                             "port_filter": True}
 
 
 def test_a_flat_network_enslaves_the_mapped_interface_itself(tmp_path, rabbit, server, api,

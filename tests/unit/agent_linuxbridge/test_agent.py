@@ -56,7 +56,8 @@ def test_a_new_tap_is_plugged_and_reported_up_once() -> None:
     assert host.state["tapaaa"].master == BR1 and host.state["tapaaa"].up
     assert host.state["eth0.1000"].master == BR1
     assert agent.configurations() == {"interface_mappings": {"physnet1": "eth0"},
-                                      "bridge_mappings": {}, "devices": 1}
+                                      "bridge_mappings": {}, "devices": 1,
+                                      "firewall_driver": "noop"}
     plugin.calls.clear()
     host.ops.clear()
     agent.reconcile_once()

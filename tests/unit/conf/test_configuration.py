@@ -48,6 +48,13 @@ def test_transport_url_wins_over_rabbit_keys(tmp_path):
     assert settings.rpc_settings(conf).transport_url == "rabbit://u:p@h:1234/v"
 
 
+def test_max_allowed_address_pair_is_read(tmp_path):
+    f = tmp_path / "n.conf"
+    f.write_text("[DEFAULT]\nmax_allowed_address_pair = 3\n")
+    conf = opts.load(["--config-file", str(f)], "test")
+    assert settings.core_settings(conf).max_allowed_address_pair == 3
+
+
 def test_deprecated_lease_time_name_and_unknown_keys(tmp_path):
     f = tmp_path / "d.ini"
     f.write_text("[DEFAULT]\ndhcp_lease_time = 120\nsome_nova_option = x\n[nova]\nfoo = 1\n")
@@ -60,6 +67,7 @@ def test_defaults():
     core = settings.core_settings(conf)
     assert (core.agent_down_time, core.dhcp_agents_per_network, core.network_scheduler) == (
         75, 1, "weight")
+    assert core.max_allowed_address_pair == 10
     assert conf.bind_port == 9696
     assert conf.AGENT.availability_zone == "nova"
     api = settings.api_settings(conf)

@@ -10,8 +10,8 @@ from neutrino.core.resources.portbinding import (
     UNBOUND,
     HostAgent,
     Segment,
-    agent_physical_networks,
     decide,
+    host_agent,
 )
 
 VLAN = Segment("vlan", "physnet1")
@@ -58,7 +58,23 @@ def test_unsupported_segment_types_and_vnic_types_fail() -> None:
 
 def test_agent_physical_networks_come_from_interface_and_bridge_mappings() -> None:
     conf = '{"interface_mappings": {"physnet1": "eth0"}, "bridge_mappings": {"p2": "br"}}'
-    assert agent_physical_networks(conf) == {"physnet1", "p2"}
-    assert agent_physical_networks("not json") == frozenset()
-    assert agent_physical_networks('["a"]') == frozenset()
-    assert agent_physical_networks(None) == frozenset()
+    assert host_agent(True, conf) == HostAgent(True, frozenset({"physnet1", "p2"}))
+    for bad in ("not json", '["a"]', None):
+        assert host_agent(True, bad) == HostAgent(True)
+
+
+@pytest.mark.parametrize(("conf", "port_filter"), [
+    ('{"firewall_driver": "iptables"}', True),
+    ('{"firewall_driver": "iptables_hybrid"}', True),
+    ('{"firewall_driver": "noop"}', False),
+    ('{"firewall_driver": "neutron.agent.firewall.NoopFirewallDriver"}', False),
+    ('{"firewall_driver": ""}', False),
+    ('{"firewall_driver": null}', False),
+    ("{}", False),  # an agent that does not say: assume nothing filters
+])
+def test_port_filter_follows_the_agents_reported_firewall_driver(
+        conf: str, port_filter: bool) -> None:
+    agent = host_agent(True, conf)
+    assert agent.port_filter is port_filter
+    binding = decide("HostA", "normal", [LOCAL], [agent])
+    assert binding.vif_details == {"connectivity": "l2", "port_filter": port_filter}

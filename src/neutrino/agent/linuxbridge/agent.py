@@ -78,8 +78,10 @@ class LinuxBridgeAgent:
             health_file=settings.agent.health_file)
 
     def configurations(self) -> dict[str, Any]:
+        # firewall_driver: the server binds this host's ports with port_filter from it.
         return {"interface_mappings": dict(self._settings.interface_mappings),
-                "bridge_mappings": {}, "devices": len(self._up)}
+                "bridge_mappings": {}, "devices": len(self._up),
+                "firewall_driver": self._settings.firewall_driver}
 
     def metrics_collector(self) -> metrics.StateCollector:
         """This agent's state gauges, read when scraped."""

@@ -30,10 +30,12 @@ from neutrino.lib import constants
 VIF_TYPE_TAP = "tap"
 VIF_TYPE_UNBOUND = "unbound"
 VIF_TYPE_BINDING_FAILED = "binding_failed"
-# `port_filter` says whether the networking service filters the port's traffic (security
-# groups). Still False, as Neutron's Linux bridge driver answers with the noop firewall:
-# the binding does not yet read which firewall_driver the host's agent runs.
-TAP_VIF_DETAILS: dict[str, Any] = {"connectivity": "l2", "port_filter": False}
+# `port_filter` (added per binding) says whether the networking service filters the port's
+# traffic (security groups): true when the host's agent reports a firewall_driver other
+# than noop, so Nova adds no filtering of its own.
+TAP_VIF_DETAILS: dict[str, Any] = {"connectivity": "l2"}
+# Names an agent may report for "no filtering" (ours reports the short one).
+_NOOP_FIREWALL_DRIVERS = frozenset({"", "noop", "neutron.agent.firewall.NoopFirewallDriver"})
 # The Linux bridge agent plugs taps: only plain virtio ports.
 SUPPORTED_VNIC_TYPES = frozenset({"normal"})
 _AGENT_NETWORK_TYPES = frozenset({constants.TYPE_LOCAL, constants.TYPE_FLAT,
@@ -51,6 +53,7 @@ class HostAgent:
     """A Linux bridge agent on the port's host, as binding needs to know it."""
     alive: bool
     physical_networks: frozenset[str] = frozenset()
+    port_filter: bool = False  # it enforces security groups on the taps it plugs
 
 
 @dataclass(frozen=True)
@@ -85,17 +88,25 @@ def decide(host: str, vnic_type: str, segments: Sequence[Segment],
     for agent in agents:
         # A dead agent would never plug the tap: Neutron refuses to bind to one too.
         if agent.alive and any(can_reach(agent, s) for s in segments):
-            return Binding(VIF_TYPE_TAP, dict(TAP_VIF_DETAILS))
+            return Binding(VIF_TYPE_TAP, dict(TAP_VIF_DETAILS, port_filter=agent.port_filter))
     return FAILED
 
 
-def agent_physical_networks(configurations: str | None) -> frozenset[str]:
+def host_agent(alive: bool, configurations: str | None) -> HostAgent:
+    """The agent as its last state report's `configurations` (JSON) describe it."""
     try:
         conf = json.loads(configurations or "{}")
     except ValueError:
-        return frozenset()
+        conf = {}
     if not isinstance(conf, dict):
-        return frozenset()
+        conf = {}
+    driver = conf.get("firewall_driver")
+    return HostAgent(alive, _physical_networks(conf),
+                     port_filter=isinstance(driver, str)
+                     and driver not in _NOOP_FIREWALL_DRIVERS)
+
+
+def _physical_networks(conf: dict[str, Any]) -> frozenset[str]:
     found: set[str] = set()
     for key in ("interface_mappings", "bridge_mappings"):
         mappings = conf.get(key)
@@ -110,8 +121,7 @@ def host_agents(session: Session, host: str, now: datetime,
                                   models.Agent.configurations).where(
         models.Agent.agent_type == constants.AGENT_TYPE_LINUXBRIDGE,
         models.Agent.host == host)).all()
-    return [HostAgent(is_alive(beat, now, agent_down_time), agent_physical_networks(conf))
-            for beat, conf in rows]
+    return [host_agent(is_alive(beat, now, agent_down_time), conf) for beat, conf in rows]
 
 
 def network_segments(session: Session, network_id: str) -> list[Segment]:

@@ -429,6 +429,7 @@ def _network_for_port(session: Session, ctx: Context, network_id: str | None,
 def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            body: dict[str, Any]) -> models.Port:
     check_lengths(body, LIMITS)
+    portsecurity.check_pair_count(body, settings.max_allowed_address_pair)
     net = _network_for_port(session, ctx, body.get("network_id"), "create_port")
     project = resolve_project(ctx, body, fallback=net.project_id)
     options = _dhcp_opts(body.get("extra_dhcp_opts"))
@@ -477,6 +478,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
         if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
             raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
     check_lengths(body, LIMITS)
+    portsecurity.check_pair_count(body, settings.max_allowed_address_pair)
     changed = []
     if "mac_address" in body and body["mac_address"] is not None:
         mac = macs.normalize(body["mac_address"])

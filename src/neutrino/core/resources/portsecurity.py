@@ -25,6 +25,12 @@ def is_trusted(device_owner: str | None) -> bool:
     return bool(device_owner) and str(device_owner).startswith(TRUSTED_PREFIX)
 
 
+def check_pair_count(body: Mapping[str, Any], limit: int) -> None:
+    """Before anything is written: the operator's max_allowed_address_pair."""
+    if len(body.get("allowed_address_pairs") or ()) > limit:
+        raise exc.AllowedAddressPairExhausted(quota=limit)
+
+
 def _pairs(port: models.Port, requested: Any) -> list[tuple[str, str]]:
     """(mac, ip) of each pair; a pair without a MAC takes the port's."""
     found: list[tuple[str, str]] = []

@@ -176,8 +176,9 @@ def create_group(session: Session, ctx: Context, clock: Clock,
 
 
 def update_group(session: Session, ctx: Context, clock: Clock, group_id: str,
-                 body: Mapping[str, Any]) -> tuple[models.SecurityGroup, bool]:
-    """The group, and whether what its members' filters do changed (`stateful`)."""
+                 body: Mapping[str, Any]) -> models.SecurityGroup:
+    """The group. Its `stateful` changes only while no port uses it, as in Neutron, so
+    an update never changes what any agent enforces."""
     check_lengths(dict(body), GROUP_LIMITS)
     for key in body:
         if key not in attributes.SECURITY_GROUP.updatable:
@@ -185,7 +186,10 @@ def update_group(session: Session, ctx: Context, clock: Clock, group_id: str,
     group = get_group(session, ctx, group_id, for_update=True)
     if "name" in body and default_group_id(session, group.project_id) == group.id:
         raise exc.SecurityGroupCannotUpdateDefault()
-    changed = "stateful" in body and bool(body["stateful"]) != group.stateful
+    if "stateful" in body and bool(body["stateful"]) != group.stateful:
+        # The group's row is locked: a port joining meanwhile waits on its foreign key
+        # (or was there first and is seen here).
+        _refuse_if_in_use(session, group_id)
     for key in ("name", "description"):
         if key in body:
             setattr(group, key, body[key] or "")
@@ -194,17 +198,20 @@ def update_group(session: Session, ctx: Context, clock: Clock, group_id: str,
     group.revision_number += 1
     group.updated_at = now(clock)
     session.flush()
-    return group, changed
+    return group
+
+
+def _refuse_if_in_use(session: Session, group_id: str) -> None:
+    if session.scalar(select(exists().where(
+            models.SecurityGroupPortBinding.security_group_id == group_id))):
+        raise exc.SecurityGroupInUse(id=group_id)
 
 
 def delete_group(session: Session, ctx: Context, group_id: str) -> list[str]:
     """Delete an unused group (its rules go with it, and the rules of other groups naming
     it as their remote group); returns those other groups, whose rules changed."""
     group = get_group(session, ctx, group_id, for_update=True)
-    in_use = session.scalar(select(exists().where(
-        models.SecurityGroupPortBinding.security_group_id == group_id)))
-    if in_use:
-        raise exc.SecurityGroupInUse(id=group_id)
+    _refuse_if_in_use(session, group_id)
     if not ctx.is_admin and default_group_id(session, group.project_id) == group_id:
         raise exc.SecurityGroupCannotRemoveDefault()
     referring = sorted(set(session.scalars(

@@ -52,13 +52,9 @@ class SecurityGroupService:
         return self.env.tx.run(work)
 
     def update(self, ctx: Context, id: str, body: Body) -> Body:
-        def work(session: Session) -> tuple[Body, bool]:
-            group, changed = sg.update_group(session, ctx, self.env.clock, id, body)
-            return sg.group_dict(group), changed
-        group, changed = self.env.tx.run(work)
-        if changed:
-            _tell(self.env, rules=[id])
-        return group
+        # Nothing to tell the agents: `stateful` changes only on a group no port uses.
+        return self.env.tx.run(lambda s: sg.group_dict(
+            sg.update_group(s, ctx, self.env.clock, id, body)))
 
     def delete(self, ctx: Context, id: str) -> None:
         # A port joining the group meanwhile breaks the delete's foreign key: the retry
