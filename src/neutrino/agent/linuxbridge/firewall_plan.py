@@ -55,14 +55,13 @@ SET_PREFIX = "nsg"
 # builtin chain -> our chain it jumps to first
 HOOKS = {"FORWARD": FWD_CHAIN, "INPUT": INPUT_CHAIN}
 EB_HOOKS = {"FORWARD": ARP_CHAIN, "INPUT": ARP_CHAIN}
+PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
+PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
+_ICMP6_NAMES = {"icmp", "icmpv6", "ipv6-icmp"}
 
 
 def hooks(family: str) -> dict[str, str]:
     return EB_HOOKS if family == EB else HOOKS
-
-PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
-PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
-_ICMP6_NAMES = {"icmp", "icmpv6", "ipv6-icmp"}
 
 
 @dataclass(frozen=True)
