@@ -40,6 +40,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino.lib import constants
+
 IPV4, IPV6 = "IPv4", "IPv6"
 FAMILIES = (IPV4, IPV6)
 EB = "ebtables"  # the layer 2 table, a "family" of its own in the ruleset
@@ -285,7 +287,7 @@ def _egress_chain(port: Mapping[str, Any], tap: str, rules: Sequence[Mapping[str
 def trusted(port: Mapping[str, Any]) -> bool:
     """The network's own ports (DHCP, router: `network:*` owners), which Neutron trusts:
     they answer every VM."""
-    return str(port.get("device_owner") or "").startswith("network:")
+    return constants.is_network_owned(port.get("device_owner"))
 
 
 def filtered(port: Mapping[str, Any]) -> bool:
