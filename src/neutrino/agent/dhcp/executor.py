@@ -219,6 +219,8 @@ class LinuxDhcpHost:
             st = os.stat(path)
         except FileNotFoundError:
             return  # gone under us: the next reconcile makes it again
+        if index is None:
+            return  # no ns- end (the link steps below fail and the check is retried)
         made = (st.st_dev, st.st_ino, plan.interface, index)
         if self._sysctls_written.get(plan.network_id) == made:
             return
