@@ -112,9 +112,10 @@ def test_links_check_writes_sysctls_only_for_a_new_namespace_or_link(
     fake.index = 8  # the ns- end made again
     host._apply_links(plan)
     assert len(fake.sysctl_writes) == 2
-    ns = tmp_path / "netns" / plan.namespace  # the namespace made again (a new inode)
-    ns.unlink()
-    ns.write_text("")
+    # The namespace made again: a new inode (made before the old one goes, so not reused).
+    again = tmp_path / "netns" / "again"
+    again.write_text("")
+    again.replace(tmp_path / "netns" / plan.namespace)
     host._apply_links(plan)
     assert len(fake.sysctl_writes) == 3
 
