@@ -40,6 +40,9 @@ DHCP_AGENT_CASTS = (
     PORT_CREATE_END, PORT_UPDATE_END, PORT_DELETE_END, AGENT_UPDATED,
 )
 
+# Owners of the cloud's own ports (DHCP, routers): no default security group, no filtering,
+# no metadata instance.
+DEVICE_OWNER_NETWORK_PREFIX = "network:"
 DEVICE_OWNER_DHCP = "network:dhcp"
 DEVICE_OWNER_COMPUTE_PREFIX = "compute:"
 # Neutron's router interface owners (ROUTER_INTERFACE_OWNERS).
@@ -86,3 +89,9 @@ IPV4, IPV6 = "IPv4", "IPv6"
 INGRESS, EGRESS = "ingress", "egress"
 DEFAULT_SG_NAME = "default"
 DEFAULT_SG_DESCRIPTION = "Default security group"
+
+
+def is_network_owned(device_owner: object) -> bool:
+    """Whether a port with this `device_owner` is the network's own (`network:*`)."""
+    return isinstance(device_owner, str) and device_owner.startswith(
+        DEVICE_OWNER_NETWORK_PREFIX)

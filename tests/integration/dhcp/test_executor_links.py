@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -92,3 +93,30 @@ def test_a_new_host_object_checks_everything(setup: tuple) -> None:
     assert applied.pid == served.pid and applied.action is DnsmasqAction.NONE
     flags = tn.ip("link", "show", tap, netns=host.netns).split("<", 1)[1].split(">", 1)[0]
     assert "UP" in flags.split(",")
+
+
+def _accept_ra(namespace: str, interface: str, value: str | None = None) -> str:
+    path = f"/proc/sys/net/ipv6/conf/{interface}/accept_ra"
+    argv = ["sh", "-c", f"echo {value} > {path}"] if value else ["cat", path]
+    done = subprocess.run(["nsenter", f"--net={namespace}", *argv],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return done.stdout.strip()
+
+
+def test_a_dhcp_port_made_again_takes_no_router_advertisements(setup: tuple) -> None:
+    host, plugin, clock, dhcp_host, rec = setup
+    net = plugin.add_network(cidr="10.80.0.0/24")
+    served = rec.reconcile(net, plugin.info(net), False)
+    assert served is not None
+    namespace = host.namespace_path(naming.dhcp_namespace(net))
+    inner = naming.ns_device_name(served.dhcp_port_id)
+    assert _accept_ra(namespace, inner) == "0"
+    assert _accept_ra(namespace, "default") == "0"
+    # Someone resets the default and deletes the port's device: the device the next check
+    # makes would inherit accept_ra 1, but is set again.
+    _accept_ra(namespace, "default", "1")
+    tn.ip("link", "del", inner, netns=namespace)
+    clock.now += 61
+    rec.reconcile(net, plugin.info(net), True)
+    assert _accept_ra(namespace, inner) == "0"
+    assert _accept_ra(namespace, "default") == "0"

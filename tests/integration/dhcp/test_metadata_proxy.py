@@ -130,11 +130,15 @@ def test_vm_fetches_its_metadata_through_the_proxy(nova: FakeNova) -> None:
         status, body = curl(client, "-H", "X-Instance-ID: inst-2",
                             "-H", "X-Forwarded-For: " + vm2["fixed_ips"][0]["ip_address"],
                             "-H", "X-Tenant-ID: p1",
-                            "-H", "X-Instance-ID-Signature: 00", URL)
+                            "-H", "X-Instance-ID-Signature: 00",
+                            # Spellings some WSGI servers take for the same headers.
+                            "-H", "X_Tenant_ID: p1", "-H", "X_Instance_ID: inst-2",
+                            "-H", "X_Forwarded_For: 10.93.0.99", URL)
         assert status == 200, body
         assert json.loads(body)["uuid"] == "inst-1"
         assert nova.seen[-1]["x-instance-id"] == ["inst-1"]
         assert nova.seen[-1]["x-forwarded-for"] == [lease.ip]
+        assert [name for name in nova.seen[-1] if "_" in name] == []
 
         # A proxy whose secret is not Nova's is refused, as Nova refuses it.
         nova.secret = "another-secret"

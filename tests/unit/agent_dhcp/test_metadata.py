@@ -25,3 +25,15 @@ def test_a_vm_cannot_set_the_headers_nova_trusts() -> None:
         "Accept": "application/json",
         "X-Forwarded-For": "10.0.0.5", "X-Instance-ID": "inst-1", "X-Tenant-ID": "p1",
         "X-Instance-ID-Signature": metadata.sign("k", "inst-1")}
+
+
+def test_underscore_spellings_of_trusted_headers_are_dropped() -> None:
+    # WSGI servers may fold X_Tenant_ID into HTTP_X_TENANT_ID, the same key as X-Tenant-ID.
+    incoming = {"Accept": "text/plain", "X_Tenant_ID": "p-other", "x_instance_id": "other",
+                "X_Forwarded_For": "10.0.0.99", "X_Instance-ID_Signature": "f00",
+                "Accept_Language": "en"}
+    headers = metadata.forwarded_headers(incoming, "10.0.0.5", Instance("inst-1", "p1"), "k")
+    assert headers == {
+        "Accept": "text/plain",
+        "X-Forwarded-For": "10.0.0.5", "X-Instance-ID": "inst-1", "X-Tenant-ID": "p1",
+        "X-Instance-ID-Signature": metadata.sign("k", "inst-1")}

@@ -98,6 +98,10 @@ class LinuxDhcpHost:
         # when what they are made from changes, at an agent's start, after a failure, and
         # otherwise every `verify_links_every` seconds.
         self._links_checked: dict[str, tuple[LinksKey, float]] = {}
+        # network -> the namespace (st_dev, st_ino), ns- end name and index its sysctls
+        # were written for.
+        self._sysctls_written: dict[str, tuple[int, int, str, object]] = {}
+        self._no_ipv6_logged = False
 
     def existing_networks(self) -> set[str]:
         found = {n[len(_NS_PREFIX):] for n in netns.list_namespaces(self._host, _NS_PREFIX)}
@@ -172,11 +176,8 @@ class LinuxDhcpHost:
             tap = rtnl_read(host, lambda s: rtnl.get_link(s, plan.tap))
             inside, addresses = self._read_inside(plan)
         tap = tap or {}
-        # As Neutron: the DHCP port takes no addresses from router advertisements (a
-        # router's, or its own when it sends them); it has the port's addresses only.
-        write_sysctls_in(host.namespace_path(plan.namespace), {
-            "ipv6/conf/default/accept_ra": "0", f"ipv6/conf/{plan.interface}/accept_ra": "0"})
         inner: Mapping[str, object] = inside.get(plan.interface) or {}
+        self._write_sysctls(plan, inner.get("index"))
         lo: Mapping[str, object] = inside.get("lo") or {}
         stale = [n for n in inside if n.startswith("ns-") and n != plan.interface]
         wanted = {str(ipaddress.ip_interface(a)) for a in plan.addresses}
@@ -205,6 +206,34 @@ class LinuxDhcpHost:
             links.enslave(host, plan.tap, plan.bridge)
         if not tap.get("up"):
             links.set_up(host, plan.tap)
+
+    def _write_sysctls(self, plan: NetworkPlan, index: object) -> None:
+        """As Neutron: the DHCP port takes no addresses from router advertisements (a
+        router's, or its own when it sends them); it has the port's addresses only.
+
+        Sysctls live as long as the namespace and the link: written once for each
+        (namespace, ns- end) this process sees, not on every links check (a thread and a
+        namespace switch)."""
+        path = self._host.namespace_path(plan.namespace)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return  # gone under us: the next reconcile makes it again
+        if index is None:
+            return  # no ns- end (the link steps below fail and the check is retried)
+        made = (st.st_dev, st.st_ino, plan.interface, index)
+        if self._sysctls_written.get(plan.network_id) == made:
+            return
+        try:
+            write_sysctls_in(path, {"ipv6/conf/default/accept_ra": "0",
+                                    f"ipv6/conf/{plan.interface}/accept_ra": "0"})
+        except FileNotFoundError:
+            # A host booted with ipv6.disable=1 has no IPv6 sysctls: no RAs to refuse.
+            if not self._no_ipv6_logged:
+                self._no_ipv6_logged = True
+                LOG.debug("no IPv6 sysctls in %s (IPv6 disabled?): accept_ra left alone",
+                          plan.namespace)
+        self._sysctls_written[plan.network_id] = made
 
     def _read_inside(self, plan: NetworkPlan) -> tuple[dict[str, rtnl.DumpedLink], list[str]]:
         def read(sock: socket.socket) -> tuple[dict[str, rtnl.DumpedLink], list[str]]:
@@ -255,6 +284,7 @@ class LinuxDhcpHost:
 
     def teardown(self, network_id: str) -> bool:
         self._links_checked.pop(network_id, None)
+        self._sysctls_written.pop(network_id, None)
         host = self._host
         conf = conf_files(self._confs_dir, network_id)
         namespace = naming.dhcp_namespace(network_id)

@@ -47,9 +47,11 @@ def forwarded_headers(incoming: Mapping[str, str] | Message, client_ip: str,
                       instance: Instance, secret: str) -> dict[str, str]:
     """The headers sent to Nova: the VM's own, less every X- header (Nova trusts
     X-Instance-ID, X-Tenant-ID, X-Forwarded-For, X-Metadata-Provider...: none may come from
-    a VM) and hop-by-hop ones, plus the instance's."""
+    a VM), every header with an `_` (WSGI servers may take X_Tenant_ID for X-Tenant-ID; no
+    real client needs one) and hop-by-hop ones, plus the instance's."""
     headers = {name: value for name, value in incoming.items()
-               if not name.lower().startswith("x-") and name.lower() not in _HOP_BY_HOP}
+               if "_" not in name and not name.lower().startswith("x-")
+               and name.lower() not in _HOP_BY_HOP}
     headers.update({
         "X-Forwarded-For": client_ip,
         "X-Instance-ID": instance.instance_id,

@@ -219,8 +219,8 @@ def _instances(info: dict[str, Any], subnets: dict[str, IPNetwork]
     table = {}
     for port in info.get("ports") or []:
         device = port.get("device_id")
-        owner = port.get("device_owner") or ""
-        if not device or not isinstance(device, str) or owner.startswith("network:"):
+        if (not device or not isinstance(device, str)
+                or constants.is_network_owned(port.get("device_owner"))):
             continue
         tenant = port.get("tenant_id") or port.get("project_id") or ""
         for fixed in port.get("fixed_ips") or []:

@@ -40,6 +40,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino.lib import constants
+
 IPV4, IPV6 = "IPv4", "IPv6"
 FAMILIES = (IPV4, IPV6)
 EB = "ebtables"  # the layer 2 table, a "family" of its own in the ruleset
@@ -55,14 +57,13 @@ SET_PREFIX = "nsg"
 # builtin chain -> our chain it jumps to first
 HOOKS = {"FORWARD": FWD_CHAIN, "INPUT": INPUT_CHAIN}
 EB_HOOKS = {"FORWARD": ARP_CHAIN, "INPUT": ARP_CHAIN}
+PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
+PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
+_ICMP6_NAMES = {"icmp", "icmpv6", "ipv6-icmp"}
 
 
 def hooks(family: str) -> dict[str, str]:
     return EB_HOOKS if family == EB else HOOKS
-
-PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
-PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
-_ICMP6_NAMES = {"icmp", "icmpv6", "ipv6-icmp"}
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def _egress_chain(port: Mapping[str, Any], tap: str, rules: Sequence[Mapping[str
 def trusted(port: Mapping[str, Any]) -> bool:
     """The network's own ports (DHCP, router: `network:*` owners), which Neutron trusts:
     they answer every VM."""
-    return str(port.get("device_owner") or "").startswith("network:")
+    return constants.is_network_owned(port.get("device_owner"))
 
 
 def filtered(port: Mapping[str, Any]) -> bool:

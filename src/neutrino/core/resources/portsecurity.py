@@ -15,14 +15,8 @@ from neutrino.core.context import Context
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import securitygroups
 from neutrino.db import models
+from neutrino.lib import constants
 from neutrino.lib import exceptions as exc
-
-# Ports the cloud's own services own (DHCP, routers) get no default group, as in Neutron.
-TRUSTED_PREFIX = "network:"
-
-
-def is_trusted(device_owner: str | None) -> bool:
-    return bool(device_owner) and str(device_owner).startswith(TRUSTED_PREFIX)
 
 
 def check_pair_count(body: Mapping[str, Any], limit: int) -> None:
@@ -88,7 +82,7 @@ def choose_groups(session: Session, ctx: Context, clock: Clock, port: models.Por
            list(body.get("allowed_address_pairs") or []))
     if requested is not None:
         groups = securitygroups.usable_groups(session, ctx, port.project_id, requested)
-    elif port.port_security_enabled and not is_trusted(port.device_owner):
+    elif port.port_security_enabled and not constants.is_network_owned(port.device_owner):
         groups = [securitygroups.ensure_default(session, port.project_id, clock)]
     else:
         groups = []
