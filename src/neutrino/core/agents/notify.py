@@ -36,9 +36,11 @@ from neutrino.lib.payloads import FanoutPayload, Payload
 
 LOG = logging.getLogger(__name__)
 
-# A change of any of these alters what a DHCP agent serves (or where it serves it).
+# A change of any of these alters what a DHCP agent serves (or where it serves it);
+# device_id too: the metadata proxy tells which instance an address is by it.
 DHCP_RELEVANT_PORT_FIELDS = ("fixed_ips", "mac_address", "extra_dhcp_opts", "dns_name",
-                             "admin_state_up", "binding:host_id", "device_owner")
+                             "admin_state_up", "binding:host_id", "device_owner",
+                             "device_id")
 
 
 def _norm(field: str, value: Any) -> Any:
@@ -90,9 +92,11 @@ class Delivered:
         return ids
 
 
-# A change of any of these alters a port's filtering on its host.
+# A change of any of these alters a port's filtering on its host (the firewall plan
+# trusts network:* owners).
 SECURITY_RELEVANT_PORT_FIELDS = ("security_groups", "port_security_enabled",
-                                 "allowed_address_pairs", "fixed_ips", "mac_address")
+                                 "allowed_address_pairs", "fixed_ips", "mac_address",
+                                 "device_owner")
 
 
 class Outbox:
