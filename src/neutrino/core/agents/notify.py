@@ -42,6 +42,16 @@ DHCP_RELEVANT_PORT_FIELDS = ("fixed_ips", "mac_address", "extra_dhcp_opts", "dns
                              "admin_state_up", "binding:host_id", "device_owner",
                              "device_id")
 
+# The network attributes a DHCP agent's plan reads (or that may move where it serves);
+# a rename or a new description is nothing to it.
+DHCP_RELEVANT_NETWORK_FIELDS = frozenset({
+    "admin_state_up", "mtu", "dns_domain", "segments", "provider:network_type",
+    "provider:physical_network", "provider:segmentation_id"})
+
+
+def network_update_for_dhcp(body: Mapping[str, Any]) -> bool:
+    return not DHCP_RELEVANT_NETWORK_FIELDS.isdisjoint(body)
+
 
 def _norm(field: str, value: Any) -> Any:
     if field == "fixed_ips":
