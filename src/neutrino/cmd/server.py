@@ -112,9 +112,9 @@ class PeriodicLoop:
     """Calls `tick` about every `interval` seconds in a thread; a failing tick is logged
     and the next one runs anyway."""
 
-    def __init__(self, tick: Callable[[], int], interval: float = HA_MONITOR_INTERVAL,
-                 name: str = "HA monitor", done: str = "moved %d network(s) off dead DHCP "
-                 "agents") -> None:
+    def __init__(self, tick: Callable[[], int], interval: float, name: str,
+                 done: str) -> None:
+        """`done`: logged with the count when a tick returns one, after `name`."""
         self._tick = tick
         self._interval = interval
         self._name = name
@@ -140,11 +140,17 @@ class PeriodicLoop:
             self._thread.join(timeout=30)
 
 
-def cast_loop(services: Services) -> PeriodicLoop:
-    """Every process running core deletes the recorded casts it sent; every one also sends
-    those that no replica did (see core.agents.notify)."""
-    return PeriodicLoop(services.dhcp_casts.tick, CAST_LOOP_INTERVAL, "DHCP cast sweeper",
-                        "sent %d recorded cast(s) again")
+def cast_loop(services: Services, sweep: bool = True) -> PeriodicLoop:
+    """Every process running core deletes the recorded casts it sent; only the one with
+    `sweep` (the parent, not each API worker) also sends those that no replica did (see
+    core.agents.notify): the sweep is the same work in every process of a replica."""
+    casts = services.dhcp_casts
+
+    def forget_only() -> int:
+        casts.forget_sent()
+        return 0
+    return PeriodicLoop(casts.tick if sweep else forget_only, CAST_LOOP_INTERVAL,
+                        "DHCP cast sweeper", "sent %d recorded cast(s) again")
 
 
 def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -309,7 +315,9 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
                                   nova_settings=nova_settings(conf))
     rpc = start_rpc_servers(transport, services, host=conf.host)
-    monitor = PeriodicLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
+    monitor = PeriodicLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents,
+                           HA_MONITOR_INTERVAL, "HA monitor",
+                           "moved %d network(s) off dead DHCP agents")
     casts = cast_loop(services)
     nova = nova_sender(db, nova_settings(conf))
     api = ApiServer(app, settings.bind_host, settings.bind_port, sock) if serve_api else None
@@ -350,7 +358,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     casts: PeriodicLoop | None = None
     try:
         app, services = build_app(conf, db, transport)
-        casts = cast_loop(services)
+        casts = cast_loop(services, sweep=False)
         casts.start()
         settings = api_settings(conf)
         _uvicorn(app, settings.bind_host, settings.bind_port).run(sockets=[sock])
