@@ -209,10 +209,17 @@ class Server:
     `start_server`."""
 
     def __init__(self, db: Database, rpc: Any, monitor: PeriodicLoop, api: ApiServer | None,
-                 nova: SenderLoop | None = None, casts: PeriodicLoop | None = None) -> None:
+                 nova: SenderLoop | None = None, casts: PeriodicLoop | None = None,
+                 pool: PoolWatch | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
         self.nova = nova
         self.casts = casts
+        self.pool = pool
+
+    def _close_database(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        self.db.dispose()
 
     def stop(self) -> None:
         nova_stop = self.nova.stop if self.nova is not None else (lambda: None)
@@ -221,7 +228,7 @@ class Server:
         for name, step in (("API", api_stop), ("HA monitor", self.monitor.stop),
                            ("DHCP cast sweeper", casts_stop),
                            ("Nova notifier", nova_stop),
-                           ("RPC servers", self.rpc.stop), ("database", self.db.dispose)):
+                           ("RPC servers", self.rpc.stop), ("database", self._close_database)):
             try:
                 step()
             except Exception:
@@ -308,7 +315,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)
-    PoolWatch(db)
+    pool = PoolWatch(db)
     if serve_api:
         app, services = build_app(conf, db, transport)
     else:
@@ -329,7 +336,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         if api is not None:
             api.start()
     except BaseException:
-        Server(db, rpc, monitor, api, nova, casts).stop()
+        Server(db, rpc, monitor, api, nova, casts, pool).stop()
         raise
     if api is not None:
         LOG.info("%s listening on http://%s (auth_strategy = %s)", PROG, api.address,
@@ -338,7 +345,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         LOG.info("%s: RPC servers and HA monitor running; the API workers listen on "
                  "http://%s:%s (auth_strategy = %s)", PROG, settings.bind_host,
                  settings.bind_port, settings.auth_strategy)
-    return Server(db, rpc, monitor, api, nova, casts)
+    return Server(db, rpc, monitor, api, nova, casts, pool)
 
 
 
@@ -354,7 +361,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
-    PoolWatch(db)
+    pool = PoolWatch(db)
     casts: PeriodicLoop | None = None
     try:
         app, services = build_app(conf, db, transport)
@@ -369,6 +376,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     finally:
         if casts is not None:
             casts.stop()
+        pool.close()
         db.dispose()
         transport.cleanup()
 

@@ -7,6 +7,7 @@ import pytest
 
 from neutrino.cmd.server import (
     PeriodicLoop,
+    Server,
     cast_loop,
     policy_file,
     register_edge_opts,
@@ -72,6 +73,20 @@ def test_only_the_sweeping_process_sweeps_casts(monkeypatch, sweep, expected):
     finally:
         loop.stop()
     assert set(services.dhcp_casts.calls) == {expected}
+
+
+def test_stopping_the_server_closes_its_pool_watch_before_the_database():
+    steps = []
+
+    class Step:
+        def __init__(self, name):
+            self.name = name
+
+        def __getattr__(self, method):
+            return lambda: steps.append(f"{self.name}.{method}")
+
+    Server(Step("db"), Step("rpc"), Step("monitor"), None, pool=Step("pool")).stop()
+    assert steps == ["monitor.stop", "rpc.stop", "pool.close", "db.dispose"]
 
 
 def _conf(tmp_path, text=""):
