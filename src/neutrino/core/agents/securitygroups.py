@@ -2,7 +2,8 @@
 
 One read for a whole batch of devices: the ports (by id or tap name), the rules of their
 groups, the addresses of the groups those rules name as remote, and the networks' DHCP
-server addresses; a fixed number of queries whatever the number of devices.
+server addresses (IPv6 link-local ones included); a fixed number of queries whatever the
+number of devices.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents.l2 import TAP_PREFIX, port_id_prefix, prefix_upper_bound
+from neutrino.core.resources import ipam
 from neutrino.db import models
 from neutrino.lib import constants as c
 from neutrino.lib.payloads import DeviceSecurity, RuleInfo, SecurityGroupInfo
 
 _CHUNK = 200  # ids or prefixes per query
+LINK_LOCAL = ipaddress.IPv6Network("fe80::/64")
 
 
 def wire_protocol(protocol: str | None) -> str | None:
@@ -57,16 +60,25 @@ def _ports(session: Session, devices: list[str]) -> dict[str, tuple[str, models.
 
 
 def _dhcp_server_ips(session: Session, network_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {n: [] for n in network_ids}
-    alloc, port = models.IPAllocation, models.Port
+    """Each network's DHCP ports' fixed IPs and, on a network with an IPv6 subnet, their
+    link-local addresses: dnsmasq answers DHCPv6 clients from its interface's link-local
+    address (EUI-64 of the DHCP port's MAC, which its interface in the namespace wears)."""
+    found: dict[str, set[str]] = {n: set() for n in network_ids}
+    alloc, port, subnet = models.IPAllocation, models.Port, models.Subnet
     for chunk in _chunks(network_ids):
         rows = session.execute(
             select(alloc.network_id, alloc.ip_address).join(port, port.id == alloc.port_id)
-            .where(alloc.network_id.in_(chunk), port.device_owner == c.DEVICE_OWNER_DHCP)
-            .order_by(alloc.ip_address))
+            .where(alloc.network_id.in_(chunk), port.device_owner == c.DEVICE_OWNER_DHCP))
         for network_id, ip in rows:
-            out[network_id].append(ip)
-    return out
+            found[network_id].add(ip)
+        with_v6 = select(subnet.network_id).where(subnet.network_id == port.network_id,
+                                                  subnet.ip_version == 6).exists()
+        for network_id, mac in session.execute(
+                select(port.network_id, port.mac_address)
+                .where(port.network_id.in_(chunk), port.device_owner == c.DEVICE_OWNER_DHCP,
+                       with_v6)):
+            found[network_id].add(ipam.eui64(LINK_LOCAL, mac))
+    return {n: sorted(ips) for n, ips in found.items()}
 
 
 def _member_ips(session: Session, group_ids: list[str]) -> dict[str, dict[str, list[str]]]:
