@@ -186,6 +186,11 @@ def test_a_dhcp_port_coming_or_going_tells_the_groups_of_the_networks_ports(sqli
     world.notifier.fanouts.clear()
     world.core.ports.update(world.admin, dhcp_port["id"], {"name": "renamed"})
     assert world.notifier.fanouts == []  # its addresses did not change
+    # A new MAC is a new link-local address, which DHCPv6 replies come from.
+    world.core.ports.update(world.admin, dhcp_port["id"], {"mac_address": "fa:16:3e:aa:bb:cc"})
+    assert (c.TOPIC_SECURITY_GROUP_UPDATE, c.SECURITY_GROUPS_MEMBER_UPDATED,
+            {"security_groups": group}) in world.notifier.fanouts
+    world.notifier.fanouts.clear()
     world.core.ports.delete(world.admin, dhcp_port["id"])
     assert world.notifier.fanouts == [(c.TOPIC_SECURITY_GROUP_UPDATE,
                                        c.SECURITY_GROUPS_MEMBER_UPDATED,

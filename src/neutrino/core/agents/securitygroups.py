@@ -101,7 +101,7 @@ def _member_ips(session: Session, group_ids: list[str]) -> dict[str, dict[str, l
 
 def dhcp_servers_changed(session: Session, before: Mapping[str, Any] | None,
                          after: Mapping[str, Any] | None) -> list[str]:
-    """When a DHCP port came, went or changed its addresses, the only sources of DHCP
+    """When a DHCP port came, went or changed its addresses or MAC, the only sources of DHCP
     replies the network's ports accept changed: the groups of those ports, whose members
     the agents then fetch again (as for a membership change)."""
     was = before is not None and before.get("device_owner") == c.DEVICE_OWNER_DHCP
@@ -109,9 +109,9 @@ def dhcp_servers_changed(session: Session, before: Mapping[str, Any] | None,
     port = after or before
     if port is None or not (was or is_):
         return []
-    if before is not None and after is not None and was and is_ and \
-            before.get("fixed_ips") == after.get("fixed_ips"):
-        return []
+    if before is not None and after is not None and was and is_ and all(
+            before.get(f) == after.get(f) for f in ("fixed_ips", "mac_address")):
+        return []  # the same addresses, link-local (from the MAC) included
     binding = models.SecurityGroupPortBinding
     return sorted(set(session.scalars(
         select(binding.security_group_id).join(models.Port,
