@@ -6,10 +6,10 @@ all; they `send` them once it has committed: an agent must never hear of a chang
 cannot read back yet. What was sent goes into the process's `Delivered`, deleted in
 batches by `CastQueue.forget` in that process; what was not (the replica died between
 commit and send, the broker was away) `CastQueue.sweep`, run by one process of each
-replica, sends once it is a grace old. Casts
-are idempotent for agents: one sent twice costs a reconcile that changes nothing. A cast
-the broker took and then lost (its connection died with the replica) is not sent again:
-the agents' revision checks (`revisions`) catch that one.
+replica, sends once it is a grace old. Casts are idempotent for agents: one sent twice
+costs a reconcile that changes nothing. A cast the broker took and then lost (its
+connection died with the replica) is not sent again: the agents' revision checks
+(`revisions`) catch that one.
 """
 
 from __future__ import annotations
