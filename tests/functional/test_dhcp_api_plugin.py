@@ -344,7 +344,9 @@ def test_casts_go_to_admin_up_hosting_agents_after_changes(sqlite_database):
     up = [h for h in hosts if h != down["host"]]
     world.forget_casts()
 
-    network = world.core.networks.update(world.admin, net["id"], {"name": "renamed"})
+    world.core.networks.update(world.admin, net["id"], {"name": "renamed"})
+    assert world.casts() == []  # nothing a DHCP agent serves
+    network = world.core.networks.update(world.admin, net["id"], {"dns_domain": "example."})
     assert world.casts() == [(up[0], const.NETWORK_UPDATE_END, {"network": network})]
     world.forget_casts()
     subnet = world.core.subnets.update(world.admin, net["subnets"][0], {"name": "s"})
@@ -355,6 +357,9 @@ def test_casts_go_to_admin_up_hosting_agents_after_changes(sqlite_database):
     world.forget_casts()
     world.core.ports.update(world.admin, port["id"], {"name": "irrelevant"})
     assert world.casts() == []
+    moved = world.core.ports.update(world.admin, port["id"], {"device_id": "instance-2"})
+    assert world.casts() == [(up[0], const.PORT_UPDATE_END, {"port": moved})]
+    world.forget_casts()
     updated = world.core.ports.update(world.admin, port["id"], {"dns_name": "vm1"})
     assert world.casts() == [(up[0], const.PORT_UPDATE_END, {"port": updated})]
     world.forget_casts()

@@ -84,7 +84,7 @@ def test_subnet_and_network_changes_are_recorded_too(world, monkeypatch):
     drop_casts(world, monkeypatch)
     subnet = world.subnet(world.net["id"])
     world.core.subnets.update(world.admin, subnet["id"], {"name": "s"})
-    world.core.networks.update(world.admin, world.net["id"], {"name": "n"})
+    world.core.networks.update(world.admin, world.net["id"], {"dns_domain": "example."})
     world.core.subnets.delete(world.admin, subnet["id"])
     assert recorded(world) == 4
 
@@ -95,3 +95,30 @@ def test_very_old_casts_are_dropped_unsent(world, database, monkeypatch):
     other = replica(database, MAX_AGE + 5)
     assert other.core.dhcp_casts.tick() == 0
     assert other.casts() == [] and recorded(world) == 0
+
+
+def test_an_idle_sweep_takes_no_lock_and_writes_nothing(world, database, monkeypatch):
+    # Every replica sweeps every second: with nothing due it must cost one indexed read,
+    # not a write transaction locking rows (SELECT ... FOR UPDATE SKIP LOCKED).
+    world.port(world.net["id"])  # sent and recorded, not forgotten yet: not due either
+    other = replica(database, 0)
+    writes = []
+    run = other.core.dhcp_casts.queue.tx.run
+
+    def counted(work, *args, **kwargs):
+        if not kwargs.get("readonly"):
+            writes.append(work)
+        return run(work, *args, **kwargs)
+    monkeypatch.setattr(other.core.dhcp_casts.queue.tx, "run", counted)
+    assert other.core.dhcp_casts.sweep() == 0
+    assert writes == []
+    assert recorded(world) == 1
+
+
+def test_forgetting_what_was_sent_sends_nothing_again(world, database, monkeypatch):
+    drop_casts(world, monkeypatch)
+    world.port(world.net["id"])
+    other = replica(database, GRACE + 1)
+    other.core.dhcp_casts.forget_sent()  # what an API worker runs: no sweep
+    assert other.casts() == [] and recorded(world) == 1
+    assert other.core.dhcp_casts.tick() == 1

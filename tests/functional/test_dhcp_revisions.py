@@ -31,6 +31,9 @@ def test_every_dhcp_change_moves_the_revision_and_others_do_not(world):
     assert not moved()
     world.core.ports.update(world.admin, port["id"], {"dns_name": "vm1"})
     assert moved()
+    # The metadata proxy tells the instance behind an address by its port's device_id.
+    world.core.ports.update(world.admin, port["id"], {"device_id": "another-instance"})
+    assert moved()
     world.core.ports.update(world.admin, port["id"], {"binding:host_id": "hostB"})
     assert moved()
     subnet = world.subnet(nid, cidr="10.9.0.0/24")
@@ -41,7 +44,9 @@ def test_every_dhcp_change_moves_the_revision_and_others_do_not(world):
     assert moved()
     world.core.subnets.delete(world.admin, subnet["id"])
     assert moved()
-    world.core.networks.update(world.admin, nid, {"name": "renamed"})
+    world.core.networks.update(world.admin, nid, {"name": "renamed", "description": "d"})
+    assert not moved()
+    world.core.networks.update(world.admin, nid, {"dns_domain": "example."})
     assert moved()
 
 

@@ -133,6 +133,30 @@ def test_info_for_devices_serves_the_agents_contract(sqlite_database):
     assert info["sg_stateful"] == {web["id"]: True, default["id"]: True}
 
 
+def test_dhcpv6_servers_include_the_dhcp_ports_link_local_addresses(sqlite_database):
+    # dnsmasq answers DHCPv6 from its interface's link-local address (EUI-64 of the DHCP
+    # port's MAC): a filtered port must accept replies from it.
+    world = World(sqlite_database)
+    net = world.network()
+    v6 = world.subnet(net["id"], ip_version=6, cidr="fd00:1::/64",
+                      ipv6_address_mode="dhcpv6-stateful", ipv6_ra_mode="dhcpv6-stateful")
+    dhcp_port = world.port(net["id"], device_owner=c.DEVICE_OWNER_DHCP,
+                           mac_address="fa:16:3e:12:34:56")
+    vm = world.port(net["id"])
+    v4_only = world.network()
+    v4_dhcp = world.port(v4_only["id"], device_owner=c.DEVICE_OWNER_DHCP)
+    v4_vm = world.port(v4_only["id"])
+
+    info = world.core.security_group_rpc.info_for_devices([vm["id"], v4_vm["id"]])
+
+    fixed = [ip["ip_address"] for ip in dhcp_port["fixed_ips"]]
+    assert any(ip["subnet_id"] == v6["id"] for ip in dhcp_port["fixed_ips"])
+    assert info["devices"][vm["id"]]["dhcp_server_ips"] == sorted(
+        [*fixed, "fe80::f816:3eff:fe12:3456"])
+    assert info["devices"][v4_vm["id"]]["dhcp_server_ips"] == [
+        ip["ip_address"] for ip in v4_dhcp["fixed_ips"]]  # no IPv6 subnet: no DHCPv6
+
+
 def test_ipv6_icmp_and_other_protocols_reach_agents_by_their_wire_names(sqlite_database):
     world = World(sqlite_database)
     core, admin = world.core, world.admin
@@ -162,6 +186,11 @@ def test_a_dhcp_port_coming_or_going_tells_the_groups_of_the_networks_ports(sqli
     world.notifier.fanouts.clear()
     world.core.ports.update(world.admin, dhcp_port["id"], {"name": "renamed"})
     assert world.notifier.fanouts == []  # its addresses did not change
+    # A new MAC is a new link-local address, which DHCPv6 replies come from.
+    world.core.ports.update(world.admin, dhcp_port["id"], {"mac_address": "fa:16:3e:aa:bb:cc"})
+    assert (c.TOPIC_SECURITY_GROUP_UPDATE, c.SECURITY_GROUPS_MEMBER_UPDATED,
+            {"security_groups": group}) in world.notifier.fanouts
+    world.notifier.fanouts.clear()
     world.core.ports.delete(world.admin, dhcp_port["id"])
     assert world.notifier.fanouts == [(c.TOPIC_SECURITY_GROUP_UPDATE,
                                        c.SECURITY_GROUPS_MEMBER_UPDATED,

@@ -16,11 +16,6 @@ from typing import Any
 import oslo_messaging
 
 from neutrino.lib import constants
-from neutrino.rpc.agent.clients import (
-    SECGROUP_NAMESPACE,
-    TOPIC_PORT_UPDATE,
-    TOPIC_SECURITY_GROUP_UPDATE,
-)
 from support.secgroups import FakeSecurityGroupPlugin
 
 
@@ -55,7 +50,7 @@ class _Devices:
 
 
 class _SecurityGroups:
-    target = oslo_messaging.Target(namespace=SECGROUP_NAMESPACE, version="1.2")
+    target = oslo_messaging.Target(namespace=constants.RPC_NAMESPACE_SECGROUP, version="1.2")
 
     def __init__(self, server: FakeAgentServer) -> None:
         self._server = server
@@ -96,12 +91,12 @@ class FakeAgentServer:
         client.prepare(version="1.4").cast({}, method, **kwargs)
 
     def cast_rule_updated(self, groups: list[str]) -> None:
-        self._cast(TOPIC_SECURITY_GROUP_UPDATE, "security_groups_rule_updated",
+        self._cast(constants.TOPIC_SECURITY_GROUP_UPDATE, "security_groups_rule_updated",
                    security_groups=groups)
 
     def cast_member_updated(self, groups: list[str]) -> None:
-        self._cast(TOPIC_SECURITY_GROUP_UPDATE, "security_groups_member_updated",
+        self._cast(constants.TOPIC_SECURITY_GROUP_UPDATE, "security_groups_member_updated",
                    security_groups=groups)
 
     def cast_port_update(self, port: dict[str, Any]) -> None:
-        self._cast(TOPIC_PORT_UPDATE, "port_update", port=port)
+        self._cast(constants.TOPIC_PORT_UPDATE, "port_update", port=port)

@@ -3,6 +3,7 @@
     neutrino-db-manage --config-file /etc/neutron/neutron.conf upgrade head
     neutrino-db-manage --config-file ... current
     neutrino-db-manage --config-file ... downgrade REV
+    neutrino-db-manage --config-file ... adopt-default-security-groups
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sys
 
 from neutrino.conf import opts
 from neutrino.conf.settings import database_settings
+from neutrino.core.interfaces import SystemClock
+from neutrino.core.resources.portsecurity import adopt_ungrouped_ports
+from neutrino.core.transaction import Transactions
 from neutrino.db.engine import Database, DatabaseUnreachable
 
 
@@ -26,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("current", help="show the database's revision")
     down = sub.add_parser("downgrade", help="downgrade the schema to REV (or base)")
     down.add_argument("revision")
+    sub.add_parser("adopt-default-security-groups",
+                   help="put the ports with port security and no security group (those "
+                        "made before security groups existed) into their project's "
+                        "default group; run once after upgrading, before enabling a "
+                        "firewall_driver")
     return parser
 
 
@@ -43,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "upgrade":
             db.upgrade(args.revision)
             print(f"Upgraded to {db.current_revision()}")
+        elif args.command == "adopt-default-security-groups":
+            count = Transactions(db).run(lambda s: adopt_ungrouped_ports(s, SystemClock()))
+            print(f"{count} port(s) put into their project's default security group")
         elif args.command == "downgrade":
             db.downgrade(args.revision)
             print(f"Downgraded to {db.current_revision() or 'base'}")

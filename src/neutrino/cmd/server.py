@@ -112,9 +112,9 @@ class PeriodicLoop:
     """Calls `tick` about every `interval` seconds in a thread; a failing tick is logged
     and the next one runs anyway."""
 
-    def __init__(self, tick: Callable[[], int], interval: float = HA_MONITOR_INTERVAL,
-                 name: str = "HA monitor", done: str = "moved %d network(s) off dead DHCP "
-                 "agents") -> None:
+    def __init__(self, tick: Callable[[], int], interval: float, name: str,
+                 done: str) -> None:
+        """`done`: logged with the count when a tick returns one, after `name`."""
         self._tick = tick
         self._interval = interval
         self._name = name
@@ -140,11 +140,17 @@ class PeriodicLoop:
             self._thread.join(timeout=30)
 
 
-def cast_loop(services: Services) -> PeriodicLoop:
-    """Every process running core deletes the recorded casts it sent; every one also sends
-    those that no replica did (see core.agents.notify)."""
-    return PeriodicLoop(services.dhcp_casts.tick, CAST_LOOP_INTERVAL, "DHCP cast sweeper",
-                        "sent %d recorded cast(s) again")
+def cast_loop(services: Services, sweep: bool = True) -> PeriodicLoop:
+    """Every process running core deletes the recorded casts it sent; only the one with
+    `sweep` (the parent, not each API worker) also sends those that no replica did (see
+    core.agents.notify): the sweep is the same work in every process of a replica."""
+    casts = services.dhcp_casts
+
+    def forget_only() -> int:
+        casts.forget_sent()
+        return 0
+    return PeriodicLoop(casts.tick if sweep else forget_only, CAST_LOOP_INTERVAL,
+                        "DHCP cast sweeper", "sent %d recorded cast(s) again")
 
 
 def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -203,10 +209,17 @@ class Server:
     `start_server`."""
 
     def __init__(self, db: Database, rpc: Any, monitor: PeriodicLoop, api: ApiServer | None,
-                 nova: SenderLoop | None = None, casts: PeriodicLoop | None = None) -> None:
+                 nova: SenderLoop | None = None, casts: PeriodicLoop | None = None,
+                 pool: PoolWatch | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
         self.nova = nova
         self.casts = casts
+        self.pool = pool
+
+    def _close_database(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        self.db.dispose()
 
     def stop(self) -> None:
         nova_stop = self.nova.stop if self.nova is not None else (lambda: None)
@@ -215,7 +228,7 @@ class Server:
         for name, step in (("API", api_stop), ("HA monitor", self.monitor.stop),
                            ("DHCP cast sweeper", casts_stop),
                            ("Nova notifier", nova_stop),
-                           ("RPC servers", self.rpc.stop), ("database", self.db.dispose)):
+                           ("RPC servers", self.rpc.stop), ("database", self._close_database)):
             try:
                 step()
             except Exception:
@@ -302,14 +315,16 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
     if db is None:
         db = Database(database_settings(conf))
         prepare_database(db)
-    PoolWatch(db)
+    pool = PoolWatch(db)
     if serve_api:
         app, services = build_app(conf, db, transport)
     else:
         services = build_services(db, core_settings(conf), RpcDhcpNotifier(transport),
                                   nova_settings=nova_settings(conf))
     rpc = start_rpc_servers(transport, services, host=conf.host)
-    monitor = PeriodicLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents)
+    monitor = PeriodicLoop(services.dhcp_scheduling.reschedule_networks_from_down_agents,
+                           HA_MONITOR_INTERVAL, "HA monitor",
+                           "moved %d network(s) off dead DHCP agents")
     casts = cast_loop(services)
     nova = nova_sender(db, nova_settings(conf))
     api = ApiServer(app, settings.bind_host, settings.bind_port, sock) if serve_api else None
@@ -321,7 +336,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         if api is not None:
             api.start()
     except BaseException:
-        Server(db, rpc, monitor, api, nova, casts).stop()
+        Server(db, rpc, monitor, api, nova, casts, pool).stop()
         raise
     if api is not None:
         LOG.info("%s listening on http://%s (auth_strategy = %s)", PROG, api.address,
@@ -330,7 +345,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         LOG.info("%s: RPC servers and HA monitor running; the API workers listen on "
                  "http://%s:%s (auth_strategy = %s)", PROG, settings.bind_host,
                  settings.bind_port, settings.auth_strategy)
-    return Server(db, rpc, monitor, api, nova, casts)
+    return Server(db, rpc, monitor, api, nova, casts, pool)
 
 
 
@@ -346,11 +361,11 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
-    PoolWatch(db)
+    pool = PoolWatch(db)
     casts: PeriodicLoop | None = None
     try:
         app, services = build_app(conf, db, transport)
-        casts = cast_loop(services)
+        casts = cast_loop(services, sweep=False)
         casts.start()
         settings = api_settings(conf)
         _uvicorn(app, settings.bind_host, settings.bind_port).run(sockets=[sock])
@@ -361,6 +376,7 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     finally:
         if casts is not None:
             casts.stop()
+        pool.close()
         db.dispose()
         transport.cleanup()
 

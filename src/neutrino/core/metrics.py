@@ -204,10 +204,26 @@ class PoolWatch:
         self._open = self._out + (int(idle()) if idle is not None else 0)
         self._publish(self._out, self._open - self._out, self._overflow(self._open))
         POOL_SIZE.labels(process_label()).inc(self._size or 0)
-        for name, handler in (("connect", self._connect), ("close", self._close),
-                              ("detach", self._detach), ("checkout", self._checkout),
-                              ("checkin", self._checkin)):
-            event.listen(db.engine, name, handler)
+        self._engine = db.engine
+        self._handlers = (("connect", self._connect), ("close", self._close),
+                          ("detach", self._detach), ("checkout", self._checkout),
+                          ("checkin", self._checkin))
+        self._closed = False
+        for name, handler in self._handlers:
+            event.listen(self._engine, name, handler)
+
+    def close(self) -> None:
+        """Stop watching and take this pool out of the gauges (they are summed over the
+        pools of the processes and databases, so a stopped one must not linger)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for name, handler in self._handlers:
+                event.remove(self._engine, name, handler)
+            self._publish(-self._out, -max(self._open - self._out, 0),
+                          -self._overflow(self._open))
+            POOL_SIZE.labels(process_label()).dec(self._size or 0)
 
     def _overflow(self, open_: int) -> int:
         return max(open_ - self._size, 0) if self._size is not None else 0

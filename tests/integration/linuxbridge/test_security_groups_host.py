@@ -29,6 +29,8 @@ from support.traffic import (
 from neutrino.agent.linuxbridge.firewall import IptablesFirewall
 from neutrino.agent.linuxbridge.firewall_plan import IPV4, port_chain, set_name
 from neutrino.agent.linuxbridge.security_groups import SecurityGroupSync
+from neutrino.core.agents.securitygroups import LINK_LOCAL
+from neutrino.core.resources import ipam
 from neutrino.linux.host import HostNamespaces
 
 pytestmark = pytest.mark.root
@@ -276,6 +278,38 @@ def test_dhcp_works_with_no_rules_and_only_from_the_dhcp_port(host: Host) -> Non
     lease = tn.run_udhcpc(a.netns, "eth0", tries=4, timeout=2)
     assert lease is not None and lease.ip == "10.77.0.150"
     assert lease.fields["serverid"] == DHCP_IP
+
+
+def test_dhcpv6_passes_from_the_dhcp_ports_link_local_address(host: Host) -> None:
+    # dnsmasq answers DHCPv6 from its interface's link-local address: the server's
+    # dhcp_server_ips must name it, or a filtered VM never hears a reply.
+    a = host.vm("a", 1, ["sg-closed"])
+    host.server.rules = {"sg-closed": []}
+    host.server.ports[a.port_id]["fixed_ips"].append("fd00:77::150")
+    dhcp = host.vm("dhcp", 0, [], filtered=False)  # the network's DHCP port
+    tn.ip("-6", "addr", "add", "fd00:77::2/64", "dev", "eth0", "nodad", netns=dhcp.netns)
+    link_local = ipam.eui64(LINK_LOCAL, dhcp.mac)  # what the server computes
+    tn.wait_for(lambda: f"{link_local}/64" in tn.ip("-6", "addr", "show", "dev", "eth0",
+                                                     netns=dhcp.netns), timeout=10)
+    host.enforce()
+    conf = host.res.directory()
+    pid = f"{conf}/pid"
+    host.res.track_pid_file(pid, "dnsmasq")
+    done = run_in(dhcp, "dnsmasq", "--conf-file=", "--no-hosts", "--no-resolv", "--port=0",
+                  f"--pid-file={pid}", f"--dhcp-leasefile={conf}/leases",
+                  "--interface=eth0", "--bind-interfaces",
+                  "--dhcp-range=fd00:77::150,fd00:77::150,64,120s")
+    assert done.returncode == 0, done.stderr
+    # Only the DHCP port's fixed IPs as servers (the old server's list): replies dropped.
+    host.server.ports[a.port_id]["dhcp_server_ips"] = [DHCP_IP, "fd00:77::2"]
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    assert tn.run_dhclient6(host.res, a.netns, "eth0", timeout=8) is None
+    host.server.ports[a.port_id]["dhcp_server_ips"] = [DHCP_IP, "fd00:77::2", link_local]
+    host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
+    host.enforce()
+    lease = tn.run_dhclient6(host.res, a.netns, "eth0")
+    assert lease is not None and lease.ip == "fd00:77::150"
 
 
 def test_a_restart_that_finds_the_right_rules_changes_nothing(host: Host) -> None:

@@ -7,6 +7,8 @@ import pytest
 
 from neutrino.cmd.server import (
     PeriodicLoop,
+    Server,
+    cast_loop,
     policy_file,
     register_edge_opts,
     warn_unshared_token_key,
@@ -27,7 +29,7 @@ def test_ha_monitor_survives_failing_ticks():
             done.set()
         return 0
 
-    monitor = PeriodicLoop(tick, interval=0.01)
+    monitor = PeriodicLoop(tick, 0.01, "HA monitor", "moved %d")
     monitor.start()
     try:
         assert done.wait(10), "the monitor stopped after a failing tick"
@@ -37,6 +39,54 @@ def test_ha_monitor_survives_failing_ticks():
     assert count >= 3
     done.wait(0.1)
     assert len(calls) == count  # stopped means stopped
+
+
+class _Casts:
+    def __init__(self):
+        self.calls = []
+        self.called = threading.Event()
+
+    def tick(self):
+        self.calls.append("sweep")
+        self.called.set()
+        return 0
+
+    def forget_sent(self):
+        self.calls.append("forget")
+        self.called.set()
+
+
+class _Services:
+    def __init__(self):
+        self.dhcp_casts = _Casts()
+
+
+@pytest.mark.parametrize(("sweep", "expected"), [(True, "sweep"), (False, "forget")])
+def test_only_the_sweeping_process_sweeps_casts(monkeypatch, sweep, expected):
+    # API workers forget what they sent; the parent alone sweeps (a locking transaction).
+    monkeypatch.setattr("neutrino.cmd.server.CAST_LOOP_INTERVAL", 0.01)
+    services = _Services()
+    loop = cast_loop(services, sweep=sweep)
+    loop.start()
+    try:
+        assert services.dhcp_casts.called.wait(10)
+    finally:
+        loop.stop()
+    assert set(services.dhcp_casts.calls) == {expected}
+
+
+def test_stopping_the_server_closes_its_pool_watch_before_the_database():
+    steps = []
+
+    class Step:
+        def __init__(self, name):
+            self.name = name
+
+        def __getattr__(self, method):
+            return lambda: steps.append(f"{self.name}.{method}")
+
+    Server(Step("db"), Step("rpc"), Step("monitor"), None, pool=Step("pool")).stop()
+    assert steps == ["monitor.stop", "rpc.stop", "pool.close", "db.dispose"]
 
 
 def _conf(tmp_path, text=""):

@@ -90,3 +90,41 @@ def test_pool_gauges_follow_the_pool_as_connections_come_and_go(tmp_path):
     finally:
         db.dispose()
     assert read() == {**before, "size": before["size"] + 5}
+
+
+def test_a_closed_pool_watch_leaves_the_gauges_as_before_it(tmp_path):
+    from prometheus_client import REGISTRY
+    from sqlalchemy import event
+
+    from neutrino.conf.settings import DatabaseSettings
+    from neutrino.db.engine import Database
+    from neutrino.lib.metrics import process_label
+
+    process = process_label()
+
+    def read() -> dict[str, float]:
+        got = {state: REGISTRY.get_sample_value(
+            "neutrino_db_pool_connections", {"process": process, "state": state}) or 0
+            for state in ("checked_out", "idle", "overflow")}
+        got["size"] = REGISTRY.get_sample_value("neutrino_db_pool_size",
+                                                {"process": process}) or 0
+        return got
+
+    db = Database(DatabaseSettings(f"sqlite:///{tmp_path / 'pool.sqlite'}"))
+    try:
+        before = read()
+        watch = metrics.PoolWatch(db)
+        held = [db.engine.connect() for _ in range(6)]  # one beyond the pool's size
+        held[0].close()
+        assert read() != before
+        watch.close()
+        assert read() == before  # its pool is gone from the sums (a stopped server's)
+        assert not event.contains(db.engine, "checkout", watch._checkout)
+        for conn in held[1:]:
+            conn.close()
+        db.engine.connect().close()
+        assert read() == before  # and the pool's events no longer move them
+        watch.close()
+        assert read() == before
+    finally:
+        db.dispose()

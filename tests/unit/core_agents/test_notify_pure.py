@@ -24,13 +24,14 @@ PORT = {"id": "p", "network_id": "n", "name": "x", "description": "",
     ("admin_state_up", False),
     ("binding:host_id", "hostA"),
     ("device_owner", "compute:nova"),
+    ("device_id", "vm"),
 ])
 def test_dhcp_relevant_changes(field, value):
     assert port_changed_for_dhcp(PORT, {**PORT, field: value})
 
 
 @pytest.mark.parametrize("field,value", [("name", "y"), ("description", "d"),
-                                         ("status", "ACTIVE"), ("device_id", "vm")])
+                                         ("status", "ACTIVE")])
 def test_irrelevant_changes(field, value):
     assert not port_changed_for_dhcp(PORT, {**PORT, field: value})
 

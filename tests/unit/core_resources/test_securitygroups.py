@@ -148,3 +148,12 @@ def test_port_casts():
     outbox = Outbox()
     outbox.port_security(port([]), None)
     assert outbox.fanouts == []
+
+
+def test_a_new_device_owner_reaches_the_port_filter():
+    # The agents' firewall trusts network:* owners: a port turning into one (or out of
+    # one) must be filtered anew.
+    outbox = Outbox()
+    outbox.port_security(port(["a"], device_owner="compute:nova"),
+                         port(["a"], device_owner="network:dhcp"))
+    assert [f[1] for f in outbox.fanouts] == [c.PORT_UPDATE]

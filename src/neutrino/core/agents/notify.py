@@ -4,11 +4,12 @@ Operations collect casts in an `Outbox` while their transaction runs and `record
 it (one multi-row insert into `dhcpcasts`), so a cast commits with its change or not at
 all; they `send` them once it has committed: an agent must never hear of a change it
 cannot read back yet. What was sent goes into the process's `Delivered`, deleted in
-batches by `CastQueue.forget`; what was not (the replica died between commit and send,
-the broker was away) `CastQueue.sweep` in any replica sends once it is a grace old. Casts
-are idempotent for agents: one sent twice costs a reconcile that changes nothing. A cast
-the broker took and then lost (its connection died with the replica) is not sent again:
-the agents' revision checks (`revisions`) catch that one.
+batches by `CastQueue.forget` in that process; what was not (the replica died between
+commit and send, the broker was away) `CastQueue.sweep`, run by one process of each
+replica, sends once it is a grace old. Casts are idempotent for agents: one sent twice
+costs a reconcile that changes nothing. A cast the broker took and then lost (its
+connection died with the replica) is not sent again: the agents' revision checks
+(`revisions`) catch that one.
 """
 
 from __future__ import annotations
@@ -36,9 +37,21 @@ from neutrino.lib.payloads import FanoutPayload, Payload
 
 LOG = logging.getLogger(__name__)
 
-# A change of any of these alters what a DHCP agent serves (or where it serves it).
+# A change of any of these alters what a DHCP agent serves (or where it serves it);
+# device_id too: the metadata proxy tells which instance an address is by it.
 DHCP_RELEVANT_PORT_FIELDS = ("fixed_ips", "mac_address", "extra_dhcp_opts", "dns_name",
-                             "admin_state_up", "binding:host_id", "device_owner")
+                             "admin_state_up", "binding:host_id", "device_owner",
+                             "device_id")
+
+# The network attributes a DHCP agent's plan reads (or that may move where it serves);
+# a rename or a new description is nothing to it.
+DHCP_RELEVANT_NETWORK_FIELDS = frozenset({
+    "admin_state_up", "mtu", "dns_domain", "segments", "provider:network_type",
+    "provider:physical_network", "provider:segmentation_id"})
+
+
+def network_update_for_dhcp(body: Mapping[str, Any]) -> bool:
+    return not DHCP_RELEVANT_NETWORK_FIELDS.isdisjoint(body)
 
 
 def _norm(field: str, value: Any) -> Any:
@@ -90,9 +103,11 @@ class Delivered:
         return ids
 
 
-# A change of any of these alters a port's filtering on its host.
+# A change of any of these alters a port's filtering on its host (the firewall plan
+# trusts network:* owners).
 SECURITY_RELEVANT_PORT_FIELDS = ("security_groups", "port_security_enabled",
-                                 "allowed_address_pairs", "fixed_ips", "mac_address")
+                                 "allowed_address_pairs", "fixed_ips", "mac_address",
+                                 "device_owner")
 
 
 class Outbox:
@@ -216,16 +231,24 @@ class CastQueue:
         (their sender died, or the broker lost them), oldest first, and delete those sent;
         casts older than `max_age` are dropped unsent (agents' revision checks caught up
         long ago). Returns how many were sent."""
+        now = server_time(self.clock.now())
+        cutoff = now - timedelta(seconds=grace)
+        # The usual case, nothing due, costs one read of the created_at index: no write
+        # transaction, no row locks.
+        if self.tx.read(lambda session: session.execute(
+                select(DhcpCast.id).where(DhcpCast.created_at <= cutoff).limit(1)
+        ).first()) is None:
+            return 0
+
         def work(session: Session) -> int:
-            now = server_time(self.clock.now())
-            due = (select(DhcpCast).where(DhcpCast.created_at <= now - timedelta(
-                seconds=grace)).order_by(DhcpCast.id).limit(limit))
+            due = (select(DhcpCast).where(DhcpCast.created_at <= cutoff)
+                   .order_by(DhcpCast.id).limit(limit))
             if session.get_bind().dialect.name in ("mysql", "mariadb", "postgresql"):
                 # Replicas sweeping at once take different rows instead of waiting.
                 due = due.with_for_update(skip_locked=True)
             rows = list(session.scalars(due))
             if not rows:
-                return 0  # the usual case: nothing written, no lock taken
+                return 0  # another replica took them
             too_old = now - timedelta(seconds=max_age)
             stale = [row.id for row in rows if row.created_at < too_old]
             sent = [row.id for row in rows if row.created_at >= too_old and notifier.cast(

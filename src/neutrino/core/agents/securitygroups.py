@@ -2,7 +2,8 @@
 
 One read for a whole batch of devices: the ports (by id or tap name), the rules of their
 groups, the addresses of the groups those rules name as remote, and the networks' DHCP
-server addresses; a fixed number of queries whatever the number of devices.
+server addresses (IPv6 link-local ones included); a fixed number of queries whatever the
+number of devices.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents.l2 import TAP_PREFIX, port_id_prefix, prefix_upper_bound
+from neutrino.core.resources import ipam
 from neutrino.db import models
 from neutrino.lib import constants as c
 from neutrino.lib.payloads import DeviceSecurity, RuleInfo, SecurityGroupInfo
 
 _CHUNK = 200  # ids or prefixes per query
+LINK_LOCAL = ipaddress.IPv6Network("fe80::/64")
 
 
 def wire_protocol(protocol: str | None) -> str | None:
@@ -57,16 +60,25 @@ def _ports(session: Session, devices: list[str]) -> dict[str, tuple[str, models.
 
 
 def _dhcp_server_ips(session: Session, network_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {n: [] for n in network_ids}
-    alloc, port = models.IPAllocation, models.Port
+    """Each network's DHCP ports' fixed IPs and, on a network with an IPv6 subnet, their
+    link-local addresses: dnsmasq answers DHCPv6 clients from its interface's link-local
+    address (EUI-64 of the DHCP port's MAC, which its interface in the namespace wears)."""
+    found: dict[str, set[str]] = {n: set() for n in network_ids}
+    alloc, port, subnet = models.IPAllocation, models.Port, models.Subnet
     for chunk in _chunks(network_ids):
         rows = session.execute(
             select(alloc.network_id, alloc.ip_address).join(port, port.id == alloc.port_id)
-            .where(alloc.network_id.in_(chunk), port.device_owner == c.DEVICE_OWNER_DHCP)
-            .order_by(alloc.ip_address))
+            .where(alloc.network_id.in_(chunk), port.device_owner == c.DEVICE_OWNER_DHCP))
         for network_id, ip in rows:
-            out[network_id].append(ip)
-    return out
+            found[network_id].add(ip)
+        with_v6 = select(subnet.network_id).where(subnet.network_id == port.network_id,
+                                                  subnet.ip_version == 6).exists()
+        for network_id, mac in session.execute(
+                select(port.network_id, port.mac_address)
+                .where(port.network_id.in_(chunk), port.device_owner == c.DEVICE_OWNER_DHCP,
+                       with_v6)):
+            found[network_id].add(ipam.eui64(LINK_LOCAL, mac))
+    return {n: sorted(ips) for n, ips in found.items()}
 
 
 def _member_ips(session: Session, group_ids: list[str]) -> dict[str, dict[str, list[str]]]:
@@ -89,7 +101,7 @@ def _member_ips(session: Session, group_ids: list[str]) -> dict[str, dict[str, l
 
 def dhcp_servers_changed(session: Session, before: Mapping[str, Any] | None,
                          after: Mapping[str, Any] | None) -> list[str]:
-    """When a DHCP port came, went or changed its addresses, the only sources of DHCP
+    """When a DHCP port came, went or changed its addresses or MAC, the only sources of DHCP
     replies the network's ports accept changed: the groups of those ports, whose members
     the agents then fetch again (as for a membership change)."""
     was = before is not None and before.get("device_owner") == c.DEVICE_OWNER_DHCP
@@ -97,9 +109,9 @@ def dhcp_servers_changed(session: Session, before: Mapping[str, Any] | None,
     port = after or before
     if port is None or not (was or is_):
         return []
-    if before is not None and after is not None and was and is_ and \
-            before.get("fixed_ips") == after.get("fixed_ips"):
-        return []
+    if before is not None and after is not None and was and is_ and all(
+            before.get(f) == after.get(f) for f in ("fixed_ips", "mac_address")):
+        return []  # the same addresses, link-local (from the MAC) included
     binding = models.SecurityGroupPortBinding
     return sorted(set(session.scalars(
         select(binding.security_group_id).join(models.Port,

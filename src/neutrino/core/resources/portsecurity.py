@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from neutrino.core.context import Context
+from neutrino.core.dbutil import now
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import securitygroups
 from neutrino.db import models
@@ -117,3 +118,25 @@ def on_update(session: Session, ctx: Context, port: models.Port,
            if pairs is None else pairs)
     port.port_security_enabled = enabled
     _write(session, port, groups, pairs)
+
+
+def adopt_ungrouped_ports(session: Session, clock: Clock) -> int:
+    """Put every port with port security but no group (what the security groups migration
+    left the ports made before it) into its project's default group, made with Neutron's
+    rules if missing; the cloud's own ports (network:*) stay without, as on create.
+    Otherwise turning the firewall on would drop all traffic of those ports. Returns
+    how many ports changed."""
+    port = models.Port
+    rows = session.scalars(
+        select(port).where(port.port_security_enabled.is_(True), port.security_group_ids == "",
+                           port.project_id != "", ~port.device_owner.startswith(TRUSTED_PREFIX))
+        .order_by(port.id).with_for_update())
+    count = 0
+    for row in rows:
+        group = securitygroups.ensure_default(session, row.project_id, clock)
+        _write(session, row, [group], None, current=[])
+        row.revision_number += 1
+        row.updated_at = now(clock)
+        count += 1
+    session.flush()
+    return count

@@ -1,6 +1,6 @@
-"""The recorded casts to DHCP agents (see `core.agents.notify`), kept by every process that
-runs core: the ones it sent are deleted in batches, and those that no replica sent within
-a grace are sent again."""
+"""The recorded casts to DHCP agents (see `core.agents.notify`): every process that runs
+core deletes the ones it sent, in batches; one process per replica (`tick`) also sends
+again those that no replica sent within a grace."""
 
 from __future__ import annotations
 
@@ -24,12 +24,20 @@ class CastService:
 
     def tick(self) -> int:
         """Delete what this process sent, then sweep; how many casts were sent again."""
+        self.forget_sent()
+        return self.sweep()
+
+    def forget_sent(self) -> None:
+        """Delete the recorded casts this process sent, in one batch."""
         sent = self.env.delivered.take()
         try:
             self.queue.forget(sent)
         except Exception:
             self.env.delivered.add(sent)  # the database is away: next tick
             raise
+
+    def sweep(self) -> int:
+        """Send the recorded casts nobody sent within the grace; how many."""
         resent = 0
         while True:
             count = self.queue.sweep(self.env.notifier, GRACE, BATCH, MAX_AGE)

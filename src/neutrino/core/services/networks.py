@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents import revisions
-from neutrino.core.agents.notify import Outbox, hosting_hosts
+from neutrino.core.agents.notify import Outbox, hosting_hosts, network_update_for_dhcp
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, paging, quotas, views
 from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
@@ -56,11 +56,12 @@ class NetworkService:
 
         def work(session: Session) -> tuple[Body, Outbox]:
             net = networks.update(session, ctx, env.settings, env.clock, id, body)
-            revisions.bump(session, [id])
             shown = views.network_dicts(session, [net])[0]
             outbox = Outbox()
-            outbox.to_hosts(hosting_hosts(session, [id])[id], const.NETWORK_UPDATE_END,
-                            payloads.network_update(shown))
+            if network_update_for_dhcp(body):
+                revisions.bump(session, [id])
+                outbox.to_hosts(hosting_hosts(session, [id])[id], const.NETWORK_UPDATE_END,
+                                payloads.network_update(shown))
             return shown, outbox.record(session, env.now())
         network, outbox = env.tx.run(work)
         env.send(outbox)

@@ -171,19 +171,13 @@ class SecurityGroupPluginClient:
                  timeout: float | None = None) -> None:
         self.host = host
         self._client = _client(transport, constants.TOPIC_PLUGIN, timeout,
-                               namespace=SECGROUP_NAMESPACE)
+                               namespace=constants.RPC_NAMESPACE_SECGROUP)
 
     def security_group_info_for_devices(self, devices: list[str]) -> dict[str, Any]:
         answer: dict[str, Any] = self._client.call(
             admin_context(), "security_group_info_for_devices", version="1.2",
             devices=list(devices))
         return answer
-
-
-# The server's casts to every Linux bridge agent (fanout), as Neutron names them.
-SECGROUP_NAMESPACE = "secgroup"
-TOPIC_SECURITY_GROUP_UPDATE = "q-agent-notifier-security_group-update"
-TOPIC_PORT_UPDATE = "q-agent-notifier-port-update"
 
 
 class LinuxBridgeAgentCasts(Protocol):
@@ -237,7 +231,7 @@ def serve_linuxbridge_agent(transport: oslo_messaging.Transport, host: str,
     """Receive the security group and port update casts (fanout to every agent)."""
     listeners = Listeners()
     try:
-        for topic in (TOPIC_SECURITY_GROUP_UPDATE, TOPIC_PORT_UPDATE):
+        for topic in (constants.TOPIC_SECURITY_GROUP_UPDATE, constants.TOPIC_PORT_UPDATE):
             server = oslo_messaging.get_rpc_server(
                 transport, oslo_messaging.Target(topic=topic, server=host),
                 [LinuxBridgeAgentEndpoint(endpoint)],
