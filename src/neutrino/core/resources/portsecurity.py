@@ -129,7 +129,8 @@ def adopt_ungrouped_ports(session: Session, clock: Clock) -> int:
     port = models.Port
     rows = session.scalars(
         select(port).where(port.port_security_enabled.is_(True), port.security_group_ids == "",
-                           port.project_id != "", ~port.device_owner.startswith(TRUSTED_PREFIX))
+                           port.project_id != "", ~port.device_owner.startswith(
+                               constants.DEVICE_OWNER_NETWORK_PREFIX))
         .order_by(port.id).with_for_update())
     count = 0
     for row in rows:
