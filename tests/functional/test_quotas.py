@@ -23,13 +23,14 @@ MEMBER = Context(user_id="u", project_id="proj", roles=("member",))
 def test_limits_set_read_and_deleted(database: Database) -> None:
     world = World(database, quotas=QuotaSettings(network=3, subnet=4, port=5))
     q = world.core.quotas
-    assert q.get("proj") == {"network": 3, "subnet": 4, "port": 5}
+    assert q.get("proj") == {"network": 3, "subnet": 4, "port": 5, "security_group": 10, "security_group_rule": 100}
     assert q.update("proj", {"port": 9, "network": -1}) == {
-        "network": -1, "subnet": 4, "port": 9}
+        "network": -1, "subnet": 4, "port": 9, "security_group": 10, "security_group_rule": 100}
     # Setting it again updates the row, it does not add one.
     assert q.update("proj", {"port": 10})["port"] == 10
-    assert q.list() == [("proj", {"network": -1, "subnet": 4, "port": 10})]
-    assert q.get("other") == {"network": 3, "subnet": 4, "port": 5}
+    assert q.list() == [("proj", {"network": -1, "subnet": 4, "port": 10,
+                                 "security_group": 10, "security_group_rule": 100})]
+    assert q.get("other") == {"network": 3, "subnet": 4, "port": 5, "security_group": 10, "security_group_rule": 100}
     q.delete("proj")
     assert q.list() == []
     with pytest.raises(exc.TenantQuotaNotFound):
@@ -43,8 +44,9 @@ def test_details_count_the_projects_rows(database: Database) -> None:
     world.port(net["id"])
     world.core.networks.create(world.admin, {"project_id": "other"})
     details = world.core.quotas.details("proj")
+    # The project's first port made its default security group, with its four rules.
     assert {k: v["used"] for k, v in details.items()} == {
-        "network": 1, "subnet": 1, "port": 2}
+        "network": 1, "subnet": 1, "port": 2, "security_group": 1, "security_group_rule": 4}
     assert all(v["reserved"] == 0 for v in details.values())
 
 

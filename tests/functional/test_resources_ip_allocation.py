@@ -96,6 +96,8 @@ def test_statements_per_port_do_not_grow_with_the_subnet(res: Services,
         _port(res, net_id)
         return len(statements)
 
+    # The project's first port also makes its default security group: not what is measured.
+    _port(res, net_id)
     event.listen(database.engine, "before_cursor_execute", count)
     try:
         early = cost()

@@ -362,13 +362,35 @@ class Database:
     @contextmanager
     def _migrations(self) -> Iterator[Connection]:
         """A connection in a transaction, without the API's statement and read timeouts."""
-        engine = self.engine if self.backend == "sqlite" else self._create_engine(False)
+        if self.backend == "sqlite":
+            with self._sqlite_migrations() as conn:
+                yield conn
+            return
+        engine = self._create_engine(False)
         try:
             with engine.begin() as conn:
                 yield conn
         finally:
-            if engine is not self.engine:
-                engine.dispose()
+            engine.dispose()
+
+    @contextmanager
+    def _sqlite_migrations(self) -> Iterator[Connection]:
+        """SQLite alters a table by copying it and dropping the old one; with foreign keys
+        on, that DROP deletes (and cascades to) every row referring to it, or fails. So
+        foreign keys are off while migrations run (the pragma cannot change inside a
+        transaction) and checked as a whole before the commit."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    yield conn
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken references: {broken[:5]}")
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
     def _migration_lock(self, conn: Connection) -> Iterator[None]:

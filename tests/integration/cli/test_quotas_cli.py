@@ -24,11 +24,15 @@ def test_openstack_quota_show_and_set(openstack, neutrino, api):
     project = api.get("/quotas/project")["project"]["project_id"]
     shown = {r["Resource"]: r["Limit"] for r in json.loads(
         openstack("quota", "show", "--network", "-f", "json").out)}
-    assert {k: shown[k] for k in ("networks", "subnets", "ports")} == {
-        "networks": 3, "subnets": 100, "ports": 500}
+    assert {k: shown[k] for k in ("networks", "subnets", "ports", "security_groups",
+                                  "security_group_rules")} == {
+        "networks": 3, "subnets": 100, "ports": 500, "security_groups": 10,
+        "security_group_rules": 100}
 
-    openstack("quota", "set", "--networks", "7", "--ports", "9", project)
-    assert api.get(f"/quotas/{project}")["quota"] == {"network": 7, "subnet": 100, "port": 9}
+    openstack("quota", "set", "--networks", "7", "--ports", "9", "--secgroups", "4", project)
+    assert api.get(f"/quotas/{project}")["quota"] == {
+        "network": 7, "subnet": 100, "port": 9, "security_group": 4,
+        "security_group_rule": 100}
     named = {r["Resource"]: r["Limit"] for r in json.loads(
         openstack("quota", "show", "--network", project, "-f", "json").out)}
     assert (named["networks"], named["ports"]) == (7, 9)
@@ -42,8 +46,10 @@ def test_openstack_quota_show_and_set(openstack, neutrino, api):
     assert json.loads(neutrino("quota-show", "-f", "json").out)["network"] == 7
     updated = json.loads(neutrino("quota-update", "--tenant-id", project, "--subnet", "2",
                                   "-f", "json").out)
-    assert updated == {"network": 7, "subnet": 2, "port": 9}
+    assert updated == {"network": 7, "subnet": 2, "port": 9, "security_group": 4,
+                       "security_group_rule": 100}
     assert neutrino("quota-delete", "--tenant-id", project).out == \
         f"Deleted quota: {project}\n"
-    assert api.get(f"/quotas/{project}")["quota"] == {"network": 3, "subnet": 100,
-                                                      "port": 500}
+    assert api.get(f"/quotas/{project}")["quota"] == {
+        "network": 3, "subnet": 100, "port": 500, "security_group": 10,
+        "security_group_rule": 100}
