@@ -23,14 +23,14 @@ MEMBER = Context(user_id="u", project_id="proj", roles=("member",))
 def test_limits_set_read_and_deleted(database: Database) -> None:
     world = World(database, quotas=QuotaSettings(network=3, subnet=4, port=5))
     q = world.core.quotas
-    assert q.get("proj") == {"network": 3, "subnet": 4, "port": 5, "security_group": 10, "security_group_rule": 100}
+    groups = {"security_group": 10, "security_group_rule": 100}
+    assert q.get("proj") == {"network": 3, "subnet": 4, "port": 5, **groups}
     assert q.update("proj", {"port": 9, "network": -1}) == {
-        "network": -1, "subnet": 4, "port": 9, "security_group": 10, "security_group_rule": 100}
+        "network": -1, "subnet": 4, "port": 9, **groups}
     # Setting it again updates the row, it does not add one.
     assert q.update("proj", {"port": 10})["port"] == 10
-    assert q.list() == [("proj", {"network": -1, "subnet": 4, "port": 10,
-                                 "security_group": 10, "security_group_rule": 100})]
-    assert q.get("other") == {"network": 3, "subnet": 4, "port": 5, "security_group": 10, "security_group_rule": 100}
+    assert q.list() == [("proj", {"network": -1, "subnet": 4, "port": 10, **groups})]
+    assert q.get("other") == {"network": 3, "subnet": 4, "port": 5, **groups}
     q.delete("proj")
     assert q.list() == []
     with pytest.raises(exc.TenantQuotaNotFound):
