@@ -351,22 +351,33 @@ def _subnet_opts6(subnet: dict[str, Any], dhcp_ips: list[str], params: PlanParam
     if v6_mode(subnet) == SLAAC:
         return []
     tag = f"tag:subnet-{subnet['id']}"
-    lines = []
-    dns = []
-    for server in subnet.get("dns_nameservers") or []:
-        try:
-            dns.append(validate.check_ipv6(server))
-        except Unsafe as e:
-            rejected.append(f"subnet {subnet['id']}: DNS server: {e}")
-    if dns == ["::"]:
-        lines.append(f"{tag},option6:dns-server")
-    else:
-        dns = dns or (dhcp_ips if len(dhcp_ips) > 1 else [])
-        if dns:
-            lines.append(f"{tag},option6:dns-server,{','.join(f'[{a}]' for a in dns)}")
+    lines = _dns_option(subnet, 6, dhcp_ips, rejected)
     if params.domain:
         lines.append(f"{tag},option6:domain-search,{validate.check_hostname(params.domain)}")
     return lines
+
+
+def _dns_option(subnet: dict[str, Any], version: int, dhcp_ips: list[str],
+                rejected: list[str]) -> list[str]:
+    """The subnet's DNS server option line, if any. Neutron's way to say "no DNS server" (0.0.0.0
+    or :: alone) is an empty option, which keeps dnsmasq's own address out too. Without
+    nameservers: the DHCP ports' dnsmasqs (dnsmasq offers its own address when it is the
+    only one); they answer the network's names and forward the rest."""
+    check = validate.check_ipv4 if version == 4 else validate.check_ipv6
+    option = "option:dns-server" if version == 4 else "option6:dns-server"
+    dns = []
+    for server in subnet.get("dns_nameservers") or []:
+        try:
+            dns.append(check(server))
+        except Unsafe as e:
+            rejected.append(f"subnet {subnet['id']}: DNS server: {e}")
+    line = f"tag:subnet-{subnet['id']},{option}"
+    if dns == (["0.0.0.0"] if version == 4 else ["::"]):
+        return [line]
+    dns = dns or (dhcp_ips if len(dhcp_ips) > 1 else [])
+    if not dns:
+        return []
+    return [f"{line},{','.join(dns if version == 4 else (f'[{a}]' for a in dns))}"]
 
 
 def _subnet_opts(subnet: dict[str, Any], network: IPNetwork, mtu: int | None,
@@ -382,21 +393,7 @@ def _subnet_opts(subnet: dict[str, Any], network: IPNetwork, mtu: int | None,
         gateway = None
     # Without a gateway an empty router option stops dnsmasq offering itself as the router.
     lines.append(f"{tag},option:router,{gateway}" if gateway else f"{tag},option:router")
-    dns = []
-    for server in subnet.get("dns_nameservers") or []:
-        try:
-            dns.append(validate.check_ipv4(server))
-        except Unsafe as e:
-            rejected.append(f"subnet {subnet['id']}: DNS server: {e}")
-    if dns == ["0.0.0.0"]:
-        # Neutron's way to say "no DNS server": an empty option keeps dnsmasq's own out too.
-        lines.append(f"{tag},option:dns-server")
-    else:
-        # Without nameservers, the DHCP ports' dnsmasqs (dnsmasq offers its own address
-        # when it is the only one); they answer the network's names and forward the rest.
-        dns = dns or (dhcp_ips if len(dhcp_ips) > 1 else [])
-        if dns:
-            lines.append(f"{tag},option:dns-server,{','.join(dns)}")
+    lines += _dns_option(subnet, 4, dhcp_ips, rejected)
     routes = []
     for route in subnet.get("host_routes") or []:
         try:
