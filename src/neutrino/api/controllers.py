@@ -59,12 +59,12 @@ class Controller:
     # --- policy targets and views ------------------------------------------------------
 
     def _networks(self, ids: set[Any]) -> dict[str, Item]:
-        """The networks that subnets/ports belong to, for `network:*` policy targets."""
+        """What `_target` reads of the networks that subnets/ports belong to (their
+        project and sharing), by network id."""
         ids = {i for i in ids if isinstance(i, str)}
         if not ids:
             return {}
-        found = self.services.networks.list(Context.admin(), {"id": sorted(ids)})
-        return {n["id"]: n for n in found}
+        return self.services.networks.policy_targets(ids)
 
     @staticmethod
     def _target(resource: Resource, item: Item, networks: dict[str, Item]) -> Item:
@@ -247,9 +247,12 @@ class Controller:
             self.policy.enforce(action, target, ctx)
             self._check_attrs(ctx, action, resource, body, given, target)
         except exc.PolicyNotAuthorized:
-            network = networks.get(body.get("network_id") or "")
-            if network is not None and not self._visible(ctx, NETWORK, [network]):
-                raise exc.NetworkNotFound(net_id=body["network_id"]) from None
+            network_id = body.get("network_id")
+            if network_id in networks:
+                # The whole network: a policy file's get_network may read any attribute.
+                network = self.services.networks.get(Context.admin(), network_id)
+                if not self._visible(ctx, NETWORK, [network]):
+                    raise exc.NetworkNotFound(net_id=network_id) from None
             raise
 
     def create(self, ctx: Context, resource: Resource, payload: Any) -> Item:

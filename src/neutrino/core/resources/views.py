@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -168,14 +169,38 @@ def _ip_order(ip: str) -> tuple[int, int]:
     return address.version, int(address)
 
 
-def _ip_sort_key(allocation: models.IPAllocation) -> tuple[str, int, int]:
-    return (allocation.subnet_id, *_ip_order(allocation.ip_address))
+def _ip_sort_key(ip: tuple[str, str]) -> tuple[str, int, int]:
+    return (ip[0], *_ip_order(ip[1]))
 
 
-def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
-    allocations = sorted(port.fixed_ips, key=_ip_sort_key)
-    fixed_ips = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in allocations]
-    result = {
+@dataclass(slots=True)
+class PortParts:
+    """A port's rows in other tables, as plain values: read with the ORM relationships
+    (`orm_parts`) or, for many ports at once, by a few queries (resources/ports.py)."""
+
+    fixed_ips: list[tuple[str, str]] = field(default_factory=list)  # (subnet_id, ip)
+    extra_dhcp_opts: list[tuple[str, str, int]] = field(default_factory=list)
+    allowed_address_pairs: list[tuple[str, str]] = field(default_factory=list)  # (ip, mac)
+    tags: list[str] = field(default_factory=list)
+
+
+def orm_parts(port: models.Port) -> PortParts:
+    return PortParts(
+        [(a.subnet_id, a.ip_address) for a in port.fixed_ips],
+        [(o.opt_name, o.opt_value, o.ip_version) for o in port.extra_dhcp_opts],
+        [(p.ip_address, p.mac_address) for p in port.allowed_address_pairs],
+        [t.tag for t in port.tags])
+
+
+def port_dict(port: Any, dns_domain: str, parts: PortParts | None = None) -> dict[str, Any]:
+    """`port`: a models.Port, or a row of the ports table (the same names) with its
+    `parts`."""
+    if parts is None:
+        parts = orm_parts(port)
+    fixed_ips = [{"subnet_id": subnet, "ip_address": ip}
+                 for subnet, ip in sorted(parts.fixed_ips, key=_ip_sort_key)]
+    dns_name = port.dns_name or ""
+    return {
         "id": port.id,
         "name": port.name,
         "tenant_id": port.project_id,
@@ -192,20 +217,21 @@ def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
         "binding:profile": _json(port.profile, {}),
         "binding:vif_type": port.vif_type,
         "binding:vif_details": _json(port.vif_details, {}),
-        "dns_name": port.dns_name or "",
-        "dns_assignment": dns_assignment(port.dns_name or "",
-                                         (ip["ip_address"] for ip in fixed_ips), dns_domain),
-        "extra_dhcp_opts": [{"opt_name": o.opt_name, "opt_value": o.opt_value,
-                             "ip_version": o.ip_version}
-                            for o in sorted(port.extra_dhcp_opts,
-                                            key=lambda o: (o.ip_version, o.opt_name))],
+        "dns_name": dns_name,
+        "dns_assignment": dns_assignment(dns_name, (ip["ip_address"] for ip in fixed_ips),
+                                         dns_domain),
+        "extra_dhcp_opts": [{"opt_name": name, "opt_value": value, "ip_version": version}
+                            for version, name, value in sorted(
+                                (v, n, val) for n, val, v in parts.extra_dhcp_opts)],
         "port_security_enabled": port.port_security_enabled,
         "security_groups": port.security_group_ids.split(",") if port.security_group_ids
         else [],
-        "allowed_address_pairs": [{"ip_address": p.ip_address, "mac_address": p.mac_address}
-                                  for p in sorted(port.allowed_address_pairs,
-                                                  key=lambda p: (p.ip_address, p.mac_address))],
+        "allowed_address_pairs": [{"ip_address": ip, "mac_address": mac}
+                                  for ip, mac in sorted(parts.allowed_address_pairs)],
+        "description": port.description or "",
+        "created_at": timestamp(port.created_at),
+        "updated_at": timestamp(port.updated_at),
+        "revision_number": port.revision_number,
+        "tags": sorted(parts.tags),
     }
-    result.update(_standard(port))
-    result["tags"] = tags(port)
-    return result
+

@@ -109,7 +109,8 @@ class PortService:
         return created
 
     def get(self, ctx: Context, id: str) -> Body:
-        return self.env.tx.read(lambda s: self._view(ports.get(s, ctx, id)))
+        return self.env.tx.read(
+            lambda s: ports.get_view(s, ctx, id, self.env.settings.dns_domain))
 
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
@@ -119,11 +120,8 @@ class PortService:
 
     def list_page(self, ctx: Context, filters: Filters | None,
                   request: PageRequest) -> Page[Body]:
-        def work(session: Session) -> Page[Body]:
-            found = ports.page(session, ctx, filters, request)
-            return Page([self._view(p) for p in found.items], found.has_before,
-                        found.has_after)
-        return self.env.tx.read(work)
+        return self.env.tx.read(lambda s: ports.page(s, ctx, filters, request,
+                                                     self.env.settings.dns_domain))
 
     def update(self, ctx: Context, id: str, body: Body, guard: Guard | None = None) -> Body:
         """`guard` checks the locked row before the write, in the same transaction, so a
