@@ -88,13 +88,23 @@ class Controller:
                  for a in resource.attributes if a.enforce_policy}
         return {name: rule for name, rule in found.items() if rule}
 
-    @staticmethod
-    def _plan(resource: Resource, fields: list[str] | None, rules: dict[str, str]
-              ) -> list[tuple[str, str | None]]:
-        """(attribute, its get rule or None) for each attribute a view may show: worked out
-        once for a list rather than again for every row."""
-        return [(a.name, rules.get(a.name)) for a in resource.attributes
-                if a.visible and (not fields or a.name in fields)]
+    def _plan(self, resource: Resource, fields: list[str] | None, rules: dict[str, str],
+              check: Checker) -> list[tuple[str, str | None]]:
+        """(attribute, the get rule still to check on each item, or None) for each
+        attribute a view may show, worked out once for a list rather than again for every
+        row: a rule that reads nothing of the target (the admin-only ones) is decided
+        here, once."""
+        plan: list[tuple[str, str | None]] = []
+        for attr in resource.attributes:
+            if not attr.visible or (fields and attr.name not in fields):
+                continue
+            rule = rules.get(attr.name)
+            if rule is not None and self.policy.reads(rule) == set():
+                if not check(rule, {}):
+                    continue
+                rule = None
+            plan.append((attr.name, rule))
+        return plan
 
     def view(self, ctx: Context, resource: Resource, item: Item, target: Item,
              fields: list[str] | None = None, rules: dict[str, str] | None = None,
@@ -103,12 +113,9 @@ class Controller:
         rules = self._view_rules(resource) if rules is None else rules
         check = check or self.policy.checker(ctx)
         if plan is None:
-            plan = self._plan(resource, fields, rules)
-        shown: Item = {}
-        for name, rule in plan:
-            if name in item and (not rule or check(rule, target)):
-                shown[name] = item[name]
-        return shown
+            plan = self._plan(resource, fields, rules, check)
+        return {name: item[name] for name, rule in plan
+                if name in item and (not rule or check(rule, target))}
 
     def _sql_visibility(self, ctx: Context, resource: Resource) -> bool:
         """Whether core's SQL visibility is exactly what `get_<resource>` lets the caller
@@ -181,11 +188,16 @@ class Controller:
         networks: dict[str, Item] = {}
         if resource in (SUBNET, PORT) and self._reads_network(rules):
             networks = self._networks({i.get("network_id") for i in found.items})
-        plan = self._plan(resource, query.fields, rules)
-        body: Item = {resource.plural: [
-            self.view(ctx, resource, item, self._target(resource, item, networks),
-                      query.fields, rules, check, plan)
-            for item in found.items]}
+        plan = self._plan(resource, query.fields, rules, check)
+        if all(rule is None for _, rule in plan):
+            # Nothing left to check per item: no targets to build.
+            shown: list[Item] = [{name: item[name] for name, _ in plan if name in item}
+                                 for item in found.items]
+        else:
+            shown = [self.view(ctx, resource, item, self._target(resource, item, networks),
+                               query.fields, rules, check, plan)
+                     for item in found.items]
+        body: Item = {resource.plural: shown}
         page = listing.Page(found.items, found.has_before, found.has_after)
         page_links = listing.links(page, query, url, params, resource)
         if page_links:

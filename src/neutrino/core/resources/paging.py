@@ -111,7 +111,7 @@ def read_page(session: Session, model: Any, where: Sequence[ColumnElement[bool]]
         stmt = stmt.limit(limit + 1)
     rows: list[Any]
     if as_rows:
-        rows = list(session.execute(stmt))
+        rows = list(session.connection().execute(stmt).all())  # Core rows: no ORM loading
     else:
         rows = list(session.scalars(stmt.options(*options)))
     more = limit is not None and len(rows) > limit

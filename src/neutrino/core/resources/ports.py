@@ -8,10 +8,10 @@ another candidate is tried, so concurrent creators never get a 500.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, lazyload
@@ -69,41 +69,52 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
 
 # --- reads as plain rows: what the API shows, without building ORM objects ----------------
 
-_IDS = bindparam("ids", expanding=True)
-_PART_QUERIES = (
-    ("fixed_ips", select(models.IPAllocation.port_id, models.IPAllocation.subnet_id,
-                         models.IPAllocation.ip_address)
-     .where(models.IPAllocation.port_id.in_(_IDS))),
-    ("extra_dhcp_opts", select(models.ExtraDhcpOpt.port_id, models.ExtraDhcpOpt.opt_name,
-                               models.ExtraDhcpOpt.opt_value, models.ExtraDhcpOpt.ip_version)
-     .where(models.ExtraDhcpOpt.port_id.in_(_IDS))),
-    ("allowed_address_pairs", select(models.AllowedAddressPair.port_id,
-                                     models.AllowedAddressPair.ip_address,
-                                     models.AllowedAddressPair.mac_address)
-     .where(models.AllowedAddressPair.port_id.in_(_IDS))),
-    ("tags", select(models.Tag.port_id, models.Tag.tag).where(models.Tag.port_id.in_(_IDS))),
-)
-_CHUNK = 500  # bound parameters per IN: far below every backend's limit
+# (field of PortParts, table, its columns after port_id). Aliased: a port filter's own
+# subqueries on these tables (fixed_ips=, tags=) must not correlate to the outer query.
+_PARTS = tuple((name, table.alias(f"part_{name}"), columns) for name, table, columns in (
+    ("fixed_ips", models.IPAllocation.__table__, ("subnet_id", "ip_address")),
+    ("extra_dhcp_opts", models.ExtraDhcpOpt.__table__, ("opt_name", "opt_value",
+                                                        "ip_version")),
+    ("allowed_address_pairs", models.AllowedAddressPair.__table__,
+     ("ip_address", "mac_address")),
+    ("tags", models.Tag.__table__, ("tag",)),
+))
+_CHUNK = 1000  # bound parameters per IN: far below every backend's limit
 
 
-def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str
-             ) -> list[dict[str, Any]]:
-    """The dicts of ports read as rows of the ports table: their other rows come in one
-    query per table (per 500 ports), however many ports there are."""
-    parts = {row.id: views.PortParts() for row in rows}
-    ids = list(parts)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = {"ids": ids[start:start + _CHUNK]}
-        for name, stmt in _PART_QUERIES:
-            for port_id, *values in session.execute(stmt, chunk):
-                found = getattr(parts[port_id], name)
-                found.append(values[0] if name == "tags" else tuple(values))
-    return [views.port_dict(row, dns_domain, parts[row.id]) for row in rows]
+def _part_queries(ids: list[str], where: Sequence[ColumnElement[bool]] | None
+                  ) -> Iterator[tuple[str, Select[Any]]]:
+    """Each table's rows of the ports: those of the ports `where` selects (joined: no
+    ids to send), or of `ids` (a page) in chunks."""
+    for name, table, columns in _PARTS:
+        selected = select(table.c.port_id, *(table.c[c] for c in columns))
+        if where is not None:
+            yield name, selected.join(models.Port, models.Port.id == table.c.port_id
+                                      ).where(*where)
+            continue
+        for start in range(0, len(ids), _CHUNK):
+            yield name, selected.where(table.c.port_id.in_(ids[start:start + _CHUNK]))
+
+
+def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
+             where: Sequence[ColumnElement[bool]] | None = None) -> list[dict[str, Any]]:
+    """The dicts of ports read as rows of the ports table; `where`: what selected them
+    all (not a page of them). Their other rows come in one query per table."""
+    parts = {row[views.PORT_ID]: views.PortParts() for row in rows}
+    if not parts:
+        return []
+    conn = session.connection()  # Core rows: no ORM loading machinery
+    for name, stmt in _part_queries(list(parts), where):
+        for port_id, *values in conn.execute(stmt).all():
+            found = parts.get(port_id)
+            if found is not None:
+                getattr(found, name).append(values[0] if name == "tags" else tuple(values))
+    return [views.port_view(row, dns_domain, parts[row[views.PORT_ID]]) for row in rows]
 
 
 def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str
              ) -> dict[str, Any]:
-    row = session.execute(select(*models.Port.__table__.columns).where(
+    row = session.connection().execute(select(*views.PORT_COLUMNS).where(
         models.Port.id == port_id, flt.port_visible(ctx))).one_or_none()
     if row is None:
         raise exc.PortNotFound(port_id=port_id)
@@ -115,8 +126,9 @@ def page(session: Session, ctx: Context, filters: flt.Filters | None,
     where = [flt.port_visible(ctx), *flt.port_filters(filters or {})]
     found = paging.read_page(session, models.Port, where, paging.PORT_SORTS, request,
                              attributes.PORT.not_found, as_rows=True)
-    return paging.Page(views_of(session, found.items, dns_domain), found.has_before,
-                       found.has_after)
+    whole = not request.limit
+    return paging.Page(views_of(session, found.items, dns_domain, where if whole else None),
+                       found.has_before, found.has_after)
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
