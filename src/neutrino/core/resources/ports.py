@@ -11,7 +11,20 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, lazyload
@@ -69,46 +82,66 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
 
 # --- reads as plain rows: what the API shows, without building ORM objects ----------------
 
-# (field of PortParts, table, its columns after port_id). Aliased: a port filter's own
-# subqueries on these tables (fixed_ips=, tags=) must not correlate to the outer query.
-_PARTS = tuple((name, table.alias(f"part_{name}"), columns) for name, table, columns in (
-    ("fixed_ips", models.IPAllocation.__table__, ("subnet_id", "ip_address")),
-    ("extra_dhcp_opts", models.ExtraDhcpOpt.__table__, ("opt_name", "opt_value",
-                                                        "ip_version")),
-    ("allowed_address_pairs", models.AllowedAddressPair.__table__,
-     ("ip_address", "mac_address")),
-    ("tags", models.Tag.__table__, ("tag",)),
-))
+# Aliased: a port filter's own subqueries on these tables (fixed_ips=, tags=) must not
+# correlate to the queries reading them here.
+_IPS = models.IPAllocation.__table__.alias("part_ips")
+_OPTS = models.ExtraDhcpOpt.__table__.alias("part_opts")
+_PAIRS = models.AllowedAddressPair.__table__.alias("part_pairs")
+_TAGS = models.Tag.__table__.alias("part_tags")
 _CHUNK = 1000  # bound parameters per IN: far below every backend's limit
 
 
 def _part_queries(ids: list[str], where: Sequence[ColumnElement[bool]] | None
-                  ) -> Iterator[tuple[str, Select[Any]]]:
-    """Each table's rows of the ports: those of the ports `where` selects (joined: no
-    ids to send), or of `ids` (a page) in chunks."""
-    for name, table, columns in _PARTS:
-        selected = select(table.c.port_id, *(table.c[c] for c in columns))
+                  ) -> Iterator[tuple[bool, CompoundSelect | Select[Any]]]:
+    """(whether the rows are addresses, the query): the addresses of the ports, and in a
+    second query their options, pairs and tags (few ports have any: one round trip for
+    the three). The ports are those `where` selects (joined: no ids to send), or `ids`
+    (a page), in chunks."""
+    def restricted(selected: Select[Any], table: Any, chunk: list[str]) -> Select[Any]:
         if where is not None:
-            yield name, selected.join(models.Port, models.Port.id == table.c.port_id
-                                      ).where(*where)
-            continue
-        for start in range(0, len(ids), _CHUNK):
-            yield name, selected.where(table.c.port_id.in_(ids[start:start + _CHUNK]))
+            return selected.join(models.Port, models.Port.id == table.c.port_id).where(*where)
+        return selected.where(table.c.port_id.in_(chunk))
+
+    def kind(name: str) -> Any:
+        return literal_column(f"'{name}'", String)
+
+    no_text, no_int = null().cast(String), null().cast(Integer)
+    for start in range(0, len(ids) if where is None else 1, _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        yield True, restricted(select(_IPS.c.port_id, _IPS.c.subnet_id, _IPS.c.ip_address),
+                               _IPS, chunk)
+        yield False, union_all(
+            restricted(select(_OPTS.c.port_id, kind("o"), _OPTS.c.opt_name,
+                              _OPTS.c.opt_value, _OPTS.c.ip_version), _OPTS, chunk),
+            restricted(select(_PAIRS.c.port_id, kind("p"), _PAIRS.c.ip_address,
+                              _PAIRS.c.mac_address, no_int), _PAIRS, chunk),
+            restricted(select(_TAGS.c.port_id, kind("t"), _TAGS.c.tag, no_text, no_int),
+                       _TAGS, chunk))
 
 
 def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
              where: Sequence[ColumnElement[bool]] | None = None) -> list[dict[str, Any]]:
     """The dicts of ports read as rows of the ports table; `where`: what selected them
-    all (not a page of them). Their other rows come in one query per table."""
+    all (not a page of them)."""
     parts = {row[views.PORT_ID]: views.PortParts() for row in rows}
     if not parts:
         return []
     conn = session.connection()  # Core rows: no ORM loading machinery
-    for name, stmt in _part_queries(list(parts), where):
+    for addresses, stmt in _part_queries(list(parts), where):
         for port_id, *values in conn.execute(stmt).all():
             found = parts.get(port_id)
-            if found is not None:
-                getattr(found, name).append(values[0] if name == "tags" else tuple(values))
+            if found is None:
+                continue
+            if addresses:
+                found.fixed_ips.append((values[0], values[1]))
+                continue
+            what, a, b, version = values
+            if what == "o":
+                found.extra_dhcp_opts.append((a, b, version))
+            elif what == "p":
+                found.allowed_address_pairs.append((a, b))
+            else:
+                found.tags.append(a)
     return [views.port_view(row, dns_domain, parts[row[views.PORT_ID]]) for row in rows]
 
 
