@@ -92,7 +92,7 @@ _CHUNK = 1000  # bound parameters per IN: far below every backend's limit
 
 
 def _part_queries(ids: list[str], where: Sequence[ColumnElement[bool]] | None
-                  ) -> Iterator[tuple[bool, CompoundSelect | Select[Any]]]:
+                  ) -> Iterator[tuple[bool, CompoundSelect[Any] | Select[Any]]]:
     """(whether the rows are addresses, the query): the addresses of the ports, and in a
     second query their options, pairs and tags (few ports have any: one round trip for
     the three). The ports are those `where` selects (joined: no ids to send), or `ids`
@@ -610,14 +610,10 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def delete(session: Session, ctx: Context, port_id: str, dns_domain: str
-           ) -> dict[str, Any]:
-    """Delete a port (its IPs, options and provisioning blocks go with it); returns its
-    dict as it was."""
-    port = get(session, ctx, port_id, for_update=True)
-    shown = views.port_dict(port, dns_domain)
+def delete(session: Session, port: models.Port) -> None:
+    """Delete a port read with get(..., for_update=True): its IPs, options and
+    provisioning blocks go with it."""
     # One statement: the database's ON DELETE CASCADE takes the rest.
     session.execute(sql_delete(models.Port).where(models.Port.id == port.id),
                     execution_options={"synchronize_session": False})
     session.expunge(port)
-    return shown
