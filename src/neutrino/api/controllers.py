@@ -279,18 +279,28 @@ class Controller:
                 if body.get("cidr") is None:
                     raise exc.BadRequest(resource="subnets", msg="a subnetpool must be "
                                          "specified in the absence of a cidr")
-        networks = {}
-        if resource in (SUBNET, PORT):
-            networks = self._networks({b["network_id"] for b in bodies})
-        for item, body in zip(items, bodies, strict=True):
-            self._authorize_create(ctx, resource, body, item, networks)
+        networks: dict[str, Item] = {}
+
+        def authorize(found: dict[str, Item]) -> None:
+            networks.update(found)
+            for item, body in zip(items, bodies, strict=True):
+                self._authorize_create(ctx, resource, body, item, networks)
+
+        if resource is PORT:
+            # Checked by core in the create's own transaction, with the networks it reads.
+            created_all = self.services.ports.create_bulk(ctx, bodies, authorize=authorize)
+        else:
+            authorize(self._networks({b["network_id"] for b in bodies})
+                      if resource is SUBNET else {})
+            service = self._creatable[resource.plural]
+            created_all = service.create_bulk(ctx, bodies) if bulk else \
+                [service.create(ctx, bodies[0])]
         if bulk:
-            created_all = self._creatable[resource.plural].create_bulk(ctx, bodies)
             rules = self._view_rules(resource)
             return {resource.plural: [
                 self.view(ctx, resource, i, self._target(resource, i, networks), rules=rules)
                 for i in created_all]}
-        created = self._creatable[resource.plural].create(ctx, bodies[0])
+        created = created_all[0]
         target = self._target(resource, created, networks)
         return {resource.singular: self.view(ctx, resource, created, target)}
 

@@ -169,7 +169,8 @@ def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
     stmt = (select(models.Subnet).where(models.Subnet.network_id == network_id)
             .options(joinedload(models.Subnet.allocation_pools),
                      lazyload(models.Subnet.dns_nameservers),
-                     lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network))
+                     lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network),
+                     lazyload(models.Subnet.tags))
             .order_by(models.Subnet.created_at, models.Subnet.id))
     return list(session.scalars(stmt).unique())
 
@@ -553,8 +554,10 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
              for name, version, value in options if value is not None]
     session.add_all(extra)
     session.flush()
-    # Everything the port's dict shows is in memory: no reading back what was just written.
+    # Everything the port's dict shows is in memory: no reading back what was just written
+    # (tags come later, through the tags API).
     set_committed_value(port, "extra_dhcp_opts", extra)
+    set_committed_value(port, "tags", [])
     return port
 
 

@@ -67,11 +67,19 @@ class PortService:
     def create(self, ctx: Context, body: Body) -> Body:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]:
+    def create_bulk(self, ctx: Context, bodies: list[Body],
+                    authorize: Callable[[dict[str, Body]], None] | None = None
+                    ) -> list[Body]:
+        """`authorize` gets the policy_targets of the ports' networks first thing in the
+        create's transaction, and raises to refuse."""
         env = self.env
         now = env.now()
 
         def work(session: Session) -> tuple[list[Body], Outbox]:
+            if authorize is not None:
+                authorize(networks.policy_targets(
+                    session, {b["network_id"] for b in bodies
+                              if isinstance(b.get("network_id"), str)}))
             # Only creates through here are limited: the DHCP ports agents make over RPC
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
