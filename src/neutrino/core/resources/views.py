@@ -20,11 +20,17 @@ from neutrino.lib import constants
 
 
 def timestamp(value: datetime | None) -> str | None:
-    # isoformat is several times cheaper than strftime, and a list shows thousands.
     if value is None:
         return None
     if value.tzinfo is not None:
         value = value.replace(tzinfo=None)
+    return _timestamp_text(value)
+
+
+@functools.lru_cache(maxsize=32768)
+def _timestamp_text(value: datetime) -> str:
+    # A list shows thousands, the same ones list after list: each is formatted once
+    # (isoformat is several times cheaper than strftime, a hit a fifth of isoformat).
     return value.isoformat(timespec="seconds") + "Z"
 
 
