@@ -259,17 +259,18 @@ class Controller:
                           networks: dict[str, Item]) -> None:
         target = self._target(resource, body, networks)
         action = f"create_{resource.singular}"
-        try:
-            self.policy.enforce(action, target, ctx)
-            self._check_attrs(ctx, action, resource, body, given, target)
-        except exc.PolicyNotAuthorized:
-            network_id = body.get("network_id")
-            if network_id in networks:
-                # The whole network: a policy file's get_network may read any attribute.
-                network = self.services.networks.get(Context.admin(), network_id)
-                if not self._visible(ctx, NETWORK, [network]):
-                    raise exc.NetworkNotFound(net_id=network_id) from None
-            raise
+        self.policy.enforce(action, target, ctx)
+        self._check_attrs(ctx, action, resource, body, given, target)
+
+    def _hide_unseen_network(self, ctx: Context, body: Item, networks: dict[str, Item]
+                             ) -> None:
+        """A create refused on a network the caller cannot see: that network is absent."""
+        network_id = body.get("network_id")
+        if network_id in networks:
+            # The whole network: a policy file's get_network may read any attribute.
+            network = self.services.networks.get(Context.admin(), network_id)
+            if not self._visible(ctx, NETWORK, [network]):
+                raise exc.NetworkNotFound(net_id=network_id) from None
 
     def create(self, ctx: Context, resource: Resource, payload: Any) -> Item:
         items, bulk = request.resource_items(payload, resource, allow_bulk=True)
@@ -280,21 +281,31 @@ class Controller:
                     raise exc.BadRequest(resource="subnets", msg="a subnetpool must be "
                                          "specified in the absence of a cidr")
         networks: dict[str, Item] = {}
+        refused: list[Item] = []  # the body being checked when policy refuses
 
         def authorize(found: dict[str, Item]) -> None:
             networks.update(found)
             for item, body in zip(items, bodies, strict=True):
+                refused[:] = [body]
                 self._authorize_create(ctx, resource, body, item, networks)
+            refused.clear()
 
-        if resource is PORT:
-            # Checked by core in the create's own transaction, with the networks it reads.
-            created_all = self.services.ports.create_bulk(ctx, bodies, authorize=authorize)
-        else:
-            authorize(self._networks({b["network_id"] for b in bodies})
-                      if resource is SUBNET else {})
-            service = self._creatable[resource.plural]
-            created_all = service.create_bulk(ctx, bodies) if bulk else \
-                [service.create(ctx, bodies[0])]
+        try:
+            if resource is PORT:
+                # Checked by core in the create's own transaction, with the networks it
+                # reads there.
+                created_all = self.services.ports.create_bulk(ctx, bodies,
+                                                              authorize=authorize)
+            else:
+                authorize(self._networks({b["network_id"] for b in bodies})
+                          if resource is SUBNET else {})
+                service = self._creatable[resource.plural]
+                created_all = service.create_bulk(ctx, bodies) if bulk else \
+                    [service.create(ctx, bodies[0])]
+        except exc.PolicyNotAuthorized:
+            if refused:  # outside core's transaction, which is over
+                self._hide_unseen_network(ctx, refused[0], networks)
+            raise
         if bulk:
             rules = self._view_rules(resource)
             return {resource.plural: [

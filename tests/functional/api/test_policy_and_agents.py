@@ -88,6 +88,23 @@ def test_subnet_on_foreign_network(api):
     assert api.call("POST", "/v2.0/subnets", "demo", json=body).status_code == 403
 
 
+def test_port_with_an_address_on_foreign_network(api):
+    """create_port:fixed_ips:ip_address is the network owner's: refused on a network the
+    caller sees (403), absent on one it does not (404)."""
+    private = api.create("network", "admin")
+    shared = api.create("network", "admin", shared=True)
+    for net, cidr in ((private, "10.8.0.0/24"), (shared, "10.9.0.0/24")):
+        api.create("subnet", "admin", network_id=net["id"], ip_version=4, cidr=cidr)
+    body = {"port": {"network_id": private["id"], "fixed_ips": [{"ip_address": "10.8.0.9"}]}}
+    assert error(api.call("POST", "/v2.0/ports", "demo", json=body))[:2] == (
+        404, "NetworkNotFound")
+    body = {"port": {"network_id": shared["id"], "fixed_ips": [{"ip_address": "10.9.0.9"}]}}
+    assert error(api.call("POST", "/v2.0/ports", "demo", json=body))[:2] == (
+        403, "PolicyNotAuthorized")
+    del body["port"]["fixed_ips"]
+    assert api.call("POST", "/v2.0/ports", "demo", json=body).status_code == 201
+
+
 def test_port_binding_attributes_admin_only(api):
     net = api.create("network", "demo")
     api.create("subnet", "demo", network_id=net["id"], ip_version=4, cidr="10.3.0.0/24")
