@@ -179,6 +179,9 @@ def credentials(ctx: Context) -> dict[str, Any]:
 
 # Seconds between looks at the policy file for changes.
 RELOAD_INTERVAL = 1.0
+# Policy decisions remembered (callers x rules x the target values they read); past this,
+# forgotten all at once.
+MAX_DECISIONS = 16384
 _TARGET_REF = re.compile(r"%\((.+?)\)s")
 _RULE_REF = re.compile(r"rule:([^\s()]+)")
 _PURE = (oslo_checks.TrueCheck, oslo_checks.FalseCheck, oslo_checks.RoleCheck)
@@ -215,12 +218,19 @@ class _Enforcer(oslo_policy.Enforcer):
     there is no file at all), which cost a tenth of the server's CPU under load."""
 
     _loaded_at = -RELOAD_INTERVAL
+    # Moves whenever the rules in force change (oslo.policy may change them in place).
+    generation = 0
+    _text: tuple[tuple[str, str], ...] = ()
 
     def load_rules(self, force_reload: bool = False) -> None:
         now = time.monotonic()
         if force_reload or not self.rules or now - self._loaded_at >= RELOAD_INTERVAL:
             super().load_rules(force_reload)
             self._loaded_at = now
+            text = tuple((name, str(check)) for name, check in self.rules.items())
+            if text != self._text:
+                self._text = text
+                self.generation += 1
 
 
 class Policy:
@@ -235,37 +245,44 @@ class Policy:
         self._enforcer = _Enforcer(
             conf, policy_file=policy_file or "/nonexistent/neutrino-policy.yaml")
         self._enforcer.register_defaults(default_rules())
+        self._generation = -1
+        self._fields: dict[str, tuple[str, ...] | None] = {}
+        self._decisions: dict[tuple[Any, ...], bool] = {}
 
-    def check(self, action: str, target: dict[str, Any], ctx: Context) -> bool:
+    def _decide(self, action: str, target: dict[str, Any], ctx: Context) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # dict credentials are fine for us
             return bool(self._enforcer.enforce(action, target, credentials(ctx)))
 
-    def checker(self, ctx: Context) -> Callable[[str, dict[str, Any]], bool]:
-        """`check` for one caller over many targets (a list), memoised on the target
-        values each rule reads: a page of 1000 ports costs a handful of evaluations."""
+    def check(self, action: str, target: dict[str, Any], ctx: Context) -> bool:
+        """Memoised on the caller and the target values the rule reads: a decision is a
+        function of those and the rules (the memo goes when they change), and oslo.policy
+        spends most of a request's policy time inspecting its checks' signatures."""
         self._enforcer.load_rules()
-        rules = self._enforcer.rules
-        fields: dict[str, tuple[str, ...] | None] = {}
-        memo: dict[tuple[Any, ...], bool] = {}
+        if self._generation != self._enforcer.generation:
+            self._generation = self._enforcer.generation
+            self._fields, self._decisions = {}, {}
+        if action not in self._fields:
+            rules = self._enforcer.rules
+            found = _target_fields(rules[action], rules) if action in rules else None
+            self._fields[action] = tuple(sorted(found)) if found is not None else None
+        keys = self._fields[action]
+        if keys is None:
+            return self._decide(action, target, ctx)
+        try:
+            key = (action, ctx, *(_hashable(target.get(k)) for k in keys))
+            decided = self._decisions.get(key)
+        except TypeError:  # a value we cannot hash: decided afresh
+            return self._decide(action, target, ctx)
+        if decided is None:
+            if len(self._decisions) >= MAX_DECISIONS:
+                self._decisions.clear()
+            decided = self._decisions[key] = self._decide(action, target, ctx)
+        return decided
 
-        def check(action: str, target: dict[str, Any]) -> bool:
-            if action not in fields:
-                found = _target_fields(rules.get(action), rules) \
-                    if action in rules else None
-                fields[action] = tuple(sorted(found)) if found is not None else None
-            keys = fields[action]
-            if keys is None:
-                return self.check(action, target, ctx)
-            try:
-                key = (action, *(_hashable(target.get(k)) for k in keys))
-                hash(key)
-            except TypeError:
-                return self.check(action, target, ctx)
-            if key not in memo:
-                memo[key] = self.check(action, target, ctx)
-            return memo[key]
-        return check
+    def checker(self, ctx: Context) -> Callable[[str, dict[str, Any]], bool]:
+        """`check` for one caller over many targets (a list)."""
+        return lambda action, target: self.check(action, target, ctx)
 
     def is_default(self, name: str) -> bool:
         """Whether rule `name`, and every rule it refers to, is Neutrino's default (no

@@ -28,6 +28,30 @@ def test_member_sees_own_and_shared_networks_only(api):
     assert api.call("DELETE", f"/v2.0/networks/{own['id']}", "demo").status_code == 204
 
 
+def test_port_changes_are_decided_with_the_network_owner(api):
+    """update_port is the port's owner's (or admin's); delete_port also the network
+    owner's; a caller who cannot see the port gets 404, one who can but may not, 403."""
+    net = api.create("network", "demo", name="n")
+    api.create("subnet", "demo", network_id=net["id"], cidr="10.3.0.0/24", ip_version=4)
+    admins = api.create("port", "admin", network_id=net["id"], name="admins")
+    rename = {"port": {"name": "taken"}}
+    response = api.call("PUT", f"/v2.0/ports/{admins['id']}", "demo", json=rename)
+    assert error(response)[:2] == (403, "PolicyNotAuthorized")
+    response = api.call("PUT", f"/v2.0/ports/{admins['id']}", "alt", json=rename)
+    assert error(response)[:2] == (404, "PortNotFound")
+    assert api.call("DELETE", f"/v2.0/ports/{admins['id']}", "alt").status_code == 404
+    assert api.call("GET", f"/v2.0/ports/{admins['id']}").json()["port"]["name"] == "admins"
+    assert api.call("DELETE", f"/v2.0/ports/{admins['id']}", "demo").status_code == 204
+    assert api.call("GET", f"/v2.0/ports/{admins['id']}").status_code == 404
+    demos = api.create("port", "demo", network_id=net["id"], name="demos")
+    response = api.call("PUT", f"/v2.0/ports/{demos['id']}", "demo", json=rename)
+    assert response.status_code == 200 and response.json()["port"]["name"] == "taken"
+    # An attribute rule on the change: only admins bind ports to hosts.
+    response = api.call("PUT", f"/v2.0/ports/{demos['id']}", "demo",
+                        json={"port": {"binding:host_id": "hostA"}})
+    assert error(response)[:2] == (403, "PolicyNotAuthorized")
+
+
 def test_provider_attributes_admin_only(api):
     net = api.create("network", "demo", name="n")
     assert "provider:network_type" not in net and "provider:segmentation_id" not in net
@@ -62,6 +86,23 @@ def test_subnet_on_foreign_network(api):
         404, "NetworkNotFound")
     body["subnet"]["network_id"] = shared["id"]
     assert api.call("POST", "/v2.0/subnets", "demo", json=body).status_code == 403
+
+
+def test_port_with_an_address_on_foreign_network(api):
+    """create_port:fixed_ips:ip_address is the network owner's: refused on a network the
+    caller sees (403), absent on one it does not (404)."""
+    private = api.create("network", "admin")
+    shared = api.create("network", "admin", shared=True)
+    for net, cidr in ((private, "10.8.0.0/24"), (shared, "10.9.0.0/24")):
+        api.create("subnet", "admin", network_id=net["id"], ip_version=4, cidr=cidr)
+    body = {"port": {"network_id": private["id"], "fixed_ips": [{"ip_address": "10.8.0.9"}]}}
+    assert error(api.call("POST", "/v2.0/ports", "demo", json=body))[:2] == (
+        404, "NetworkNotFound")
+    body = {"port": {"network_id": shared["id"], "fixed_ips": [{"ip_address": "10.9.0.9"}]}}
+    assert error(api.call("POST", "/v2.0/ports", "demo", json=body))[:2] == (
+        403, "PolicyNotAuthorized")
+    del body["port"]["fixed_ips"]
+    assert api.call("POST", "/v2.0/ports", "demo", json=body).status_code == 201
 
 
 def test_port_binding_attributes_admin_only(api):

@@ -84,7 +84,7 @@ def test_sample_policy_file_lists_every_default():
         assert f'#"{rule.name}": "{rule.check_str}"' in lines, rule.name
 
 
-def test_checker_memo_agrees_with_check_and_saves_work():
+def test_memo_agrees_with_oslo_policy_and_saves_work():
     policy = Policy()
     targets = [{"id": str(i), "project_id": f"p{i % 3}", "network:project_id": "p1",
                 "shared": i % 2 == 0, "router:external": False,
@@ -96,13 +96,30 @@ def test_checker_memo_agrees_with_check_and_saves_work():
         check = policy.checker(ctx)
         for action in actions:
             for target in targets:
-                assert check(action, target) == policy.check(action, target, ctx), (
+                assert check(action, target) == policy._decide(action, target, ctx), (
                     action, target, ctx)
 
+    fresh = Policy()
     evaluations = []
-    original = policy.check
-    policy.check = lambda *args: evaluations.append(args) or original(*args)
-    check = policy.checker(MEMBER)
-    for target in targets:
-        check("get_port", target)
+    original = fresh._decide
+    fresh._decide = lambda *args: evaluations.append(args) or original(*args)
+    for _ in range(2):  # a second request, or list, decides nothing again
+        check = fresh.checker(MEMBER)
+        for target in targets:
+            check("get_port", target)
     assert len(evaluations) == 3  # one per distinct project_id, not one per port
+
+
+def test_memo_forgets_when_the_policy_file_changes(tmp_path, monkeypatch):
+    import os
+
+    from neutrino.api import policy as policy_module
+    monkeypatch.setattr(policy_module, "RELOAD_INTERVAL", 0.0)
+    path = tmp_path / "policy.yaml"
+    path.write_text('"get_agent": "role:admin"\n')
+    policy = Policy(str(path))
+    assert not policy.check("get_agent", {}, MEMBER)
+    path.write_text('"get_agent": "role:member or role:admin"\n')
+    later = path.stat().st_mtime + 10  # a newer mtime, however fast the rewrite was
+    os.utime(path, (later, later))
+    assert policy.check("get_agent", {}, MEMBER)

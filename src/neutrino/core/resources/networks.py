@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
@@ -47,6 +48,19 @@ def get_owned(session: Session, ctx: Context, network_id: str, action: str,
     if not flt.owns(ctx, net.project_id):
         raise exc.PolicyNotAuthorized(action=action)
     return net
+
+
+def policy_targets(session: Session, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    net = models.Network
+    wanted = sorted(ids)
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(select(net.id, net.project_id, net.shared, net.external)
+                               .where(net.id.in_(wanted[start:start + 500])))
+        for id_, project, shared, external in rows:
+            found[id_] = {"id": id_, "project_id": project, "tenant_id": project,
+                          "shared": shared, "router:external": external}
+    return found
 
 
 # As query's: a network's dict needs its subnets' ids only.

@@ -81,9 +81,10 @@ def _after(order: list[tuple[InstrumentedAttribute[Any], bool]],
 
 def read_page(session: Session, model: Any, where: Sequence[ColumnElement[bool]],
               columns: Columns, request: PageRequest, not_found: Callable[[str], Exception],
-              options: Sequence[ExecutableOption] = ()) -> Page[Any]:
-    """The page of `model` rows matching `where`; `not_found(marker)` is raised when the
-    marker is not among them (the caller may not see it, or the filters exclude it)."""
+              options: Sequence[ExecutableOption] = (), as_rows: bool = False) -> Page[Any]:
+    """The page of `model` objects matching `where` (`as_rows`: rows of its table, no ORM
+    objects); `not_found(marker)` is raised when the marker is not among them (the caller
+    may not see it, or the filters exclude it)."""
     order: list[tuple[InstrumentedAttribute[Any], bool]] = []
     for key, ascending in request.sorts:
         column = columns[key]
@@ -97,7 +98,8 @@ def read_page(session: Session, model: Any, where: Sequence[ColumnElement[bool]]
     # Reading backwards from the marker: every direction flips, and the page is turned
     # round afterwards.
     walk = [(column, ascending != reverse) for column, ascending in order]
-    stmt = select(model).where(*where)
+    stmt = select(*model.__table__.columns) if as_rows else select(model)
+    stmt = stmt.where(*where)
     if marker is not None:
         found = session.execute(select(*(c for c, _ in order))
                                 .where(*where, model.id == marker)).first()
@@ -107,8 +109,11 @@ def read_page(session: Session, model: Any, where: Sequence[ColumnElement[bool]]
     stmt = stmt.order_by(*(c.asc() if up else c.desc() for c, up in walk))
     if limit:
         stmt = stmt.limit(limit + 1)
-    stmt = stmt.options(*options)
-    rows = list(session.scalars(stmt))
+    rows: list[Any]
+    if as_rows:
+        rows = list(session.connection().execute(stmt).all())  # Core rows: no ORM loading
+    else:
+        rows = list(session.scalars(stmt.options(*options)))
     more = limit is not None and len(rows) > limit
     if limit is not None:
         rows = rows[:limit]

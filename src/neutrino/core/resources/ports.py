@@ -8,9 +8,23 @@ another candidate is tried, so concurrent creators never get a 500.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, lazyload
@@ -66,11 +80,88 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
     return list(session.scalars(stmt.order_by(models.Port.id)))
 
 
+# --- reads as plain rows: what the API shows, without building ORM objects ----------------
+
+# Aliased: a port filter's own subqueries on these tables (fixed_ips=, tags=) must not
+# correlate to the queries reading them here.
+_IPS = models.IPAllocation.__table__.alias("part_ips")
+_OPTS = models.ExtraDhcpOpt.__table__.alias("part_opts")
+_PAIRS = models.AllowedAddressPair.__table__.alias("part_pairs")
+_TAGS = models.Tag.__table__.alias("part_tags")
+_CHUNK = 1000  # bound parameters per IN: far below every backend's limit
+
+
+def _part_queries(ids: list[str], where: Sequence[ColumnElement[bool]] | None
+                  ) -> Iterator[tuple[bool, CompoundSelect[Any] | Select[Any]]]:
+    """(whether the rows are addresses, the query): the addresses of the ports, and in a
+    second query their options, pairs and tags (few ports have any: one round trip for
+    the three). The ports are those `where` selects (joined: no ids to send), or `ids`
+    (a page), in chunks."""
+    def restricted(selected: Select[Any], table: Any, chunk: list[str]) -> Select[Any]:
+        if where is not None:
+            return selected.join(models.Port, models.Port.id == table.c.port_id).where(*where)
+        return selected.where(table.c.port_id.in_(chunk))
+
+    def kind(name: str) -> Any:
+        return literal_column(f"'{name}'", String)
+
+    no_text, no_int = null().cast(String), null().cast(Integer)
+    for start in range(0, len(ids) if where is None else 1, _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        yield True, restricted(select(_IPS.c.port_id, _IPS.c.subnet_id, _IPS.c.ip_address),
+                               _IPS, chunk)
+        yield False, union_all(
+            restricted(select(_OPTS.c.port_id, kind("o"), _OPTS.c.opt_name,
+                              _OPTS.c.opt_value, _OPTS.c.ip_version), _OPTS, chunk),
+            restricted(select(_PAIRS.c.port_id, kind("p"), _PAIRS.c.ip_address,
+                              _PAIRS.c.mac_address, no_int), _PAIRS, chunk),
+            restricted(select(_TAGS.c.port_id, kind("t"), _TAGS.c.tag, no_text, no_int),
+                       _TAGS, chunk))
+
+
+def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
+             where: Sequence[ColumnElement[bool]] | None = None) -> list[dict[str, Any]]:
+    """The dicts of ports read as rows of the ports table; `where`: what selected them
+    all (not a page of them)."""
+    parts = {row[views.PORT_ID]: views.PortParts() for row in rows}
+    if not parts:
+        return []
+    conn = session.connection()  # Core rows: no ORM loading machinery
+    for addresses, stmt in _part_queries(list(parts), where):
+        for port_id, *values in conn.execute(stmt).all():
+            found = parts.get(port_id)
+            if found is None:
+                continue
+            if addresses:
+                found.fixed_ips.append((values[0], values[1]))
+                continue
+            what, a, b, version = values
+            if what == "o":
+                found.extra_dhcp_opts.append((a, b, version))
+            elif what == "p":
+                found.allowed_address_pairs.append((a, b))
+            else:
+                found.tags.append(a)
+    return [views.port_view(row, dns_domain, parts[row[views.PORT_ID]]) for row in rows]
+
+
+def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str
+             ) -> dict[str, Any]:
+    row = session.connection().execute(select(*views.PORT_COLUMNS).where(
+        models.Port.id == port_id, flt.port_visible(ctx))).one_or_none()
+    if row is None:
+        raise exc.PortNotFound(port_id=port_id)
+    return views_of(session, [row], dns_domain)[0]
+
+
 def page(session: Session, ctx: Context, filters: flt.Filters | None,
-         request: paging.PageRequest) -> paging.Page[models.Port]:
+         request: paging.PageRequest, dns_domain: str) -> paging.Page[dict[str, Any]]:
     where = [flt.port_visible(ctx), *flt.port_filters(filters or {})]
-    return paging.read_page(session, models.Port, where, paging.PORT_SORTS, request,
-                            attributes.PORT.not_found)
+    found = paging.read_page(session, models.Port, where, paging.PORT_SORTS, request,
+                             attributes.PORT.not_found, as_rows=True)
+    whole = not request.limit
+    return paging.Page(views_of(session, found.items, dns_domain, where if whole else None),
+                       found.has_before, found.has_after)
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
@@ -78,7 +169,8 @@ def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
     stmt = (select(models.Subnet).where(models.Subnet.network_id == network_id)
             .options(joinedload(models.Subnet.allocation_pools),
                      lazyload(models.Subnet.dns_nameservers),
-                     lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network))
+                     lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network),
+                     lazyload(models.Subnet.tags))
             .order_by(models.Subnet.created_at, models.Subnet.id))
     return list(session.scalars(stmt).unique())
 
@@ -462,8 +554,10 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
              for name, version, value in options if value is not None]
     session.add_all(extra)
     session.flush()
-    # Everything the port's dict shows is in memory: no reading back what was just written.
+    # Everything the port's dict shows is in memory: no reading back what was just written
+    # (tags come later, through the tags API).
     set_committed_value(port, "extra_dhcp_opts", extra)
+    set_committed_value(port, "tags", [])
     return port
 
 
@@ -519,14 +613,10 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def delete(session: Session, ctx: Context, port_id: str, dns_domain: str
-           ) -> dict[str, Any]:
-    """Delete a port (its IPs, options and provisioning blocks go with it); returns its
-    dict as it was."""
-    port = get(session, ctx, port_id, for_update=True)
-    shown = views.port_dict(port, dns_domain)
+def delete(session: Session, port: models.Port) -> None:
+    """Delete a port read with get(..., for_update=True): its IPs, options and
+    provisioning blocks go with it."""
     # One statement: the database's ON DELETE CASCADE takes the rest.
     session.execute(sql_delete(models.Port).where(models.Port.id == port.id),
                     execution_options={"synchronize_session": False})
     session.expunge(port)
-    return shown

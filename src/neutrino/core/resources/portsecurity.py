@@ -48,9 +48,11 @@ def _groups(port: models.Port) -> list[str]:
 
 
 def _write(session: Session, port: models.Port, groups: list[str] | None,
-           pairs: list[tuple[str, str]] | None, current: list[str] | None = None) -> None:
+           pairs: list[tuple[str, str]] | None, current: list[str] | None = None,
+           had_pairs: bool = True) -> None:
     """Replace the port's groups (from `current`, default the row's) and/or pairs (None:
-    leave them) and show them on the row without reading them back."""
+    leave them; `had_pairs=False`: a new port, none to delete) and show them on the row
+    without reading them back."""
     if groups is not None:
         binding = models.SecurityGroupPortBinding
         current = _groups(port) if current is None else current
@@ -65,7 +67,8 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
         port.security_group_ids = ",".join(sorted(groups))
     if pairs is not None:
         pair = models.AllowedAddressPair
-        session.execute(sql_delete(pair).where(pair.port_id == port.id))
+        if had_pairs:
+            session.execute(sql_delete(pair).where(pair.port_id == port.id))
         if pairs:
             session.execute(insert(pair), [{"port_id": port.id, "mac_address": mac,
                                             "ip_address": ip} for mac, ip in pairs])
@@ -94,7 +97,7 @@ def on_create(session: Session, port: models.Port, body: Mapping[str, Any]) -> N
     """After the port's insert (its MAC known): its memberships and pairs."""
     set_committed_value(port, "allowed_address_pairs", [])
     _write(session, port, _groups(port),
-           _pairs(port, body.get("allowed_address_pairs")), current=[])
+           _pairs(port, body.get("allowed_address_pairs")), current=[], had_pairs=False)
 
 
 def on_update(session: Session, ctx: Context, port: models.Port,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents import revisions
@@ -40,6 +42,11 @@ class NetworkService:
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
             lambda s: views.network_dicts(s, networks.query(s, ctx, filters)))
+
+    def policy_targets(self, ids: Collection[str]) -> dict[str, Body]:
+        """What subnets' and ports' policy targets take from their networks (project_id,
+        shared), for any caller: read without building the networks' views."""
+        return self.env.tx.read(lambda s: networks.policy_targets(s, ids))
 
     sort_keys = frozenset(paging.NETWORK_SORTS)
 

@@ -20,7 +20,7 @@ from neutrino.core.agents.notify import (
     port_changed_for_dhcp,
 )
 from neutrino.core.context import Context
-from neutrino.core.resources import paging, portbindings, ports, quotas, views
+from neutrino.core.resources import networks, paging, portbindings, ports, quotas, views
 from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
@@ -30,6 +30,10 @@ from neutrino.lib import payloads
 
 # Checks the locked row before an update writes, in the same transaction.
 Guard = Callable[[Session, Port], None]
+# The caller's right to change a port, decided in the change's own transaction on the
+# locked row: (the port's dict, its network's policy_targets entry); raises to refuse. One
+# transaction instead of a read for the check and another for the change.
+Authorize = Callable[[Body, Body], None]
 
 
 def rebind(session: Session, row: Port) -> None:
@@ -63,11 +67,19 @@ class PortService:
     def create(self, ctx: Context, body: Body) -> Body:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: Context, bodies: list[Body]) -> list[Body]:
+    def create_bulk(self, ctx: Context, bodies: list[Body],
+                    authorize: Callable[[dict[str, Body]], None] | None = None
+                    ) -> list[Body]:
+        """`authorize` gets the policy_targets of the ports' networks first thing in the
+        create's transaction, and raises to refuse."""
         env = self.env
         now = env.now()
 
         def work(session: Session) -> tuple[list[Body], Outbox]:
+            if authorize is not None:
+                authorize(networks.policy_targets(
+                    session, {b["network_id"] for b in bodies
+                              if isinstance(b.get("network_id"), str)}))
             # Only creates through here are limited: the DHCP ports agents make over RPC
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
@@ -109,7 +121,8 @@ class PortService:
         return created
 
     def get(self, ctx: Context, id: str) -> Body:
-        return self.env.tx.read(lambda s: self._view(ports.get(s, ctx, id)))
+        return self.env.tx.read(
+            lambda s: ports.get_view(s, ctx, id, self.env.settings.dns_domain))
 
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
@@ -119,22 +132,29 @@ class PortService:
 
     def list_page(self, ctx: Context, filters: Filters | None,
                   request: PageRequest) -> Page[Body]:
-        def work(session: Session) -> Page[Body]:
-            found = ports.page(session, ctx, filters, request)
-            return Page([self._view(p) for p in found.items], found.has_before,
-                        found.has_after)
-        return self.env.tx.read(work)
+        return self.env.tx.read(lambda s: ports.page(s, ctx, filters, request,
+                                                     self.env.settings.dns_domain))
 
-    def update(self, ctx: Context, id: str, body: Body, guard: Guard | None = None) -> Body:
+    def _locked(self, session: Session, ctx: Context, id: str,
+                authorize: Authorize | None) -> tuple[Port, Body]:
+        """The port's row, locked, and its dict, once `authorize` has let the change go."""
+        row = ports.get(session, ctx, id, for_update=True)
+        before = self._view(row)
+        if authorize is not None:
+            targets = networks.policy_targets(session, [row.network_id])
+            authorize(before, targets.get(row.network_id, {}))
+        return row, before
+
+    def update(self, ctx: Context, id: str, body: Body, guard: Guard | None = None,
+               authorize: Authorize | None = None) -> Body:
         """`guard` checks the locked row before the write, in the same transaction, so a
         check and the change it allows cannot be split by another writer."""
         env = self.env
 
         def work(session: Session) -> tuple[Body, Outbox]:
-            row = ports.get(session, ctx, id, for_update=True)
+            row, before = self._locked(session, ctx, id, authorize)
             if guard is not None:
                 guard(session, row)
-            before = self._view(row)
             row = ports.update(session, ctx, env.settings, env.clock, id, body, port=row)
             if row.host_id != before["binding:host_id"]:
                 rebind(session, row)
@@ -149,9 +169,10 @@ class PortService:
         env.send(outbox)
         return port
 
-    def delete(self, ctx: Context, id: str) -> None:
+    def delete(self, ctx: Context, id: str, authorize: Authorize | None = None) -> None:
         def work(session: Session) -> Outbox:
-            shown = ports.delete(session, ctx, id, self.env.settings.dns_domain)
+            row, shown = self._locked(session, ctx, id, authorize)
+            ports.delete(session, row)
             nova.record_delete(session, shown, self.env.now())
             network_id = shown["network_id"]
             revisions.bump(session, [network_id])
