@@ -126,3 +126,35 @@ def test_no_token_key_warning_with_a_secret_or_keystone(caplog, settings):
     with caplog.at_level(logging.WARNING):
         assert not warn_unshared_token_key(settings)
     assert not caplog.records
+
+
+def test_an_api_worker_serves_with_its_startup_objects_frozen(tmp_path, monkeypatch):
+    """A full collection must not walk what the worker made starting: frozen first."""
+    import gc
+    import socket
+
+    from neutrino.cmd import server as server_cmd
+    from neutrino.conf.settings import database_settings
+    from neutrino.db.engine import Database
+
+    url = f"sqlite:///{tmp_path / 'neutrino.sqlite'}"
+    db = Database(database_settings(_conf(tmp_path, f"[database]\nconnection = {url}\n")))
+    db.upgrade()
+    db.dispose()
+    conf = _conf(tmp_path, f"[DEFAULT]\ntransport_url = fake:/\nstate_path = {tmp_path}\n"
+                           f"[database]\nconnection = {url}\n")
+    frozen_when_serving = []
+
+    class Served:
+        def run(self, sockets):
+            frozen_when_serving.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(server_cmd, "_uvicorn", lambda *args: Served())
+    before = gc.get_freeze_count()
+    sock = socket.socket()
+    try:
+        assert server_cmd.run_worker(conf, sock) == 0
+    finally:
+        sock.close()
+        gc.unfreeze()  # the rest of the test session collects as usual
+    assert frozen_when_serving and frozen_when_serving[0] > before + 10000
