@@ -314,6 +314,9 @@ class Database:
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             if not in_memory:
                 cur.execute("PRAGMA journal_mode=WAL")
+                # Said even for FULL: some builds default WAL databases to NORMAL.
+                cur.execute("PRAGMA synchronous="
+                            + ("FULL" if self.settings.sqlite_synchronous else "NORMAL"))
             cur.close()
 
         @event.listens_for(engine, "begin")
