@@ -41,7 +41,18 @@ def test_sqlite_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert path.exists()
+    finally:
+        db.dispose()
+
+
+def test_sqlite_synchronous_false_syncs_at_checkpoints_only(tmp_path: Path) -> None:
+    db = Database(DatabaseSettings(f"sqlite:///{tmp_path / 'n.sqlite'}",
+                                   sqlite_synchronous=False))
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         db.dispose()
 

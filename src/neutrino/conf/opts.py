@@ -158,6 +158,14 @@ database_opts: list[cfg.Opt] = [
                help="Seconds one SQL statement may run (server side on PostgreSQL and "
                     "MariaDB, lock waits on SQLite; also the socket read timeout on "
                     "MariaDB/MySQL)."),
+    # oslo.db's name, so Neutron's files keep their meaning; its False turns syncing off
+    # (a power loss may corrupt the file), ours keeps the WAL consistent.
+    cfg.BoolOpt("sqlite_synchronous", default=True,
+                help="SQLite only: sync every commit to disk before answering (SQLite's "
+                     "synchronous=FULL). False: the write-ahead log is synced at "
+                     "checkpoints only (synchronous=NORMAL): commits cost no fsync and a "
+                     "crashed process loses nothing, but a power loss or OS crash may undo "
+                     "the last commits (the database stays consistent)."),
 ]
 
 vlans_opts: list[cfg.Opt] = [

@@ -100,6 +100,7 @@ class DatabaseSettings:
     max_overflow: int = _default.database.max_overflow
     pool_timeout: int = _default.database.pool_timeout
     statement_timeout: int = _default.database.statement_timeout
+    sqlite_synchronous: bool = _default.database.sqlite_synchronous
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,8 @@ def database_settings(conf: cfg.ConfigOpts) -> DatabaseSettings:
                             pool_size=conf.database.max_pool_size,
                             max_overflow=conf.database.max_overflow,
                             pool_timeout=conf.database.pool_timeout,
-                            statement_timeout=conf.database.statement_timeout)
+                            statement_timeout=conf.database.statement_timeout,
+                            sqlite_synchronous=conf.database.sqlite_synchronous)
 
 
 def core_settings(conf: cfg.ConfigOpts) -> CoreSettings:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from neutrino.conf.settings import DatabaseSettings
+from neutrino.db.sqlite_writes import QueueTimeout, WriteQueue, connection_class, lock_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -78,6 +79,23 @@ def check_deadline() -> None:
     at = _DEADLINE.get()
     if at is not None and time.monotonic() >= at:
         raise DeadlineExceeded()
+
+
+def _take_turn(queue: WriteQueue, connection: object, busy: float) -> bool:
+    """Wait for the turn to write as SQLite's busy timeout would, and fail as it does:
+    "database is locked", which the retries and the 503 mapping know. A request's deadline
+    cuts the wait short: its thread stops queueing for a change nobody will see."""
+    at = _DEADLINE.get()
+    timeout = busy
+    if at is not None:
+        timeout = min(busy, at - time.monotonic())
+    try:
+        return queue.acquire(connection, timeout)
+    except QueueTimeout:
+        if at is not None and time.monotonic() >= at:
+            raise DeadlineExceeded() from None
+        raise OperationalError("BEGIN IMMEDIATE", None,
+                               sqlite3.OperationalError("database is locked")) from None
 
 
 class RetryRequest(Exception):
@@ -209,6 +227,7 @@ class Database:
         self.settings = settings
         self.url = normalize_url(settings.url)
         self.backend = self.url.get_backend_name()
+        self._write_queue: WriteQueue | None = None
         self.engine = self._create_engine()
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
 
@@ -271,7 +290,10 @@ class Database:
         path = self.url.database
         in_memory = not path or path == ":memory:"
         busy = self.settings.statement_timeout
-        kwargs: dict[str, Any] = {"connect_args": {"timeout": busy, "check_same_thread": False}}
+        queue = WriteQueue(None if in_memory else lock_path(path or ""))
+        self._write_queue = queue
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": busy, "check_same_thread": False,
+                                                   "factory": connection_class(queue)}}
         if in_memory:
             from sqlalchemy.pool import StaticPool
             kwargs["poolclass"] = StaticPool
@@ -292,6 +314,9 @@ class Database:
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             if not in_memory:
                 cur.execute("PRAGMA journal_mode=WAL")
+                # Said even for FULL: some builds default WAL databases to NORMAL.
+                cur.execute("PRAGMA synchronous="
+                            + ("FULL" if self.settings.sqlite_synchronous else "NORMAL"))
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -300,8 +325,17 @@ class Database:
             # writes can fail at once with SQLITE_BUSY, which the busy timeout cannot wait out.
             if conn.get_execution_options().get("neutrino_readonly"):
                 conn.exec_driver_sql("BEGIN")
-            else:
+                return
+            # Writers queue for their turn (sqlite_writes) rather than poll in SQLite's
+            # busy handler; readers never wait in WAL mode.
+            raw = conn.connection.driver_connection
+            queued = _take_turn(queue, raw, busy)
+            try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if queued:
+                    queue.release(raw)
+                raise
 
         return engine
 
@@ -453,3 +487,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_queue is not None:
+            self._write_queue.close()
