@@ -396,22 +396,25 @@ class NeutronApi:
         for collection in TAGGABLE:
             url = f"/v2.0/{collection}/{{id}}/tags"
 
-            def on(action: Callable[..., Any], collection: str = collection) -> Callable[
-                    [Context, Request, Any], Any]:
-                # action(ctx, collection, id[, tag][, payload]), from the URL and body.
+            def on(action: Callable[..., Any], collection: str = collection,
+                   body: bool = False) -> Callable[[Context, Request, Any], Any]:
+                # action(ctx, collection, id[, tag][, payload]), from the URL and, for the
+                # routes taking one, the body (`null` too: the action says it is invalid).
                 def call(ctx: Context, request: Request, payload: Any) -> Any:
                     args: list[Any] = [ctx, collection, request.path_params["id"]]
                     if "tag" in request.path_params:
                         args.append(request.path_params["tag"])
-                    if payload is not None:
+                    if body:
                         args.append(payload)
                     return action(*args)
                 return call
 
             routes += [
                 Route(url, self.endpoint(on(t.index)), methods=["GET"]),
-                Route(url, self.endpoint(on(t.create), 201, True), methods=["POST"]),
-                Route(url, self.endpoint(on(t.update_all), needs_body=True), methods=["PUT"]),
+                Route(url, self.endpoint(on(t.create, body=True), 201, True),
+                      methods=["POST"]),
+                Route(url, self.endpoint(on(t.update_all, body=True), needs_body=True),
+                      methods=["PUT"]),
                 Route(url, self.endpoint(on(t.delete_all), 204), methods=["DELETE"]),
                 # Starlette's default converter stops at "/", as Neutron's router does.
                 Route(url + "/{tag}", self.endpoint(on(t.show), 204), methods=["GET"]),

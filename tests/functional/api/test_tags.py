@@ -3,6 +3,7 @@ the `tags` attribute on each resource and the four tag filters."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -82,11 +83,13 @@ def test_tags_are_exact_strings(api, resources):
     ({"tags": ["x" * 256]}, f"'{'x' * 256}' exceeds maximum length of 255"),
     ({"tag": ["a"]}, "Invalid tags body"),
     (["a"], "Invalid tags body"),
+    (None, "Invalid tags body"),
 ])
 def test_invalid_tag_lists_are_refused(api, resources, body, message):
     url = f"/v2.0/networks/{resources['networks']['id']}/tags"
-    assert error(api.call("PUT", url, json=body)) == (
-        400, "InvalidInput", f"Invalid input for operation: {message}.")
+    for method in ("PUT", "POST"):  # a JSON null too: refused, never a 500
+        assert error(api.call(method, url, content=json.dumps(body))) == (
+            400, "InvalidInput", f"Invalid input for operation: {message}.")
     assert api.call("GET", url).json() == {"tags": []}
 
 
