@@ -72,6 +72,19 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else api_metrics.UNMATCHED
 
 
+_OWS = (b" ", b"\t")
+
+
+def _trimmed(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
+    """`headers` without whitespace ending a value, or None when no value ends so. The
+    spaces and tabs after a field value are not part of it (RFC 9110 5.5): h11 dropped
+    them, httptools keeps them (a token followed by a space would be refused)."""
+    for _, value in headers:
+        if value.endswith(_OWS):
+            return [(name, value.rstrip(b" \t")) for name, value in headers]
+    return None
+
+
 class EdgeMiddleware:
     """Request ids, Neutron's optional `.json` suffix and trailing slashes, request metrics,
     and a last line of defence: whatever escapes becomes a 500 NeutronError, never a
@@ -90,7 +103,10 @@ class EdgeMiddleware:
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/") or "/"
         scope = dict(scope, path=path)
-        request_id = f"req-{uuid.uuid4()}".encode()
+        headers = _trimmed(scope["headers"])
+        if headers is not None:
+            scope["headers"] = headers
+        request_id = f"req-{uuid.uuid4()}"
         started = False
         began = time.monotonic()
 
@@ -100,13 +116,13 @@ class EdgeMiddleware:
                 started = True
                 elapsed = time.monotonic() - began
                 # One line per request, as Neutron's API logs them.
-                ACCESS_LOG.info("%s %s %s status: %s time: %.3f", request_id.decode(),
+                ACCESS_LOG.info("%s %s %s status: %s time: %.3f", request_id,
                                 scope.get("method"), path, message["status"], elapsed)
                 api_metrics.observe(str(scope.get("method")), _route_template(scope),
                                     int(message["status"]), elapsed)
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []),
-                                      (REQUEST_ID_HEADER, request_id)]
+                                      (REQUEST_ID_HEADER, request_id.encode())]
             await send(message)
 
         try:
