@@ -3,14 +3,16 @@ Keystone-compatible identity API on the same host and port."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import anyio
 import anyio.to_thread
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
@@ -61,6 +63,7 @@ from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
 MAX_BODY = 1024 * 1024
+REQUEST_THREADS = 40  # anyio's default thread limit, which requests had before
 REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -160,6 +163,11 @@ class NeutronApi:
         self.auth = authenticator
         self.identity_api = identity_api
         self.controller = Controller(services, policy, settings.pagination_max_limit)
+        # The threads requests' work runs on, as many as anyio lends a server by default.
+        # Handed the work directly rather than through anyio.to_thread: under 8 clients the
+        # server's CPU per request went from 0.29 to 0.24 ms for an extension, and from
+        # 2.7 to 2.4 ms for a port shown (bench/bench_api_edge.py).
+        self._threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="api-request")
         self.quotas = QuotaController(services.quotas, policy)
         self.tags = TagController(self.controller, services.tags, policy)
 
@@ -208,8 +216,16 @@ class NeutronApi:
             with deadline(at):
                 return action(*args)
 
-        with anyio.move_on_after(max(at - time.monotonic(), 0)):
-            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        left = at - time.monotonic()
+        if left > 0:
+            try:
+                async with asyncio.timeout(left) as limit:
+                    # In the caller's context, as anyio.to_thread would run it.
+                    return await asyncio.get_running_loop().run_in_executor(
+                        self._threads, contextvars.copy_context().run, work)
+            except TimeoutError:
+                if not limit.expired():
+                    raise  # the action's own
         LOG.warning("request timed out after %ss", self.settings.request_timeout)
         raise ServiceUnavailable("The request timed out; any change it asked for was not "
                                  "made. Try again.")

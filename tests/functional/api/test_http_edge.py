@@ -1,14 +1,19 @@
 """The API behind uvicorn as neutrino-server runs it (cmd/server.py's ApiServer on a socket
 from `listen`): the HTTP edge that Starlette's TestClient skips — the protocol and loop it
 runs on, kept-alive connections, request ids, Neutron's URL forms, header whitespace, body
-limits and malformed requests."""
+limits and malformed requests; and the hand-off of a request's work to a thread."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import dataclasses
 import http.client
 import json
 import re
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -17,8 +22,11 @@ import pytest
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from neutrino.api.app import create_app
+from neutrino.api.app import NeutronApi, create_app
+from neutrino.api.auth import NoAuth
+from neutrino.api.policy import Policy
 from neutrino.cmd.server import ApiServer, listen
+from neutrino.lib.exceptions import ServiceUnavailable
 
 REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                         r"[0-9a-f]{12}")
@@ -159,3 +167,49 @@ def test_stop_closes_the_port(edge):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", edge.port), timeout=10).close()
 
+
+# --- the hand-off of a request's work to a thread -------------------------------------------
+
+@pytest.fixture
+def neutron_api(core, api_settings) -> NeutronApi:
+    return NeutronApi(core, dataclasses.replace(api_settings, request_timeout=1), Policy(),
+                      NoAuth(), None)
+
+
+CALLER = contextvars.ContextVar("caller", default="")
+
+
+def test_work_runs_in_a_thread_with_the_callers_context(neutron_api):
+    async def handle() -> tuple[str, str]:
+        CALLER.set("request-1")
+        return await neutron_api._bounded(time.monotonic(), lambda: (
+            threading.current_thread().name, CALLER.get()))
+    thread, seen = asyncio.run(handle())
+    assert thread != threading.main_thread().name and seen == "request-1"
+
+
+def test_work_past_its_deadline_is_a_503_and_is_left_to_finish(neutron_api):
+    release, done = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        release.wait(60)
+        done.set()
+    with pytest.raises(ServiceUnavailable):
+        asyncio.run(neutron_api._bounded(time.monotonic(), slow))
+    assert not done.is_set()
+    release.set()
+    assert done.wait(60)  # abandoned, not killed
+
+
+def test_work_whose_deadline_passed_before_it_started_never_runs(neutron_api):
+    ran = []
+    with pytest.raises(ServiceUnavailable):
+        asyncio.run(neutron_api._bounded(time.monotonic() - 5, lambda: ran.append(1)))
+    assert ran == []
+
+
+def test_the_works_own_timeout_is_no_503(neutron_api):
+    def failing() -> None:
+        raise TimeoutError("the action's")
+    with pytest.raises(TimeoutError, match="the action's"):
+        asyncio.run(neutron_api._bounded(time.monotonic(), failing))
