@@ -3,14 +3,16 @@ Keystone-compatible identity API on the same host and port."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import anyio
 import anyio.to_thread
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
@@ -61,6 +63,7 @@ from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
 MAX_BODY = 1024 * 1024
+REQUEST_THREADS = 40  # anyio's default thread limit, which requests had before
 REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -70,6 +73,19 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")  # set by Starlette's router on the scope we handed it
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else api_metrics.UNMATCHED
+
+
+_OWS = (b" ", b"\t")
+
+
+def _trimmed(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
+    """`headers` without whitespace ending a value, or None when no value ends so. The
+    spaces and tabs after a field value are not part of it (RFC 9110 5.5): h11 dropped
+    them, httptools keeps them (a token followed by a space would be refused)."""
+    for _, value in headers:
+        if value.endswith(_OWS):
+            return [(name, value.rstrip(b" \t")) for name, value in headers]
+    return None
 
 
 class EdgeMiddleware:
@@ -90,7 +106,10 @@ class EdgeMiddleware:
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/") or "/"
         scope = dict(scope, path=path)
-        request_id = f"req-{uuid.uuid4()}".encode()
+        headers = _trimmed(scope["headers"])
+        if headers is not None:
+            scope["headers"] = headers
+        request_id = f"req-{uuid.uuid4()}"
         started = False
         began = time.monotonic()
 
@@ -100,13 +119,13 @@ class EdgeMiddleware:
                 started = True
                 elapsed = time.monotonic() - began
                 # One line per request, as Neutron's API logs them.
-                ACCESS_LOG.info("%s %s %s status: %s time: %.3f", request_id.decode(),
+                ACCESS_LOG.info("%s %s %s status: %s time: %.3f", request_id,
                                 scope.get("method"), path, message["status"], elapsed)
                 api_metrics.observe(str(scope.get("method")), _route_template(scope),
                                     int(message["status"]), elapsed)
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []),
-                                      (REQUEST_ID_HEADER, request_id)]
+                                      (REQUEST_ID_HEADER, request_id.encode())]
             await send(message)
 
         try:
@@ -144,6 +163,11 @@ class NeutronApi:
         self.auth = authenticator
         self.identity_api = identity_api
         self.controller = Controller(services, policy, settings.pagination_max_limit)
+        # The threads requests' work runs on, as many as anyio lends a server by default.
+        # Handed the work directly rather than through anyio.to_thread: under 8 clients the
+        # server's CPU per request went from 0.29 to 0.24 ms for an extension, and from
+        # 2.7 to 2.4 ms for a port shown (bench/bench_api_edge.py).
+        self._threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="api-request")
         self.quotas = QuotaController(services.quotas, policy)
         self.tags = TagController(self.controller, services.tags, policy)
 
@@ -192,8 +216,16 @@ class NeutronApi:
             with deadline(at):
                 return action(*args)
 
-        with anyio.move_on_after(max(at - time.monotonic(), 0)):
-            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        left = at - time.monotonic()
+        if left > 0:
+            try:
+                async with asyncio.timeout(left) as limit:
+                    # In the caller's context, as anyio.to_thread would run it.
+                    return await asyncio.get_running_loop().run_in_executor(
+                        self._threads, contextvars.copy_context().run, work)
+            except TimeoutError:
+                if not limit.expired():
+                    raise  # the action's own
         LOG.warning("request timed out after %ss", self.settings.request_timeout)
         raise ServiceUnavailable("The request timed out; any change it asked for was not "
                                  "made. Try again.")

@@ -88,6 +88,14 @@ def _children(pid: int) -> list[int]:
         return [int(p) for p in handle.read().split()]
 
 
+def _compiled_http(pid: int) -> set[str]:
+    """Which of uvloop and httptools' compiled parser process `pid` has loaded."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name, library in (("uvloop", "/uvloop/loop."),
+                                       ("httptools", "/httptools/parser/parser."))
+            if library in maps}
+
+
 def test_api_workers_share_the_port(tmp_path):
     with RabbitVhost() as vhost, NeutrinoServer(
             tmp_path, transport_url=vhost.url,
@@ -107,6 +115,10 @@ def test_api_workers_share_the_port(tmp_path):
         names = {n["name"] for n in requests.get(
             f"{server.url}/v2.0/networks", headers=headers, timeout=10).json()["networks"]}
         assert names == {f"n{i}" for i in range(12)}
+        # Each worker serves on uvloop with httptools (loaded by the worker: the parent,
+        # which forked them and serves no API, has neither).
+        assert not _compiled_http(parent)
+        assert all(_compiled_http(pid) == {"uvloop", "httptools"} for pid in workers)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
         for pid in workers:

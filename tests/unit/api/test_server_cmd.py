@@ -8,6 +8,7 @@ import pytest
 from neutrino.cmd.server import (
     PeriodicLoop,
     Server,
+    _uvicorn,
     cast_loop,
     policy_file,
     register_edge_opts,
@@ -158,3 +159,18 @@ def test_an_api_worker_serves_with_its_startup_objects_frozen(tmp_path, monkeypa
         sock.close()
         gc.unfreeze()  # the rest of the test session collects as usual
     assert frozen_when_serving and frozen_when_serving[0] > before + 10000
+
+
+def test_the_api_is_served_by_httptools_on_uvloop():
+    # Named, not "auto": a missing package fails the start instead of going slow.
+    import uvloop
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        pass
+
+    config = _uvicorn(app, "127.0.0.1", 9696).config
+    assert (config.http, config.loop) == ("httptools", "uvloop")
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    assert config.get_loop_factory() is uvloop.new_event_loop

@@ -72,3 +72,73 @@ def test_key_file_created_once_private(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_key(settings) == key
     assert load_key(ApiSettings(token_secret="s3cret", state_path=str(tmp_path))) == b"s3cret"
+
+
+def counting_decodes(monkeypatch):
+    import jwt
+
+    calls = []
+    real = jwt.decode
+
+    def decode(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(jwt, "decode", decode)
+    return calls
+
+
+def test_a_signature_is_verified_once(monkeypatch):
+    decodes = counting_decodes(monkeypatch)
+    identity = Identity(USERS, b"k" * 32, 60)
+    token = identity.issue(identity.user("demo"), identity.project("demo"), ("password",))
+    first, again = identity.validate(token.id), identity.validate(token.id)
+    assert decodes == [token.id]
+    assert first == again and again.user.name == "demo" and again.project.name == "demo"
+    with pytest.raises(InvalidCredentials):
+        identity.validate(token.id[:-2] + "xx")  # forged: checked, and not remembered
+    with pytest.raises(InvalidCredentials):
+        identity.validate(token.id[:-2] + "xx")
+    assert len(decodes) == 3
+
+
+def test_a_remembered_token_still_expires_and_is_revoked():
+    clock = FakeTime()
+    revoked: set[str] = set()
+    identity = Identity(USERS, b"k" * 32, 60, now=clock, revoked=revoked.__contains__)
+    user = identity.user("demo")
+    token = identity.issue(user, identity.project("demo"), ("password",))
+    other = identity.issue(user, identity.project("demo"), ("password",))
+    identity.validate(token.id)
+    identity.validate(other.id)
+    revoked.add(token.audit_id)
+    with pytest.raises(InvalidCredentials):
+        identity.validate(token.id)
+    clock.now += 61
+    with pytest.raises(InvalidCredentials):
+        identity.validate(other.id)
+
+
+def test_a_remembered_token_of_a_user_gone_from_the_configuration():
+    identity = Identity(USERS, b"k" * 32, 60)
+    token = identity.issue(identity.user("demo"), identity.project("demo"), ("password",))
+    identity.validate(token.id)
+    del identity.users["demo"]
+    with pytest.raises(InvalidCredentials):
+        identity.validate(token.id)
+
+
+def test_remembered_tokens_are_bounded(monkeypatch):
+    from neutrino.api.identity import tokens
+
+    monkeypatch.setattr(tokens, "VERIFIED_TOKENS", 3)
+    decodes = counting_decodes(monkeypatch)
+    identity = Identity(USERS, b"k" * 32, 60)
+    user = identity.user("admin")
+    issued = [identity.issue(user, identity.project("admin"), ("password",)).id
+              for _ in range(4)]
+    for token_id in issued:
+        identity.validate(token_id)
+    assert len(identity._verified) == 3
+    identity.validate(issued[0])  # the oldest was forgotten: verified again
+    identity.validate(issued[3])
+    assert decodes == [*issued, issued[0]]
