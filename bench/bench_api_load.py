@@ -323,9 +323,11 @@ def print_profile(proc: subprocess.Popen[bytes], out: Path, top: int = 25) -> No
         frames = [_frame(f) for f in stack.split(";")]
         n = int(count)
         total += n
-        # Idle threads (waiting on a lock, a socket, a queue) are not CPU.
+        # Idle threads (waiting on a lock, a socket, a queue) are not CPU. An API request
+        # thread waits for work in C (SimpleQueue.get), so only its own frame shows it.
         if any(w in stack for w in ("wait (threading", "select (selectors", "_recv_into",
-                                    "poll (", "sleep", "get (queue")):
+                                    "poll (", "sleep", "get (queue")) or \
+                frames[-1].startswith("_worker (concurrent/futures/thread.py"):
             continue
         own[frames[-1]] += n
         for frame in set(frames):
