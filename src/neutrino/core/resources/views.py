@@ -259,4 +259,3 @@ def port_view(port: Sequence[Any], dns_domain: str, parts: PortParts) -> dict[st
         "revision_number": port[_P.revision_number],
         "tags": sorted(parts.tags) if parts.tags else [],
     }
-
