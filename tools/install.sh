@@ -27,7 +27,10 @@ done
 
 prefix=${NEUTRINO_PREFIX:-/opt/neutrino}
 bindir=${NEUTRINO_BINDIR:-/usr/local/bin}
-py=${PYTHON:-python3}
+# Debian's own interpreter, not whichever python3 comes first on the PATH: Debian builds it
+# with profile-guided and link-time optimisation, and the server runs about 1.3x faster on it
+# than on a plain source build (pyenv's), which is what often comes first.
+py=${PYTHON:-/usr/bin/python3}
 
 debs=(dnsmasq-base udhcpc isc-dhcp-client iproute2 util-linux procps iptables ipset conntrack iputils-ping
       python3 python3-venv)
@@ -40,8 +43,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# A half-made environment (an interrupted run) has no pip: make it again.
-if [ ! -x "$prefix/bin/pip" ]; then
+# A half-made environment (an interrupted run) has no pip, and one made from another
+# interpreter would keep running on it: make either again.
+want_home=$(dirname "$(readlink -f "$(command -v "$py")")")
+have_home=$(sed -n 's/^home = //p' "$prefix/pyvenv.cfg" 2>/dev/null || true)
+if [ ! -x "$prefix/bin/pip" ] || [ "$(readlink -f "$have_home")" != "$want_home" ]; then
   rm -rf "$prefix"
   "$py" -m venv "$prefix"
 fi

@@ -55,6 +55,7 @@ class Controller:
                                                     AGENT.plural: services.agents}
         self.policy = policy
         self.max_limit = pagination_max_limit
+        self._rules_memo: dict[tuple[str, int], dict[str, str]] = {}
 
     # --- policy targets and views ------------------------------------------------------
 
@@ -83,10 +84,18 @@ class Controller:
         return rule if self.policy.has_rule(rule) else None
 
     def _view_rules(self, resource: Resource) -> dict[str, str]:
-        """The `get_<resource>:<attr>` rules that exist, looked up once per request."""
-        found = {a.name: self._attr_rule(f"get_{resource.singular}", a.name)
-                 for a in resource.attributes if a.enforce_policy}
-        return {name: rule for name, rule in found.items() if rule}
+        """The `get_<resource>:<attr>` rules that exist, looked up once per set of rules
+        (the caller must not change the dict)."""
+        key = (resource.plural, self.policy.generation)
+        rules = self._rules_memo.get(key)
+        if rules is None:
+            found = {a.name: self._attr_rule(f"get_{resource.singular}", a.name)
+                     for a in resource.attributes if a.enforce_policy}
+            rules = {name: rule for name, rule in found.items() if rule}
+            if len(self._rules_memo) > 64:  # only old generations' entries to forget
+                self._rules_memo.clear()
+            self._rules_memo[key] = rules
+        return rules
 
     def _plan(self, resource: Resource, fields: list[str] | None, rules: dict[str, str],
               check: Checker) -> list[tuple[str, str | None]]:
@@ -185,22 +194,25 @@ class Controller:
             query.sorts, query.limit, query.marker, query.page_reverse))
         check = self.policy.checker(ctx)
         rules = self._view_rules(resource)
-        networks: dict[str, Item] = {}
+        networks: dict[str, Item] | None = None
         if resource in (SUBNET, PORT) and self._reads_network(rules):
             networks = self._networks({i.get("network_id") for i in found.items})
         plan = self._plan(resource, query.fields, rules, check)
-        if all(rule is None for _, rule in plan):
-            # Nothing left to check per item: no targets to build, and an item all of
-            # whose attributes are shown is shown as core made it.
-            names = {name for name, _ in plan}
-            shown: list[Item] = [
-                item if item.keys() <= names else
-                {name: item[name] for name, _ in plan if name in item}
-                for item in found.items]
-        else:
-            shown = [self.view(ctx, resource, item, self._target(resource, item, networks),
-                               query.fields, rules, check, plan)
-                     for item in found.items]
+        names = {name for name, _ in plan}
+        per_item = [(name, rule) for name, rule in plan if rule is not None]
+        shown: list[Item] = []
+        for item in found.items:
+            hidden: set[str] = set()
+            if per_item:
+                # No rule reads the network's attributes unless they were read: the item
+                # itself is then as good a target as a copy with them added.
+                target = item if networks is None else \
+                    self._target(resource, item, networks)
+                hidden = {name for name, rule in per_item if not check(rule, target)}
+            # An item all of whose attributes are shown is shown as core made it.
+            shown.append(item if not hidden and item.keys() <= names else
+                         {name: item[name] for name, _ in plan
+                          if name in item and name not in hidden})
         body: Item = {resource.plural: shown}
         page = listing.Page(found.items, found.has_before, found.has_after)
         page_links = listing.links(page, query, url, params, resource)

@@ -248,6 +248,22 @@ class Policy:
         self._generation = -1
         self._fields: dict[str, tuple[str, ...] | None] = {}
         self._decisions: dict[tuple[Any, ...], bool] = {}
+        # What is_default and reads found, per rule: both walk the rules' text.
+        self._defaults: dict[str, bool] = {}
+        self._reads: dict[str, frozenset[str] | None] = {}
+
+    def _sync(self) -> None:
+        """The rules in force, and every memo forgotten when they changed."""
+        self._enforcer.load_rules()
+        if self._generation != self._enforcer.generation:
+            self._generation = self._enforcer.generation
+            self._fields, self._decisions, self._defaults, self._reads = {}, {}, {}, {}
+
+    @property
+    def generation(self) -> int:
+        """Moves whenever the rules in force change: what callers key their own memos on."""
+        self._sync()
+        return self._generation
 
     def _decide(self, action: str, target: dict[str, Any], ctx: Context) -> bool:
         with warnings.catch_warnings():
@@ -258,10 +274,7 @@ class Policy:
         """Memoised on the caller and the target values the rule reads: a decision is a
         function of those and the rules (the memo goes when they change), and oslo.policy
         spends most of a request's policy time inspecting its checks' signatures."""
-        self._enforcer.load_rules()
-        if self._generation != self._enforcer.generation:
-            self._generation = self._enforcer.generation
-            self._fields, self._decisions = {}, {}
+        self._sync()
         if action not in self._fields:
             rules = self._enforcer.rules
             found = _target_fields(rules[action], rules) if action in rules else None
@@ -288,7 +301,13 @@ class Policy:
         """Whether rule `name`, and every rule it refers to, is Neutrino's default (no
         policy file overrides it): lists may then trust core's SQL visibility, which
         implements the default get_* rules, instead of checking each row."""
-        self._enforcer.load_rules()
+        self._sync()
+        found = self._defaults.get(name)
+        if found is None:
+            found = self._defaults[name] = self._is_default(name)
+        return found
+
+    def _is_default(self, name: str) -> bool:
         rules, registered = self._enforcer.rules, self._enforcer.registered_rules
         pending, seen = [name], set()
         while pending:
@@ -302,11 +321,14 @@ class Policy:
             pending += _RULE_REF.findall(str(rules[rule]))
         return True
 
-    def reads(self, name: str) -> set[str] | None:
+    def reads(self, name: str) -> frozenset[str] | None:
         """The target keys rule `name` reads (None: unknown, e.g. an http: check)."""
-        self._enforcer.load_rules()
-        rules = self._enforcer.rules
-        return _target_fields(rules[name], rules) if name in rules else set()
+        self._sync()
+        if name not in self._reads:
+            rules = self._enforcer.rules
+            found = _target_fields(rules[name], rules) if name in rules else set()
+            self._reads[name] = None if found is None else frozenset(found)
+        return self._reads[name]
 
     def enforce(self, action: str, target: dict[str, Any], ctx: Context) -> None:
         if not self.check(action, target, ctx):

@@ -38,11 +38,14 @@ def subnet_visible(ctx: Context) -> ColumnElement[bool]:
 
 
 def port_visible(ctx: Context) -> ColumnElement[bool]:
-    if ctx.is_admin:
-        return true()
-    own_networks = select(models.Network.id).where(models.Network.project_id == ctx.project_id)
-    return or_(models.Port.project_id == ctx.project_id,
-               models.Port.network_id.in_(own_networks))
+    return true() if ctx.is_admin else port_visible_to(ctx.project_id)
+
+
+def port_visible_to(project: Any) -> ColumnElement[bool]:
+    """The ports a project sees: its own and those on its networks. `project` may be a
+    bindparam, for a statement built once."""
+    own_networks = select(models.Network.id).where(models.Network.project_id == project)
+    return or_(models.Port.project_id == project, models.Port.network_id.in_(own_networks))
 
 
 def owns(ctx: Context, project_id: str) -> bool:

@@ -8,7 +8,7 @@ another candidate is tried, so concurrent creators never get a 500.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -91,32 +91,48 @@ _TAGS = models.Tag.__table__.alias("part_tags")
 _CHUNK = 1000  # bound parameters per IN: far below every backend's limit
 
 
-def _part_queries(ids: list[str], where: Sequence[ColumnElement[bool]] | None
-                  ) -> Iterator[tuple[bool, CompoundSelect[Any] | Select[Any]]]:
-    """(whether the rows are addresses, the query): the addresses of the ports, and in a
-    second query their options, pairs and tags (few ports have any: one round trip for
-    the three). The ports are those `where` selects (joined: no ids to send), or `ids`
-    (a page), in chunks."""
-    def restricted(selected: Select[Any], table: Any, chunk: list[str]) -> Select[Any]:
-        if where is not None:
-            return selected.join(models.Port, models.Port.id == table.c.port_id).where(*where)
-        return selected.where(table.c.port_id.in_(chunk))
+def _kind(name: str) -> Any:
+    return literal_column(f"'{name}'", String)
 
-    def kind(name: str) -> Any:
-        return literal_column(f"'{name}'", String)
 
+def _part_queries(restricted: Callable[[Select[Any], Any], Select[Any]]
+                  ) -> tuple[Select[Any], CompoundSelect[Any]]:
+    """The addresses of some ports, and in a second query their options, pairs and tags
+    (few ports have any: one round trip for the three); `restricted` narrows each select
+    to the ports."""
     no_text, no_int = null().cast(String), null().cast(Integer)
-    for start in range(0, len(ids) if where is None else 1, _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        yield True, restricted(select(_IPS.c.port_id, _IPS.c.subnet_id, _IPS.c.ip_address),
-                               _IPS, chunk)
-        yield False, union_all(
-            restricted(select(_OPTS.c.port_id, kind("o"), _OPTS.c.opt_name,
-                              _OPTS.c.opt_value, _OPTS.c.ip_version), _OPTS, chunk),
-            restricted(select(_PAIRS.c.port_id, kind("p"), _PAIRS.c.ip_address,
-                              _PAIRS.c.mac_address, no_int), _PAIRS, chunk),
-            restricted(select(_TAGS.c.port_id, kind("t"), _TAGS.c.tag, no_text, no_int),
-                       _TAGS, chunk))
+    return restricted(select(_IPS.c.port_id, _IPS.c.subnet_id, _IPS.c.ip_address), _IPS), \
+        union_all(
+            restricted(select(_OPTS.c.port_id, _kind("o"), _OPTS.c.opt_name,
+                              _OPTS.c.opt_value, _OPTS.c.ip_version), _OPTS),
+            restricted(select(_PAIRS.c.port_id, _kind("p"), _PAIRS.c.ip_address,
+                              _PAIRS.c.mac_address, no_int), _PAIRS),
+            restricted(select(_TAGS.c.port_id, _kind("t"), _TAGS.c.tag, no_text, no_int),
+                       _TAGS))
+
+
+# Built once, run with the ids as an expanding parameter: a statement built per request
+# costs more Python than running it (building, then the cache key SQLAlchemy derives).
+_PARTS_BY_ID = _part_queries(
+    lambda selected, table: selected.where(table.c.port_id.in_(bindparam("port_ids",
+                                                                          expanding=True))))
+
+
+def _parts_of(ids: list[str], where: Sequence[ColumnElement[bool]] | None
+              ) -> Iterator[tuple[bool, Any, dict[str, Any]]]:
+    """(whether the rows are addresses, the query, its parameters) for the ports `where`
+    selects (joined: no ids to send), or those of `ids` (a page), in chunks."""
+    if where is not None:
+        addresses, others = _part_queries(
+            lambda selected, table: selected.join(
+                models.Port, models.Port.id == table.c.port_id).where(*where))
+        yield True, addresses, {}
+        yield False, others, {}
+        return
+    for start in range(0, len(ids), _CHUNK):
+        params = {"port_ids": ids[start:start + _CHUNK]}
+        yield True, _PARTS_BY_ID[0], params
+        yield False, _PARTS_BY_ID[1], params
 
 
 def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
@@ -127,8 +143,8 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     if not parts:
         return []
     conn = session.connection()  # Core rows: no ORM loading machinery
-    for addresses, stmt in _part_queries(list(parts), where):
-        for port_id, *values in conn.execute(stmt).all():
+    for addresses, stmt, params in _parts_of(list(parts), where):
+        for port_id, *values in conn.execute(stmt, params).all():
             found = parts.get(port_id)
             if found is None:
                 continue
@@ -145,10 +161,19 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     return [views.port_view(row, dns_domain, parts[row[views.PORT_ID]]) for row in rows]
 
 
+def _port_by_id(admin: bool) -> Select[Any]:
+    stmt = select(*views.PORT_COLUMNS).where(models.Port.id == bindparam("port_id"))
+    return stmt if admin else stmt.where(flt.port_visible_to(bindparam("project_id")))
+
+
+_PORT_BY_ID = {admin: _port_by_id(admin) for admin in (True, False)}
+
+
 def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str
              ) -> dict[str, Any]:
-    row = session.connection().execute(select(*views.PORT_COLUMNS).where(
-        models.Port.id == port_id, flt.port_visible(ctx))).one_or_none()
+    row = session.connection().execute(
+        _PORT_BY_ID[ctx.is_admin],
+        {"port_id": port_id, "project_id": ctx.project_id}).one_or_none()
     if row is None:
         raise exc.PortNotFound(port_id=port_id)
     return views_of(session, [row], dns_domain)[0]
