@@ -294,8 +294,25 @@ class Policy:
         return decided
 
     def checker(self, ctx: Context) -> Callable[[str, dict[str, Any]], bool]:
-        """`check` for one caller over many targets (a list)."""
-        return lambda action, target: self.check(action, target, ctx)
+        """`check` for one caller over many targets (a list): the rules as they are now,
+        and the decisions remembered for this caller alone, without `check`'s look at the
+        policy file and its wider key on every row."""
+        self._sync()
+        fields, decided = self._fields, {}
+
+        def check(action: str, target: dict[str, Any]) -> bool:
+            keys = fields.get(action)
+            if keys is not None:
+                try:
+                    key = (action, *(target.get(k) for k in keys))
+                    found = decided.get(key)
+                except TypeError:  # a list or dict value: check turns it hashable
+                    return self.check(action, target, ctx)
+                if found is None:
+                    found = decided[key] = self.check(action, target, ctx)
+                return found
+            return self.check(action, target, ctx)
+        return check
 
     def is_default(self, name: str) -> bool:
         """Whether rule `name`, and every rule it refers to, is Neutrino's default (no

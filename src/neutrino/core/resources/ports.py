@@ -52,6 +52,7 @@ from neutrino.core.resources import (
     subnets,
     views,
 )
+from neutrino.core.resources.viewmemo import ViewMemo
 from neutrino.db import models
 from neutrino.db.engine import RetryRequest, integrity_kind
 from neutrino.lib import attributes, constants
@@ -136,9 +137,27 @@ def _parts_of(ids: list[str], where: Sequence[ColumnElement[bool]] | None
 
 
 def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
-             where: Sequence[ColumnElement[bool]] | None = None) -> list[dict[str, Any]]:
+             where: Sequence[ColumnElement[bool]] | None = None,
+             memo: ViewMemo | None = None) -> list[dict[str, Any]]:
     """The dicts of ports read as rows of the ports table; `where`: what selected them
-    all (not a page of them)."""
+    all (not a page of them). With `memo`, a row seen before is not read further: its
+    view is the one remembered (shared: not to be changed)."""
+    if memo is None:
+        return _build_views(session, rows, dns_domain, where)
+    found = [memo.get(row) for row in rows]
+    missing = [row for row, view in zip(rows, found, strict=True) if view is None]
+    if not missing:
+        return found  # type: ignore[return-value]
+    made = _build_views(session, missing, dns_domain,
+                        where if len(missing) == len(rows) else None)
+    for row, view in zip(missing, made, strict=True):
+        memo.put(row, view)
+    fresh = iter(made)
+    return [view if view is not None else next(fresh) for view in found]
+
+
+def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
+                 where: Sequence[ColumnElement[bool]] | None) -> list[dict[str, Any]]:
     parts = {row[views.PORT_ID]: views.PortParts() for row in rows}
     if not parts:
         return []
@@ -169,24 +188,25 @@ def _port_by_id(admin: bool) -> Select[Any]:
 _PORT_BY_ID = {admin: _port_by_id(admin) for admin in (True, False)}
 
 
-def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str
-             ) -> dict[str, Any]:
+def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str,
+             memo: ViewMemo | None = None) -> dict[str, Any]:
     row = session.connection().execute(
         _PORT_BY_ID[ctx.is_admin],
         {"port_id": port_id, "project_id": ctx.project_id}).one_or_none()
     if row is None:
         raise exc.PortNotFound(port_id=port_id)
-    return views_of(session, [row], dns_domain)[0]
+    return views_of(session, [row], dns_domain, memo=memo)[0]
 
 
 def page(session: Session, ctx: Context, filters: flt.Filters | None,
-         request: paging.PageRequest, dns_domain: str) -> paging.Page[dict[str, Any]]:
+         request: paging.PageRequest, dns_domain: str,
+         memo: ViewMemo | None = None) -> paging.Page[dict[str, Any]]:
     where = [flt.port_visible(ctx), *flt.port_filters(filters or {})]
     found = paging.read_page(session, models.Port, where, paging.PORT_SORTS, request,
                              attributes.PORT.not_found, as_rows=True)
     whole = not request.limit
-    return paging.Page(views_of(session, found.items, dns_domain, where if whole else None),
-                       found.has_before, found.has_after)
+    return paging.Page(views_of(session, found.items, dns_domain, where if whole else None,
+                                memo), found.has_before, found.has_after)
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import CoreSettings
@@ -292,7 +293,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return subnet
 
 
-def delete(session: Session, ctx: Context, subnet_id: str) -> models.Subnet:
+def delete(session: Session, ctx: Context, clock: Clock, subnet_id: str) -> models.Subnet:
     """Delete a subnet; IPs of DHCP ports on it go too, other ports' IPs → 409."""
     # Locked first, so a port taking an IP from it concurrently either commits before
     # (and we see it) or fails on the foreign key after.
@@ -308,6 +309,12 @@ def delete(session: Session, ctx: Context, subnet_id: str) -> models.Subnet:
                port.device_owner != constants.DEVICE_OWNER_DHCP).limit(1)).first()
     if in_use:
         raise exc.SubnetInUse(subnet_id=subnet.id)
+    # The DHCP ports lose an address: their revision moves, as for any change to a port
+    # (a view remembered under the old row must not be shown again).
+    losing = select(alloc.port_id).where(alloc.subnet_id == subnet.id).distinct()
+    session.execute(sql_update(port).where(port.id.in_(losing))
+                    .values(revision_number=port.revision_number + 1, updated_at=now(clock)),
+                    execution_options={"synchronize_session": False})
     session.query(models.IPAllocation).filter_by(subnet_id=subnet.id).delete(
         synchronize_session=False)
     network = session.get(models.Network, subnet.network_id)

@@ -21,6 +21,7 @@ from neutrino.core.agents.notify import (
 )
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, paging, portbindings, ports, quotas, views
+from neutrino.core.resources.viewmemo import ViewMemo
 from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
@@ -60,6 +61,9 @@ class PortService:
     def __init__(self, env: Env, bindings: DhcpBindings) -> None:
         self.env = env
         self.bindings = bindings
+        # The views lists and shows made, by row: a port read again unchanged is not
+        # read further nor built again.
+        self.memo = ViewMemo()
 
     def _view(self, row: Port) -> Body:
         return views.port_dict(row, self.env.settings.dns_domain)
@@ -122,7 +126,7 @@ class PortService:
 
     def get(self, ctx: Context, id: str) -> Body:
         return self.env.tx.read(
-            lambda s: ports.get_view(s, ctx, id, self.env.settings.dns_domain))
+            lambda s: ports.get_view(s, ctx, id, self.env.settings.dns_domain, self.memo))
 
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
@@ -133,7 +137,7 @@ class PortService:
     def list_page(self, ctx: Context, filters: Filters | None,
                   request: PageRequest) -> Page[Body]:
         return self.env.tx.read(lambda s: ports.page(s, ctx, filters, request,
-                                                     self.env.settings.dns_domain))
+                                                     self.env.settings.dns_domain, self.memo))
 
     def _locked(self, session: Session, ctx: Context, id: str,
                 authorize: Authorize | None) -> tuple[Port, Body]:

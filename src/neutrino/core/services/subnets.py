@@ -94,7 +94,7 @@ class SubnetService:
     def delete(self, ctx: Context, id: str) -> None:
         def work(session: Session) -> Outbox:
             shown = views.subnet_dict(subnets.get(session, ctx, id))
-            subnets.delete(session, ctx, id)
+            subnets.delete(session, ctx, self.env.clock, id)
             network_id = shown["network_id"]
             revisions.bump(session, [network_id])
             outbox = Outbox()

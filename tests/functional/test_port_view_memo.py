@@ -1,0 +1,96 @@
+"""Port views remembered by row (issue 17): every way a port's shown attributes change
+also changes its row, so a list or show after any of them equals a fresh read, and a list
+of ports read before does not read their other tables again."""
+
+import pytest
+from sqlalchemy import event
+from support.core_world import World
+
+from neutrino.core.resources.paging import PageRequest
+from neutrino.lib.naming import tap_name
+
+
+@pytest.fixture
+def world(database):
+    return World(database)
+
+
+def listed(world, network_id):
+    return world.core.ports.list_page(world.admin, {"network_id": [network_id]},
+                                      PageRequest()).items
+
+
+def fresh(world, network_id):
+    # The ORM path, which no memo serves.
+    return world.core.ports.list(world.admin, {"network_id": [network_id]})
+
+
+def test_every_change_shows_after_the_port_was_remembered(world):
+    world.dhcp_agent("hostA")
+    world.l2_agent("hostA")
+    net = world.network()
+    nid = net["id"]
+    port = world.port(nid, name="vm1", device_owner="compute:nova")
+    pid = port["id"]
+    dhcp = world.core.dhcp_plugin.create_dhcp_port("hostA", {"port": {
+        "network_id": nid, "fixed_ips": [{"subnet_id": net["subnets"][0]}]}})
+    second = world.subnet(nid, cidr="10.9.0.0/24")
+    world.core.ports.update(world.admin, dhcp["id"], {"fixed_ips": [
+        {"subnet_id": net["subnets"][0]}, {"subnet_id": second["id"]}]})
+
+    def agrees():
+        assert listed(world, nid) == fresh(world, nid)
+        assert world.core.ports.get(world.admin, pid) == \
+            next(p for p in fresh(world, nid) if p["id"] == pid)
+
+    agrees()
+    assert len(world.core.ports.memo) >= 2
+    changes = [
+        lambda: world.core.ports.update(world.admin, pid, {"name": "renamed"}),
+        lambda: world.core.tags.add(world.admin, "ports", pid, ["blue"]),
+        lambda: world.core.ports.update(world.admin, pid, {"fixed_ips": [
+            {"subnet_id": net["subnets"][0]}, {"subnet_id": second["id"]}]}),
+        lambda: world.core.ports.update(world.admin, pid, {"extra_dhcp_opts": [
+            {"opt_name": "mtu", "opt_value": "1400"}]}),
+        lambda: world.core.ports.update(world.admin, pid, {"allowed_address_pairs": [
+            {"ip_address": "10.9.0.200"}]}),
+        lambda: world.core.ports.update(world.admin, pid, {"binding:host_id": "hostA"}),
+        lambda: (world.core.l2_plugin.update_device_up("hostA", tap_name(pid)),
+                 world.core.dhcp_plugin.dhcp_ready_on_ports([pid])),
+        lambda: world.core.tags.remove(world.admin, "ports", pid, "blue"),
+        lambda: world.core.ports.update(world.admin, pid, {"fixed_ips": [
+            {"subnet_id": net["subnets"][0]}]}),
+        # The DHCP port loses its address on the subnet deleted under it.
+        lambda: world.core.subnets.delete(world.admin, second["id"]),
+    ]
+    for step, change in enumerate(changes):
+        before = {p["id"]: p for p in listed(world, nid)}
+        change()
+        agrees()
+        after = {p["id"]: p for p in listed(world, nid)}
+        assert after != before, step
+    shown = {p["id"]: p for p in listed(world, nid)}
+    assert shown[pid]["status"] == "ACTIVE"
+    assert [ip["subnet_id"] for ip in shown[dhcp["id"]]["fixed_ips"]] == [net["subnets"][0]]
+
+
+def test_a_list_read_before_reads_only_the_ports_table(world):
+    net = world.network()
+    for _ in range(5):
+        world.port(net["id"])
+    first = listed(world, net["id"])
+    statements = []
+
+    def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    engine = world.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        again = listed(world, net["id"])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert again == first
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, selects
+    assert "ipallocations" not in selects[0]

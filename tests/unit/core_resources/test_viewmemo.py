@@ -1,0 +1,29 @@
+"""ViewMemo: views kept under their whole row, the oldest forgotten first."""
+
+from neutrino.core.resources.viewmemo import ViewMemo
+
+
+def test_a_view_is_found_under_an_equal_row_only():
+    memo = ViewMemo(size=8)
+    memo.put(("p1", "name", 1), {"id": "p1"})
+    assert memo.get(("p1", "name", 1)) == {"id": "p1"}
+    assert memo.get(["p1", "name", 1]) == {"id": "p1"}  # any sequence of the same values
+    assert memo.get(("p1", "name", 2)) is None  # the revision moved
+    assert memo.get(("p1", "other", 1)) is None
+
+
+def test_the_oldest_eighth_goes_when_full():
+    memo = ViewMemo(size=16)
+    for i in range(16):
+        memo.put((i,), {"i": i})
+    memo.put((16,), {"i": 16})
+    assert len(memo) == 15
+    assert memo.get((0,)) is None and memo.get((1,)) is None
+    assert memo.get((2,)) == {"i": 2} and memo.get((16,)) == {"i": 16}
+
+
+def test_an_unhashable_row_is_never_kept():
+    memo = ViewMemo()
+    memo.put(("p1", {"a": 1}), {"id": "p1"})
+    assert len(memo) == 0
+    assert memo.get(("p1", {"a": 1})) is None
