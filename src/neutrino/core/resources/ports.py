@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -138,11 +139,13 @@ def _parts_of(ids: list[str], where: Sequence[ColumnElement[bool]] | None
 
 def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
              where: Sequence[ColumnElement[bool]] | None = None,
-             memo: ViewMemo | None = None) -> list[dict[str, Any]]:
+             memo: ViewMemo | None = None,
+             settled: datetime | None = None) -> list[dict[str, Any]]:
     """The dicts of ports read as rows of the ports table; `where`: what selected them
     all (not a page of them). With `memo`, a row seen before is not read further: its
-    view is the one remembered (shared: not to be changed)."""
-    if memo is None:
+    view is the one remembered (shared: not to be changed); views of rows last written
+    before `settled` are remembered (viewmemo.SETTLE says why not the newer ones)."""
+    if memo is None or settled is None:
         return _build_views(session, rows, dns_domain, where)
     found = [memo.get(row) for row in rows]
     missing = [row for row, view in zip(rows, found, strict=True) if view is None]
@@ -151,7 +154,9 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     made = _build_views(session, missing, dns_domain,
                         where if len(missing) == len(rows) else None)
     for row, view in zip(missing, made, strict=True):
-        memo.put(row, view)
+        written = row[views.PORT_UPDATED_AT]
+        if written is not None and written.replace(tzinfo=None) < settled:
+            memo.put(row, view)
     fresh = iter(made)
     return [view if view is not None else next(fresh) for view in found]
 
@@ -189,24 +194,25 @@ _PORT_BY_ID = {admin: _port_by_id(admin) for admin in (True, False)}
 
 
 def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str,
-             memo: ViewMemo | None = None) -> dict[str, Any]:
+             memo: ViewMemo | None = None, settled: datetime | None = None
+             ) -> dict[str, Any]:
     row = session.connection().execute(
         _PORT_BY_ID[ctx.is_admin],
         {"port_id": port_id, "project_id": ctx.project_id}).one_or_none()
     if row is None:
         raise exc.PortNotFound(port_id=port_id)
-    return views_of(session, [row], dns_domain, memo=memo)[0]
+    return views_of(session, [row], dns_domain, memo=memo, settled=settled)[0]
 
 
 def page(session: Session, ctx: Context, filters: flt.Filters | None,
-         request: paging.PageRequest, dns_domain: str,
-         memo: ViewMemo | None = None) -> paging.Page[dict[str, Any]]:
+         request: paging.PageRequest, dns_domain: str, memo: ViewMemo | None = None,
+         settled: datetime | None = None) -> paging.Page[dict[str, Any]]:
     where = [flt.port_visible(ctx), *flt.port_filters(filters or {})]
     found = paging.read_page(session, models.Port, where, paging.PORT_SORTS, request,
                              attributes.PORT.not_found, as_rows=True)
     whole = not request.limit
     return paging.Page(views_of(session, found.items, dns_domain, where if whole else None,
-                                memo), found.has_before, found.has_after)
+                                memo, settled), found.has_before, found.has_after)
 
 
 def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:

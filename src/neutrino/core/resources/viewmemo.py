@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 
 # About 3.5 kB a view: ~55 MB per API worker when full.
 DEFAULT_SIZE = 16384
+# Only rows last written longer ago than this are remembered. Timestamps are stored to the
+# second, so a port deleted and made again with the same id, MAC and attributes within one
+# second has a row equal to the old one, though its addresses may differ; a row that old
+# was read after any such second was over. The margin covers clocks that differ between
+# servers.
+SETTLE = timedelta(seconds=10)
 
 
 class ViewMemo:

@@ -21,7 +21,7 @@ from neutrino.core.agents.notify import (
 )
 from neutrino.core.context import Context
 from neutrino.core.resources import networks, paging, portbindings, ports, quotas, views
-from neutrino.core.resources.viewmemo import ViewMemo
+from neutrino.core.resources.viewmemo import SETTLE, ViewMemo
 from neutrino.core.services.base import Body, Env, Filters, Page, PageRequest
 from neutrino.core.services.scheduling import schedule_for_new_ports, served
 from neutrino.db.models import Port, ProvisioningBlock
@@ -51,10 +51,12 @@ def tell_dhcp_agents(session: Session, before: Body, after: Body, now: datetime)
     outbox = Outbox()
     if port_changed_for_dhcp(before, after):
         network_id = after["network_id"]
-        revisions.bump(session, [network_id])
         outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
                         const.PORT_UPDATE_END, payloads.port_event(after))
-    return outbox.record(session, now)
+        outbox.record(session, now)
+        # Last, as in a create: the network's row stays locked until the commit.
+        revisions.bump(session, [network_id])
+    return outbox
 
 
 class PortService:
@@ -64,6 +66,9 @@ class PortService:
         # The views lists and shows made, by row: a port read again unchanged is not
         # read further nor built again.
         self.memo = ViewMemo()
+
+    def _settled(self) -> datetime:
+        return self.env.now() - SETTLE
 
     def _view(self, row: Port) -> Body:
         return views.port_dict(row, self.env.settings.dns_domain)
@@ -104,7 +109,6 @@ class PortService:
                         serving[port.network_id]))]
             if rows:
                 session.execute(insert(ProvisioningBlock), rows)
-            revisions.bump(session, network_ids)
             # Who to tell, read and recorded in the same transaction.
             hosts = hosting_hosts(session, network_ids)
             shown = [self._view(p) for p in created]
@@ -116,7 +120,11 @@ class PortService:
                                 payloads.port_event(port))
                 outbox.port_security(None, port)
                 outbox.members_changed(secgroup_view.dhcp_servers_changed(session, None, port))
-            return shown, outbox.record(session, now)
+            outbox.record(session, now)
+            # Last: the bump locks the network's row until the commit, and every write to
+            # the network's ports waits for that lock.
+            revisions.bump(session, network_ids)
+            return shown, outbox
 
         net_id = bodies[0].get("network_id") if bodies else None
         created, outbox = env.tx.run(
@@ -126,7 +134,8 @@ class PortService:
 
     def get(self, ctx: Context, id: str) -> Body:
         return self.env.tx.read(
-            lambda s: ports.get_view(s, ctx, id, self.env.settings.dns_domain, self.memo))
+            lambda s: ports.get_view(s, ctx, id, self.env.settings.dns_domain, self.memo,
+                                     self._settled()))
 
     def list(self, ctx: Context, filters: Filters | None = None) -> list[Body]:
         return self.env.tx.read(
@@ -137,7 +146,8 @@ class PortService:
     def list_page(self, ctx: Context, filters: Filters | None,
                   request: PageRequest) -> Page[Body]:
         return self.env.tx.read(lambda s: ports.page(s, ctx, filters, request,
-                                                     self.env.settings.dns_domain, self.memo))
+                                                     self.env.settings.dns_domain, self.memo,
+                                                     self._settled()))
 
     def _locked(self, session: Session, ctx: Context, id: str,
                 authorize: Authorize | None) -> tuple[Port, Body]:
@@ -179,13 +189,15 @@ class PortService:
             ports.delete(session, row)
             nova.record_delete(session, shown, self.env.now())
             network_id = shown["network_id"]
-            revisions.bump(session, [network_id])
             outbox = Outbox()
             outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
                             const.PORT_DELETE_END, payloads.port_delete(shown))
             outbox.port_security(shown, None)
             outbox.members_changed(secgroup_view.dhcp_servers_changed(session, shown, None))
-            return outbox.record(session, self.env.now())
+            outbox.record(session, self.env.now())
+            # Last, as in a create: the network's row stays locked until the commit.
+            revisions.bump(session, [network_id])
+            return outbox
 
         self.env.send(self.env.tx.run(work))
 
