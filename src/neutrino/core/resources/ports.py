@@ -163,26 +163,37 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
 
 def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
                  where: Sequence[ColumnElement[bool]] | None) -> list[dict[str, Any]]:
-    parts = {row[views.PORT_ID]: views.PortParts() for row in rows}
-    if not parts:
+    if not rows:
         return []
+    ids = [row[views.PORT_ID] for row in rows]
+    ips: dict[str, list[tuple[str, str]]] = {}
+    others: dict[str, views.PortParts] = {}  # the few ports with options, pairs or tags
     conn = session.connection()  # Core rows: no ORM loading machinery
-    for addresses, stmt, params in _parts_of(list(parts), where):
-        for port_id, *values in conn.execute(stmt, params).all():
-            found = parts.get(port_id)
-            if found is None:
-                continue
-            if addresses:
-                found.fixed_ips.append((values[0], values[1]))
-                continue
-            what, a, b, version = values
+    for addresses, stmt, params in _parts_of(ids, where):
+        found = conn.execute(stmt, params).all()
+        if addresses:
+            for port_id, subnet_id, ip in found:
+                ips.setdefault(port_id, []).append((subnet_id, ip))
+            continue
+        for port_id, what, a, b, version in found:
+            extra = others.get(port_id)
+            if extra is None:
+                extra = others[port_id] = views.PortParts((), [], [], [])
             if what == "o":
-                found.extra_dhcp_opts.append((a, b, version))
+                extra.extra_dhcp_opts.append((a, b, version))  # type: ignore[attr-defined]
             elif what == "p":
-                found.allowed_address_pairs.append((a, b))
+                extra.allowed_address_pairs.append((a, b))  # type: ignore[attr-defined]
             else:
-                found.tags.append(a)
-    return [views.port_view(row, dns_domain, parts[row[views.PORT_ID]]) for row in rows]
+                extra.tags.append(a)  # type: ignore[attr-defined]
+    shown = []
+    for row, port_id in zip(rows, ids, strict=True):
+        extra = others.get(port_id)
+        if extra is not None:
+            extra.fixed_ips = ips.get(port_id, ())
+            shown.append(views.port_view(row, dns_domain, extra))
+        else:
+            shown.append(views.port_view(row, dns_domain, views.PortParts(ips.get(port_id, ()))))
+    return shown
 
 
 def _port_by_id(admin: bool) -> Select[Any]:

@@ -20,9 +20,9 @@ DEFAULT_SIZE = 16384
 # Only rows last written longer ago than this are remembered. Timestamps are stored to the
 # second, so a port deleted and made again with the same id, MAC and attributes within one
 # second has a row equal to the old one, though its addresses may differ; a row that old
-# was read after any such second was over. The margin covers clocks that differ between
-# servers.
-SETTLE = timedelta(seconds=10)
+# was read after any such second was over. The margin covers server clocks up to 4 s apart
+# (NTP keeps them within milliseconds); a shorter one leaves fewer new rows unremembered.
+SETTLE = timedelta(seconds=5)
 
 
 class ViewMemo:

@@ -7,7 +7,6 @@ import functools
 import ipaddress
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -182,15 +181,24 @@ def _ip_sort_key(ip: tuple[str, str]) -> tuple[str, int, int]:
     return (ip[0], *_ip_order(ip[1]))
 
 
-@dataclass(slots=True)
 class PortParts:
     """A port's rows in other tables, as plain values: read with the ORM relationships
-    (`orm_parts`) or, for many ports at once, by a few queries (resources/ports.py)."""
+    (`orm_parts`) or, for many ports at once, by a few queries (resources/ports.py). Most
+    ports have addresses and nothing else: the others default to one shared empty tuple."""
 
-    fixed_ips: list[tuple[str, str]] = field(default_factory=list)  # (subnet_id, ip)
-    extra_dhcp_opts: list[tuple[str, str, int]] = field(default_factory=list)
-    allowed_address_pairs: list[tuple[str, str]] = field(default_factory=list)  # (ip, mac)
-    tags: list[str] = field(default_factory=list)
+    __slots__ = ("fixed_ips", "extra_dhcp_opts", "allowed_address_pairs", "tags")
+
+    def __init__(self, fixed_ips: Sequence[tuple[str, str]] = (),  # (subnet_id, ip)
+                 extra_dhcp_opts: Sequence[tuple[str, str, int]] = (),
+                 allowed_address_pairs: Sequence[tuple[str, str]] = (),  # (ip, mac)
+                 tags: Sequence[str] = ()) -> None:
+        self.fixed_ips = fixed_ips
+        self.extra_dhcp_opts = extra_dhcp_opts
+        self.allowed_address_pairs = allowed_address_pairs
+        self.tags = tags
+
+
+NO_PARTS = PortParts()
 
 
 def orm_parts(port: models.Port) -> PortParts:
@@ -221,8 +229,9 @@ def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
 def port_view(port: Sequence[Any], dns_domain: str, parts: PortParts) -> dict[str, Any]:
     """A port's dict from the values of its PORT_COLUMNS, in that order."""
     ips = parts.fixed_ips
-    fixed_ips = [{"subnet_id": subnet, "ip_address": ip}
-                 for subnet, ip in (sorted(ips, key=_ip_sort_key) if len(ips) > 1 else ips)]
+    if len(ips) > 1:
+        ips = sorted(ips, key=_ip_sort_key)
+    fixed_ips = [{"subnet_id": subnet, "ip_address": ip} for subnet, ip in ips]
     dns_name = port[_P.dns_name] or ""
     return {
         "id": port[_P.id],
@@ -242,8 +251,8 @@ def port_view(port: Sequence[Any], dns_domain: str, parts: PortParts) -> dict[st
         "binding:vif_type": port[_P.vif_type],
         "binding:vif_details": _json(port[_P.vif_details], {}),
         "dns_name": dns_name,
-        "dns_assignment": dns_assignment(dns_name, [ip["ip_address"] for ip in fixed_ips],
-                                         dns_domain),
+        "dns_assignment": dns_assignment(dns_name, [ip for _, ip in ips], dns_domain)
+        if ips else [],
         "extra_dhcp_opts": [{"opt_name": name, "opt_value": value, "ip_version": version}
                             for name, value, version in sorted(
                                 parts.extra_dhcp_opts, key=_opt_order)]
