@@ -198,9 +198,6 @@ class PortParts:
         self.tags = tags
 
 
-NO_PARTS = PortParts()
-
-
 def orm_parts(port: models.Port) -> PortParts:
     return PortParts(
         [(a.subnet_id, a.ip_address) for a in port.fixed_ips],
