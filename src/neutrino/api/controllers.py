@@ -108,7 +108,7 @@ class Controller:
             if not attr.visible or (fields and attr.name not in fields):
                 continue
             rule = rules.get(attr.name)
-            if rule is not None and self.policy.reads(rule) == set():
+            if rule is not None and self.policy.reads(rule) == frozenset():
                 if not check(rule, {}):
                     continue
                 rule = None

@@ -298,7 +298,8 @@ class Policy:
         and the decisions remembered for this caller alone, without `check`'s look at the
         policy file and its wider key on every row."""
         self._sync()
-        fields, decided = self._fields, {}
+        fields = self._fields
+        decided: dict[tuple[Any, ...], bool] = {}
 
         def check(action: str, target: dict[str, Any]) -> bool:
             keys = fields.get(action)
