@@ -72,9 +72,9 @@ done
 
 if [ $want_test = 1 ]; then
   # The interop tests' OpenStack from PyPI (Keystone, Placement, Glance, Nova; Neutron 29),
-  # each set in a virtual environment of its own, made from the same interpreter as ours.
-  # Their interpreter is the first python3 on the PATH, as it always was (some of their
-  # packages compile, and a source build such as pyenv's carries its own headers).
+  # each set in a virtual environment of its own, made from the first python3 on the PATH
+  # (PYTHON when given): some of their packages compile, and a source build such as
+  # pyenv's carries its own headers.
   NEUTRINO_INTEROP_PYTHON=${NEUTRINO_INTEROP_PYTHON:-${PYTHON:-python3}} \
     bash tools/interop/install-openstack.sh
 fi

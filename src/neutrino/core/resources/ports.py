@@ -167,7 +167,8 @@ def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
         return []
     ids = [row[views.PORT_ID] for row in rows]
     ips: dict[str, list[tuple[str, str]]] = {}
-    others: dict[str, views.PortParts] = {}  # the few ports with options, pairs or tags
+    # The few ports with options, pairs or tags: (options, pairs, tags).
+    extras: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
     conn = session.connection()  # Core rows: no ORM loading machinery
     for addresses, stmt, params in _parts_of(ids, where):
         found = conn.execute(stmt, params).all()
@@ -176,24 +177,16 @@ def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
                 ips.setdefault(port_id, []).append((subnet_id, ip))
             continue
         for port_id, what, a, b, version in found:
-            extra = others.get(port_id)
-            if extra is None:
-                extra = others[port_id] = views.PortParts((), [], [], [])
+            opts, pairs, tags = extras.setdefault(port_id, ([], [], []))
             if what == "o":
-                extra.extra_dhcp_opts.append((a, b, version))  # type: ignore[attr-defined]
+                opts.append((a, b, version))
             elif what == "p":
-                extra.allowed_address_pairs.append((a, b))  # type: ignore[attr-defined]
+                pairs.append((a, b))
             else:
-                extra.tags.append(a)  # type: ignore[attr-defined]
-    shown = []
-    for row, port_id in zip(rows, ids, strict=True):
-        extra = others.get(port_id)
-        if extra is not None:
-            extra.fixed_ips = ips.get(port_id, ())
-            shown.append(views.port_view(row, dns_domain, extra))
-        else:
-            shown.append(views.port_view(row, dns_domain, views.PortParts(ips.get(port_id, ()))))
-    return shown
+                tags.append(a)
+    return [views.port_view(row, dns_domain,
+                            views.PortParts(ips.get(port_id, ()), *extras.get(port_id, ())))
+            for row, port_id in zip(rows, ids, strict=True)]
 
 
 def _port_by_id(admin: bool) -> Select[Any]:

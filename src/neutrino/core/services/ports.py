@@ -5,7 +5,7 @@ the agents hosting its network hear of it after the commit."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import insert
@@ -53,9 +53,16 @@ def tell_dhcp_agents(session: Session, before: Body, after: Body, now: datetime)
         network_id = after["network_id"]
         outbox.to_hosts(hosting_hosts(session, [network_id])[network_id],
                         const.PORT_UPDATE_END, payloads.port_event(after))
-        outbox.record(session, now)
-        # Last, as in a create: the network's row stays locked until the commit.
-        revisions.bump(session, [network_id])
+        record_and_bump(session, outbox, [network_id], now)
+    return outbox
+
+
+def record_and_bump(session: Session, outbox: Outbox, network_ids: Iterable[str],
+                    now: datetime) -> Outbox:
+    """The casts recorded, then the networks' DHCP revisions moved: last, because the bump
+    locks the networks' rows until the commit and every write to their ports waits for it."""
+    outbox.record(session, now)
+    revisions.bump(session, network_ids)
     return outbox
 
 
@@ -120,11 +127,7 @@ class PortService:
                                 payloads.port_event(port))
                 outbox.port_security(None, port)
                 outbox.members_changed(secgroup_view.dhcp_servers_changed(session, None, port))
-            outbox.record(session, now)
-            # Last: the bump locks the network's row until the commit, and every write to
-            # the network's ports waits for that lock.
-            revisions.bump(session, network_ids)
-            return shown, outbox
+            return shown, record_and_bump(session, outbox, network_ids, now)
 
         net_id = bodies[0].get("network_id") if bodies else None
         created, outbox = env.tx.run(
@@ -194,10 +197,7 @@ class PortService:
                             const.PORT_DELETE_END, payloads.port_delete(shown))
             outbox.port_security(shown, None)
             outbox.members_changed(secgroup_view.dhcp_servers_changed(session, shown, None))
-            outbox.record(session, self.env.now())
-            # Last, as in a create: the network's row stays locked until the commit.
-            revisions.bump(session, [network_id])
-            return outbox
+            return record_and_bump(session, outbox, [network_id], self.env.now())
 
         self.env.send(self.env.tx.run(work))
 
