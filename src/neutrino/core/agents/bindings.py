@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,13 +43,27 @@ def parse_hints(raw: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
+# Built once: these run in every port create, where building a statement per call costs
+# more Python than running it.
+_HAS_DHCP_SUBNET = exists().where(Subnet.network_id == bindparam("network_id"),
+                                  Subnet.enable_dhcp.is_(True))
+_HAS_BINDING = exists().where(Binding.network_id == bindparam("network_id"))
+_DHCP_STATE = select(_HAS_DHCP_SUBNET, _HAS_BINDING)
+
+
 def has_dhcp_subnet(session: Session, network_id: str) -> bool:
-    return bool(session.scalar(select(exists().where(
-        Subnet.network_id == network_id, Subnet.enable_dhcp.is_(True)))))
+    return dhcp_state(session, network_id)[0]
 
 
 def has_binding(session: Session, network_id: str) -> bool:
-    return bool(session.scalar(select(exists().where(Binding.network_id == network_id))))
+    return dhcp_state(session, network_id)[1]
+
+
+def dhcp_state(session: Session, network_id: str) -> tuple[bool, bool]:
+    """(whether the network has a subnet with DHCP, whether an agent is bound to it), in
+    one query."""
+    needed, bound = session.execute(_DHCP_STATE, {"network_id": network_id}).one()
+    return bool(needed), bool(bound)
 
 
 def reserve_dhcp_port(session: Session, network_id: str, host: str, now: datetime) -> int:

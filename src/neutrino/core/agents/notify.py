@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents.registry import server_time
@@ -36,6 +36,7 @@ from neutrino.lib import payloads
 from neutrino.lib.payloads import FanoutPayload, Payload
 
 LOG = logging.getLogger(__name__)
+_INSERT_CAST = insert(DhcpCast.__table__)
 
 # A change of any of these alters what a DHCP agent serves (or where it serves it);
 # device_id too: the metadata proxy tells which instance an address is by it.
@@ -75,15 +76,23 @@ def hosting_hosts(session: Session, network_ids: Iterable[str],
     out: dict[str, list[str]] = {i: [] for i in ids}
     if not ids:
         return out
+    for network_id, host in session.execute(_HOSTING[admin_up_only], {"network_ids": ids}):
+        out[network_id].append(host)
+    return out
+
+
+def _hosting(admin_up_only: bool) -> Select[Any]:
     binding = NetworkDhcpAgentBinding
     query = (select(binding.network_id, Agent.host)
              .join(Agent, Agent.id == binding.dhcp_agent_id)
-             .where(binding.network_id.in_(ids)))
+             .where(binding.network_id.in_(bindparam("network_ids", expanding=True))))
     if admin_up_only:
         query = query.where(Agent.admin_state_up.is_(True))
-    for network_id, host in session.execute(query.order_by(Agent.host)):
-        out[network_id].append(host)
-    return out
+    return query.order_by(Agent.host)
+
+
+# Built once: every port change runs one (building it per call costs more than running it).
+_HOSTING = {up_only: _hosting(up_only) for up_only in (True, False)}
 
 
 class Delivered:
@@ -172,7 +181,8 @@ class Outbox:
             self.ids[i] = row_id
             rows.append({"id": row_id, "host": host, "method": method,
                          "payload": json.dumps(payload, default=str), "created_at": stamp})
-        session.execute(insert(DhcpCast), rows)
+        # The table's insert, not the mapped class's: no ORM bulk machinery for plain rows.
+        session.execute(_INSERT_CAST, rows)
         return self
 
     def send(self, notifier: DhcpAgentNotifier, delivered: Delivered | None = None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents import nova
@@ -40,12 +40,14 @@ def initial_blocks(device_owner: str, host: str, l2_agent_on_host: bool,
         blocks.add(DHCP)
     return blocks
 
+_L2_AGENT_ON_HOST = select(exists().where(Agent.agent_type == const.AGENT_TYPE_LINUXBRIDGE,
+                                          Agent.host == bindparam("host")))
+
 
 def l2_agent_on_host(session: Session, host: str) -> bool:
     if not host:
         return False
-    return session.scalar(select(exists().where(
-        Agent.agent_type == const.AGENT_TYPE_LINUXBRIDGE, Agent.host == host))) or False
+    return bool(session.scalar(_L2_AGENT_ON_HOST, {"host": host}))
 
 
 def add_blocks(session: Session, port_id: str, entities: Iterable[str]) -> None:

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
+
+# Built once: every port change runs it.
+_BUMP = (update(Network).where(Network.id.in_(bindparam("network_ids", expanding=True)))
+         .values(dhcp_revision=Network.dhcp_revision + 1))
 
 
 def bump(session: Session, network_ids: Iterable[str]) -> None:
     """One UPDATE for all the networks; sorted, so two writers lock rows in the same order."""
     ids = sorted(set(network_ids))
     if ids:
-        session.execute(update(Network).where(Network.id.in_(ids))
-                        .values(dhcp_revision=Network.dhcp_revision + 1),
+        session.execute(_BUMP, {"network_ids": ids},
                         execution_options={"synchronize_session": False})
 
 

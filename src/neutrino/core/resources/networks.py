@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.context import Context, resolve_project
@@ -63,19 +63,18 @@ def policy_targets(session: Session, ids: Collection[str]) -> dict[str, dict[str
     return found
 
 
-# As query's: a network's dict needs its subnets' ids only.
+# A network's dict needs its subnets' ids only: not their other columns, nor their pools,
+# servers, routes and tags.
 _SUBNET_IDS_ONLY = selectinload(models.Network.subnets).options(
-    lazyload(models.Subnet.allocation_pools), lazyload(models.Subnet.dns_nameservers),
-    lazyload(models.Subnet.host_routes))
+    load_only(models.Subnet.id),
+    *(lazyload(getattr(models.Subnet, name)) for name in (
+        "allocation_pools", "dns_nameservers", "host_routes", "tags")))
 
 
 def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[models.Network]:
     stmt = select(models.Network).where(flt.network_visible(ctx),
                                         *flt.network_filters(filters or {}))
-    # A network's dict needs its subnets' ids only, not their pools, servers and routes.
-    stmt = stmt.options(selectinload(models.Network.subnets).options(
-        lazyload(models.Subnet.allocation_pools), lazyload(models.Subnet.dns_nameservers),
-        lazyload(models.Subnet.host_routes)))
+    stmt = stmt.options(_SUBNET_IDS_ONLY)
     return list(session.scalars(stmt.order_by(models.Network.id)))
 
 

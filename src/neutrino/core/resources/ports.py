@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
 
@@ -143,8 +144,8 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
              settled: datetime | None = None) -> list[dict[str, Any]]:
     """The dicts of ports read as rows of the ports table; `where`: what selected them
     all (not a page of them). With `memo`, a row seen before is not read further: its
-    view is the one remembered (shared: not to be changed); views of rows last written
-    before `settled` are remembered (viewmemo.SETTLE says why not the newer ones)."""
+    view is the one remembered (shared: not to be changed); views of ports made before
+    `settled` are remembered (viewmemo.SETTLE says why not the newer ones)."""
     if memo is None or settled is None:
         return _build_views(session, rows, dns_domain, where)
     found = [memo.get(row) for row in rows]
@@ -154,8 +155,8 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     made = _build_views(session, missing, dns_domain,
                         where if len(missing) == len(rows) else None)
     for row, view in zip(missing, made, strict=True):
-        written = row[views.PORT_UPDATED_AT]
-        if written is not None and written.replace(tzinfo=None) < settled:
+        born = row[views.PORT_CREATED_AT]
+        if born is not None and born.replace(tzinfo=None) < settled:
             memo.put(row, view)
     fresh = iter(made)
     return [view if view is not None else next(fresh) for view in found]
@@ -195,6 +196,8 @@ def _port_by_id(admin: bool) -> Select[Any]:
 
 
 _PORT_BY_ID = {admin: _port_by_id(admin) for admin in (True, False)}
+_PORT_FOR_UPDATE = {admin: stmt.with_for_update() for admin, stmt in _PORT_BY_ID.items()}
+_DELETE = sql_delete(models.Port).where(models.Port.id == bindparam("port_id"))
 
 
 def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str,
@@ -219,15 +222,47 @@ def page(session: Session, ctx: Context, filters: flt.Filters | None,
                                 memo, settled), found.has_before, found.has_after)
 
 
-def network_subnets(session: Session, network_id: str) -> list[models.Subnet]:
-    # Allocation needs the pools only (joined: one query); the rest loads on first use.
-    stmt = (select(models.Subnet).where(models.Subnet.network_id == network_id)
-            .options(joinedload(models.Subnet.allocation_pools),
-                     lazyload(models.Subnet.dns_nameservers),
-                     lazyload(models.Subnet.host_routes), lazyload(models.Subnet.network),
-                     lazyload(models.Subnet.tags))
-            .order_by(models.Subnet.created_at, models.Subnet.id))
-    return list(session.scalars(stmt).unique())
+@dataclass(frozen=True, slots=True)
+class AddressSpace:
+    """What allocating an address on a subnet needs of it, read as plain rows."""
+
+    id: str
+    cidr: str
+    ip_version: int
+    ipv6_address_mode: str | None
+    ipv6_ra_mode: str | None
+    pools: tuple[ipam.Pool, ...]
+
+
+def _space(subnet: models.Subnet) -> AddressSpace:
+    return AddressSpace(subnet.id, subnet.cidr, subnet.ip_version, subnet.ipv6_address_mode,
+                        subnet.ipv6_ra_mode, tuple(subnets.pools_of(subnet)))
+
+
+# Built once, and read as rows: every port create runs it, and loading Subnet objects with
+# their pools cost more than the rest of the allocation.
+_SPACES = (select(models.Subnet.id, models.Subnet.cidr, models.Subnet.ip_version,
+                  models.Subnet.ipv6_address_mode, models.Subnet.ipv6_ra_mode,
+                  models.IPAllocationPool.first_ip, models.IPAllocationPool.last_ip)
+           .outerjoin(models.IPAllocationPool,
+                      models.IPAllocationPool.subnet_id == models.Subnet.id)
+           .where(models.Subnet.network_id == bindparam("network_id"))
+           .order_by(models.Subnet.created_at, models.Subnet.id,
+                     models.IPAllocationPool.first_ip))
+
+
+def network_subnets(session: Session, network_id: str) -> list[AddressSpace]:
+    """The network's subnets in creation order, each with its pools."""
+    heads: dict[str, tuple[str, int, str | None, str | None]] = {}
+    pools: dict[str, list[ipam.Pool]] = {}
+    for id_, cidr, version, address_mode, ra_mode, first, last in session.execute(
+            _SPACES, {"network_id": network_id}):
+        heads[id_] = (cidr, version, address_mode, ra_mode)
+        found = pools.setdefault(id_, [])
+        if first is not None:
+            found.append(ipam.Pool(int(ipaddress.ip_address(first)),
+                                   int(ipaddress.ip_address(last))))
+    return [AddressSpace(id_, *head, pools=tuple(pools[id_])) for id_, head in heads.items()]
 
 
 # --- IP allocation ----------------------------------------------------------------------
@@ -239,7 +274,7 @@ def _taken(session: Session, subnet_id: str) -> set[int]:
     return {ipam.ip_to_int(ip) for ip in rows}
 
 
-def _insert_ip(session: Session, port: models.Port, subnet: models.Subnet, ip: str) -> bool:
+def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: str) -> bool:
     """Insert one address (the primary key settles races); on success the row joins the
     session and the port's loaded fixed_ips without being read back."""
     network = ipaddress.ip_network(subnet.cidr)
@@ -279,8 +314,8 @@ def _span_statements() -> tuple[Any, Any]:
 _SUMMARY, _COUNT = _span_statements()
 
 
-def _lowest_free(session: Session, subnet: models.Subnet,
-                 pools: list[ipam.Pool]) -> tuple[bool, int | None]:
+def _lowest_free(session: Session, subnet: AddressSpace,
+                 pools: Sequence[ipam.Pool]) -> tuple[bool, int | None]:
     """The lowest free address of the pools, found by the database through the
     (subnet_id, ip_offset) index: (True, value or None when all are taken), or (False,
     None) when a pool lies beyond what offsets can express."""
@@ -303,26 +338,26 @@ def _lowest_free(session: Session, subnet: models.Subnet,
     return True, None
 
 
-def _allocate_specific(session: Session, port: models.Port, subnet: models.Subnet,
+def _allocate_specific(session: Session, port: models.Port, subnet: AddressSpace,
                        ip: str) -> None:
     if not _insert_ip(session, port, subnet, ip):
         raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
 
 
-def _is_auto_address(subnet: models.Subnet) -> bool:
+def _is_auto_address(subnet: AddressSpace) -> bool:
     """IPv6 subnets whose hosts take SLAAC (EUI-64) addresses."""
     return subnet.ip_version == 6 and (subnet.ipv6_address_mode in _AUTO_V6_MODES
                                        or subnet.ipv6_ra_mode in _AUTO_V6_MODES)
 
 
-def _allocate_any(session: Session, port: models.Port, subnet: models.Subnet) -> str | None:
+def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> str | None:
     """A free address of the subnet's pools; None when there is none."""
     if _is_auto_address(subnet):
         ip = ipam.eui64(ipaddress.ip_network(subnet.cidr), port.mac_address)
         if not _insert_ip(session, port, subnet, ip):
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
         return ip
-    pools = subnets.pools_of(subnet)
+    pools = subnet.pools
     known, value = _lowest_free(session, subnet, pools)
     taken = set() if known else _taken(session, subnet.id)
     collided = False
@@ -341,7 +376,7 @@ def _allocate_any(session: Session, port: models.Port, subnet: models.Subnet) ->
     raise RetryRequest()
 
 
-def _default_ips(session: Session, port: models.Port, all_subnets: list[models.Subnet]) -> None:
+def _default_ips(session: Session, port: models.Port, all_subnets: list[AddressSpace]) -> None:
     """No fixed_ips asked for: one IPv4 address from the first IPv4 subnet with a free one,
     likewise one stateful IPv6 address, and the SLAAC address on every SLAAC subnet."""
     v4 = [s for s in all_subnets if s.ip_version == 4]
@@ -354,8 +389,8 @@ def _default_ips(session: Session, port: models.Port, all_subnets: list[models.S
         _allocate_any(session, port, subnet)
 
 
-def _subnet_for(request: dict[str, Any], by_id: dict[str, models.Subnet],
-                network_id: str, session: Session) -> models.Subnet:
+def _subnet_for(request: dict[str, Any], by_id: dict[str, AddressSpace],
+                network_id: str, session: Session) -> AddressSpace:
     subnet_id = request.get("subnet_id")
     ip = request.get("ip_address")
     if subnet_id is not None:
@@ -392,7 +427,7 @@ def _requested_ips(requests: Any) -> list[dict[str, Any]]:
 
 
 def _allocate_requested(session: Session, port: models.Port,
-                        requests: list[dict[str, Any]], all_subnets: list[models.Subnet]) -> None:
+                        requests: list[dict[str, Any]], all_subnets: list[AddressSpace]) -> None:
     by_id = {s.id: s for s in all_subnets}
     resolved = [(_subnet_for(r, by_id, port.network_id, session), r.get("ip_address"))
                 for r in requests]
@@ -472,12 +507,12 @@ def _readdress_auto(session: Session, port: models.Port) -> bool:
     auto = []
     for allocation in list(port.fixed_ips):
         subnet = session.get(models.Subnet, allocation.subnet_id)
-        if subnet is not None and _is_auto_address(subnet):
-            auto.append(subnet)
+        if subnet is not None and _is_auto_address(_space(subnet)):
+            auto.append(_space(subnet))
             session.delete(allocation)
     session.flush()
-    for subnet in auto:
-        _allocate_any(session, port, subnet)
+    for space in auto:
+        _allocate_any(session, port, space)
     return bool(auto)
 
 
@@ -668,10 +703,21 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def delete(session: Session, port: models.Port) -> None:
-    """Delete a port read with get(..., for_update=True): its IPs, options and
-    provisioning blocks go with it."""
+def locked_view(session: Session, ctx: Context, port_id: str, dns_domain: str
+                ) -> dict[str, Any]:
+    """The dict of a port the caller may see, its row locked until the transaction ends:
+    read as rows (a delete needs no Port object)."""
+    row = session.connection().execute(
+        _PORT_FOR_UPDATE[ctx.is_admin],
+        {"port_id": port_id, "project_id": ctx.project_id}).one_or_none()
+    if row is None:
+        raise exc.PortNotFound(port_id=port_id)
+    return _build_views(session, [row], dns_domain, None)[0]
+
+
+def delete(session: Session, port_id: str) -> None:
+    """Delete a port read with locked_view: its IPs, options and provisioning blocks go
+    with it."""
     # One statement: the database's ON DELETE CASCADE takes the rest.
-    session.execute(sql_delete(models.Port).where(models.Port.id == port.id),
+    session.execute(_DELETE, {"port_id": port_id},
                     execution_options={"synchronize_session": False})
-    session.expunge(port)

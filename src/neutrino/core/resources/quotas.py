@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -76,15 +76,32 @@ def used(session: Session, project_id: str, resource: str) -> int:
                               .where(model.project_id == project_id)) or 0)
 
 
-def _limit_and_used(session: Session, settings: QuotaSettings, project_id: str,
-                    resource: str) -> tuple[int, int]:
+def _limit_and_used_statement(resource: str) -> Select[Any]:
     model = COUNTED[resource]
     own = (select(models.Quota.limit)
-           .where(models.Quota.project_id == project_id, models.Quota.resource == resource)
+           .where(models.Quota.project_id == bindparam("project_id"),
+                  models.Quota.resource == resource)
            .scalar_subquery())
     count = (select(func.count()).select_from(model)
-             .where(model.project_id == project_id).scalar_subquery())
-    limit, in_use = session.execute(select(own, count)).one()
+             .where(model.project_id == bindparam("project_id")).scalar_subquery())
+    return select(own, count)
+
+
+# Built once: a create runs them every time (building them per call cost more than running).
+_OWN_LIMIT = select(models.Quota.limit).where(models.Quota.project_id == bindparam("project_id"),
+                                              models.Quota.resource == bindparam("resource"))
+_LIMIT_AND_USED = {resource: _limit_and_used_statement(resource) for resource in COUNTED}
+
+
+def _limit(session: Session, settings: QuotaSettings, project_id: str, resource: str) -> int:
+    own = session.scalar(_OWN_LIMIT, {"project_id": project_id, "resource": resource})
+    return settings.defaults()[resource] if own is None else int(own)
+
+
+def _limit_and_used(session: Session, settings: QuotaSettings, project_id: str,
+                    resource: str) -> tuple[int, int]:
+    limit, in_use = session.execute(_LIMIT_AND_USED[resource],
+                                    {"project_id": project_id}).one()
     return (settings.defaults()[resource] if limit is None else int(limit)), int(in_use)
 
 
@@ -110,17 +127,28 @@ def lock(session: Session, project_id: str, resource: str) -> None:
     it is missing. One upsert that always takes the row's write lock: a plain insert that
     hits a duplicate would take a shared lock first, and two such waiters then deadlock
     upgrading it (MariaDB)."""
-    table = models.QuotaUsage.__table__
-    values = {"project_id": project_id, "resource": resource}
     dialect = session.get_bind().dialect.name
+    statement = _LOCKS.get(dialect)
+    if statement is None:
+        statement = _LOCKS[dialect] = _lock_statement(dialect)
+    session.execute(statement, {"project_id": project_id, "resource": resource})
+
+
+def _lock_statement(dialect: str) -> Any:
+    table = models.QuotaUsage.__table__
+    values: dict[str, Any] = {"project_id": bindparam("project_id"),
+                              "resource": bindparam("resource")}
     if dialect in ("mysql", "mariadb"):
         my = mysql_insert(table).values(values)
-        session.execute(my.on_duplicate_key_update(resource=my.inserted.resource))
-        return
+        return my.on_duplicate_key_update(resource=my.inserted.resource)
     make = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = make(table).values(values)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["project_id", "resource"], set_={"resource": stmt.excluded.resource}))
+    return stmt.on_conflict_do_update(index_elements=["project_id", "resource"],
+                                      set_={"resource": stmt.excluded.resource})
+
+
+# lock()'s upsert by dialect, built on first use.
+_LOCKS: dict[str, Any] = {}
 
 
 def enforce(session: Session, settings: QuotaSettings, resource: str,
@@ -133,7 +161,7 @@ def enforce(session: Session, settings: QuotaSettings, resource: str,
     for project in projects:
         deltas[project] = deltas.get(project, 0) + 1
     for project in sorted(deltas):
-        limit = limits(session, settings, project)[resource]
+        limit = _limit(session, settings, project, resource)
         if limit < 0:
             # Unlimited: no lock, no count (one cheap read per create). A limit set while
             # this create runs applies from the next one.

@@ -17,11 +17,13 @@ from typing import Any
 
 # About 3.5 kB a view: ~55 MB per API worker when full.
 DEFAULT_SIZE = 16384
-# Only rows last written longer ago than this are remembered. Timestamps are stored to the
-# second, so a port deleted and made again with the same id, MAC and attributes within one
-# second has a row equal to the old one, though its addresses may differ; a row that old
-# was read after any such second was over. The margin covers server clocks up to 4 s apart
-# (NTP keeps them within milliseconds); a shorter one leaves fewer new rows unremembered.
+# Only rows of ports made longer ago than this are remembered. Timestamps are stored to
+# the second, so a port deleted and made again with the same id, MAC and attributes within
+# one second has a row equal to the old one, though its addresses may differ. Two such
+# lives of a port share their created_at, and once that second is this far behind, only
+# the later one can still be read. A port changed since keeps its created_at: changes move
+# revision_number instead, so a port that was just updated is remembered at once. The
+# margin covers server clocks up to 4 s apart (NTP keeps them within milliseconds).
 SETTLE = timedelta(seconds=5)
 
 

@@ -215,7 +215,7 @@ PORT_COLUMNS = tuple(models.Port.__table__.columns)
 # indexing a row costs a tenth of reading its attribute by name.
 _P = SimpleNamespace(**{column.key: i for i, column in enumerate(PORT_COLUMNS)})
 PORT_ID = _P.id
-PORT_UPDATED_AT = _P.updated_at
+PORT_CREATED_AT = _P.created_at
 
 
 def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class PortService:
                         port.device_owner, port.host_id, l2_on[port.host_id],
                         serving[port.network_id]))]
             if rows:
-                session.execute(insert(ProvisioningBlock), rows)
+                session.execute(insert(ProvisioningBlock.__table__), rows)
             # Who to tell, read and recorded in the same transaction.
             hosts = hosting_hosts(session, network_ids)
             shown = [self._view(p) for p in created]
@@ -188,8 +188,11 @@ class PortService:
 
     def delete(self, ctx: Context, id: str, authorize: Authorize | None = None) -> None:
         def work(session: Session) -> Outbox:
-            row, shown = self._locked(session, ctx, id, authorize)
-            ports.delete(session, row)
+            shown = ports.locked_view(session, ctx, id, self.env.settings.dns_domain)
+            if authorize is not None:
+                targets = networks.policy_targets(session, [shown["network_id"]])
+                authorize(shown, targets.get(shown["network_id"], {}))
+            ports.delete(session, id)
             nova.record_delete(session, shown, self.env.now())
             network_id = shown["network_id"]
             outbox = Outbox()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import metrics
 from neutrino.core.agents import provisioning
-from neutrino.core.agents.bindings import DhcpBindings, has_binding, has_dhcp_subnet
+from neutrino.core.agents.bindings import DhcpBindings, dhcp_state, has_binding
 from neutrino.core.agents.notify import Outbox
 from neutrino.db.engine import RetryRequest
 from neutrino.lib import constants as const
@@ -42,7 +42,7 @@ def schedule_after_commit(bindings: DhcpBindings, network_id: str, now: datetime
 
 def served(session: Session, network_id: str) -> bool:
     """Whether a DHCP agent serves the network, so its ports wait for DHCP."""
-    return has_dhcp_subnet(session, network_id) and has_binding(session, network_id)
+    return all(dhcp_state(session, network_id))
 
 
 def schedule_for_new_ports(session: Session, settings: CoreSettings, bindings: DhcpBindings,
@@ -54,8 +54,8 @@ def schedule_for_new_ports(session: Session, settings: CoreSettings, bindings: D
     new_hosts: list[tuple[str, str]] = []
     serving: dict[str, bool] = {}
     for network_id in sorted(network_ids):
-        dhcp_needed = has_dhcp_subnet(session, network_id)
-        bound = dhcp_needed and has_binding(session, network_id)
+        dhcp_needed, bound = dhcp_state(session, network_id)
+        bound = dhcp_needed and bound
         if (dhcp_needed and not bound and settings.network_auto_schedule
                 and network_id in schedulable):
             try:
