@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents.registry import server_time
@@ -81,7 +81,7 @@ def hosting_hosts(session: Session, network_ids: Iterable[str],
     return out
 
 
-def _hosting(admin_up_only: bool) -> Select[Any]:
+def _hosting(admin_up_only: bool) -> Any:
     binding = NetworkDhcpAgentBinding
     query = (select(binding.network_id, Agent.host)
              .join(Agent, Agent.id == binding.dhcp_agent_id)
