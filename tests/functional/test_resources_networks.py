@@ -9,6 +9,7 @@ from sqlalchemy import event
 from neutrino.conf.settings import CoreSettings, VlanRange
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.resources.paging import PageRequest
 from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
@@ -306,6 +307,41 @@ def test_network_listing_costs_the_same_for_one_or_many(sqlite_database: Databas
         assert len(statements) == one  # six networks cost what one does
     finally:
         event.remove(sqlite_database.engine, "before_cursor_execute", count)
+
+
+def test_a_page_read_as_rows_shows_what_the_objects_show(database: Database,
+                                                         clock) -> None:  # noqa: ANN001
+    # The API's lists read networks as rows; the dicts must be the ones the objects give.
+    res = make(database, clock)
+    plain = res.networks.create(ALICE, {"name": "plain", "availability_zone_hints": ["az1"]})
+    vlan = res.networks.create(ADMIN, {"name": "vlan", "provider:network_type": "vlan",
+                                      "provider:physical_network": "physnet2",
+                                      "provider:segmentation_id": 21, "shared": True,
+                                      "router:external": True, "description": "d"})
+    flat = res.networks.create(ADMIN, {"name": "flat", "provider:network_type": "flat",
+                                      "provider:physical_network": "physnet3"})
+    for j in range(3):
+        res.subnets.create(ADMIN, {"network_id": vlan["id"], "ip_version": 4,
+                                  "cidr": f"10.7.{j}.0/24"})
+    res.tags.add(ADMIN, "networks", vlan["id"], ["zeta", "alpha"])
+    now = clock.now()
+    with database.session() as s:
+        s.add(models.Agent(id="h1", agent_type="DHCP agent", binary="b", topic="dhcp_agent",
+                           host="h1", availability_zone="az9", created_at=now,
+                           started_at=now, heartbeat_timestamp=now))
+        s.flush()
+        s.add(models.NetworkDhcpAgentBinding(network_id=vlan["id"], dhcp_agent_id="h1",
+                                             binding_index=1))
+    for ctx in (ADMIN, ALICE, BOB):
+        paged = res.networks.list_page(ctx, None, PageRequest()).items
+        assert paged == sorted(res.networks.list(ctx), key=lambda n: n["id"]), ctx
+    shown = {n["name"]: n for n in res.networks.list_page(ADMIN, None, PageRequest()).items}
+    assert shown["vlan"]["tags"] == ["alpha", "zeta"]
+    assert len(shown["vlan"]["subnets"]) == 3 and shown["vlan"]["availability_zones"] == ["az9"]
+    assert shown["vlan"]["provider:segmentation_id"] == 21
+    assert shown["flat"]["provider:network_type"] == "flat"
+    assert shown["plain"]["availability_zone_hints"] == ["az1"]
+    assert {plain["id"], flat["id"]} <= set(shown[n]["id"] for n in shown)
 
 
 def _services(db, settings, clock=None):

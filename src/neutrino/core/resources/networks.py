@@ -79,10 +79,13 @@ def query(session: Session, ctx: Context, filters: flt.Filters | None) -> list[m
 
 
 def page(session: Session, ctx: Context, filters: flt.Filters | None,
-         request: paging.PageRequest) -> paging.Page[models.Network]:
+         request: paging.PageRequest) -> paging.Page[dict[str, Any]]:
+    """A page of the networks' dicts, read as rows."""
     where = [flt.network_visible(ctx), *flt.network_filters(filters or {})]
-    return paging.read_page(session, models.Network, where, paging.NETWORK_SORTS, request,
-                            attributes.NETWORK.not_found, [_SUBNET_IDS_ONLY])
+    found = paging.read_page(session, models.Network, where, paging.NETWORK_SORTS, request,
+                             attributes.NETWORK.not_found, as_rows=True)
+    return paging.Page(views.network_row_dicts(session, found.items), found.has_before,
+                       found.has_after)
 
 
 def _single_segment(body: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from neutrino.db import models
@@ -51,7 +51,7 @@ def tags(row: models.Network | models.Subnet | models.Port) -> list[str]:
     return sorted(t.tag for t in row.tags)
 
 
-def provider_attributes(segments: Sequence[models.NetworkSegment]) -> dict[str, Any]:
+def provider_attributes(segments: Sequence[Any]) -> dict[str, Any]:
     segment = segments[0] if segments else None
     if segment is None:
         return {"provider:network_type": None, "provider:physical_network": None,
@@ -64,7 +64,7 @@ def provider_attributes(segments: Sequence[models.NetworkSegment]) -> dict[str, 
             "provider:segmentation_id": seg_id}
 
 
-def segment_list(segments: Sequence[models.NetworkSegment]) -> list[dict[str, Any]]:
+def segment_list(segments: Sequence[Any]) -> list[dict[str, Any]]:
     """multi-provider's `segments`: every segment with its provider attributes."""
     return [provider_attributes([s]) for s in segments]
 
@@ -91,6 +91,15 @@ def network_availability_zones(session: Session,
 
 
 def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) -> dict[str, Any]:
+    return network_view(net, net.segments, [s.id for s in net.subnets],
+                        [t.tag for t in net.tags], availability_zones)
+
+
+def network_view(net: Any, segments: Sequence[Any], subnet_ids: Iterable[str],
+                 tag_names: Iterable[str], availability_zones: Sequence[str] = ()
+                 ) -> dict[str, Any]:
+    """A network's dict from its columns (a Network, or a row of its table), its segments
+    (with network_type, physical_network and segmentation_id), subnets and tags."""
     result = {
         "id": net.id,
         "name": net.name,
@@ -100,27 +109,61 @@ def network_dict(net: models.Network, availability_zones: Sequence[str] = ()) ->
         "status": net.status,
         "shared": net.shared,
         "router:external": net.external,
-        "subnets": sorted(s.id for s in net.subnets),
+        "subnets": sorted(subnet_ids),
         "mtu": net.mtu,
         "dns_domain": net.dns_domain or "",
         "availability_zone_hints": json.loads(net.availability_zone_hints or "[]"),
         "availability_zones": list(availability_zones),
         "port_security_enabled": net.port_security_enabled,
     }
-    result.update(provider_attributes(net.segments))
+    result.update(provider_attributes(segments))
     # As Neutron: `segments` only for a network of several segments; one segment is shown
     # as provider:* alone (Nova refuses a `segments` list none of whose entries has a
     # physical network, which a local network's would be).
-    if len(net.segments) > 1:
-        result["segments"] = segment_list(net.segments)
+    if len(segments) > 1:
+        result["segments"] = segment_list(segments)
     result.update(_standard(net))
-    result["tags"] = tags(net)
+    result["tags"] = sorted(tag_names)
     return result
 
 
 def network_dicts(session: Session, nets: Sequence[models.Network]) -> list[dict[str, Any]]:
     zones = network_availability_zones(session, (n.id for n in nets))
     return [network_dict(n, zones.get(n.id, [])) for n in nets]
+
+
+def _by_network(column: Any, *selected: Any) -> Any:
+    return select(column, *selected).where(column.in_(bindparam("ids", expanding=True)))
+
+
+# A page of networks read as rows: their segments, subnets and tags by three statements
+# built once, rather than as objects with their collections (a third of the time).
+_SEGMENTS = _by_network(models.NetworkSegment.network_id, models.NetworkSegment.network_type,
+                        models.NetworkSegment.physical_network,
+                        models.NetworkSegment.segmentation_id)
+_SUBNET_IDS = _by_network(models.Subnet.network_id, models.Subnet.id)
+_NETWORK_TAGS = _by_network(models.Tag.network_id, models.Tag.tag)
+_CHUNK = 500
+
+
+def network_row_dicts(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The dicts of networks read as rows of their table."""
+    ids = [row.id for row in rows]
+    segments: dict[str, list[Any]] = {}
+    subnets: dict[str, list[str]] = {}
+    tag_names: dict[str, list[str]] = {}
+    conn = session.connection()
+    for start in range(0, len(ids), _CHUNK):
+        params = {"ids": ids[start:start + _CHUNK]}
+        for segment in conn.execute(_SEGMENTS, params):
+            segments.setdefault(segment.network_id, []).append(segment)
+        for network_id, subnet_id in conn.execute(_SUBNET_IDS, params):
+            subnets.setdefault(network_id, []).append(subnet_id)
+        for network_id, tag in conn.execute(_NETWORK_TAGS, params):
+            tag_names.setdefault(network_id, []).append(tag)
+    zones = network_availability_zones(session, ids)
+    return [network_view(row, segments.get(row.id, []), subnets.get(row.id, ()),
+                         tag_names.get(row.id, ()), zones.get(row.id, [])) for row in rows]
 
 
 def subnet_dict(subnet: models.Subnet) -> dict[str, Any]:

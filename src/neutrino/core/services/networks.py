@@ -52,11 +52,7 @@ class NetworkService:
 
     def list_page(self, ctx: Context, filters: Filters | None,
                   request: PageRequest) -> Page[Body]:
-        def work(session: Session) -> Page[Body]:
-            found = networks.page(session, ctx, filters, request)
-            return Page(views.network_dicts(session, found.items), found.has_before,
-                        found.has_after)
-        return self.env.tx.read(work)
+        return self.env.tx.read(lambda s: networks.page(s, ctx, filters, request))
 
     def update(self, ctx: Context, id: str, body: Body) -> Body:
         env = self.env
