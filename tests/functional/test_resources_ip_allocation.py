@@ -110,6 +110,33 @@ def test_statements_per_port_do_not_grow_with_the_subnet(res: Services,
     assert not any("SELECT ipallocations.ip_address FROM" in s for s in statements)
 
 
+def test_a_hole_is_found_by_one_query_wherever_it_lies(res: Services,
+                                                       database: Database) -> None:
+    net_id, _ = _net(res, cidr="10.0.0.0/22")
+    made = [_port(res, net_id) for _ in range(300)]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def cost() -> tuple[str, int]:
+        statements.clear()
+        ip = _ip(_port(res, net_id))
+        return ip, len(statements)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        _, packed = cost()  # no hole: the summary says where the next address is
+        res.ports.delete(ADMIN, made[250]["id"])  # 10.0.0.252
+        high = cost()
+        res.ports.delete(ADMIN, made[5]["id"])  # 10.0.0.7
+        low = cost()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert high == ("10.0.0.252", packed + 1)
+    assert low == ("10.0.0.7", packed + 1)
+
+
 def test_migration_fills_offsets_of_existing_addresses(res: Services,
                                                        database: Database) -> None:
     net_id, _ = _net(res)

@@ -194,17 +194,3 @@ def test_offsets() -> None:
     assert ipam.offset_pool(ipam.Pool(base + 1, base + 2 ** 64 - 1), net6) == \
         ipam.Pool(1, ipam.MAX_OFFSET)
     assert ipam.offset_pool(ipam.Pool(base + 2 ** 63, base + 2 ** 64 - 1), net6) is None
-
-
-@pytest.mark.parametrize("taken", [
-    {2, 4}, {2, 3, 4, 6}, set(range(2, 100)) - {57}, set(range(2, 1000)) - {998, 500},
-    {2, 3, 10}, set(range(2, 64)) - {3}])
-def test_first_gap(taken: set[int]) -> None:
-    calls = []
-
-    def count(a: int, b: int) -> int:
-        calls.append((a, b))
-        return sum(1 for v in taken if a <= v <= b)
-    expected = min(v for v in range(min(taken), max(taken)) if v not in taken)
-    assert ipam.first_gap(min(taken), max(taken), count) == expected
-    assert len(calls) <= (max(taken) - min(taken)).bit_length()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,17 +268,3 @@ def lowest_free_from_summary(pool: Pool, count: int, lowest: int | None,
     if count == highest - lowest + 1:  # packed from the pool's first address
         return (FREE, highest + 1) if highest < pool.last else (FULL, None)
     return GAP, None
-
-
-def first_gap(lowest: int, highest: int, count: Callable[[int, int], int]) -> int:
-    """The lowest free value between `lowest` and `highest` (both taken, with a free one
-    between them), by halving with `count(a, b)`: how many values of [a, b] are taken.
-    About log2(highest - lowest) counts over ranges that halve each time."""
-    lo, hi = lowest, highest - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if count(lo, mid) == mid - lo + 1:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    exists,
     func,
     literal_column,
     null,
@@ -297,21 +298,29 @@ def _span_statements() -> tuple[Any, Any]:
     """The queries of `_lowest_free`, built once and run with parameters."""
     alloc = models.IPAllocation
 
-    def in_span(first: str, last: str) -> tuple[Any, ...]:
-        return (alloc.subnet_id == bindparam("subnet_id"),
-                alloc.ip_offset >= bindparam(first), alloc.ip_offset <= bindparam(last))
-
     def scalar(*columns: Any) -> Any:
-        return select(*columns).where(*in_span("first", "last")).scalar_subquery()
+        return select(*columns).where(
+            alloc.subnet_id == bindparam("subnet_id"), alloc.ip_offset >= bindparam("first"),
+            alloc.ip_offset <= bindparam("last")).scalar_subquery()
 
     # Separate subqueries: min and max are one index seek each, only the count walks.
     summary = select(scalar(func.count()), scalar(func.min(alloc.ip_offset)),
                      scalar(func.max(alloc.ip_offset)))
-    count = select(func.count()).where(*in_span("first", "last"))
-    return summary, count
+    # The lowest taken offset whose next one is free: the index walked in order from the
+    # pool's first address, stopping at the first hole.
+    taken = models.IPAllocation.__table__.alias("taken")
+    after = models.IPAllocation.__table__.alias("after")
+    hole = (select(taken.c.ip_offset + 1)
+            .where(taken.c.subnet_id == bindparam("subnet_id"),
+                   taken.c.ip_offset >= bindparam("first"),
+                   taken.c.ip_offset < bindparam("last"),
+                   ~exists().where(after.c.subnet_id == taken.c.subnet_id,
+                                   after.c.ip_offset == taken.c.ip_offset + 1))
+            .order_by(taken.c.ip_offset).limit(1))
+    return summary, hole
 
 
-_SUMMARY, _COUNT = _span_statements()
+_SUMMARY, _FIRST_HOLE = _span_statements()
 
 
 def _lowest_free(session: Session, subnet: AddressSpace,
@@ -328,8 +337,9 @@ def _lowest_free(session: Session, subnet: AddressSpace,
         count, lowest, highest = session.execute(_SUMMARY, params).one()
         verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
         if verdict == ipam.GAP:
-            offset = ipam.first_gap(lowest, highest, lambda a, b: session.scalar(
-                _COUNT, {"subnet_id": subnet.id, "first": a, "last": b}))
+            # A hole below the highest taken address, the lowest one taken: one query.
+            offset = session.scalar(_FIRST_HOLE, {"subnet_id": subnet.id, "first": lowest,
+                                                  "last": highest})
             verdict = ipam.FREE
         if verdict == ipam.FREE and offset is not None:
             return True, int(network.network_address) + offset
