@@ -11,6 +11,7 @@ from sqlalchemy import event, select
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
+from neutrino.core.resources import ipam
 from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
@@ -135,6 +136,16 @@ def test_a_hole_is_found_by_one_query_wherever_it_lies(res: Services,
         event.remove(database.engine, "before_cursor_execute", count)
     assert high == ("10.0.0.252", packed + 1)
     assert low == ("10.0.0.7", packed + 1)
+
+
+def test_a_hole_filled_since_the_summary_is_not_taken_for_free(
+        res: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another creator committed the hole between the summary and the search for it: the
+    # search finds none, and the addresses are read instead.
+    net_id, _ = _net(res)
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    monkeypatch.setattr(ipam, "lowest_free_from_summary", lambda *args: (ipam.GAP, None))
+    assert _ip(_port(res, net_id)) == "10.0.0.5"
 
 
 def test_migration_fills_offsets_of_existing_addresses(res: Services,
