@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
@@ -46,11 +47,29 @@ def setup_logging(conf: cfg.ConfigOpts) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def wait_for_signal(every: Callable[[], None] | None = None, interval: float = 1.0) -> None:
-    """Block until SIGTERM or SIGINT, calling `every` about every `interval` seconds."""
+def catch_stop_signals() -> threading.Event:
+    """From now on SIGTERM and SIGINT set the event returned instead of killing the
+    process: a stop asked for while it still starts waits for the start, then stops
+    cleanly. Asked a second time, the process stops at once, as without this."""
     stop = threading.Event()
+
+    def asked(signum: int, frame: object) -> None:
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, asked)
+    return stop
+
+
+def wait_for_signal(every: Callable[[], None] | None = None, interval: float = 1.0,
+                    stop: threading.Event | None = None) -> None:
+    """Block until SIGTERM or SIGINT (or `stop`, from catch_stop_signals, is set already),
+    calling `every` about every `interval` seconds."""
+    if stop is None:
+        stop = catch_stop_signals()
     while not stop.wait(interval if every is not None else 3600):
         if every is not None:
             every()

@@ -40,7 +40,7 @@ from oslo_policy import opts as policy_opts
 from neutrino.api.app import create_app
 from neutrino.api.auth import KeystoneAuth
 from neutrino.api.health import Probe
-from neutrino.cmd.common import setup_logging, wait_for_signal
+from neutrino.cmd.common import catch_stop_signals, setup_logging, wait_for_signal
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ApiSettings,
@@ -562,6 +562,10 @@ def main(argv: list[str] | None = None) -> int:
             shared_metrics = metrics_directory(settings.state_path)
             share_between_processes(shared_metrics)
             workers = fork_workers(conf, count, sock)
+        # Caught from here, in this process only (the workers have uvicorn's handlers): the
+        # workers may answer before this process has started its own part, and a stop
+        # asked for then must still end with the clean stop below.
+        stopping = catch_stop_signals()
         transport = get_transport(rpc)
         server = start_server(conf, transport, sock=sock, db=db, serve_api=not workers)
     except (ConfigError, cfg.Error, ValueError) as exc:
@@ -571,7 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         _stop_early(workers, transport, shared_metrics)
         return _fail(conf, f"Cannot start: {type(exc).__name__}: {exc}")
     try:
-        wait_for_signal((lambda: reap_workers(workers)) if workers else None)
+        wait_for_signal((lambda: reap_workers(workers)) if workers else None,
+                        stop=stopping)
     finally:
         LOG.info("Stopping")
         stop_workers(workers)
