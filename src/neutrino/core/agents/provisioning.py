@@ -40,6 +40,7 @@ def initial_blocks(device_owner: str, host: str, l2_agent_on_host: bool,
         blocks.add(DHCP)
     return blocks
 
+
 _L2_AGENT_ON_HOST = select(exists().where(Agent.agent_type == const.AGENT_TYPE_LINUXBRIDGE,
                                           Agent.host == bindparam("host")))
 

@@ -321,13 +321,12 @@ def _span_statements() -> tuple[Any, Any]:
 _SUMMARY, _FIRST_HOLE = _span_statements()
 
 
-def _lowest_free(session: Session, subnet: AddressSpace,
-                 pools: Sequence[ipam.Pool]) -> tuple[bool, int | None]:
+def _lowest_free(session: Session, subnet: AddressSpace) -> tuple[bool, int | None]:
     """The lowest free address of the pools, found by the database through the
     (subnet_id, ip_offset) index: (True, value or None when all are taken), or (False,
     None) when a pool lies beyond what offsets can express."""
     network = ipaddress.ip_network(subnet.cidr)
-    for pool in sorted(pools, key=lambda p: p.first):
+    for pool in sorted(subnet.pools, key=lambda p: p.first):
         span = ipam.offset_pool(pool, network)
         if span is None:
             return False, None
@@ -368,7 +367,7 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
         return ip
     pools = subnet.pools
-    known, value = _lowest_free(session, subnet, pools)
+    known, value = _lowest_free(session, subnet)
     taken = set() if known else _taken(session, subnet.id)
     collided = False
     for _ in range(IP_ATTEMPTS):
@@ -517,8 +516,9 @@ def _readdress_auto(session: Session, port: models.Port) -> bool:
     auto = []
     for allocation in list(port.fixed_ips):
         subnet = session.get(models.Subnet, allocation.subnet_id)
-        if subnet is not None and _is_auto_address(_space(subnet)):
-            auto.append(_space(subnet))
+        space = None if subnet is None else _space(subnet)
+        if space is not None and _is_auto_address(space):
+            auto.append(space)
             session.delete(allocation)
     session.flush()
     for space in auto:

@@ -93,16 +93,20 @@ _OWN_LIMIT = select(models.Quota.limit).where(models.Quota.project_id == bindpar
 _LIMIT_AND_USED = {resource: _limit_and_used_statement(resource) for resource in COUNTED}
 
 
-def _limit(session: Session, settings: QuotaSettings, project_id: str, resource: str) -> int:
-    own = session.scalar(_OWN_LIMIT, {"project_id": project_id, "resource": resource})
+def _or_default(settings: QuotaSettings, resource: str, own: int | None) -> int:
     return settings.defaults()[resource] if own is None else int(own)
+
+
+def _limit(session: Session, settings: QuotaSettings, project_id: str, resource: str) -> int:
+    return _or_default(settings, resource, session.scalar(
+        _OWN_LIMIT, {"project_id": project_id, "resource": resource}))
 
 
 def _limit_and_used(session: Session, settings: QuotaSettings, project_id: str,
                     resource: str) -> tuple[int, int]:
     limit, in_use = session.execute(_LIMIT_AND_USED[resource],
                                     {"project_id": project_id}).one()
-    return (settings.defaults()[resource] if limit is None else int(limit)), int(in_use)
+    return _or_default(settings, resource, limit), int(in_use)
 
 
 # --- changes --------------------------------------------------------------------------

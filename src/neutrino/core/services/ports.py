@@ -66,6 +66,13 @@ def record_and_bump(session: Session, outbox: Outbox, network_ids: Iterable[str]
     return outbox
 
 
+def _check(session: Session, authorize: Authorize | None, port: Body) -> None:
+    """`authorize` on a port read for a change, with its network's policy target."""
+    if authorize is not None:
+        network_id = port["network_id"]
+        authorize(port, networks.policy_targets(session, [network_id]).get(network_id, {}))
+
+
 class PortService:
     def __init__(self, env: Env, bindings: DhcpBindings) -> None:
         self.env = env
@@ -157,9 +164,7 @@ class PortService:
         """The port's row, locked, and its dict, once `authorize` has let the change go."""
         row = ports.get(session, ctx, id, for_update=True)
         before = self._view(row)
-        if authorize is not None:
-            targets = networks.policy_targets(session, [row.network_id])
-            authorize(before, targets.get(row.network_id, {}))
+        _check(session, authorize, before)
         return row, before
 
     def update(self, ctx: Context, id: str, body: Body, guard: Guard | None = None,
@@ -189,9 +194,7 @@ class PortService:
     def delete(self, ctx: Context, id: str, authorize: Authorize | None = None) -> None:
         def work(session: Session) -> Outbox:
             shown = ports.locked_view(session, ctx, id, self.env.settings.dns_domain)
-            if authorize is not None:
-                targets = networks.policy_targets(session, [shown["network_id"]])
-                authorize(shown, targets.get(shown["network_id"], {}))
+            _check(session, authorize, shown)
             ports.delete(session, id)
             nova.record_delete(session, shown, self.env.now())
             network_id = shown["network_id"]
