@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from neutrino.conf.settings import DatabaseSettings
-from neutrino.db import models
+from neutrino.db import models, sqlite_writes
 from neutrino.db.engine import (
     Database,
     DatabaseUnreachable,
@@ -41,7 +42,8 @@ def test_sqlite_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
-            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            # Durable all the same: commits flush the log themselves (see below).
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert path.exists()
     finally:
         db.dispose()
@@ -55,6 +57,78 @@ def test_sqlite_synchronous_false_syncs_at_checkpoints_only(tmp_path: Path) -> N
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         db.dispose()
+
+
+def _flushes(monkeypatch: pytest.MonkeyPatch, db: Database) -> list[tuple[str, bool]]:
+    """The files flushed by commits, each with whether the writers' turn was free then."""
+    flushed: list[tuple[str, bool]] = []
+
+    def record(path: str) -> None:
+        flushed.append((path, not db._write_queue._turn.locked()))
+        real_sync(path)
+
+    real_sync = sqlite_writes.sync_file
+    monkeypatch.setattr(sqlite_writes, "sync_file", record)
+    return flushed
+
+
+def test_sqlite_commit_flushes_the_log_after_giving_up_the_turn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "n.sqlite"
+    db = Database(DatabaseSettings(f"sqlite:///{path}"))
+    try:
+        models.Base.metadata.create_all(db.engine)
+        flushed = _flushes(monkeypatch, db)
+        with db.session() as s:
+            s.add(_network("11111111-1111-1111-1111-111111111111"))
+        # Once, on the write-ahead log, with the next writer free to start.
+        assert flushed == [(f"{path}-wal", True)]
+        with db.session(readonly=True) as s:
+            assert s.scalar(select(models.Network.name)) == "n"
+        with db.session() as s:  # a write transaction that changed nothing
+            s.execute(select(models.Network.id)).all()
+        assert len(flushed) == 1
+    finally:
+        db.dispose()
+
+
+def test_sqlite_synchronous_false_commits_without_flushing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(DatabaseSettings(f"sqlite:///{tmp_path / 'n.sqlite'}",
+                                   sqlite_synchronous=False))
+    try:
+        models.Base.metadata.create_all(db.engine)
+        flushed = _flushes(monkeypatch, db)
+        with db.session() as s:
+            s.add(_network("11111111-1111-1111-1111-111111111111"))
+        assert flushed == []
+    finally:
+        db.dispose()
+
+
+def test_sqlite_failed_flush_is_an_error_not_a_success(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(DatabaseSettings(f"sqlite:///{tmp_path / 'n.sqlite'}"))
+    try:
+        models.Base.metadata.create_all(db.engine)
+
+        def broken(path: str) -> None:
+            raise OSError(errno.EIO, "Input/output error")
+        monkeypatch.setattr(sqlite_writes, "sync_file", broken)
+        with pytest.raises(OperationalError, match="may not be on disk"):
+            db.transaction(lambda s: s.add(_network("11111111-1111-1111-1111-111111111111")))
+        # Not run again (a second port, say): the commit itself went through once.
+        with db.session(readonly=True) as s:
+            assert s.scalar(select(func.count()).select_from(models.Network)) == 1
+    finally:
+        db.dispose()
+
+
+def test_sync_file_flushes_a_file_and_passes_over_a_missing_one(tmp_path: Path) -> None:
+    log = tmp_path / "db-wal"
+    log.write_bytes(b"frames")
+    sqlite_writes.sync_file(str(log))
+    sqlite_writes.sync_file(str(tmp_path / "gone-wal"))  # checkpointed and removed
 
 
 def _network(net_id: str) -> models.Network:

@@ -161,8 +161,8 @@ database_opts: list[cfg.Opt] = [
     # oslo.db's name, so Neutron's files keep their meaning; its False turns syncing off
     # (a power loss may corrupt the file), ours keeps the WAL consistent.
     cfg.BoolOpt("sqlite_synchronous", default=True,
-                help="SQLite only: sync every commit to disk before answering (SQLite's "
-                     "synchronous=FULL). False: the write-ahead log is synced at "
+                help="SQLite only: sync every commit to disk before answering (the "
+                     "write-ahead log, right after COMMIT). False: the log is synced at "
                      "checkpoints only (synchronous=NORMAL): commits cost no fsync and a "
                      "crashed process loses nothing, but a power loss or OS crash may undo "
                      "the last commits (the database stays consistent)."),

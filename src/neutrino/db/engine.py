@@ -292,8 +292,13 @@ class Database:
         busy = self.settings.statement_timeout
         queue = WriteQueue(None if in_memory else lock_path(path or ""))
         self._write_queue = queue
-        kwargs: dict[str, Any] = {"connect_args": {"timeout": busy, "check_same_thread": False,
-                                                   "factory": connection_class(queue)}}
+        # Durable commits flush the write-ahead log after COMMIT, not inside it (see
+        # connection_class), so SQLite itself runs at NORMAL either way.
+        wal = None if in_memory or not self.settings.sqlite_synchronous \
+            else os.path.abspath(path or "") + "-wal"
+        kwargs: dict[str, Any] = {"connect_args": {
+            "timeout": busy, "check_same_thread": False,
+            "factory": connection_class(queue, sync_after_commit=wal)}}
         if in_memory:
             from sqlalchemy.pool import StaticPool
             kwargs["poolclass"] = StaticPool
@@ -314,9 +319,7 @@ class Database:
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             if not in_memory:
                 cur.execute("PRAGMA journal_mode=WAL")
-                # Said even for FULL: some builds default WAL databases to NORMAL.
-                cur.execute("PRAGMA synchronous="
-                            + ("FULL" if self.settings.sqlite_synchronous else "NORMAL"))
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         @event.listens_for(engine, "begin")
