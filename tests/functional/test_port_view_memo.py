@@ -1,6 +1,6 @@
-"""Port views remembered by row (issue 17): every way a port's shown attributes change
-also changes its row, so a list or show after any of them equals a fresh read, and a list
-of ports read before does not read their other tables again."""
+"""Port views remembered by id, revision and creation (issue 17): every way a port's shown
+attributes change also moves its revision, so a list or show after any of them equals a
+fresh read, and a list of ports read before reads only those three columns of them."""
 
 import pytest
 from sqlalchemy import event
@@ -117,10 +117,12 @@ def test_a_port_changed_a_moment_ago_is_remembered_at_once(world):
     assert again == fresh(world, net["id"])
     assert {p["id"]: p["name"] for p in again} == {old["id"]: "renamed", new["id"]: ""}
     assert len(world.core.ports.memo) == 1  # the renamed port's view
-    # The ports, then the other rows of the new port alone (addresses; options, pairs
-    # and tags): by id, not joined to the whole list.
-    assert len(selects) == 3, selects
-    assert all("part_" in s for s in selects[1:]), selects
+    # The ports' keys, then the new port alone: its row, its addresses, its options, pairs
+    # and tags, by id, not joined to the whole list.
+    assert len(selects) == 4, selects
+    assert selects[0].startswith("SELECT ports.id, ports.revision_number, ports.created_at \n")
+    assert "WHERE ports.id IN" in selects[1], selects
+    assert all("part_" in s for s in selects[2:]), selects
 
 
 def test_a_port_made_again_within_its_second_is_not_mistaken_for_the_old_one(world):

@@ -1,15 +1,14 @@
-"""ViewMemo: views kept under their whole row, the oldest forgotten first."""
+"""ViewMemo: views kept under their key, the oldest forgotten first."""
 
 from neutrino.core.resources.viewmemo import ViewMemo
 
 
-def test_a_view_is_found_under_an_equal_row_only():
+def test_a_view_is_found_under_an_equal_key_only():
     memo = ViewMemo(size=8)
-    memo.put(("p1", "name", 1), {"id": "p1"})
-    assert memo.get(("p1", "name", 1)) == {"id": "p1"}
-    assert memo.get(["p1", "name", 1]) == {"id": "p1"}  # any sequence of the same values
-    assert memo.get(("p1", "name", 2)) is None  # the revision moved
-    assert memo.get(("p1", "other", 1)) is None
+    memo.put(("p1", 1, "2026-01-01"), {"id": "p1"})
+    assert memo.get(("p1", 1, "2026-01-01")) == {"id": "p1"}
+    assert memo.get(("p1", 2, "2026-01-01")) is None  # the revision moved
+    assert memo.get(("p1", 1, "2026-01-02")) is None  # another life of the port
 
 
 def test_the_oldest_eighth_goes_when_full():
@@ -22,7 +21,7 @@ def test_the_oldest_eighth_goes_when_full():
     assert memo.get((2,)) == {"i": 2} and memo.get((16,)) == {"i": 16}
 
 
-def test_an_unhashable_row_is_never_kept():
+def test_an_unhashable_key_is_never_kept():
     memo = ViewMemo()
     memo.put(("p1", {"a": 1}), {"id": "p1"})
     assert len(memo) == 0

@@ -81,10 +81,11 @@ def _after(order: list[tuple[InstrumentedAttribute[Any], bool]],
 
 def read_page(session: Session, model: Any, where: Sequence[ColumnElement[bool]],
               columns: Columns, request: PageRequest, not_found: Callable[[str], Exception],
-              options: Sequence[ExecutableOption] = (), as_rows: bool = False) -> Page[Any]:
+              options: Sequence[ExecutableOption] = (), as_rows: bool = False,
+              selected: Sequence[Any] = ()) -> Page[Any]:
     """The page of `model` objects matching `where` (`as_rows`: rows of its table, no ORM
-    objects); `not_found(marker)` is raised when the marker is not among them (the caller
-    may not see it, or the filters exclude it)."""
+    objects, or of the `selected` columns); `not_found(marker)` is raised when the marker is
+    not among them (the caller may not see it, or the filters exclude it)."""
     order: list[tuple[InstrumentedAttribute[Any], bool]] = []
     for key, ascending in request.sorts:
         column = columns[key]
@@ -98,7 +99,7 @@ def read_page(session: Session, model: Any, where: Sequence[ColumnElement[bool]]
     # Reading backwards from the marker: every direction flips, and the page is turned
     # round afterwards.
     walk = [(column, ascending != reverse) for column, ascending in order]
-    stmt = select(*model.__table__.columns) if as_rows else select(model)
+    stmt = select(*(selected or model.__table__.columns)) if as_rows else select(model)
     stmt = stmt.where(*where)
     if marker is not None:
         found = session.execute(select(*(c for c, _ in order))

@@ -259,6 +259,14 @@ PORT_COLUMNS = tuple(models.Port.__table__.columns)
 _P = SimpleNamespace(**{column.key: i for i, column in enumerate(PORT_COLUMNS)})
 PORT_ID = _P.id
 PORT_CREATED_AT = _P.created_at
+# What a port's view is remembered under (viewmemo says why these three are enough).
+PORT_KEY_COLUMNS = (models.Port.id, models.Port.revision_number, models.Port.created_at)
+_KEY = (_P.id, _P.revision_number, _P.created_at)
+
+
+def port_key(port: Sequence[Any]) -> tuple[Any, ...]:
+    """The PORT_KEY_COLUMNS of a row of PORT_COLUMNS."""
+    return tuple(port[i] for i in _KEY)
 
 
 def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
