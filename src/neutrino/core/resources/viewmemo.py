@@ -17,13 +17,17 @@ from typing import Any
 
 # About 3.5 kB a view: ~55 MB per API worker when full.
 DEFAULT_SIZE = 16384
-# Only views of ports made longer ago than this are remembered. Timestamps are stored to
-# the second, so a port deleted and made again with the same id (given by an admin) within
-# one second has the old one's key, though anything else may differ. Two such lives of a
-# port share their created_at, and once that second is this far behind, only the later
-# one can still be read. A port changed since keeps its created_at: changes move
-# revision_number instead, so a port that was just updated is remembered at once. The
-# margin covers server clocks up to 4 s apart (NTP keeps them within milliseconds).
+# A port deleted and made again with the same id (given by an admin) starts again at
+# revision 1, so the key tells its two lives apart by created_at alone. Ports are stamped
+# to the microsecond, and where the database keeps that (SQLite, PostgreSQL) two lives
+# never share a stamp: their views are remembered at once. Where it keeps whole seconds
+# (MariaDB/MySQL's DATETIME, and ports made before microseconds were stamped), a stamp
+# that reads back with no fraction of a second, two such lives can share their
+# created_at, so only views of ports made longer ago than this are remembered: once that
+# second is this far behind, only the later life can still be read. A port changed since
+# keeps its created_at: changes move revision_number instead, so a port that was just
+# updated is remembered at once. The margin covers server clocks up to 4 s apart (NTP
+# keeps them within milliseconds).
 SETTLE = timedelta(seconds=5)
 
 
