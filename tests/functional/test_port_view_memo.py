@@ -120,7 +120,8 @@ def test_a_port_changed_a_moment_ago_is_remembered_at_once(world):
     # The ports' keys, then the new port alone: its row, its addresses, its options, pairs
     # and tags, by id, not joined to the whole list.
     assert len(selects) == 4, selects
-    assert selects[0].startswith("SELECT ports.id, ports.revision_number, ports.created_at \n")
+    assert selects[0].startswith("SELECT ports.id, ports.revision_number, ports.created_at "
+                                 "AS key_created_at \nFROM ports"), selects
     assert "WHERE ports.id IN" in selects[1], selects
     assert all("part_" in s for s in selects[2:]), selects
 

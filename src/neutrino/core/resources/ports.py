@@ -143,9 +143,10 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
              memo: ViewMemo | None = None,
              settled: datetime | None = None) -> list[dict[str, Any]]:
     """The dicts of ports read as rows of the ports table; `where`: what selected them
-    all (not a page of them). With `memo`, a row seen before is not read further: its
-    view is the one remembered (shared: not to be changed); views of ports made before
-    `settled` are remembered (viewmemo.SETTLE says why not the newer ones)."""
+    all (not a page of them). With `memo` (the rows then of PORT_KEYED_COLUMNS), a port
+    seen before is not read further: its view is the one remembered (shared: not to be
+    changed); views of ports made before `settled` are remembered (viewmemo.SETTLE says
+    why not the newer ones)."""
     if memo is None or settled is None:
         return _build_views(session, rows, dns_domain, where)
     keys = [views.port_key(row) for row in rows]
@@ -164,7 +165,7 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     return [view if view is not None else next(fresh) for view in found]
 
 
-_PORTS_BY_ID = select(*views.PORT_COLUMNS).where(
+_PORTS_BY_ID = select(*views.PORT_KEYED_COLUMNS).where(
     models.Port.id.in_(bindparam("port_ids", expanding=True)))
 
 
@@ -220,7 +221,7 @@ def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
 
 
 def _port_by_id(admin: bool) -> Select[Any]:
-    stmt = select(*views.PORT_COLUMNS).where(models.Port.id == bindparam("port_id"))
+    stmt = select(*views.PORT_KEYED_COLUMNS).where(models.Port.id == bindparam("port_id"))
     return stmt if admin else stmt.where(flt.port_visible_to(bindparam("project_id")))
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
 from neutrino.db import models
@@ -260,13 +260,17 @@ _P = SimpleNamespace(**{column.key: i for i, column in enumerate(PORT_COLUMNS)})
 PORT_ID = _P.id
 PORT_CREATED_AT = _P.created_at
 # What a port's view is remembered under (viewmemo says why these three are enough).
-PORT_KEY_COLUMNS = (models.Port.id, models.Port.revision_number, models.Port.created_at)
-_KEY = (_P.id, _P.revision_number, _P.created_at)
+# created_at as the driver gives it: making SQLite's text a datetime costs more than
+# reading the three columns.
+_KEY_CREATED_AT = type_coerce(models.Port.created_at, String).label("key_created_at")
+PORT_KEY_COLUMNS = (models.Port.id, models.Port.revision_number, _KEY_CREATED_AT)
+# PORT_COLUMNS and, last, the key's created_at: the rows a view is remembered from.
+PORT_KEYED_COLUMNS = (*PORT_COLUMNS, _KEY_CREATED_AT)
 
 
 def port_key(port: Sequence[Any]) -> tuple[Any, ...]:
-    """The PORT_KEY_COLUMNS of a row of PORT_COLUMNS."""
-    return tuple(port[i] for i in _KEY)
+    """The PORT_KEY_COLUMNS of a row of PORT_KEYED_COLUMNS."""
+    return port[_P.id], port[_P.revision_number], port[len(PORT_COLUMNS)]
 
 
 def port_dict(port: models.Port, dns_domain: str) -> dict[str, Any]:
