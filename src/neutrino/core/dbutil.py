@@ -29,6 +29,16 @@ def now(clock: Clock) -> datetime:
     return clock.now().replace(microsecond=0)
 
 
+def precise_now(session: Session, clock: Clock) -> datetime:
+    """The clock's time to the microsecond where the database keeps it (SQLite,
+    PostgreSQL; every backend still shows the second). MariaDB/MySQL's DATETIME keeps whole
+    seconds, and MySQL would round a fraction up to the next one: there, `now`."""
+    stamp = clock.now()
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        return stamp.replace(microsecond=0)
+    return stamp
+
+
 def insert_unless_duplicate(session: Session, row: Any) -> bool:
     """Insert `row` inside a savepoint. False when a unique key already holds its values
     (the savepoint is rolled back and the transaction goes on); other errors propagate."""

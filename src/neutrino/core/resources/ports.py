@@ -41,6 +41,7 @@ from neutrino.core.dbutil import (
     insert_row_unless_duplicate,
     new_id,
     now,
+    precise_now,
 )
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
@@ -664,9 +665,8 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     project = resolve_project(ctx, body, fallback=net.project_id)
     options = _dhcp_opts(body.get("extra_dhcp_opts"))
     requests = None if body.get("fixed_ips") is None else _requested_ips(body["fixed_ips"])
-    # To the microsecond where the database keeps it (views show the second): see
-    # viewmemo.SETTLE for what that buys.
-    stamp = clock.now()
+    # viewmemo.SETTLE says what a stamp to the microsecond buys.
+    stamp = precise_now(session, clock)
     port = models.Port(
         id=body.get("id") or new_id(), project_id=project, network_id=net.id,
         name=body.get("name") or "", admin_state_up=bool(body.get("admin_state_up", True)),
