@@ -186,8 +186,8 @@ def _views_by_key(session: Session, keys: Sequence[Row[Any]], dns_domain: str,
     made = {view["id"]: view for view in views_of(
         session, rows, dns_domain, where if len(missing) == len(keys) else None, memo,
         settled)}
-    # A port deleted since its key was read (each statement sees the latest commits on
-    # PostgreSQL and MySQL) is left out, as a list read a moment later would.
+    # A port deleted since its key was read (on PostgreSQL each statement sees the latest
+    # commits) is left out, as a list read a moment later would.
     shown = (view if view is not None else made.get(key[0])
              for key, view in zip(keys, found, strict=True))
     return [view for view in shown if view is not None]
