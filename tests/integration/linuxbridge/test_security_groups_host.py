@@ -11,6 +11,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from support import netns as tn
@@ -289,15 +290,19 @@ def test_dhcpv6_passes_from_the_dhcp_ports_link_local_address(host: Host) -> Non
     dhcp = host.vm("dhcp", 0, [], filtered=False)  # the network's DHCP port
     tn.ip("-6", "addr", "add", "fd00:77::2/64", "dev", "eth0", "nodad", netns=dhcp.netns)
     link_local = ipam.eui64(LINK_LOCAL, dhcp.mac)  # what the server computes
-    tn.wait_for(lambda: f"{link_local}/64" in tn.ip("-6", "addr", "show", "dev", "eth0",
-                                                     netns=dhcp.netns), timeout=10)
+    # dnsmasq answers from that address only once duplicate address detection is done
+    # with it (slow on a loaded machine).
+    tn.wait_for(lambda: f"{link_local}/64" in (text := tn.ip("-6", "addr", "show", "dev",
+                                                              "eth0", netns=dhcp.netns))
+                and "tentative" not in text, timeout=10)
     host.enforce()
     conf = host.res.directory()
     pid = f"{conf}/pid"
     host.res.track_pid_file(pid, "dnsmasq")
     done = run_in(dhcp, "dnsmasq", "--conf-file=", "--no-hosts", "--no-resolv", "--port=0",
                   f"--pid-file={pid}", f"--dhcp-leasefile={conf}/leases",
-                  "--interface=eth0", "--bind-interfaces",
+                  "--interface=eth0", "--bind-interfaces", "--log-dhcp",
+                  f"--log-facility={conf}/log",
                   "--dhcp-range=fd00:77::150,fd00:77::150,64,120s")
     assert done.returncode == 0, done.stderr
     # Only the DHCP port's fixed IPs as servers (the old server's list): replies dropped.
@@ -309,6 +314,8 @@ def test_dhcpv6_passes_from_the_dhcp_ports_link_local_address(host: Host) -> Non
     host.sync.port_updated(a.port_id)  # type: ignore[union-attr]
     host.enforce()
     lease = tn.run_dhclient6(host.res, a.netns, "eth0")
+    if lease is None:
+        print(Path(conf, "log").read_text())  # what dnsmasq heard and said, on failure
     assert lease is not None and lease.ip == "fd00:77::150"
 
 
