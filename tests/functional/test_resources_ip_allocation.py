@@ -6,12 +6,12 @@ existing rows. On every backend."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
-from neutrino.core.resources import ipam
+from neutrino.core.resources import ipam, ports
 from neutrino.core.services import Services, build_services
 from neutrino.db import models
 from neutrino.db.engine import Database
@@ -146,6 +146,55 @@ def test_a_hole_filled_since_the_summary_is_not_taken_for_free(
     assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
     monkeypatch.setattr(ipam, "lowest_free_from_summary", lambda *args: (ipam.GAP, None))
     assert _ip(_port(res, net_id)) == "10.0.0.5"
+
+
+def _losing_races(monkeypatch: pytest.MonkeyPatch, losses: int) -> list[str]:
+    """The next `losses` automatic addresses are taken by another port just before this
+    create inserts them (as a concurrent creator's commit would be seen); the addresses
+    lost, in order."""
+    lost: list[str] = []
+    real = ports._insert_ip
+
+    def racing_insert(session, port, subnet, ip):  # type: ignore[no-untyped-def]
+        if len(lost) < losses:
+            lost.append(ip)
+            winner = session.scalars(select(models.Port.id)
+                                     .where(models.Port.id != port.id)).first()
+            session.execute(insert(models.IPAllocation.__table__), {
+                "ip_address": ip, "subnet_id": subnet.id, "port_id": winner,
+                "network_id": port.network_id, "ip_offset": int(ip.rsplit(".", 1)[1])})
+        return real(session, port, subnet, ip)
+
+    monkeypatch.setattr(ports, "_insert_ip", racing_insert)
+    return lost
+
+
+def test_a_lost_race_for_the_lowest_address_takes_the_next_one_found_in_sql(
+        res: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    net_id, _ = _net(res)
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    read_all = []
+    monkeypatch.setattr(ports, "_taken", lambda *a: read_all.append(a) or set())
+    lost = _losing_races(monkeypatch, 1)
+    assert _ip(_port(res, net_id)) == "10.0.0.6"
+    assert lost == ["10.0.0.5"]
+    assert read_all == []  # not every address read again
+
+
+def test_racing_again_reads_every_address_and_spreads_out(
+        res: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    net_id, _ = _net(res)
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    taken = ports._taken
+    read_all = []
+    monkeypatch.setattr(ports, "_taken", lambda *a: read_all.append(a) or taken(*a))
+    lost = _losing_races(monkeypatch, 2)
+    got = _ip(_port(res, net_id))
+    assert lost == ["10.0.0.5", "10.0.0.6"]
+    assert len(read_all) == 1
+    # One of the lowest few free addresses, at random, so racers stop picking the same one.
+    free = [f"10.0.0.{i}" for i in range(7, 7 + ipam.SPREAD_AFTER_COLLISION)]
+    assert got in free
 
 
 def test_migration_fills_offsets_of_existing_addresses(res: Services,

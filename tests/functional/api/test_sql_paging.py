@@ -206,3 +206,21 @@ def test_a_changed_get_port_rule_is_applied_per_row(sqlite_database: Database,
         assert sorted(p["id"] for p in every) == sorted(p["id"] for p in own)
         response = api.call("GET", f"/v2.0/ports/{theirs[0]['id']}", "demo")
         assert response.status_code == 404
+
+
+def test_attribute_rules_are_decided_per_owner_in_one_list(backend_api: Api) -> None:
+    """get_port:binding:vnic_type is admin_or_owner: the network's owner sees every port
+    on its network, but that attribute only on its own ports, whichever order the rows of
+    the two owners come in."""
+    net = backend_api.create("network", "demo", name="mine")["id"]
+    own = {p["id"] for p in _ports(backend_api, net, ["a", "c", "e"], who="demo")}
+    theirs = {p["id"] for p in _ports(backend_api, net, ["b", "d"])}
+    for url in ("/v2.0/ports?sort_key=name&sort_dir=asc",
+                "/v2.0/ports?sort_key=name&sort_dir=asc&limit=4"):
+        listed = _get(backend_api, url, "demo")["ports"]
+        assert [p["name"] for p in listed] == ["a", "b", "c", "d", "e"][:len(listed)]
+        ids = {p["id"] for p in listed}
+        assert {p["id"] for p in listed if "binding:vnic_type" in p} == own & ids
+        assert {p["id"] for p in listed if "binding:vnic_type" not in p} == theirs & ids
+    as_admin = _get(backend_api, "/v2.0/ports", "admin")["ports"]
+    assert all(p["binding:vnic_type"] == "normal" for p in as_admin)

@@ -405,22 +405,28 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
         if not _insert_ip(session, port, subnet, ip):
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
         return ip
-    pools = subnet.pools
     known, value = _lowest_free(session, subnet)
-    taken = set() if known else _taken(session, subnet.id)
-    collided = False
+    # Every address taken, read only when the database cannot say which is lowest free.
+    taken = None if known else _taken(session, subnet.id)
+    lost: set[int] = set()
     for _ in range(IP_ATTEMPTS):
-        if not (known and not collided):
-            value = ipam.pick_address(pools, taken, collided)
+        if taken is not None:
+            value = ipam.pick_address(subnet.pools, taken | lost, bool(lost))
         if value is None:
             return None
         ip = str(ipaddress.ip_address(value) if subnet.ip_version == 4
                  else ipaddress.IPv6Address(value))
         if _insert_ip(session, port, subnet, ip):
             return ip
-        # A concurrent creator took it: re-read what is taken and spread out.
-        collided = True
-        taken = _taken(session, subnet.id) | {value}
+        lost.add(value)
+        if len(lost) == 1 and taken is None:
+            # A concurrent creator took it, and the insert waited for its commit (READ
+            # COMMITTED): the next lowest free address is again one query away.
+            known, value = _lowest_free(session, subnet)
+            if known and value not in lost:
+                continue
+        # Several creators race for the same addresses: read them all and spread out.
+        taken = _taken(session, subnet.id)
     raise RetryRequest()
 
 
