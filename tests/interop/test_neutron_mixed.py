@@ -108,6 +108,12 @@ def test_neutron_dhcp_agent_serves_a_neutrino_network(tmp_path, neutron):
         tn.wait_for(lambda: [a for a in get(f"/agents?host={host_name}")["agents"]
                              if a["alive"] and a["binary"] == "neutron-dhcp-agent"
                              and a["agent_type"] == "DHCP agent"], timeout=90)
+        # Its first report answered, the agent runs its start-up sync. A network scheduled
+        # meanwhile is configured by that sync and again by the scheduling notification, and
+        # Neutron's agent restarts dnsmasq the second time (so it does under Neutron's server):
+        # the network waits for the sync, so the dnsmasq below is the one that stays.
+        tn.wait_for(lambda: "Synchronizing state complete" in agent_log.read_text(errors="replace"),
+                    timeout=60)
 
         net = post("/networks", {"network": {"name": "mixed-a"}})["network"]["id"]
         subnet = post("/subnets", {"subnet": {"network_id": net, "cidr": "10.0.7.0/24",
@@ -172,7 +178,7 @@ def test_neutron_dhcp_agent_serves_a_neutrino_network(tmp_path, neutron):
         tn.wait_for(lambda: port2["mac_address"] in hosts_file.read_text(), timeout=30)
         assert api.delete(f"/ports/{port2['id']}").status_code == 204
         tn.wait_for(lambda: port2["mac_address"] not in hosts_file.read_text(), timeout=30)
-        assert running_dnsmasq() == pid
+        assert running_dnsmasq() == pid, "Neutron's agent restarted dnsmasq:\n" + explain()
 
         # Every call the agent made was understood: no retry storms, no unknown methods.
         agent_text = agent_log.read_text(errors="replace")
