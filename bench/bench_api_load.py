@@ -432,6 +432,8 @@ def main() -> None:
     args = parser.parse_args()
     # The server from this interpreter's installation, not another one earlier on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    if args.profile and shutil.which("py-spy") is None:
+        sys.exit(f"--profile needs py-spy: {Path(sys.executable).parent}/pip install py-spy")
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
         bench(kind, args)
 
