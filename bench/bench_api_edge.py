@@ -40,30 +40,12 @@ from bench_api_load import (  # noqa: E402
     get_token,
     pct,
     print_profile,
+    server_cpu,
     setup_network,
     start_profile,
 )
 from support.rabbit import RabbitVhost  # noqa: E402
 from support.server import NeutrinoServer  # noqa: E402
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds used so far by `pid` and its children (the API workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    total = 0
-    for one in pids:
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
 
 
 def client_loop(url: str, token: str, path: str, seconds: float, out: Any) -> None:

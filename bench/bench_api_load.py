@@ -206,6 +206,25 @@ def fill_ports(db_url: str, network: str, count: int) -> None:
         engine.dispose()
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by `pid` and its children (the API workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    total = 0
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 # --- the load ---------------------------------------------------------------------------
 
 def client_loop(url: str, token: str, network: str, ports: list[str], seconds: float,
@@ -262,7 +281,7 @@ def run_load(url: str, token: str, network: str, ports: list[str], args: argpars
     procs = [ctx.Process(target=client_loop, args=(url, token, network, ports, args.duration,
                                                      i, out)) for i in range(args.clients)]
     profiler = start_profile(server_pid, args.duration) if args.profile else None
-    started = time.monotonic()
+    started, cpu = time.monotonic(), server_cpu(server_pid)
     for proc in procs:
         proc.start()
     samples: list[tuple[str, float, int]] = []
@@ -272,6 +291,7 @@ def run_load(url: str, token: str, network: str, ports: list[str], args: argpars
         samples += done
         grown += kept
     elapsed = time.monotonic() - started
+    cpu = server_cpu(server_pid) - cpu
     for proc in procs:
         proc.join()
     errors = Counter((op, status) for op, _, status in samples if status >= 400)
@@ -283,6 +303,7 @@ def run_load(url: str, token: str, network: str, ports: list[str], args: argpars
     line("requests/s", f"{rate:.1f}", ">= 300", rate >= 300)
     line("p50 / p99 (ms)", f"{pct(total, .5):.1f} / {pct(total, .99):.1f}", "p99 <= 100",
          pct(total, .99) <= 100)
+    line("server CPU (ms per request)", f"{cpu * 1000 / max(len(samples), 1):.2f}")
     by_op: dict[str, list[float]] = defaultdict(list)
     for op, ms, _ in samples:
         by_op[op].append(ms)
@@ -361,7 +382,7 @@ def timed(client: Client, method: str, path: str, repeat: int, body: Any = None
 
 
 def single_client(url: str, token: str, db_url: str, ports: list[str],
-                  args: argparse.Namespace) -> None:
+                  args: argparse.Namespace, server_pid: int) -> None:
     client = Client(url, token)
     print("  one client:")
     show = timed(client, "GET", f"/v2.0/ports/{ports[0]}", 200)
@@ -372,6 +393,19 @@ def single_client(url: str, token: str, db_url: str, ports: list[str],
     create = timed(client, "POST", "/v2.0/ports", 50, {"port": {"network_id": big}})
     line("create port p50 (ms)", f"{pct(create, .5):.1f}", "<= 17 (before)",
          pct(create, .5) <= 17)
+    # The server's CPU per operation of the mix, one at a time: where a request's cost is.
+    costs = []
+    for op, method, path, body in (
+            ("show_port", "GET", f"/v2.0/ports/{ports[0]}", None),
+            ("list_ports", "GET", f"/v2.0/ports?network_id={big}", None),
+            ("list_networks", "GET", "/v2.0/networks", None),
+            ("create_port", "POST", "/v2.0/ports", {"port": {"network_id": big}}),
+            ("update_port", "PUT", f"/v2.0/ports/{ports[1]}", {"port": {"name": "cpu"}})):
+        repeat = 20 if op == "list_ports" else 100
+        cpu = server_cpu(server_pid)
+        timed(client, method, path, repeat, body)
+        costs.append(f"{op} {(server_cpu(server_pid) - cpu) * 1000 / repeat:.2f}")
+    print(f"  server CPU (ms per request): {', '.join(costs)} (list_ports of 1,050 ports)")
     if args.fill:
         status, body, _ = client.call("POST", "/v2.0/networks", {"network": {"name": "fill"}})
         assert status == 201, body
@@ -413,7 +447,7 @@ def bench(kind: str, args: argparse.Namespace) -> None:
         print(f"  network with {len(ports)} ports made in {time.monotonic() - started:.1f} s")
         assert server.process is not None
         run_load(server.url, token, network, ports, args, server.process.pid)
-        single_client(server.url, token, db_url, ports, args)
+        single_client(server.url, token, db_url, ports, args, server.process.pid)
 
 
 def main() -> None:

@@ -163,3 +163,49 @@ def test_a_port_list_costs_the_same_statements_for_many_ports(world):
     # The ports' keys, the rows of those not remembered (all: they are new), their
     # addresses, then their options, pairs and tags in one query.
     assert cost(2) == cost(30) == 4
+
+
+@pytest.mark.db
+def test_a_column_only_update_shows_what_the_orm_view_shows(database):
+    """A rename and the like is written without a Port object: on every backend its
+    answer is the view the ORM reads back, parts (addresses, options, pairs, tags)
+    included, and the stored row is what the answer says."""
+    world = World(database)
+    _, ids = _full_ports(world, 2)
+    before = _orm_views(world, ids)
+    world.clock.advance(7)
+    changes = [{"name": "renamed", "description": "d"},
+               {"admin_state_up": False, "device_id": "vm-1", "device_owner": "compute:nova",
+                "dns_name": "host-a", "status": "ACTIVE"}]
+    answers = {i: world.core.ports.update(world.admin, i, body)
+               for i, body in zip(ids, changes, strict=True)}
+    stored = _orm_views(world, ids)
+    assert answers == stored
+    for i, body in zip(ids, changes, strict=True):
+        assert {k: stored[i][k] for k in body} == body
+        assert stored[i]["revision_number"] == before[i]["revision_number"] + 1
+        assert stored[i]["updated_at"] != before[i]["updated_at"]
+        unchanged = set(before[i]) - set(body) - {"revision_number", "updated_at",
+                                                   "dns_assignment"}
+        assert {k: stored[i][k] for k in unchanged} == {k: before[i][k] for k in unchanged}
+
+
+def test_a_port_rename_is_one_update_and_reads_no_orm_collections(world):
+    net = world.network()
+    port = world.port(net["id"])
+    with statements(world.db) as seen:
+        world.core.ports.update(world.admin, port["id"], {"name": "x"})
+    writes = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].lstrip().upper().startswith("UPDATE PORTS")
+    # The row, its addresses, its options, pairs and tags in one query: not a query per
+    # relationship as loading a Port object does.
+    assert len(seen) == 4
+
+
+def test_a_rename_of_a_port_whose_binding_failed_binds_it_again(world):
+    net = world.network(dhcp=False)
+    port = world.port(net["id"], **{"binding:host_id": "hostE"})
+    assert port["binding:vif_type"] == "binding_failed"
+    world.l2_agent("hostE")
+    renamed = world.core.ports.update(world.admin, port["id"], {"name": "again"})
+    assert (renamed["name"], renamed["binding:vif_type"]) == ("again", "tap")

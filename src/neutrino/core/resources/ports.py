@@ -28,6 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -198,6 +199,14 @@ def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     if not rows:
         return []
     ids = [row[views.PORT_ID] for row in rows]
+    parts = _read_parts(session, ids, where)
+    return [views.port_view(row, dns_domain, parts(port_id))
+            for row, port_id in zip(rows, ids, strict=True)]
+
+
+def _read_parts(session: Session, ids: list[str], where: Sequence[ColumnElement[bool]] | None
+                ) -> Callable[[str], views.PortParts]:
+    """The rows in other tables of the ports `ids`, as each port's PortParts."""
     ips: dict[str, list[tuple[str, str]]] = {}
     # The few ports with options, pairs or tags: (options, pairs, tags).
     extras: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
@@ -216,9 +225,7 @@ def _build_views(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
                 pairs.append((a, b))
             else:
                 tags.append(a)
-    return [views.port_view(row, dns_domain,
-                            views.PortParts(ips.get(port_id, ()), *extras.get(port_id, ())))
-            for row, port_id in zip(rows, ids, strict=True)]
+    return lambda port_id: views.PortParts(ips.get(port_id, ()), *extras.get(port_id, ()))
 
 
 def _port_by_id(admin: bool) -> Select[Any]:
@@ -707,6 +714,56 @@ def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
+def _check_update(ctx: Context, settings: CoreSettings, body: dict[str, Any]) -> None:
+    for key in body:
+        if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
+            raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
+    check_lengths(body, LIMITS)
+    portsecurity.check_pair_count(body, settings.max_allowed_address_pair)
+
+
+# What an update changes by setting columns of the port's own row and nothing else (no
+# address, option, group or binding follows from them): such an update needs no Port
+# object, see `update_columns`.
+COLUMN_ONLY = frozenset({"name", "description", "device_id", "device_owner", "dns_name",
+                         "admin_state_up", "status"})
+
+
+def _column_values(body: dict[str, Any]) -> dict[str, Any]:
+    values = {key: body[key] or "" for key in
+              ("name", "description", "device_id", "device_owner", "dns_name") if key in body}
+    if "admin_state_up" in body:
+        values["admin_state_up"] = bool(body["admin_state_up"])
+    if "status" in body:
+        values["status"] = body["status"]
+    return values
+
+
+_COLUMN_AT = {column.key: i for i, column in enumerate(views.PORT_COLUMNS)}
+# SET takes the columns the parameters name.
+_UPDATE_COLUMNS = sql_update(models.Port.__table__).where(
+    models.Port.__table__.c.id == bindparam("b_port_id"))
+
+
+def update_columns(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
+                   row: Sequence[Any], body: dict[str, Any]) -> list[Any] | None:
+    """`update` of a port read with `locked_row`, for a body of COLUMN_ONLY attributes:
+    one UPDATE statement; the new row's values (PORT_KEYED_COLUMNS) for its view. None
+    (nothing written) when the port's binding failed: any update binds it again, which
+    `update` does."""
+    if row[_COLUMN_AT["vif_type"]] == portbinding.VIF_TYPE_BINDING_FAILED:
+        return None
+    _check_update(ctx, settings, body)
+    values = _column_values(body)
+    values["revision_number"] = row[_COLUMN_AT["revision_number"]] + 1
+    values["updated_at"] = now(clock)
+    session.connection().execute(_UPDATE_COLUMNS, {**values, "b_port_id": row[views.PORT_ID]})
+    changed = list(row)
+    for key, value in values.items():
+        changed[_COLUMN_AT[key]] = value
+    return changed
+
+
 def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
            port_id: str, body: dict[str, Any], port: models.Port | None = None) -> models.Port:
     """`port`: the row, when the caller has read it already (locked, with get(...,
@@ -714,11 +771,7 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     # Visible means admin, the port's project or its network's: all may change it.
     if port is None:
         port = get(session, ctx, port_id, for_update=True)
-    for key in body:
-        if key not in UPDATABLE and not (key == "status" and ctx.is_admin):
-            raise exc.InvalidInput(error_message=f"Cannot update read-only attribute {key}")
-    check_lengths(body, LIMITS)
-    portsecurity.check_pair_count(body, settings.max_allowed_address_pair)
+    _check_update(ctx, settings, body)
     changed = []
     if "mac_address" in body and body["mac_address"] is not None:
         mac = macs.normalize(body["mac_address"])
@@ -744,13 +797,8 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     if "binding:host_id" in body or vnic_changed or \
             port.vif_type == portbinding.VIF_TYPE_BINDING_FAILED:
         bind(session, port, body.get("binding:host_id", port.host_id), settings, clock)
-    for key in ("name", "description", "device_id", "device_owner", "dns_name"):
-        if key in body:
-            setattr(port, key, body[key] or "")
-    if "admin_state_up" in body:
-        port.admin_state_up = bool(body["admin_state_up"])
-    if "status" in body:
-        port.status = body["status"]
+    for key, value in _column_values(body).items():
+        setattr(port, key, value)
     port.revision_number += 1
     port.updated_at = now(clock)
     session.flush()
@@ -759,16 +807,24 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def locked_view(session: Session, ctx: Context, port_id: str, dns_domain: str
-                ) -> dict[str, Any]:
-    """The dict of a port the caller may see, its row locked until the transaction ends:
-    read as rows (a delete needs no Port object)."""
+def locked_row(session: Session, ctx: Context, port_id: str
+               ) -> tuple[Row[Any], views.PortParts]:
+    """The row (PORT_KEYED_COLUMNS) and parts of a port the caller may see, its row locked
+    until the transaction ends; read as rows, no Port object."""
     row = session.connection().execute(
         _PORT_FOR_UPDATE[ctx.is_admin],
         {"port_id": port_id, "project_id": ctx.project_id}).one_or_none()
     if row is None:
         raise exc.PortNotFound(port_id=port_id)
-    return _build_views(session, [row], dns_domain, None)[0]
+    return row, _read_parts(session, [port_id], None)(port_id)
+
+
+def locked_view(session: Session, ctx: Context, port_id: str, dns_domain: str
+                ) -> dict[str, Any]:
+    """The dict of a port the caller may see, its row locked until the transaction ends:
+    read as rows (a delete needs no Port object)."""
+    row, parts = locked_row(session, ctx, port_id)
+    return views.port_view(row, dns_domain, parts)
 
 
 def delete(session: Session, port_id: str) -> None:

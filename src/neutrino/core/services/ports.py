@@ -174,13 +174,24 @@ class PortService:
         env = self.env
 
         def work(session: Session) -> tuple[Body, Outbox]:
-            row, before = self._locked(session, ctx, id, authorize)
-            if guard is not None:
-                guard(session, row)
-            row = ports.update(session, ctx, env.settings, env.clock, id, body, port=row)
-            if row.host_id != before["binding:host_id"]:
-                rebind(session, row)
-            after = self._view(row)
+            after: Body | None = None
+            if guard is None and body.keys() <= ports.COLUMN_ONLY:
+                # A rename and the like: no Port object, read or written.
+                found, parts = ports.locked_row(session, ctx, id)
+                before = views.port_view(found, env.settings.dns_domain, parts)
+                _check(session, authorize, before)
+                changed = ports.update_columns(session, ctx, env.settings, env.clock, found,
+                                               body)
+                if changed is not None:
+                    after = views.port_view(changed, env.settings.dns_domain, parts)
+            if after is None:
+                row, before = self._locked(session, ctx, id, authorize)
+                if guard is not None:
+                    guard(session, row)
+                row = ports.update(session, ctx, env.settings, env.clock, id, body, port=row)
+                if row.host_id != before["binding:host_id"]:
+                    rebind(session, row)
+                after = self._view(row)
             nova.record_update(session, before, after, env.now())
             outbox = tell_dhcp_agents(session, before, after, env.now())
             outbox.port_security(before, after)
