@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from neutrino.api import listing, request
@@ -230,16 +231,23 @@ class Controller:
         for _, rule in per_item:
             reads = self.policy.reads(rule)
             keys = None if reads is None or keys is None else keys | reads
-        memo: dict[tuple[Any, ...], frozenset[str]] = {}
+        memo: dict[Any, frozenset[str]] = {}
 
         def decide(target: Item) -> frozenset[str]:
             return frozenset(name for name, rule in per_item if not check(rule, target))
 
+        if keys is None:
+            return decide
+        read = sorted(keys)
+        # The values the rules read (one value alone for one key), picked in C.
+        values = itemgetter(*read) if read else (lambda _: ())
+
         def hidden(target: Item) -> frozenset[str]:
-            if keys is None:
-                return decide(target)
             try:
-                key = tuple(target.get(k) for k in keys)
+                try:
+                    key = values(target)
+                except KeyError:  # an absent attribute reads as None
+                    key = tuple(target.get(k) for k in read) if len(read) > 1 else None
                 found = memo.get(key)
             except TypeError:  # a list or dict value: decided afresh
                 return decide(target)

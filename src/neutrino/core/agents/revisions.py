@@ -19,16 +19,18 @@ from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
 
 # Built once: every port change runs it.
-_BUMP = (update(Network).where(Network.id.in_(bindparam("network_ids", expanding=True)))
-         .values(dhcp_revision=Network.dhcp_revision + 1))
+# The table's, run on the connection: no ORM bulk-update machinery for a counter.
+_NETWORKS = Network.__table__
+_BUMP = (update(_NETWORKS).where(_NETWORKS.c.id.in_(bindparam("network_ids", expanding=True)))
+         .values(dhcp_revision=_NETWORKS.c.dhcp_revision + 1))
 
 
 def bump(session: Session, network_ids: Iterable[str]) -> None:
     """One UPDATE for all the networks; sorted, so two writers lock rows in the same order."""
     ids = sorted(set(network_ids))
     if ids:
-        session.execute(_BUMP, {"network_ids": ids},
-                        execution_options={"synchronize_session": False})
+        session.flush()  # what the ORM holds is written first, as autoflush would
+        session.connection().execute(_BUMP, {"network_ids": ids})
 
 
 def for_host(session: Session, host: str) -> dict[str, int]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Iterator
+from typing import Any, NamedTuple
 
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 
 from neutrino.conf.settings import CoreSettings
@@ -25,14 +25,11 @@ UPDATABLE = attributes.NETWORK.updatable
 READ_ONLY = attributes.NETWORK.read_only
 
 
-def get(session: Session, ctx: Context, network_id: str, for_update: bool = False,
-        shallow: bool = False) -> models.Network:
-    """A network the caller may see; NetworkNotFound otherwise. `shallow` leaves its
-    segments and subnets to be loaded on first use (a port create needs neither)."""
+def get(session: Session, ctx: Context, network_id: str, for_update: bool = False
+        ) -> models.Network:
+    """A network the caller may see; NetworkNotFound otherwise."""
     stmt = select(models.Network).where(models.Network.id == network_id,
                                         flt.network_visible(ctx))
-    if shallow:
-        stmt = stmt.options(lazyload("*"))
     if for_update:
         stmt = stmt.with_for_update()
     net = session.scalars(stmt).one_or_none()
@@ -50,17 +47,45 @@ def get_owned(session: Session, ctx: Context, network_id: str, action: str,
     return net
 
 
-def policy_targets(session: Session, ids: Collection[str]) -> dict[str, dict[str, Any]]:
-    net = models.Network
+# Built once: every port create and change runs it.
+_TARGETS = select(models.Network.id, models.Network.project_id, models.Network.shared,
+                  models.Network.external, models.Network.port_security_enabled
+                  ).where(models.Network.id.in_(bindparam("ids", expanding=True)))
+
+
+def _target_rows(session: Session, ids: Collection[str]
+                 ) -> Iterator[Row[str, str, bool, bool, bool]]:
     wanted = sorted(ids)
-    found: dict[str, dict[str, Any]] = {}
+    session.flush()  # a network made in this transaction is found, as autoflush would
+    conn = session.connection()  # plain rows: no ORM execution on the way
     for start in range(0, len(wanted), 500):
-        rows = session.execute(select(net.id, net.project_id, net.shared, net.external)
-                               .where(net.id.in_(wanted[start:start + 500])))
-        for id_, project, shared, external in rows:
-            found[id_] = {"id": id_, "project_id": project, "tenant_id": project,
-                          "shared": shared, "router:external": external}
-    return found
+        yield from conn.execute(_TARGETS, {"ids": wanted[start:start + 500]})
+
+
+def policy_targets(session: Session, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    return {id_: {"id": id_, "project_id": project, "tenant_id": project, "shared": shared,
+                  "router:external": external}
+            for id_, project, shared, external, _ in _target_rows(session, ids)}
+
+
+class PortNetwork(NamedTuple):
+    """What a port create reads of its network."""
+
+    id: str
+    project_id: str
+    shared: bool
+    external: bool
+    port_security_enabled: bool
+
+
+def for_port(session: Session, ctx: Context, network_id: str) -> PortNetwork:
+    """The network a port is made on, if the caller may see it (as `get` decides, without
+    a Network object); NetworkNotFound otherwise."""
+    for row in _target_rows(session, [network_id]):
+        net = PortNetwork(*row)
+        if ctx.is_admin or net.shared or net.external or flt.owns(ctx, net.project_id):
+            return net
+    raise exc.NetworkNotFound(net_id=network_id)
 
 
 # A network's dict needs its subnets' ids only: not their other columns, nor their pools,

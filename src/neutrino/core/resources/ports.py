@@ -661,10 +661,10 @@ def _merge_dhcp_opts(session: Session, port: models.Port,
 # --- operations -------------------------------------------------------------------------
 
 def _network_for_port(session: Session, ctx: Context, network_id: str | None,
-                      action: str) -> models.Network:
+                      action: str) -> networks.PortNetwork:
     if not network_id:
         raise exc.InvalidInput(error_message="network_id is required")
-    net = networks.get(session, ctx, network_id, shallow=True)
+    net = networks.for_port(session, ctx, network_id)
     if not (ctx.is_admin or net.shared or flt.owns(ctx, net.project_id)):
         raise exc.PolicyNotAuthorized(action=action)
     return net
@@ -730,7 +730,7 @@ COLUMN_ONLY = frozenset({"name", "description", "device_id", "device_owner", "dn
 
 
 def _column_values(body: dict[str, Any]) -> dict[str, Any]:
-    values = {key: body[key] or "" for key in
+    values: dict[str, Any] = {key: body[key] or "" for key in
               ("name", "description", "device_id", "device_owner", "dns_name") if key in body}
     if "admin_state_up" in body:
         values["admin_state_up"] = bool(body["admin_state_up"])

@@ -64,7 +64,11 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
         if new:
             session.execute(insert(binding), [{"port_id": port.id, "security_group_id": g}
                                               for g in new])
-        port.security_group_ids = ",".join(sorted(groups))
+        shown = ",".join(sorted(groups))
+        # The same value set again would still make the row dirty, and flushing a Port
+        # walks all its relationships (most of a port create's flush time).
+        if shown != port.security_group_ids:
+            port.security_group_ids = shown
     if pairs is not None:
         pair = models.AllowedAddressPair
         if had_pairs:

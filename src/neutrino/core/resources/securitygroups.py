@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, exists, or_, select, true
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
@@ -83,9 +83,13 @@ def _rule_filters(filters: flt.Filters) -> list[ColumnElement[bool]]:
 
 # --- the default group ----------------------------------------------------------------------
 
+# Built once: every port create runs it.
+_DEFAULT_GROUP = select(models.DefaultSecurityGroup.security_group_id).where(
+    models.DefaultSecurityGroup.project_id == bindparam("project_id"))
+
+
 def default_group_id(session: Session, project_id: str) -> str | None:
-    return session.scalar(select(models.DefaultSecurityGroup.security_group_id)
-                          .where(models.DefaultSecurityGroup.project_id == project_id))
+    return session.scalar(_DEFAULT_GROUP, {"project_id": project_id})
 
 
 def _new_group(session: Session, project_id: str, name: str, description: str,

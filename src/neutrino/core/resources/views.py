@@ -76,15 +76,11 @@ def network_availability_zones(session: Session,
     zones: dict[str, set[str]] = {i: set() for i in ids}
     if not ids:
         return {}
-    binding = models.NetworkDhcpAgentBinding
+    session.flush()  # bindings made in this transaction count, as autoflush would have it
+    conn = session.connection()
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start:chunk_start + 500]
-        rows = session.execute(
-            select(binding.network_id, models.Agent.availability_zone)
-            .join(models.Agent, models.Agent.id == binding.dhcp_agent_id)
-            .where(binding.network_id.in_(chunk))
-        )
-        for net_id, zone in rows:
+        for net_id, zone in conn.execute(_ZONES, {"ids": chunk}):
             if zone:
                 zones[net_id].add(zone)
     return {i: sorted(z) for i, z in zones.items()}
@@ -144,6 +140,10 @@ _SEGMENTS = _by_network(models.NetworkSegment.network_id, models.NetworkSegment.
 _SUBNET_IDS = _by_network(models.Subnet.network_id, models.Subnet.id)
 _NETWORK_TAGS = _by_network(models.Tag.network_id, models.Tag.tag)
 _CHUNK = 500
+_ZONES = (select(models.NetworkDhcpAgentBinding.network_id, models.Agent.availability_zone)
+          .join(models.Agent, models.Agent.id == models.NetworkDhcpAgentBinding.dhcp_agent_id)
+          .where(models.NetworkDhcpAgentBinding.network_id.in_(
+              bindparam("ids", expanding=True))))
 
 
 def network_row_dicts(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
