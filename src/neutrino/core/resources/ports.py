@@ -43,6 +43,7 @@ from neutrino.core.dbutil import (
     new_id,
     now,
     precise_now,
+    rows,
 )
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
@@ -235,7 +236,8 @@ def _port_by_id(admin: bool) -> Select[Any]:
 
 _PORT_BY_ID = {admin: _port_by_id(admin) for admin in (True, False)}
 _PORT_FOR_UPDATE = {admin: stmt.with_for_update() for admin, stmt in _PORT_BY_ID.items()}
-_DELETE = sql_delete(models.Port).where(models.Port.id == bindparam("port_id"))
+_DELETE = sql_delete(models.Port.__table__).where(
+    models.Port.__table__.c.id == bindparam("port_id"))
 
 
 def get_view(session: Session, ctx: Context, port_id: str, dns_domain: str,
@@ -301,8 +303,8 @@ def network_subnets(session: Session, network_id: str) -> list[AddressSpace]:
     """The network's subnets in creation order, each with its pools."""
     heads: dict[str, tuple[str, int, str | None, str | None]] = {}
     pools: dict[str, list[ipam.Pool]] = {}
-    for id_, cidr, version, address_mode, ra_mode, first, last in session.execute(
-            _SPACES, {"network_id": network_id}):
+    for id_, cidr, version, address_mode, ra_mode, first, last in rows(
+            session, _SPACES, {"network_id": network_id}):
         heads[id_] = (cidr, version, address_mode, ra_mode)
         found = pools.setdefault(id_, [])
         if first is not None:
@@ -377,12 +379,12 @@ def _lowest_free(session: Session, subnet: AddressSpace) -> tuple[bool, int | No
         if span is None:
             return False, None
         params = {"subnet_id": subnet.id, "first": span.first, "last": span.last}
-        count, lowest, highest = session.execute(_SUMMARY, params).one()
+        count, lowest, highest = rows(session, _SUMMARY, params).one()
         verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
         if verdict == ipam.GAP:
             # A hole below the highest taken address, the lowest one taken: one query.
-            offset = session.scalar(_FIRST_HOLE, {"subnet_id": subnet.id, "first": lowest,
-                                                  "last": highest})
+            offset = rows(session, _FIRST_HOLE, {"subnet_id": subnet.id, "first": lowest,
+                                                 "last": highest}).scalar()
             if offset is None:
                 return False, None  # filled since the summary: the caller reads them all
             verdict = ipam.FREE
@@ -831,5 +833,4 @@ def delete(session: Session, port_id: str) -> None:
     """Delete a port read with locked_view: its IPs, options and provisioning blocks go
     with it."""
     # One statement: the database's ON DELETE CASCADE takes the rest.
-    session.execute(_DELETE, {"port_id": port_id},
-                    execution_options={"synchronize_session": False})
+    rows(session, _DELETE, {"port_id": port_id})

@@ -62,8 +62,9 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
                                                       binding.security_group_id.in_(gone)))
         new = [g for g in groups if g not in current]
         if new:
-            session.execute(insert(binding), [{"port_id": port.id, "security_group_id": g}
-                                              for g in new])
+            # The tables' inserts, not the mapped classes': no ORM bulk machinery for rows.
+            session.execute(insert(binding.__table__),
+                            [{"port_id": port.id, "security_group_id": g} for g in new])
         shown = ",".join(sorted(groups))
         # The same value set again would still make the row dirty, and flushing a Port
         # walks all its relationships (most of a port create's flush time).
@@ -74,8 +75,8 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
         if had_pairs:
             session.execute(sql_delete(pair).where(pair.port_id == port.id))
         if pairs:
-            session.execute(insert(pair), [{"port_id": port.id, "mac_address": mac,
-                                            "ip_address": ip} for mac, ip in pairs])
+            session.execute(insert(pair.__table__), [{"port_id": port.id, "mac_address": mac,
+                                                      "ip_address": ip} for mac, ip in pairs])
         set_committed_value(port, "allowed_address_pairs", [
             models.AllowedAddressPair(port_id=port.id, mac_address=mac, ip_address=ip)
             for mac, ip in pairs])
