@@ -209,3 +209,19 @@ def test_a_rename_of_a_port_whose_binding_failed_binds_it_again(world):
     world.l2_agent("hostE")
     renamed = world.core.ports.update(world.admin, port["id"], {"name": "again"})
     assert (renamed["name"], renamed["binding:vif_type"]) == ("again", "tap")
+
+
+def test_a_port_create_reads_its_network_once(world):
+    """The policy check (the API's `authorize`) and the create share one read."""
+    net = world.network()
+    checked = []
+    with statements(world.db) as seen:
+        world.core.ports.create_bulk(world.admin, [{"network_id": net["id"],
+                                                   "project_id": "proj"}],
+                                     authorize=checked.append)
+    assert checked == [{net["id"]: {"id": net["id"], "project_id": "proj",
+                                    "tenant_id": "proj", "shared": False,
+                                    "router:external": False}}]
+    # Who owns and shares it (the scheduler's own read of its zone hints aside).
+    owner_reads = [s for s in seen if "FROM networks" in s and "networks.project_id" in s]
+    assert len(owner_reads) == 1, owner_reads

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 
@@ -53,23 +53,8 @@ _TARGETS = select(models.Network.id, models.Network.project_id, models.Network.s
                   ).where(models.Network.id.in_(bindparam("ids", expanding=True)))
 
 
-def _target_rows(session: Session, ids: Collection[str]
-                 ) -> Iterator[Row[str, str, bool, bool, bool]]:
-    wanted = sorted(ids)
-    session.flush()  # a network made in this transaction is found, as autoflush would
-    conn = session.connection()  # plain rows: no ORM execution on the way
-    for start in range(0, len(wanted), 500):
-        yield from conn.execute(_TARGETS, {"ids": wanted[start:start + 500]})
-
-
-def policy_targets(session: Session, ids: Collection[str]) -> dict[str, dict[str, Any]]:
-    return {id_: {"id": id_, "project_id": project, "tenant_id": project, "shared": shared,
-                  "router:external": external}
-            for id_, project, shared, external, _ in _target_rows(session, ids)}
-
-
 class PortNetwork(NamedTuple):
-    """What a port create reads of its network."""
+    """What a port's create and policy checks read of its network."""
 
     id: str
     project_id: str
@@ -77,14 +62,35 @@ class PortNetwork(NamedTuple):
     external: bool
     port_security_enabled: bool
 
+    def policy_target(self) -> dict[str, Any]:
+        return {"id": self.id, "project_id": self.project_id, "tenant_id": self.project_id,
+                "shared": self.shared, "router:external": self.external}
 
-def for_port(session: Session, ctx: Context, network_id: str) -> PortNetwork:
-    """The network a port is made on, if the caller may see it (as `get` decides, without
-    a Network object); NetworkNotFound otherwise."""
-    for row in _target_rows(session, [network_id]):
-        net = PortNetwork(*row)
-        if ctx.is_admin or net.shared or net.external or flt.owns(ctx, net.project_id):
-            return net
+
+def port_networks(session: Session, ids: Collection[str]) -> dict[str, PortNetwork]:
+    """The networks `ids` that exist, by id, read as rows whoever asks."""
+    wanted = sorted(ids)
+    session.flush()  # a network made in this transaction is found, as autoflush would
+    conn = session.connection()  # plain rows: no ORM execution on the way
+    found: dict[str, PortNetwork] = {}
+    for start in range(0, len(wanted), 500):
+        for row in conn.execute(_TARGETS, {"ids": wanted[start:start + 500]}):
+            found[row[0]] = PortNetwork(*row)
+    return found
+
+
+def policy_targets(session: Session, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    return {id_: net.policy_target() for id_, net in port_networks(session, ids).items()}
+
+
+def for_port(session: Session, ctx: Context, network_id: str,
+             read: Mapping[str, PortNetwork] | None = None) -> PortNetwork:
+    """The network a port is made on (from `read` when it holds it), if the caller may see
+    it, as `get` decides; NetworkNotFound otherwise."""
+    net = (read or {}).get(network_id) or port_networks(session, [network_id]).get(network_id)
+    if net is not None and (ctx.is_admin or net.shared or net.external
+                            or flt.owns(ctx, net.project_id)):
+        return net
     raise exc.NetworkNotFound(net_id=network_id)
 
 

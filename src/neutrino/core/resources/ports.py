@@ -8,7 +8,7 @@ another candidate is tried, so concurrent creators never get a 500.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -662,21 +662,24 @@ def _merge_dhcp_opts(session: Session, port: models.Port,
 
 # --- operations -------------------------------------------------------------------------
 
-def _network_for_port(session: Session, ctx: Context, network_id: str | None,
-                      action: str) -> networks.PortNetwork:
+def _network_for_port(session: Session, ctx: Context, network_id: str | None, action: str,
+                      read: Mapping[str, networks.PortNetwork] | None
+                      ) -> networks.PortNetwork:
     if not network_id:
         raise exc.InvalidInput(error_message="network_id is required")
-    net = networks.for_port(session, ctx, network_id)
+    net = networks.for_port(session, ctx, network_id, read)
     if not (ctx.is_admin or net.shared or flt.owns(ctx, net.project_id)):
         raise exc.PolicyNotAuthorized(action=action)
     return net
 
 
 def create(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
-           body: dict[str, Any]) -> models.Port:
+           body: dict[str, Any],
+           read: Mapping[str, networks.PortNetwork] | None = None) -> models.Port:
+    """`read`: networks the caller has read already (networks.port_networks)."""
     check_lengths(body, LIMITS)
     portsecurity.check_pair_count(body, settings.max_allowed_address_pair)
-    net = _network_for_port(session, ctx, body.get("network_id"), "create_port")
+    net = _network_for_port(session, ctx, body.get("network_id"), "create_port", read)
     project = resolve_project(ctx, body, fallback=net.project_id)
     options = _dhcp_opts(body.get("extra_dhcp_opts"))
     requests = None if body.get("fixed_ips") is None else _requested_ips(body["fixed_ips"])

@@ -99,14 +99,16 @@ class PortService:
         now = env.now()
 
         def work(session: Session) -> tuple[list[Body], Outbox]:
+            # Read once, for the policy check and the creates.
+            read = networks.port_networks(session, {
+                b["network_id"] for b in bodies if isinstance(b.get("network_id"), str)})
             if authorize is not None:
-                authorize(networks.policy_targets(
-                    session, {b["network_id"] for b in bodies
-                              if isinstance(b.get("network_id"), str)}))
+                authorize({i: net.policy_target() for i, net in read.items()})
             # Only creates through here are limited: the DHCP ports agents make over RPC
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
             quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
-            created = [ports.create(session, ctx, env.settings, env.clock, b) for b in bodies]
+            created = [ports.create(session, ctx, env.settings, env.clock, b, read)
+                       for b in bodies]
             network_ids = {p.network_id for p in created}
             schedulable = {p.network_id for p in created
                            if p.device_id != const.DEVICE_ID_RESERVED_DHCP_PORT}
