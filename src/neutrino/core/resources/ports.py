@@ -122,6 +122,10 @@ def _part_queries(restricted: Callable[[Select[Any], Any], Select[Any]]
 _PARTS_BY_ID = _part_queries(
     lambda selected, table: selected.where(table.c.port_id.in_(bindparam("port_ids",
                                                                           expanding=True))))
+# One port's (a show, an update, a delete): `=` rather than an IN of one, whose expanding
+# parameter SQLAlchemy renders on every run (70 us of the two statements' 170).
+_PARTS_OF_ONE = _part_queries(
+    lambda selected, table: selected.where(table.c.port_id == bindparam("port_id")))
 
 
 def _parts_of(ids: list[str], where: Sequence[ColumnElement[bool]] | None
@@ -134,6 +138,10 @@ def _parts_of(ids: list[str], where: Sequence[ColumnElement[bool]] | None
                 models.Port, models.Port.id == table.c.port_id).where(*where))
         yield True, addresses, {}
         yield False, others, {}
+        return
+    if len(ids) == 1:
+        yield True, _PARTS_OF_ONE[0], {"port_id": ids[0]}
+        yield False, _PARTS_OF_ONE[1], {"port_id": ids[0]}
         return
     for start in range(0, len(ids), _CHUNK):
         params = {"port_ids": ids[start:start + _CHUNK]}
