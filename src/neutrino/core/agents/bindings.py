@@ -23,7 +23,7 @@ from neutrino.conf.settings import CoreSettings
 from neutrino.core.agents import scheduler
 from neutrino.core.agents.registry import alive_cutoff
 from neutrino.core.agents.scheduler import AgentSlot
-from neutrino.core.dbutil import rowcount, rows
+from neutrino.core.dbutil import execute, rowcount
 from neutrino.core.savepoint import execute_or_skip
 from neutrino.core.transaction import Transactions
 from neutrino.db.engine import RetryRequest, integrity_kind
@@ -62,7 +62,7 @@ def has_binding(session: Session, network_id: str) -> bool:
 def dhcp_state(session: Session, network_id: str) -> tuple[bool, bool]:
     """(whether the network has a subnet with DHCP, whether an agent is bound to it), in
     one query."""
-    needed, bound = rows(session, _DHCP_STATE, {"network_id": network_id}).one()
+    needed, bound = execute(session, _DHCP_STATE, {"network_id": network_id}).one()
     return bool(needed), bool(bound)
 
 

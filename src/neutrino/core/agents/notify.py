@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from neutrino.core.agents.registry import server_time
-from neutrino.core.dbutil import rowcount, rows
+from neutrino.core.dbutil import execute, rowcount
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier
 from neutrino.core.transaction import Transactions
 from neutrino.db.models import Agent, DhcpCast, NetworkDhcpAgentBinding
@@ -76,7 +76,7 @@ def hosting_hosts(session: Session, network_ids: Iterable[str],
     out: dict[str, list[str]] = {i: [] for i in ids}
     if not ids:
         return out
-    for network_id, host in rows(session, _HOSTING[admin_up_only], {"network_ids": ids}):
+    for network_id, host in execute(session, _HOSTING[admin_up_only], {"network_ids": ids}):
         out[network_id].append(host)
     return out
 
@@ -174,15 +174,15 @@ class Outbox:
         # Ids sort in recording order (nanoseconds first), so a sweep sends casts in the
         # order they were made; the random rest keeps replicas' ids apart.
         base = time.time_ns()
-        values = []
+        rows = []
         for n, i in enumerate(pending):
             host, method, payload = self.casts[i]
             row_id = f"{base + n:020d}{uuid.uuid4().hex[:16]}"
             self.ids[i] = row_id
-            values.append({"id": row_id, "host": host, "method": method,
+            rows.append({"id": row_id, "host": host, "method": method,
                          "payload": json.dumps(payload, default=str), "created_at": stamp})
         # The table's insert, not the mapped class's: no ORM bulk machinery for plain rows.
-        rows(session, _INSERT_CAST, values)
+        execute(session, _INSERT_CAST, rows)
         return self
 
     def send(self, notifier: DhcpAgentNotifier, delivered: Delivered | None = None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from neutrino.core.dbutil import execute
 from neutrino.db.models import Agent, Network, NetworkDhcpAgentBinding
 from neutrino.lib import constants as const
 
@@ -29,8 +30,7 @@ def bump(session: Session, network_ids: Iterable[str]) -> None:
     """One UPDATE for all the networks; sorted, so two writers lock rows in the same order."""
     ids = sorted(set(network_ids))
     if ids:
-        session.flush()  # what the ORM holds is written first, as autoflush would
-        session.connection().execute(_BUMP, {"network_ids": ids})
+        execute(session, _BUMP, {"network_ids": ids})
 
 
 def for_host(session: Session, host: str) -> dict[str, int]:

@@ -39,11 +39,11 @@ from neutrino.core.context import Context, resolve_project
 from neutrino.core.dbutil import (
     check_lengths,
     dumps,
+    execute,
     insert_row_unless_duplicate,
     new_id,
     now,
     precise_now,
-    rows,
 )
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
@@ -311,7 +311,7 @@ def network_subnets(session: Session, network_id: str) -> list[AddressSpace]:
     """The network's subnets in creation order, each with its pools."""
     heads: dict[str, tuple[str, int, str | None, str | None]] = {}
     pools: dict[str, list[ipam.Pool]] = {}
-    for id_, cidr, version, address_mode, ra_mode, first, last in rows(
+    for id_, cidr, version, address_mode, ra_mode, first, last in execute(
             session, _SPACES, {"network_id": network_id}):
         heads[id_] = (cidr, version, address_mode, ra_mode)
         found = pools.setdefault(id_, [])
@@ -387,11 +387,11 @@ def _lowest_free(session: Session, subnet: AddressSpace) -> tuple[bool, int | No
         if span is None:
             return False, None
         params = {"subnet_id": subnet.id, "first": span.first, "last": span.last}
-        count, lowest, highest = rows(session, _SUMMARY, params).one()
+        count, lowest, highest = execute(session, _SUMMARY, params).one()
         verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
         if verdict == ipam.GAP:
             # A hole below the highest taken address, the lowest one taken: one query.
-            offset = rows(session, _FIRST_HOLE, {"subnet_id": subnet.id, "first": lowest,
+            offset = execute(session, _FIRST_HOLE, {"subnet_id": subnet.id, "first": lowest,
                                                  "last": highest}).scalar()
             if offset is None:
                 return False, None  # filled since the summary: the caller reads them all
@@ -675,6 +675,8 @@ def _network_for_port(session: Session, ctx: Context, network_id: str | None, ac
                       ) -> networks.PortNetwork:
     if not network_id:
         raise exc.InvalidInput(error_message="network_id is required")
+    if not isinstance(network_id, str):
+        raise exc.NetworkNotFound(net_id=network_id)
     net = networks.for_port(session, ctx, network_id, read)
     if not (ctx.is_admin or net.shared or flt.owns(ctx, net.project_id)):
         raise exc.PolicyNotAuthorized(action=action)
@@ -743,8 +745,8 @@ COLUMN_ONLY = frozenset({"name", "description", "device_id", "device_owner", "dn
 
 
 def _column_values(body: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {key: body[key] or "" for key in
-              ("name", "description", "device_id", "device_owner", "dns_name") if key in body}
+    texts = ("name", "description", "device_id", "device_owner", "dns_name")
+    values: dict[str, Any] = {key: body[key] or "" for key in texts if key in body}
     if "admin_state_up" in body:
         values["admin_state_up"] = bool(body["admin_state_up"])
     if "status" in body:
@@ -770,7 +772,7 @@ def update_columns(session: Session, ctx: Context, settings: CoreSettings, clock
     values = _column_values(body)
     values["revision_number"] = row[_COLUMN_AT["revision_number"]] + 1
     values["updated_at"] = now(clock)
-    session.connection().execute(_UPDATE_COLUMNS, {**values, "b_port_id": row[views.PORT_ID]})
+    execute(session, _UPDATE_COLUMNS, {**values, "b_port_id": row[views.PORT_ID]})
     changed = list(row)
     for key, value in values.items():
         changed[_COLUMN_AT[key]] = value
@@ -844,4 +846,4 @@ def delete(session: Session, port_id: str) -> None:
     """Delete a port read with locked_view: its IPs, options and provisioning blocks go
     with it."""
     # One statement: the database's ON DELETE CASCADE takes the rest.
-    rows(session, _DELETE, {"port_id": port_id})
+    execute(session, _DELETE, {"port_id": port_id})

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.conf.settings import QuotaSettings
 from neutrino.core.context import Context, resolve_project
-from neutrino.core.dbutil import insert_row_unless_duplicate, new_id, rows
+from neutrino.core.dbutil import execute, insert_row_unless_duplicate, new_id
 from neutrino.db import models
 from neutrino.lib import exceptions as exc
 
@@ -98,13 +98,13 @@ def _or_default(settings: QuotaSettings, resource: str, own: int | None) -> int:
 
 
 def _limit(session: Session, settings: QuotaSettings, project_id: str, resource: str) -> int:
-    return _or_default(settings, resource, rows(
+    return _or_default(settings, resource, execute(
         session, _OWN_LIMIT, {"project_id": project_id, "resource": resource}).scalar())
 
 
 def _limit_and_used(session: Session, settings: QuotaSettings, project_id: str,
                     resource: str) -> tuple[int, int]:
-    limit, in_use = rows(session, _LIMIT_AND_USED[resource], {"project_id": project_id}).one()
+    limit, in_use = execute(session, _LIMIT_AND_USED[resource], {"project_id": project_id}).one()
     return _or_default(settings, resource, limit), int(in_use)
 
 
@@ -134,7 +134,7 @@ def lock(session: Session, project_id: str, resource: str) -> None:
     statement = _LOCKS.get(dialect)
     if statement is None:
         statement = _LOCKS[dialect] = _lock_statement(dialect)
-    rows(session, statement, {"project_id": project_id, "resource": resource})
+    execute(session, statement, {"project_id": project_id, "resource": resource})
 
 
 def _lock_statement(dialect: str) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from neutrino.core.context import Context, resolve_project
-from neutrino.core.dbutil import check_lengths, insert_row_unless_duplicate, new_id, now, rows
+from neutrino.core.dbutil import check_lengths, execute, insert_row_unless_duplicate, new_id, now
 from neutrino.core.interfaces import Clock
 from neutrino.core.resources import filters as flt
 from neutrino.core.resources.views import timestamp
@@ -89,7 +89,7 @@ _DEFAULT_GROUP = select(models.DefaultSecurityGroup.security_group_id).where(
 
 
 def default_group_id(session: Session, project_id: str) -> str | None:
-    return rows(session, _DEFAULT_GROUP, {"project_id": project_id}).scalar()
+    return execute(session, _DEFAULT_GROUP, {"project_id": project_id}).scalar()
 
 
 def _new_group(session: Session, project_id: str, name: str, description: str,

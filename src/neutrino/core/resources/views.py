@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
+from neutrino.core.dbutil import execute
 from neutrino.db import models
 from neutrino.lib import constants
 
@@ -76,11 +77,9 @@ def network_availability_zones(session: Session,
     zones: dict[str, set[str]] = {i: set() for i in ids}
     if not ids:
         return {}
-    session.flush()  # bindings made in this transaction count, as autoflush would have it
-    conn = session.connection()
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start:chunk_start + 500]
-        for net_id, zone in conn.execute(_ZONES, {"ids": chunk}):
+        for net_id, zone in execute(session, _ZONES, {"ids": chunk}):
             if zone:
                 zones[net_id].add(zone)
     return {i: sorted(z) for i, z in zones.items()}
