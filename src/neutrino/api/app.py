@@ -63,7 +63,22 @@ from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
 MAX_BODY = 1024 * 1024
-REQUEST_THREADS = 40  # anyio's default thread limit, which requests had before
+# Requests a worker serves at once when [DEFAULT] wsgi_default_pool_size does not say. On
+# SQLite, 2: writes take turns anyway, and under 8 clients of bench_api_load.py a worker
+# with 40 threads spent its time handing its interpreter lock round (268.9 against 256.8
+# requests/s, p99 75.9 against 107.8 ms). On a database server, 40 (anyio's default
+# thread limit): a worker waits out every statement's round trip, which across a network
+# few threads would spend idle.
+SQLITE_REQUEST_THREADS = 2
+SERVER_REQUEST_THREADS = 40
+
+
+def request_threads(configured: int | None, dialect: str) -> int:
+    """The threads an API worker serves requests on, for a database of `dialect`."""
+    if configured:
+        return configured
+    return SQLITE_REQUEST_THREADS if dialect == "sqlite" else SERVER_REQUEST_THREADS
+
 REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -163,11 +178,13 @@ class NeutronApi:
         self.auth = authenticator
         self.identity_api = identity_api
         self.controller = Controller(services, policy, settings.pagination_max_limit)
-        # The threads requests' work runs on, as many as anyio lends a server by default.
-        # Handed the work directly rather than through anyio.to_thread: under 8 clients the
-        # server's CPU per request went from 0.29 to 0.24 ms for an extension, and from
-        # 2.7 to 2.4 ms for a port shown (bench/bench_api_edge.py).
-        self._threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="api-request")
+        # The threads requests' work runs on. Handed the work directly rather than through
+        # anyio.to_thread: under 8 clients the server's CPU per request went from 0.29 to
+        # 0.24 ms for an extension, and from 2.7 to 2.4 ms for a port shown
+        # (bench/bench_api_edge.py).
+        self._threads = ThreadPoolExecutor(
+            settings.request_threads or SERVER_REQUEST_THREADS,
+            thread_name_prefix="api-request")
         self.quotas = QuotaController(services.quotas, policy)
         self.tags = TagController(self.controller, services.tags, policy)
 

@@ -20,6 +20,7 @@ or a shared state_path, the token key).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import logging
 import os
@@ -37,7 +38,7 @@ import uvicorn
 from oslo_config import cfg
 from oslo_policy import opts as policy_opts
 
-from neutrino.api.app import create_app
+from neutrino.api.app import create_app, request_threads
 from neutrino.api.auth import KeystoneAuth
 from neutrino.api.health import Probe
 from neutrino.cmd.common import catch_stop_signals, setup_logging, wait_for_signal
@@ -273,6 +274,10 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
               ) -> tuple[Any, Services]:
     """The API application over core's services of its own (one set per process)."""
     settings = api_settings(conf)
+    settings = dataclasses.replace(settings, request_threads=request_threads(
+        settings.request_threads, db.engine.dialect.name))
+    LOG.info("Serving up to %d API requests at once in this process "
+             "(wsgi_default_pool_size)", settings.request_threads)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
     core = core_settings(conf)
     services = build_services(db, core, RpcDhcpNotifier(transport),

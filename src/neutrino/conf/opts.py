@@ -56,6 +56,11 @@ server_opts: list[cfg.Opt] = [
                help="API worker processes (default: one per CPU, as Neutron). With more "
                     "than one, the main process serves no API: it runs the RPC servers and "
                     "the HA monitor, off the workers' way. Needs a real broker."),
+    cfg.IntOpt("wsgi_default_pool_size", min=1,
+               help="Requests an API worker serves at once, each on a thread of its own "
+                    "(default: 2 on SQLite, 40 on a database server). Few keep a worker's "
+                    "requests from contending for its one interpreter; more overlap the "
+                    "round trips to a database across a network."),
     cfg.StrOpt("network_scheduler_driver", default="weight",
                help="DHCP network scheduler: chance, weight or az (Neutron's class paths "
                     "ChanceScheduler, WeightScheduler, AZAwareWeightScheduler work too)."),

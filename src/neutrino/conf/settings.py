@@ -182,6 +182,8 @@ class ApiSettings:
     auth_strategy: str = _default.auth_strategy
     # None: one per CPU (decided where the server starts, on the machine it runs on).
     api_workers: int | None = _default.api_workers
+    # None: by the database (decided where the server starts; see api.app.request_threads).
+    request_threads: int | None = _default.wsgi_default_pool_size
     pagination_max_limit: int = _default.pagination_max_limit
     request_timeout: int = _default.api_request_timeout
     # Not the option's default (the sample's admin and demo with well-known passwords): settings
@@ -378,6 +380,7 @@ def api_settings(conf: cfg.ConfigOpts) -> ApiSettings:
     return ApiSettings(
         bind_host=conf.bind_host, bind_port=conf.bind_port,
         auth_strategy=conf.auth_strategy, api_workers=conf.api_workers,
+        request_threads=conf.wsgi_default_pool_size,
         pagination_max_limit=conf.pagination_max_limit,
         request_timeout=conf.api_request_timeout, users=tuple(users),
         token_secret=conf.identity.token_secret,

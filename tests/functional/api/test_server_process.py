@@ -129,3 +129,12 @@ def test_bad_configuration_is_one_line(tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("options", "threads"), [({}, 2), ({"wsgi_default_pool_size": 3}, 3)])
+def test_requests_at_once_per_process(tmp_path, options, threads):
+    """On SQLite a process serves two requests at once unless the operator says."""
+    with NeutrinoServer(tmp_path, options={"DEFAULT": options}) as running:
+        assert requests.get(f"{running.url}/", timeout=10).status_code == 200
+    assert (f"Serving up to {threads} API requests at once in this process"
+            in running.log_path.read_text())
