@@ -152,12 +152,14 @@ def test_an_api_worker_serves_with_its_startup_objects_frozen(tmp_path, monkeypa
 
     monkeypatch.setattr(server_cmd, "_uvicorn", lambda *args: Served())
     before = gc.get_freeze_count()
+    thresholds = gc.get_threshold()
     sock = socket.socket()
     try:
         assert server_cmd.run_worker(conf, sock) == 0
     finally:
         sock.close()
         gc.unfreeze()  # the rest of the test session collects as usual
+        gc.set_threshold(*thresholds)
     assert frozen_when_serving and frozen_when_serving[0] > before + 10000
 
 
