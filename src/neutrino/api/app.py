@@ -63,10 +63,11 @@ from neutrino.lib.metrics import CONTENT_TYPE_LATEST, exposition
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("neutrino.api.access")
 MAX_BODY = 1024 * 1024
+REQUEST_ID_HEADER = b"x-openstack-request-id"
 # Requests a worker serves at once when [DEFAULT] wsgi_default_pool_size does not say. On
-# SQLite, 2: writes take turns anyway, and under 8 clients of bench_api_load.py a worker
-# with 40 threads spent its time handing its interpreter lock round (268.9 against 256.8
-# requests/s, p99 75.9 against 107.8 ms). On a database server, 40 (anyio's default
+# SQLite, 2: writes take turns anyway, and a worker's 40 threads queued at its interpreter
+# lock instead of in order (bench_api_load.py, 8 clients: p99 83-86 against 119-138 ms,
+# requests/s the same within the noise). On a database server, 40 (anyio's default
 # thread limit): a worker waits out every statement's round trip, which across a network
 # few threads would spend idle.
 SQLITE_REQUEST_THREADS = 2
@@ -79,7 +80,6 @@ def request_threads(configured: int | None, dialect: str) -> int:
         return configured
     return SQLITE_REQUEST_THREADS if dialect == "sqlite" else SERVER_REQUEST_THREADS
 
-REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -70,6 +70,7 @@ def _shower(names: builtins.list[str]) -> Callable[[Item, frozenset[str]], Item]
         return {name: item[name] for name in names if name in item and name not in hidden}
     return show
 
+
 class Controller:
     def __init__(self, services: Services, policy: Policy,
                  pagination_max_limit: int = -1) -> None:
