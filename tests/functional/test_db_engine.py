@@ -7,10 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from neutrino.conf.settings import DatabaseSettings
+from neutrino.db import engine as engine_module
 from neutrino.db import models, sqlite_writes
 from neutrino.db.engine import (
     Database,
@@ -291,6 +293,71 @@ def test_transaction_survives_a_connection_killed_in_flight(server_database: Dat
     assert db.transaction(work) == 2
     with db.session() as s:
         assert s.scalars(select(models.Network.id)).all() == ["survivor"]
+
+
+def _backend_pid(s) -> int:  # noqa: ANN001
+    query = "SELECT pg_backend_pid()" if s.bind.dialect.name == "postgresql" \
+        else "SELECT CONNECTION_ID()"
+    return int(s.execute(text(query)).scalar())
+
+
+def _kill(db: Database, pid: int) -> None:
+    kill = "SELECT pg_terminate_backend(:pid)" if db.backend == "postgresql" \
+        else f"KILL {int(pid)}"
+    other = create_engine(db.url, poolclass=NullPool)  # not one of the pool's
+    try:
+        with other.begin() as conn:
+            conn.execute(text(kill), {"pid": pid})
+    finally:
+        other.dispose()
+
+
+def test_a_connection_idle_for_a_while_is_pinged_and_a_dead_one_replaced(
+        server_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = server_database
+    db.engine.dispose()  # one connection in the pool from here: the one killed
+    with db.session() as s:
+        pid = _backend_pid(s)
+    _kill(db, pid)
+    # Idle past the limit (0 s): checked out, it is pinged, found dead and replaced, so
+    # the session's first statement runs, outside any retry.
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 0.0)
+    with db.session() as s:
+        assert _backend_pid(s) != pid
+
+
+def test_a_connection_back_a_moment_ago_is_not_pinged(
+        server_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No round trip for a ping under load: a connection that died within the limit fails
+    # its first statement (the transaction retry's business, tested above).
+    db = server_database
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 3600.0)
+    db.engine.dispose()
+    with db.session() as s:
+        pid = _backend_pid(s)
+    _kill(db, pid)
+    with pytest.raises(OperationalError), db.session() as s:
+        _backend_pid(s)
+    assert db.transaction(_backend_pid) != pid
+
+
+def test_reads_on_postgresql_run_without_a_transaction(server_database: Database) -> None:
+    """At READ COMMITTED a statement sees the commits before it, inside a transaction or
+    not: read-only sessions skip BEGIN and COMMIT on PostgreSQL; writes keep them."""
+    db = server_database
+
+    def status(s) -> str:  # noqa: ANN001
+        s.execute(text("SELECT 1"))
+        raw = s.connection().connection.driver_connection
+        if db.backend == "postgresql":
+            return raw.info.transaction_status.name
+        return "INTRANS" if s.in_transaction() else "IDLE"
+
+    for _ in range(2):  # the same pooled connection, read then written
+        with db.session(readonly=True) as s:
+            assert status(s) == ("IDLE" if db.backend == "postgresql" else "INTRANS")
+        with db.session() as s:
+            assert status(s) == "INTRANS"
 
 
 def test_missing_database_fails_at_once(server_database: Database) -> None:

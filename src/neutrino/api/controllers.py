@@ -11,6 +11,7 @@ from typing import Any
 
 from neutrino.api import listing, request
 from neutrino.api.errors import bad_request, not_found
+from neutrino.api.jsonbody import Encoded, EncodedItems
 from neutrino.api.policy import Policy
 from neutrino.core.context import Context
 from neutrino.core.services import (
@@ -87,6 +88,9 @@ class Controller:
         self.policy = policy
         self.max_limit = pagination_max_limit
         self._rules_memo: dict[tuple[str, int], dict[str, str]] = {}
+        # Core hands out a port's view unchanged while its revision stands (viewmemo), so
+        # a list copies the JSON written for it before.
+        self._encoded = {PORT.plural: EncodedItems(services.ports.memo.size)}
 
     # --- policy targets and views ------------------------------------------------------
 
@@ -231,8 +235,11 @@ class Controller:
         plan = self._plan(resource, query.fields, rules, check)
         per_item = [(name, rule) for name, rule in plan if rule is not None]
         hider = self._hider(per_item, check)
-        show = _shower([name for name, _ in plan])
-        shown: list[Item] = []
+        names = tuple(name for name, _ in plan)
+        show = _shower(list(names))
+        encoded = self._encoded.get(resource.plural)
+        shapes: dict[frozenset[str], object] = {}
+        shown: list[Item | Encoded] = []
         nothing: frozenset[str] = frozenset()
         for item in found.items:
             hidden = nothing
@@ -242,7 +249,13 @@ class Controller:
                 target = item if networks is None else \
                     self._target(resource, item, networks)
                 hidden = hider(target)
-            shown.append(show(item, hidden))
+            if encoded is None:
+                shown.append(show(item, hidden))
+                continue
+            shape = shapes.get(hidden)
+            if shape is None:
+                shape = shapes[hidden] = encoded.shape(names, hidden)
+            shown.append(encoded.get(item, hidden, shape, show))
         body: Item = {resource.plural: shown}
         page = listing.Page(found.items, found.has_before, found.has_after)
         page_links = listing.links(page, query, url, params, resource)

@@ -7,12 +7,11 @@ HTTP layer itself detects (a bad body, an unknown URL) carry webob's class names
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
+from neutrino.api.jsonbody import encode_json
 from neutrino.lib import exceptions as exc
 
 STATUS_BY_KIND = {
@@ -51,30 +50,6 @@ def method_not_allowed(allowed: list[str]) -> ApiError:
     return ApiError(405, "HTTPMethodNotAllowed",
                     "The server could not comply with the request since it is either "
                     "malformed or otherwise incorrect.", {"Allow": ", ".join(allowed)})
-
-
-# Dataclasses, datetimes and subclasses of str, int, dict and list go to json.dumps: it
-# refuses the first two and writes the others its own way. (orjson would also write UUIDs
-# and enums, which json.dumps refuses; no body of ours holds one.)
-_ORJSON_OPTIONS = (orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-                   | orjson.OPT_PASSTHROUGH_SUBCLASS)
-
-
-def encode_json(body: Any) -> bytes:
-    """`body` as JSON equal to `json.dumps(body)`'s, written by orjson (a list of a few
-    hundred ports in a tenth of json.dumps's time): compact, UTF-8 rather than ASCII escapes.
-
-    json.dumps, the reference, writes what orjson would write otherwise: integers beyond 64
-    bits, lone surrogates and non-string keys (orjson refuses them), and any body in which
-    orjson wrote a null, because it writes NaN and +-Infinity as null where json.dumps
-    writes NaN and Infinity (a binding:profile given 1e400 is echoed so)."""
-    try:
-        out = orjson.dumps(body, option=_ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError included
-        return json.dumps(body).encode()
-    if b"null" in out:
-        return json.dumps(body).encode()
-    return out
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from neutrino.conf.settings import DatabaseSettings
@@ -56,6 +56,10 @@ _SQLITE_RETRY = ("database is locked", "database table is locked", "database is 
 # TCP keepalives on database connections: a peer that vanished (host down, NAT entry
 # dropped) is noticed in about idle + interval * count seconds instead of never.
 _KEEPALIVE_IDLE, _KEEPALIVE_INTERVAL, _KEEPALIVE_COUNT = 30, 10, 3
+# A pooled connection back from use within this many seconds is handed out without a ping:
+# under load every request's ping was a round trip of its own. One that died meanwhile
+# fails its transaction's first statement, which is retried on a new connection.
+PING_AFTER_IDLE = 2.0
 # When this thread's work must be finished (time.monotonic()), set per API request.
 _DEADLINE: ContextVar[float | None] = ContextVar("neutrino_db_deadline", default=None)
 
@@ -96,6 +100,26 @@ def _take_turn(queue: WriteQueue, connection: object, busy: float) -> bool:
             raise DeadlineExceeded() from None
         raise OperationalError("BEGIN IMMEDIATE", None,
                                sqlite3.OperationalError("database is locked")) from None
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping, for connections idle over PING_AFTER_IDLE only."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["neutrino_returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        returned = record.info.get("neutrino_returned")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+            return  # new, or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # noqa: BLE001 - any failure means "use another"
+            raise DisconnectionError(str(err)) from err
+        if not alive:
+            raise DisconnectionError("the database did not answer a ping")
 
 
 class RetryRequest(Exception):
@@ -229,6 +253,9 @@ class Database:
         self.backend = self.url.get_backend_name()
         self._write_queue: WriteQueue | None = None
         self.engine = self._create_engine()
+        self._readonly_bind = self.engine.execution_options(
+            neutrino_readonly=True,
+            **({"isolation_level": "AUTOCOMMIT"} if self.backend == "postgresql" else {}))
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def _create_engine(self, bounded: bool = True) -> Engine:
@@ -243,7 +270,7 @@ class Database:
                 unbounded["connect_args"] = {"charset": "utf8mb4"}
             return create_engine(self.url, **unbounded)
         settings = self.settings
-        kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": settings.recycle_time,
+        kwargs: dict[str, Any] = {"pool_recycle": settings.recycle_time,
                         "future": True, "pool_size": settings.pool_size,
                         "max_overflow": settings.max_overflow,
                         # A request waits this long for a connection, then gets a 503.
@@ -271,6 +298,7 @@ class Database:
                 # Unacknowledged data (the server's host gone) fails the socket after this.
                 "tcp_user_timeout": (settings.statement_timeout + 5) * 1000}
         engine = create_engine(self.url, **kwargs)
+        _ping_when_idle(engine)
         if self.backend in ("mysql", "mariadb"):
             @event.listens_for(engine, "connect")
             def _keepalive(dbapi_conn: Any, conn_rec: Any) -> None:
@@ -346,9 +374,11 @@ class Database:
     def session(self, readonly: bool = False) -> Iterator[Session]:
         """A Session in one transaction: committed when the block ends, rolled back on error.
 
-        `readonly` lets SQLite readers run beside a writer; other backends ignore it.
+        `readonly` lets SQLite readers run beside a writer. On PostgreSQL its statements
+        run without BEGIN and COMMIT: at READ COMMITTED each statement sees the data as of
+        its own start inside a transaction too, so only the two round trips go.
         """
-        bind = self.engine.execution_options(neutrino_readonly=True) if readonly else self.engine
+        bind = self._readonly_bind if readonly else self.engine
         session = self._sessions(bind=bind)
         committing = False
         try:

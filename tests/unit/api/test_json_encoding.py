@@ -7,7 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neutrino.api.errors import encode_json, json_response
+from neutrino.api.errors import json_response
+from neutrino.api.jsonbody import Encoded, EncodedItems, encode_json
 
 
 def same_json(body: object) -> bool:
@@ -64,3 +65,48 @@ JSON_VALUES = st.recursive(
 @given(JSON_VALUES)
 def test_any_json_value_is_the_same_json(body):
     assert same_json(body)
+
+
+def test_encoded_items_are_written_once_per_item_and_shape():
+    items = EncodedItems(size=8)
+    port = dict(PORT["port"])
+    calls = []
+
+    def show(item, hidden):
+        calls.append(hidden)
+        return {k: v for k, v in item.items() if k not in hidden}
+
+    whole = items.shape(("id", "name"), frozenset())
+    member = items.shape(("id", "name"), frozenset({"name"}))
+    assert items.shape(("id", "name"), frozenset()) is whole
+    first = items.get(port, frozenset(), whole, show)
+    assert items.get(port, frozenset(), whole, show) is first
+    hidden = items.get(port, frozenset({"name"}), member, show)
+    assert calls == [frozenset(), frozenset({"name"})]
+    assert json.loads(encode_json({"ports": [first, hidden]})) == json.loads(json.dumps(
+        {"ports": [port, {k: v for k, v in port.items() if k != "name"}]}))
+    # An equal dict is another item: its own entry, not the first's.
+    assert items.get(dict(port), frozenset(), whole, show) is not first
+
+
+def test_encoded_items_forget_the_oldest_and_bound_their_shapes():
+    items = EncodedItems(size=8)
+    kept = [{"id": str(i)} for i in range(20)]  # alive, so no id is reused
+    shape = items.shape(("id",), frozenset())
+    for item in kept:
+        items.get(item, frozenset(), shape, lambda item, hidden: item)
+    assert len(items) <= 8
+    tokens = {items.shape((f"f{i}",), frozenset()) for i in range(EncodedItems.MAX_SHAPES * 2)}
+    assert len(items._shapes) <= EncodedItems.MAX_SHAPES
+    assert len(tokens) == EncodedItems.MAX_SHAPES * 2
+
+
+def test_an_item_orjson_would_write_otherwise_is_not_encoded_and_the_body_is_json_dumps():
+    items = EncodedItems(size=8)
+    shape = items.shape(("p",), frozenset())
+    odd = {"p": {"x": math.inf}}
+    assert items.get(odd, frozenset(), shape, lambda item, hidden: item) is odd
+    plain = items.get({"p": "é"}, frozenset(), shape, lambda item, hidden: item)
+    assert isinstance(plain, Encoded)
+    body = {"ports": [plain, odd]}
+    assert encode_json(body) == json.dumps({"ports": [{"p": "é"}, odd]}).encode()
