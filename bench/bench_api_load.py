@@ -319,8 +319,10 @@ def run_load(url: str, token: str, network: str, ports: list[str], args: argpars
 
 def start_profile(pid: int, seconds: float) -> tuple[subprocess.Popen[bytes], Path]:
     out = Path(tempfile.mkstemp(prefix="neutrino-profile-", suffix=".txt")[1])
+    # --gil: the thread running Python code, not those waiting on the database (py-spy
+    # counts a thread in psycopg's wait as busy: a third of the samples on PostgreSQL).
     proc = subprocess.Popen(
-        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--gil",
          "--duration", str(max(1, int(seconds) - 1)), "--rate", "200", "--nonblocking",
          "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc, out
