@@ -109,7 +109,7 @@ class EncodedItems:
         json.dumps would, else what `show` returns."""
         key = (id(item), shape)
         entry = self._entries.get(key)
-        if entry is not None and entry[0] is item:
+        if entry is not None:  # it holds its item: the id is that item's
             return entry[1]
         shown = show(item, hidden)
         raw = _orjson_only(shown)
