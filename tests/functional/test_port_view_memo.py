@@ -7,6 +7,7 @@ from sqlalchemy import event
 from support.core_world import World
 
 from neutrino.core.resources.paging import PageRequest
+from neutrino.core.services import ports as service_ports
 from neutrino.lib.naming import tap_name
 
 
@@ -175,3 +176,70 @@ def test_a_port_made_again_a_microsecond_later_is_not_mistaken_for_the_old_one(w
                                               "ip_address": "10.0.1.20"}], **body)
     assert [p["fixed_ips"] for p in listed(world, net["id"])] == [again["fixed_ips"]]
     assert world.core.ports.get(world.admin, body["id"])["fixed_ips"] == again["fixed_ips"]
+
+
+def test_a_remembered_port_is_changed_and_deleted_without_reading_its_other_rows(world):
+    # A rename and a delete lock the port's row; a view remembered under that row's key
+    # is the port's, so its addresses, options, pairs and tags are not read again.
+    world.dhcp_agent("hostA")
+    net = world.network()
+    nid, subnet = net["id"], net["subnets"][0]
+    second = world.subnet(nid, cidr="10.9.0.0/24")
+    port = world.port(nid, fixed_ips=[{"subnet_id": subnet}, {"subnet_id": second["id"]}],
+                      extra_dhcp_opts=[{"opt_name": "mtu", "opt_value": "1400"}],
+                      allowed_address_pairs=[{"ip_address": "10.9.0.200"}])
+    pid = port["id"]
+    world.core.tags.add(world.admin, "ports", pid, ["blue"])
+    world.clock.advance(30)
+    world.core.ports.get(world.admin, pid)  # remembered
+    remembered = len(world.core.ports.memo)
+
+    renamed, selects = selects_of(
+        world, lambda: world.core.ports.update(world.admin, pid, {"name": "renamed"}))
+    assert renamed == world.core.ports.list(world.admin, {"id": [pid]})[0]  # the ORM's
+    assert renamed["name"] == "renamed" and len(renamed["fixed_ips"]) == 2
+    assert renamed["tags"] == ["blue"] and renamed["extra_dhcp_opts"][0]["opt_value"] == "1400"
+    assert not [s for s in selects if "part_" in s], selects
+    assert len(selects) == 1, selects  # the locked row
+    # The renamed port's view is remembered once committed, not the one before.
+    assert len(world.core.ports.memo) == remembered + 1
+    shown, selects = selects_of(world, lambda: world.core.ports.get(world.admin, pid))
+    assert shown == renamed and len(selects) == 1, selects
+
+    world.forget_casts()
+    _, selects = selects_of(world, lambda: world.core.ports.delete(world.admin, pid))
+    assert not [s for s in selects if "part_" in s], selects
+    [(host, _, payload)] = world.casts("port_delete_end")
+    assert host == "hostA"
+    assert payload == {"port_id": pid, "network_id": nid, "fixed_ips": renamed["fixed_ips"]}
+
+
+def test_a_port_not_remembered_is_changed_from_its_rows(world):
+    net = world.network()
+    port = world.port(net["id"], extra_dhcp_opts=[{"opt_name": "mtu", "opt_value": "1400"}])
+    world.clock.advance(30)
+    renamed, selects = selects_of(
+        world, lambda: world.core.ports.update(world.admin, port["id"], {"name": "x"}))
+    assert renamed == world.core.ports.list(world.admin, {"id": [port["id"]]})[0]
+    assert renamed["extra_dhcp_opts"] == port["extra_dhcp_opts"]
+    assert len([s for s in selects if "part_" in s]) == 2, selects
+    assert len(world.core.ports.memo) == 1  # the new row's view, once committed
+
+
+def test_an_update_rolled_back_is_not_remembered(world, monkeypatch):
+    # Its new row never committed: a later change takes the same revision number.
+    net = world.network()
+    port = world.port(net["id"])
+    world.clock.advance(30)
+
+    def fail(*args):  # noqa: ANN002 - after the UPDATE, inside the transaction
+        raise RuntimeError("broker gone")
+
+    monkeypatch.setattr(service_ports, "tell_dhcp_agents", fail)
+    with pytest.raises(RuntimeError):
+        world.core.ports.update(world.admin, port["id"], {"name": "lost"})
+    monkeypatch.undo()
+    assert len(world.core.ports.memo) == 0
+    kept = world.core.ports.update(world.admin, port["id"], {"name": "kept"})
+    assert kept["revision_number"] == port["revision_number"] + 1
+    assert world.core.ports.get(world.admin, port["id"])["name"] == "kept"

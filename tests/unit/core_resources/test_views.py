@@ -71,6 +71,28 @@ def test_port_dict() -> None:
                                       "fqdn": "host-10-0-0-9.openstacklocal."}
 
 
+def test_view_parts_gives_back_what_made_the_view() -> None:
+    row = [getattr(models.Port(
+        id="p", project_id="t", network_id="n", name="", mac_address="fa:16:3e:00:00:01",
+        admin_state_up=True, status="DOWN", device_id="", device_owner="", dns_name="vm1",
+        host_id="", vnic_type="normal", vif_type="unbound", profile="{}", vif_details="{}",
+        description="", created_at=NOW, updated_at=NOW, revision_number=3), c.key)
+        for c in views.PORT_COLUMNS]
+    parts = views.PortParts(
+        [("s2", "10.0.1.5"), ("s1", "10.0.0.10"), ("s1", "10.0.0.9"), ("s6", "fd00::5")],
+        [("mtu", "1400", 4), ("bootfile-name", None, 6), ("bootfile-name", "pxe", 4)],
+        [("10.0.0.200", "fa:16:3e:00:00:09"), ("10.0.0.100", "fa:16:3e:00:00:01")],
+        ["red", "blue"])
+    view = views.port_view(row, "example.org", parts)
+    again = views.view_parts(view)
+    assert views.port_view(row, "example.org", again) == view
+    # The parts come back in the order the view shows them, whatever order made it.
+    assert list(again.fixed_ips) == [("s1", "10.0.0.9"), ("s1", "10.0.0.10"),
+                                     ("s2", "10.0.1.5"), ("s6", "fd00::5")]
+    assert list(again.tags) == ["blue", "red"]
+    assert views.view_parts(views.port_view(row, "", views.PortParts())).fixed_ips == []
+
+
 @pytest.mark.parametrize(("name", "domain", "hostname", "fqdn"), [
     ("", "example.org", "host-10-0-0-9", "host-10-0-0-9.example.org."),
     ("", "example.org.", "host-10-0-0-9", "host-10-0-0-9.example.org."),

@@ -156,24 +156,30 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     """The dicts of ports read as rows of the ports table; `where`: what selected them
     all (not a page of them). With `memo` (the rows then of PORT_KEYED_COLUMNS), a port
     seen before is not read further: its view is the one remembered (shared: not to be
-    changed); views of ports made before `settled` are remembered (viewmemo.SETTLE says
-    why not the newer ones)."""
-    if memo is None or settled is None:
+    changed); with `settled` too, views of ports made before it are remembered
+    (viewmemo.SETTLE says why not the newer ones)."""
+    if memo is None:
         return _build_views(session, rows, dns_domain, where)
-    keys = [views.port_key(row) for row in rows]
-    found = [memo.get(key) for key in keys]
-    missing = [(row, key) for row, key, view in zip(rows, keys, found, strict=True)
-               if view is None]
+    found = [memo.get(views.port_key(row)) for row in rows]
+    missing = [row for row, view in zip(rows, found, strict=True) if view is None]
     if not missing:
         return found  # type: ignore[return-value]
-    made = _build_views(session, [row for row, _ in missing], dns_domain,
+    made = _build_views(session, missing, dns_domain,
                         where if len(missing) == len(rows) else None)
-    for (row, key), view in zip(missing, made, strict=True):
-        born = row[views.PORT_CREATED_AT]
-        if born is not None and (born.microsecond or born.replace(tzinfo=None) < settled):
-            memo.put(key, view)
+    if settled is not None:
+        for row, view in zip(missing, made, strict=True):
+            remember(memo, row, view, settled)
     fresh = iter(made)
     return [view if view is not None else next(fresh) for view in found]
+
+
+def remember(memo: ViewMemo, row: Sequence[Any], view: dict[str, Any], settled: datetime
+             ) -> None:
+    """Keep `view`, the dict of the port whose PORT_KEYED_COLUMNS are `row` as committed,
+    if the port was made before `settled` (viewmemo.SETTLE says why not the newer ones)."""
+    born = row[views.PORT_CREATED_AT]
+    if born is not None and (born.microsecond or born.replace(tzinfo=None) < settled):
+        memo.put(views.port_key(row), view)
 
 
 _PORTS_BY_ID = select(*views.PORT_KEYED_COLUMNS).where(
@@ -762,7 +768,7 @@ _UPDATE_COLUMNS = sql_update(models.Port.__table__).where(
 
 def update_columns(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
                    row: Sequence[Any], body: dict[str, Any]) -> list[Any] | None:
-    """`update` of a port read with `locked_row`, for a body of COLUMN_ONLY attributes:
+    """`update` of a port read with `locked_view`, for a body of COLUMN_ONLY attributes:
     one UPDATE statement; the new row's values (PORT_KEYED_COLUMNS) for its view. None
     (nothing written) when the port's binding failed: any update binds it again, which
     `update` does."""
@@ -822,24 +828,19 @@ def update(session: Session, ctx: Context, settings: CoreSettings, clock: Clock,
     return port
 
 
-def locked_row(session: Session, ctx: Context, port_id: str
-               ) -> tuple[Row[Any], views.PortParts]:
-    """The row (PORT_KEYED_COLUMNS) and parts of a port the caller may see, its row locked
-    until the transaction ends; read as rows, no Port object."""
+def locked_view(session: Session, ctx: Context, port_id: str, dns_domain: str,
+                memo: ViewMemo | None = None) -> tuple[Row[Any], dict[str, Any]]:
+    """The row (PORT_KEYED_COLUMNS) and dict of a port the caller may see, its row locked
+    until the transaction ends; read as rows, no Port object. A port `memo` remembers
+    under the locked row's key costs that one statement: no other writer can move its
+    revision until the commit. (Nothing is remembered from here: the port is about to
+    change.) The dict may be the memo's: not to be changed."""
     row = session.connection().execute(
         _PORT_FOR_UPDATE[ctx.is_admin],
         {"port_id": port_id, "project_id": ctx.project_id}).one_or_none()
     if row is None:
         raise exc.PortNotFound(port_id=port_id)
-    return row, _read_parts(session, [port_id], None)(port_id)
-
-
-def locked_view(session: Session, ctx: Context, port_id: str, dns_domain: str
-                ) -> dict[str, Any]:
-    """The dict of a port the caller may see, its row locked until the transaction ends:
-    read as rows (a delete needs no Port object)."""
-    row, parts = locked_row(session, ctx, port_id)
-    return views.port_view(row, dns_domain, parts)
+    return row, views_of(session, [row], dns_domain, memo=memo)[0]
 
 
 def delete(session: Session, port_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -320,3 +320,14 @@ def port_view(port: Sequence[Any], dns_domain: str, parts: PortParts) -> dict[st
         "revision_number": port[_P.revision_number],
         "tags": sorted(parts.tags) if parts.tags else [],
     }
+
+
+def view_parts(view: Mapping[str, Any]) -> PortParts:
+    """The PortParts a port's dict was made from (port_view's inverse for them): a port
+    whose dict is remembered is changed without reading its rows in other tables again."""
+    return PortParts(
+        [(ip["subnet_id"], ip["ip_address"]) for ip in view["fixed_ips"]],
+        [(opt["opt_name"], opt["opt_value"], opt["ip_version"])
+         for opt in view["extra_dhcp_opts"]],
+        [(pair["ip_address"], pair["mac_address"]) for pair in view["allowed_address_pairs"]],
+        view["tags"])

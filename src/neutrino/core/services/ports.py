@@ -175,17 +175,23 @@ class PortService:
         check and the change it allows cannot be split by another writer."""
         env = self.env
 
+        # The new row of a rename and the like, and its dict: remembered once committed.
+        written: list[tuple[list[object], Body]] = []
+
         def work(session: Session) -> tuple[Body, Outbox]:
             after: Body | None = None
+            written.clear()  # an attempt retried
             if guard is None and body.keys() <= ports.COLUMN_ONLY:
                 # A rename and the like: no Port object, read or written.
-                found, parts = ports.locked_row(session, ctx, id)
-                before = views.port_view(found, env.settings.dns_domain, parts)
+                found, before = ports.locked_view(session, ctx, id, env.settings.dns_domain,
+                                                  self.memo)
                 _check(session, authorize, before)
                 changed = ports.update_columns(session, ctx, env.settings, env.clock, found,
                                                body)
                 if changed is not None:
-                    after = views.port_view(changed, env.settings.dns_domain, parts)
+                    after = views.port_view(changed, env.settings.dns_domain,
+                                            views.view_parts(before))
+                    written.append((changed, after))
             if after is None:
                 row, before = self._locked(session, ctx, id, authorize)
                 if guard is not None:
@@ -201,12 +207,15 @@ class PortService:
             return after, outbox
 
         port, outbox = env.tx.run(work)
+        for row, view in written:
+            ports.remember(self.memo, row, view, self._settled())
         env.send(outbox)
         return port
 
     def delete(self, ctx: Context, id: str, authorize: Authorize | None = None) -> None:
         def work(session: Session) -> Outbox:
-            shown = ports.locked_view(session, ctx, id, self.env.settings.dns_domain)
+            _, shown = ports.locked_view(session, ctx, id, self.env.settings.dns_domain,
+                                         self.memo)
             _check(session, authorize, shown)
             ports.delete(session, id)
             nova.record_delete(session, shown, self.env.now())
