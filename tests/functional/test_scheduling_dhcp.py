@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 from support.core_world import World
 
-from neutrino.db.models import Port
+from neutrino.db.models import Port, ProvisioningBlock
 from neutrino.lib import constants as const
 from neutrino.lib import exceptions as exc
 from neutrino.lib.naming import dhcp_device_id
@@ -227,3 +227,38 @@ def test_remove_reserves_the_dhcp_port_for_the_next_agent(world):
     assert adopted["binding:host_id"] == "hostB"
     with world.db.session() as s:
         assert len(s.scalars(select(Port).where(Port.network_id == net["id"])).all()) == 1
+
+
+@pytest.mark.parametrize("down", [(), ("hostB",), ("hostA", "hostB")])
+def test_a_new_port_is_told_to_its_networks_agents_that_are_up(database, down):
+    # One query gives the port create the network's DHCP state and the hosts to tell: an
+    # agent set administratively down still serves the network (the port waits for DHCP)
+    # but hears nothing.
+    world = World(database, dhcp_agents_per_network=2)
+    agents = {host: world.dhcp_agent(host) for host in ("hostA", "hostB")}
+    net = world.network()
+    assert world.hosting(net["id"]) == ["hostA", "hostB"]
+    for host in down:
+        world.core.agents.update(world.admin, agents[host]["id"], {"admin_state_up": False})
+    world.forget_casts()
+    port = world.port(net["id"])
+    assert world.cast_hosts(const.PORT_CREATE_END) == sorted({"hostA", "hostB"} - set(down))
+    with world.db.session() as s:
+        blocks = s.scalars(select(ProvisioningBlock.entity)
+                           .where(ProvisioningBlock.port_id == port["id"])).all()
+    assert "DHCP" in blocks
+
+
+@pytest.mark.parametrize("dhcp, agent", [(False, True), (True, False)])
+def test_a_port_no_agent_serves_waits_for_no_agent(database, dhcp, agent):
+    # A network without DHCP, or with DHCP and no agent to place it on.
+    world = World(database)
+    if agent:
+        world.dhcp_agent("hostA")
+    net = world.network(dhcp=dhcp)
+    world.forget_casts()
+    port = world.port(net["id"])
+    assert world.hosting(net["id"]) == [] and world.casts() == []
+    with world.db.session() as s:
+        assert "DHCP" not in s.scalars(select(ProvisioningBlock.entity).where(
+            ProvisioningBlock.port_id == port["id"])).all()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, exists, func, insert, select, update
@@ -49,6 +50,36 @@ _HAS_DHCP_SUBNET = exists().where(Subnet.network_id == bindparam("network_id"),
                                   Subnet.enable_dhcp.is_(True))
 _HAS_BINDING = exists().where(Binding.network_id == bindparam("network_id"))
 _DHCP_STATE = select(_HAS_DHCP_SUBNET, _HAS_BINDING)
+
+
+# The same, and the bound agents' hosts, in the one query a port create makes of them: a
+# row per binding, or one row of NULLs for a network with none.
+_DHCP_HOSTING = (select(_HAS_DHCP_SUBNET, Agent.host, Agent.admin_state_up)
+                 .select_from(Network)
+                 .outerjoin(Binding, Binding.network_id == Network.id)
+                 .outerjoin(Agent, Agent.id == Binding.dhcp_agent_id)
+                 .where(Network.id == bindparam("network_id"))
+                 .order_by(Agent.host))
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpHosting:
+    needed: bool  # the network has a subnet with DHCP
+    bound: bool  # a DHCP agent is bound to it
+    hosts: list[str]  # the hosts of the bound agents that are administratively up
+
+    @property
+    def served(self) -> bool:
+        """Whether a DHCP agent serves the network, so its ports wait for DHCP."""
+        return self.needed and self.bound
+
+
+def dhcp_hosting(session: Session, network_id: str) -> DhcpHosting:
+    """dhcp_state, with the hosts notify.hosting_hosts gives, in one query."""
+    rows = execute(session, _DHCP_HOSTING, {"network_id": network_id}).all()
+    bound = [(host, up) for _, host, up in rows if host is not None]
+    return DhcpHosting(bool(rows and rows[0][0]), bool(bound),
+                       [host for host, up in bound if up])
 
 
 def has_dhcp_subnet(session: Session, network_id: str) -> bool:

@@ -112,7 +112,7 @@ class PortService:
             network_ids = {p.network_id for p in created}
             schedulable = {p.network_id for p in created
                            if p.device_id != const.DEVICE_ID_RESERVED_DHCP_PORT}
-            new_hosts, serving = schedule_for_new_ports(
+            new_hosts, dhcp = schedule_for_new_ports(
                 session, env.settings, self.bindings, network_ids, schedulable, now)
             l2_on = {h: provisioning.l2_agent_on_host(session, h)
                      for h in {p.host_id for p in created}}
@@ -122,17 +122,15 @@ class PortService:
                     for port in created
                     for entity in sorted(provisioning.initial_blocks(
                         port.device_owner, port.host_id, l2_on[port.host_id],
-                        serving[port.network_id]))]
+                        dhcp[port.network_id].served))]
             if rows:
                 session.execute(insert(ProvisioningBlock.__table__), rows)
-            # Who to tell, read and recorded in the same transaction.
-            hosts = hosting_hosts(session, network_ids)
             shown = [self._view(p) for p in created]
             outbox = Outbox()
             for host, network_id in new_hosts:
                 outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
             for port in shown:
-                outbox.to_hosts(hosts[port["network_id"]], const.PORT_CREATE_END,
+                outbox.to_hosts(dhcp[port["network_id"]].hosts, const.PORT_CREATE_END,
                                 payloads.port_event(port))
                 outbox.port_security(None, port)
                 outbox.members_changed(secgroup_view.dhcp_servers_changed(session, None, port))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from neutrino.conf.settings import CoreSettings
 from neutrino.core import metrics
 from neutrino.core.agents import provisioning
-from neutrino.core.agents.bindings import DhcpBindings, dhcp_state, has_binding
+from neutrino.core.agents.bindings import DhcpBindings, DhcpHosting, dhcp_hosting, dhcp_state
 from neutrino.core.agents.notify import Outbox
 from neutrino.db.engine import RetryRequest
 from neutrino.lib import constants as const
@@ -47,25 +47,25 @@ def served(session: Session, network_id: str) -> bool:
 
 def schedule_for_new_ports(session: Session, settings: CoreSettings, bindings: DhcpBindings,
                            network_ids: set[str], schedulable: set[str], now: datetime
-                           ) -> tuple[list[tuple[str, str]], dict[str, bool]]:
+                           ) -> tuple[list[tuple[str, str]], dict[str, DhcpHosting]]:
     """A port on a network that needs DHCP but has no agent yet (say, every agent was down
     when its subnet was made) places the network now. Returns the new (host, network)
-    pairs, and per network whether a DHCP agent serves it (its ports wait for DHCP)."""
+    pairs, and per network its DHCP state after that: whether a DHCP agent serves it (its
+    ports then wait for DHCP), and the hosts to tell of its ports."""
     new_hosts: list[tuple[str, str]] = []
-    serving: dict[str, bool] = {}
+    states: dict[str, DhcpHosting] = {}
     for network_id in sorted(network_ids):
-        dhcp_needed, bound = dhcp_state(session, network_id)
-        bound = dhcp_needed and bound
-        if (dhcp_needed and not bound and settings.network_auto_schedule
+        state = dhcp_hosting(session, network_id)
+        if (state.needed and not state.bound and settings.network_auto_schedule
                 and network_id in schedulable):
             try:
                 placed = bindings.schedule_in(session, network_id, now)
             except IntegrityError as e:
                 raise RetryRequest() from e  # another server placed it: look again
             new_hosts.extend((a.host, network_id) for a in placed)
-            bound = has_binding(session, network_id)
-        serving[network_id] = bound
-    return new_hosts, serving
+            state = dhcp_hosting(session, network_id)
+        states[network_id] = state
+    return new_hosts, states
 
 
 def blocks_for(session: Session, network_id: str, device_owner: str, host: str) -> set[str]:
