@@ -344,6 +344,43 @@ def test_a_page_read_as_rows_shows_what_the_objects_show(database: Database,
     assert {plain["id"], flat["id"]} <= set(shown[n]["id"] for n in shown)
 
 
+def test_a_page_of_networks_is_two_statements(database: Database, clock) -> None:  # noqa: ANN001
+    # The networks, then their segments, subnets, tags and agents' zones in one UNION ALL.
+    res = make(database, clock)
+    nets = [res.networks.create(ADMIN, {"name": f"n{i}"}) for i in range(3)]
+    res.subnets.create(ADMIN, {"network_id": nets[0]["id"], "ip_version": 4,
+                              "cidr": "10.8.0.0/24"})
+    res.tags.add(ADMIN, "networks", nets[1]["id"], ["b", "a"])
+    now = clock.now()
+    with database.session() as s:
+        for host, zone in (("h1", "az2"), ("h2", ""), ("h3", "az1"), ("h4", "az2")):
+            s.add(models.Agent(id=host, agent_type="DHCP agent", binary="b",
+                               topic="dhcp_agent", host=host, availability_zone=zone,
+                               created_at=now, started_at=now, heartbeat_timestamp=now))
+        s.flush()
+        for i, host in enumerate(("h1", "h2", "h3", "h4")):
+            s.add(models.NetworkDhcpAgentBinding(network_id=nets[0]["id"], dhcp_agent_id=host,
+                                                 binding_index=i + 1))
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        paged = res.networks.list_page(ADMIN, None, PageRequest()).items
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, statements  # (SQLite's BEGIN aside)
+    assert paged == sorted(res.networks.list(ADMIN), key=lambda n: n["id"])
+    shown = {n["name"]: n for n in paged}
+    assert shown["n0"]["availability_zones"] == ["az1", "az2"]
+    assert shown["n0"]["subnets"] and shown["n1"]["tags"] == ["a", "b"]
+    assert shown["n2"]["provider:network_type"] == "vlan"
+    assert shown["n2"]["provider:segmentation_id"] is not None
+
+
 def _services(db, settings, clock=None):
     """Core's services, as the API and RPC use them, casting into a recorder."""
     return build_services(db, settings, RecordingNotifier(), clock)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Result, Table, insert
+from sqlalchemy import CursorResult, Executable, Result, String, Table, insert, literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +62,11 @@ def execute(session: Session, statement: Executable, params: Any = None
     more than the statement itself (about 60 us, twice a small query's whole cost)."""
     session.flush()
     return session.connection().execute(statement, params)
+
+
+def kind_column(name: str) -> Any:
+    """A constant text column naming which branch of a UNION ALL a row came from."""
+    return literal_column(f"'{name}'", String)
 
 
 def rowcount(result: Result[Any]) -> int:

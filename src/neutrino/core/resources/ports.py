@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     bindparam,
     func,
-    literal_column,
     null,
     select,
     union_all,
@@ -41,6 +40,7 @@ from neutrino.core.dbutil import (
     dumps,
     execute,
     insert_row_unless_duplicate,
+    kind_column,
     new_id,
     now,
     precise_now,
@@ -97,10 +97,6 @@ _TAGS = models.Tag.__table__.alias("part_tags")
 _CHUNK = 1000  # bound parameters per IN: far below every backend's limit
 
 
-def _kind(name: str) -> Any:
-    return literal_column(f"'{name}'", String)
-
-
 def _part_queries(restricted: Callable[[Select[Any], Any], Select[Any]]
                   ) -> tuple[Select[Any], CompoundSelect[Any]]:
     """The addresses of some ports, and in a second query their options, pairs and tags
@@ -109,11 +105,11 @@ def _part_queries(restricted: Callable[[Select[Any], Any], Select[Any]]
     no_text, no_int = null().cast(String), null().cast(Integer)
     return restricted(select(_IPS.c.port_id, _IPS.c.subnet_id, _IPS.c.ip_address), _IPS), \
         union_all(
-            restricted(select(_OPTS.c.port_id, _kind("o"), _OPTS.c.opt_name,
+            restricted(select(_OPTS.c.port_id, kind_column("o"), _OPTS.c.opt_name,
                               _OPTS.c.opt_value, _OPTS.c.ip_version), _OPTS),
-            restricted(select(_PAIRS.c.port_id, _kind("p"), _PAIRS.c.ip_address,
+            restricted(select(_PAIRS.c.port_id, kind_column("p"), _PAIRS.c.ip_address,
                               _PAIRS.c.mac_address, no_int), _PAIRS),
-            restricted(select(_TAGS.c.port_id, _kind("t"), _TAGS.c.tag, no_text, no_int),
+            restricted(select(_TAGS.c.port_id, kind_column("t"), _TAGS.c.tag, no_text, no_int),
                        _TAGS))
 
 
