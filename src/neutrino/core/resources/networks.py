@@ -47,10 +47,12 @@ def get_owned(session: Session, ctx: Context, network_id: str, action: str,
     return net
 
 
+# What PortNetwork holds, in its order.
+PORT_NETWORK_COLUMNS = (models.Network.id, models.Network.project_id, models.Network.shared,
+                        models.Network.external, models.Network.port_security_enabled)
 # Built once: every port create and change runs it.
-_TARGETS = select(models.Network.id, models.Network.project_id, models.Network.shared,
-                  models.Network.external, models.Network.port_security_enabled
-                  ).where(models.Network.id.in_(bindparam("ids", expanding=True)))
+_TARGETS = select(*PORT_NETWORK_COLUMNS).where(
+    models.Network.id.in_(bindparam("ids", expanding=True)))
 
 
 class PortNetwork(NamedTuple):

@@ -83,16 +83,18 @@ def _write(session: Session, port: models.Port, groups: list[str] | None,
 
 
 def choose_groups(session: Session, ctx: Context, clock: Clock, port: models.Port,
-                  body: Mapping[str, Any]) -> None:
-    """Before the port's insert: its groups (the project's default when none are given),
-    on the row it inserts. `port.port_security_enabled` is already decided."""
+                  body: Mapping[str, Any], default_group: str | None = None) -> None:
+    """Before the port's insert: its groups (the project's default when none are given:
+    `default_group` when read already), on the row it inserts.
+    `port.port_security_enabled` is already decided."""
     requested = body.get("security_groups")
     _check(port.port_security_enabled, list(requested or []),
            list(body.get("allowed_address_pairs") or []))
     if requested is not None:
         groups = securitygroups.usable_groups(session, ctx, port.project_id, requested)
     elif port.port_security_enabled and not constants.is_network_owned(port.device_owner):
-        groups = [securitygroups.ensure_default(session, port.project_id, clock)]
+        groups = [securitygroups.ensure_default(session, port.project_id, clock,
+                                                default_group)]
     else:
         groups = []
     port.security_group_ids = ",".join(sorted(groups))

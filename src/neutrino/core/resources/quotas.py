@@ -93,6 +93,15 @@ _OWN_LIMIT = select(models.Quota.limit).where(models.Quota.project_id == bindpar
 _LIMIT_AND_USED = {resource: _limit_and_used_statement(resource) for resource in COUNTED}
 
 
+def own_limit(resource: str) -> Any:
+    """The project's own limit of `resource` (NULL: the default applies), as a column of
+    another statement that binds `project_id`: a port create reads it with its network."""
+    return (select(models.Quota.limit)
+            .where(models.Quota.project_id == bindparam("project_id"),
+                   models.Quota.resource == resource)
+            .scalar_subquery())
+
+
 def _or_default(settings: QuotaSettings, resource: str, own: int | None) -> int:
     return settings.defaults()[resource] if own is None else int(own)
 
@@ -155,16 +164,19 @@ _LOCKS: dict[str, Any] = {}
 
 
 def enforce(session: Session, settings: QuotaSettings, resource: str,
-            projects: Iterable[str]) -> None:
+            projects: Iterable[str], known: Mapping[str, int | None] | None = None) -> None:
     """Before inserting one `resource` per entry of `projects` (a bulk create may name
     several projects, or one many times): lock, count, and refuse with OverQuota what
     would go over a limit. Locks are taken in a fixed order so two bulk creates cannot
-    deadlock on each other's projects."""
+    deadlock on each other's projects. `known`: projects' own limits (None: none) read
+    already in this transaction."""
     deltas: dict[str, int] = {}
     for project in projects:
         deltas[project] = deltas.get(project, 0) + 1
     for project in sorted(deltas):
-        limit = _limit(session, settings, project, resource)
+        limit = _or_default(settings, resource, known[project]) \
+            if known is not None and project in known \
+            else _limit(session, settings, project, resource)
         if limit < 0:
             # Unlimited: no lock, no count (one cheap read per create). A limit set while
             # this create runs applies from the next one.
@@ -194,6 +206,7 @@ def project_of(session: Session, ctx: Context, body: Mapping[str, Any]) -> str |
 
 
 def enforce_create(session: Session, ctx: Context, settings: QuotaSettings, resource: str,
-                   bodies: Iterable[Mapping[str, Any]]) -> None:
+                   bodies: Iterable[Mapping[str, Any]],
+                   known: Mapping[str, int | None] | None = None) -> None:
     projects = [p for p in (project_of(session, ctx, b) for b in bodies) if p is not None]
-    enforce(session, settings, resource, projects)
+    enforce(session, settings, resource, projects, known)

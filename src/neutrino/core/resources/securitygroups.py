@@ -88,6 +88,11 @@ _DEFAULT_GROUP = select(models.DefaultSecurityGroup.security_group_id).where(
     models.DefaultSecurityGroup.project_id == bindparam("project_id"))
 
 
+# The same as a column of another statement that binds `project_id` (a port create reads
+# it with its network).
+DEFAULT_GROUP_OF_PROJECT = _DEFAULT_GROUP.scalar_subquery()
+
+
 def default_group_id(session: Session, project_id: str) -> str | None:
     return execute(session, _DEFAULT_GROUP, {"project_id": project_id}).scalar()
 
@@ -119,11 +124,13 @@ def _rule_row(project_id: str, group_id: str, direction: str, ethertype: str, st
                 revision_number=1, description=values.pop("description", "") or "", **values)
 
 
-def ensure_default(session: Session, project_id: str, clock: Clock) -> str:
-    """The project's default group, created if it has none yet. Two replicas creating it
-    at once: the loser's insert of the defaultsecuritygroups row finds the winner's (and
-    waits for its commit), and its whole transaction runs again, finding it."""
-    found = default_group_id(session, project_id)
+def ensure_default(session: Session, project_id: str, clock: Clock,
+                   known: str | None = None) -> str:
+    """The project's default group, created if it has none yet (`known`: its id, read
+    already in this transaction). Two replicas creating it at once: the loser's insert of
+    the defaultsecuritygroups row finds the winner's (and waits for its commit), and its
+    whole transaction runs again, finding it."""
+    found = known if known is not None else default_group_id(session, project_id)
     if found is not None:
         return found
     group = _new_group(session, project_id, c.DEFAULT_SG_NAME, c.DEFAULT_SG_DESCRIPTION,

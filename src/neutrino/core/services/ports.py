@@ -99,15 +99,19 @@ class PortService:
         now = env.now()
 
         def work(session: Session) -> tuple[list[Body], Outbox]:
-            # Read once, for the policy check and the creates.
-            read = networks.port_networks(session, {
-                b["network_id"] for b in bodies if isinstance(b.get("network_id"), str)})
+            # Read once, for the policy check and the creates; with the project's quota and
+            # default group when the bodies name one project.
+            read, project = ports.networks_for_create(session, {
+                b["network_id"] for b in bodies if isinstance(b.get("network_id"), str)},
+                ports.creating_project(ctx, bodies))
             if authorize is not None:
                 authorize({i: net.policy_target() for i, net in read.items()})
             # Only creates through here are limited: the DHCP ports agents make over RPC
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
-            quotas.enforce_create(session, ctx, env.settings.quotas, quotas.PORT, bodies)
-            created = [ports.create(session, ctx, env.settings, env.clock, b, read)
+            quotas.enforce_create(
+                session, ctx, env.settings.quotas, quotas.PORT, bodies,
+                None if project is None else {project.project_id: project.own_limit})
+            created = [ports.create(session, ctx, env.settings, env.clock, b, read, project)
                        for b in bodies]
             network_ids = {p.network_id for p in created}
             schedulable = {p.network_id for p in created
