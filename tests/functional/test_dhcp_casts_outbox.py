@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from support.core_world import World
 
 from neutrino.core.agents.notify import Outbox
+from neutrino.core.services import build_services
 from neutrino.core.services.casts import GRACE, MAX_AGE
 from neutrino.db.models import DhcpCast
 from neutrino.lib import constants as const
@@ -122,3 +123,23 @@ def test_forgetting_what_was_sent_sends_nothing_again(world, database, monkeypat
     other.core.dhcp_casts.forget_sent()  # what an API worker runs: no sweep
     assert other.casts() == [] and recorded(world) == 1
     assert other.core.dhcp_casts.tick() == 1
+
+
+def test_casts_sent_after_the_reply_are_those_sent_before_it(database):
+    # The API's services send on a thread of their own: the same casts, in the same
+    # order, marked delivered and then forgotten, as the caller's own sending gives.
+    inline, background = World(database), World(database)
+    background.core = build_services(database, background.settings, background.notifier,
+                                     background.clock, send_in_background=True)
+    made = []
+    for w in (inline, background):
+        w.dhcp_agent("hostA")
+        net = w.network()
+        port = w.port(net["id"], name="vm")
+        w.core.ports.update(w.admin, port["id"], {"device_owner": "compute:nova"})
+        w.core.ports.delete(w.admin, port["id"])
+        w.core.dhcp_casts.flush()
+        made.append([(h, m) for h, m, _ in w.casts()])
+        w.core.dhcp_casts.forget_sent()
+    assert made[0] == made[1] and (const.PORT_DELETE_END in {m for _, m in made[1]})
+    assert recorded(background) == 0  # every recorded cast delivered and deleted

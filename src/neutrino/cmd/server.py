@@ -219,11 +219,12 @@ class Server:
 
     def __init__(self, db: Database, rpc: Any, monitor: PeriodicLoop, api: ApiServer | None,
                  nova: SenderLoop | None = None, casts: PeriodicLoop | None = None,
-                 pool: PoolWatch | None = None) -> None:
+                 pool: PoolWatch | None = None, services: Services | None = None) -> None:
         self.db, self.rpc, self.monitor, self.api = db, rpc, monitor, api
         self.nova = nova
         self.casts = casts
         self.pool = pool
+        self.services = services
 
     def _close_database(self) -> None:
         if self.pool is not None:
@@ -234,8 +235,10 @@ class Server:
         nova_stop = self.nova.stop if self.nova is not None else (lambda: None)
         api_stop = self.api.stop if self.api is not None else (lambda: None)
         casts_stop = self.casts.stop if self.casts is not None else (lambda: None)
+        services = self.services
+        flush = (lambda: _flush_casts(services)) if services is not None else (lambda: None)
         for name, step in (("API", api_stop), ("HA monitor", self.monitor.stop),
-                           ("DHCP cast sweeper", casts_stop),
+                           ("DHCP cast sweeper", casts_stop), ("cast sender", flush),
                            ("Nova notifier", nova_stop),
                            ("RPC servers", self.rpc.stop), ("database", self._close_database)):
             try:
@@ -280,8 +283,9 @@ def build_app(conf: cfg.ConfigOpts, db: Database, transport: oslo_messaging.Tran
              "(wsgi_default_pool_size)", settings.request_threads)
     keystone = keystone_authenticator(conf) if settings.auth_strategy == "keystone" else None
     core = core_settings(conf)
+    # The API's casts go out after the reply, not before it.
     services = build_services(db, core, RpcDhcpNotifier(transport),
-                              nova_settings=nova_settings(conf))
+                              nova_settings=nova_settings(conf), send_in_background=True)
     # Cluster gauges are read when scraped; probes when /healthcheck is asked.
     collectors = [ClusterCollector(db, core, SystemClock())]
     probes: list[Probe] = [DatabaseProbe(db), BrokerProbe(rpc_settings(conf).transport_url)]
@@ -349,7 +353,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         if api is not None:
             api.start()
     except BaseException:
-        Server(db, rpc, monitor, api, nova, casts, pool).stop()
+        Server(db, rpc, monitor, api, nova, casts, pool, services).stop()
         raise
     freeze_startup_objects()
     if api is not None:
@@ -359,7 +363,7 @@ def start_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         LOG.info("%s: RPC servers and HA monitor running; the API workers listen on "
                  "http://%s:%s (auth_strategy = %s)", PROG, settings.bind_host,
                  settings.bind_port, settings.auth_strategy)
-    return Server(db, rpc, monitor, api, nova, casts, pool)
+    return Server(db, rpc, monitor, api, nova, casts, pool, services)
 
 
 
@@ -389,12 +393,23 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _flush_casts(services: Services) -> None:
+    """Send the casts waiting for the sending thread, then delete those sent (the parent's
+    sweeper would send them again otherwise)."""
+    try:
+        services.dhcp_casts.flush()
+        services.dhcp_casts.forget_sent()
+    except Exception:
+        LOG.exception("Error sending the casts left at shutdown; the sweeper sends them")
+
+
 def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     """A forked API worker: serves on the parent's socket until SIGTERM/SIGINT."""
     transport = get_transport(rpc_settings(conf))
     db = Database(database_settings(conf))
     pool = PoolWatch(db)
     casts: PeriodicLoop | None = None
+    services: Services | None = None
     try:
         app, services = build_app(conf, db, transport)
         casts = cast_loop(services, sweep=False)
@@ -410,6 +425,8 @@ def run_worker(conf: cfg.ConfigOpts, sock: socket.socket) -> int:
     finally:
         if casts is not None:
             casts.stop()
+        if services is not None:
+            _flush_casts(services)
         pool.close()
         db.dispose()
         transport.cleanup()

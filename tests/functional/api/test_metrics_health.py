@@ -117,9 +117,11 @@ def test_metrics_follow_agents_and_scheduling(tmp_path):
             assert total(scheduled, "neutrino_dhcp_scheduling_decisions_total",
                          trigger="network") - total(
                 before, "neutrino_dhcp_scheduling_decisions_total", trigger="network") == 2
-            # network_create_end to both agents' hosts, after the commit.
-            assert total(scheduled, "neutrino_rpc_casts_total", method="network_create_end",
-                         result="sent") >= 2
+            # network_create_end to both agents' hosts, after the commit (and the reply:
+            # the API's casts go out on a thread of their own).
+            wait_for(lambda: total(scrape(server.url), "neutrino_rpc_casts_total",
+                                   method="network_create_end", result="sent") >= 2,
+                     "network_create_end to both agents")
             assert total(scheduled, "neutrino_api_requests_total", method="POST",
                          route="/v2.0/subnets", status="201") == 1
             assert total(scheduled, "neutrino_api_request_duration_seconds_count",

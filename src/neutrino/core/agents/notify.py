@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -210,6 +211,41 @@ class Outbox:
                 sent.append(row)
         if delivered is not None and sent:
             delivered.add(sent)
+
+
+class SendingThread:
+    """Outboxes sent after their commit by a thread of their own, in the order they are
+    handed over, so that a request answers without waiting on the broker (each cast waits
+    for RabbitMQ's confirm: a port create sends three). With `limit` outboxes waiting, the
+    caller sends its own: the broker's pace, not memory, bounds the backlog. A cast still
+    waiting when the process dies is recorded: the sweeper sends it."""
+
+    def __init__(self, notifier: DhcpAgentNotifier, delivered: Delivered,
+                 limit: int = 1000) -> None:
+        self.notifier = notifier
+        self.delivered = delivered
+        self._waiting: queue.Queue[Outbox | None] = queue.Queue(limit)
+        self._thread = threading.Thread(target=self._run, name="cast-sender", daemon=True)
+        self._thread.start()
+
+    def __call__(self, outbox: Outbox) -> None:
+        try:
+            self._waiting.put_nowait(outbox)
+        except queue.Full:
+            outbox.send(self.notifier, self.delivered)
+
+    def _run(self) -> None:
+        while (outbox := self._waiting.get()) is not None:
+            try:
+                outbox.send(self.notifier, self.delivered)
+            except Exception:  # Outbox.send logs each cast's failure; this is a bug
+                LOG.exception("sending an outbox failed")
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Send what waits, then stop (callers hand over nothing more)."""
+        if self._thread.is_alive():
+            self._waiting.put(None, timeout=timeout)
+            self._thread.join(timeout)
 
 
 class CastQueue:

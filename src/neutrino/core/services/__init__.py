@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from neutrino.conf.settings import ConfigError, CoreSettings, NovaSettings
 from neutrino.core.agents import ha, nova
 from neutrino.core.agents.bindings import DhcpBindings
+from neutrino.core.agents.notify import Delivered, SendingThread
 from neutrino.core.agents.registry import AgentRegistry
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier, SystemClock
 from neutrino.core.resources import macs
@@ -67,14 +68,20 @@ class Services:
 
 def build_services(db: Database, settings: CoreSettings, notifier: DhcpAgentNotifier,
                    clock: Clock | None = None, rng: random.Random | None = None,
-                   nova_settings: NovaSettings | None = None) -> Services:
-    """`nova_settings`: with a configured Nova, port changes record events for it."""
+                   nova_settings: NovaSettings | None = None,
+                   send_in_background: bool = False) -> Services:
+    """`nova_settings`: with a configured Nova, port changes record events for it.
+    `send_in_background`: casts go out on a thread of their own after the commit
+    (`dhcp_casts.flush()` sends what waits at shutdown), not on the caller's."""
     try:
         macs.parse_base_mac(settings.base_mac)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     clock = clock or SystemClock()
-    env = Env(Transactions(db, nova.recording_info(nova_settings)), settings, notifier, clock)
+    delivered = Delivered()
+    sender = SendingThread(notifier, delivered) if send_in_background else None
+    env = Env(Transactions(db, nova.recording_info(nova_settings)), settings, notifier, clock,
+              delivered, sender)
     registry = AgentRegistry(env.tx, settings, on_revival=lambda session, now: (
         ha.note_revival(session, settings.agent_down_time, now)))
     bindings = DhcpBindings(env.tx, settings, rng)

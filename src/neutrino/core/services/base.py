@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from neutrino.conf.settings import CoreSettings
-from neutrino.core.agents.notify import Delivered, Outbox
+from neutrino.core.agents.notify import Delivered, Outbox, SendingThread
 from neutrino.core.agents.registry import server_time
 from neutrino.core.context import Context
 from neutrino.core.interfaces import Clock, DhcpAgentNotifier
@@ -60,6 +60,8 @@ class Env:
     clock: Clock
     # Recorded casts this process sent, for the cast loop to delete (see core.agents.notify).
     delivered: Delivered = field(default_factory=Delivered)
+    # Where outboxes go to be sent by a thread of their own; None: by the caller.
+    sender: SendingThread | None = None
 
     def now(self) -> datetime:
         """The server's time as stored (whole seconds)."""
@@ -67,4 +69,7 @@ class Env:
 
     def send(self, outbox: Outbox) -> None:
         """After the commit: the outbox's casts, recorded ones marked delivered."""
-        outbox.send(self.notifier, self.delivered)
+        if self.sender is not None:
+            self.sender(outbox)
+        else:
+            outbox.send(self.notifier, self.delivered)

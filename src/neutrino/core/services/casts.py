@@ -22,6 +22,11 @@ class CastService:
         self.env = env
         self.queue = CastQueue(env.tx, env.clock)
 
+    def flush(self, timeout: float = 30.0) -> None:
+        """At shutdown: send the outboxes waiting for this process's sending thread."""
+        if self.env.sender is not None:
+            self.env.sender.close(timeout)
+
     def tick(self) -> int:
         """Delete what this process sent, then sweep; how many casts were sent again."""
         self.forget_sent()
