@@ -7,11 +7,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from neutrino.api import listing, request
 from neutrino.api.errors import bad_request, not_found
-from neutrino.api.jsonbody import Encoded, EncodedItems
+from neutrino.api.jsonbody import Encoded, EncodedItems, EncodedList
 from neutrino.api.policy import Policy
 from neutrino.core.context import Context
 from neutrino.core.services import (
@@ -240,6 +240,7 @@ class Controller:
         encoded = self._encoded.get(resource.plural)
         shapes: dict[frozenset[str], object] = {}
         shown: list[Item | Encoded] = []
+        plain = 0  # items shown as dicts, not as JSON written before
         nothing: frozenset[str] = frozenset()
         for item in found.items:
             hidden = nothing
@@ -255,8 +256,12 @@ class Controller:
             shape = shapes.get(hidden)
             if shape is None:
                 shape = shapes[hidden] = encoded.shape(names, hidden)
-            shown.append(encoded.get(item, hidden, shape, show))
-        body: Item = {resource.plural: shown}
+            one = encoded.get(item, hidden, shape, show)
+            if type(one) is not Encoded:
+                plain += 1
+            shown.append(one)
+        body: Item = {resource.plural: shown if encoded is None or plain
+                      else EncodedList(cast(builtins.list[Encoded], shown))}
         page = listing.Page(found.items, found.has_before, found.has_after)
         page_links = listing.links(page, query, url, params, resource)
         if page_links:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neutrino.api.errors import json_response
-from neutrino.api.jsonbody import Encoded, EncodedItems, encode_json
+from neutrino.api.jsonbody import Encoded, EncodedItems, EncodedList, encode_json
 
 
 def same_json(body: object) -> bool:
@@ -110,3 +110,24 @@ def test_an_item_orjson_would_write_otherwise_is_not_encoded_and_the_body_is_jso
     assert isinstance(plain, Encoded)
     body = {"ports": [plain, odd]}
     assert encode_json(body) == json.dumps({"ports": [{"p": "é"}, odd]}).encode()
+
+
+def test_a_list_of_kept_json_is_written_as_it_was_and_not_looked_through_again():
+    items = EncodedItems(size=8)
+    shape = items.shape(("id", "name"), frozenset())
+    ports = [{"id": str(n), "name": "é" * n} for n in range(3)]
+    kept = EncodedList(items.get(p, frozenset(), shape, lambda item, hidden: item)
+                       for p in ports)
+    links = [{"href": "http://x/v2.0/ports?marker=2", "rel": "next"}]
+    body = {"ports": kept, "ports_links": links}
+    assert encode_json(body) == json.dumps({"ports": ports, "ports_links": links},
+                                           ensure_ascii=False, separators=(",", ":")).encode()
+    # What is outside the kept JSON is still looked through: a null there (a NaN the
+    # wrapper holds) is json.dumps's to write.
+    odd = {"ports": kept, "ratio": math.nan}
+    assert encode_json(odd) == json.dumps({"ports": ports, "ratio": math.nan}).encode()
+    # The kept JSON itself is not: had an item held "null" (it cannot: such an item is
+    # never kept), the body would still be orjson's.
+    sneaky = EncodedList([Encoded(b'{"id":null}')])
+    assert encode_json({"ports": sneaky}) == b'{"ports":[{"id":null}]}'
+    assert encode_json({"ports": EncodedList()}) == b'{"ports":[]}'
