@@ -72,8 +72,8 @@ def _orjson_only(body: Any) -> bytes | None:
         nonlocal kept
         if type(value) is EncodedList:
             kept = True
-            # The items' fragments in one list orjson writes natively: no call per item.
-            return orjson.Fragment(orjson.dumps([item.fragment for item in value]))
+            # The items' fragments, which orjson writes natively: no call per item.
+            return [item.fragment for item in value]
         return _fragment(value)
 
     try:
