@@ -26,3 +26,13 @@ def test_an_unhashable_key_is_never_kept():
     memo.put(("p1", {"a": 1}), {"id": "p1"})
     assert len(memo) == 0
     assert memo.get(("p1", {"a": 1})) is None
+
+
+def test_many_keys_are_looked_up_in_one_pass_unhashable_ones_found_nowhere():
+    memo = ViewMemo(size=8)
+    memo.put(("p1", 1, "t"), {"id": "p1"})
+    memo.put(("p2", 3, "t"), {"id": "p2"})
+    rows = [["p2", 3, "t"], ("p1", 1, "t"), ("p1", 2, "t")]  # rows: any sequence
+    assert memo.get_many(rows) == [{"id": "p2"}, {"id": "p1"}, None]
+    assert memo.get_many([("p1", 1, "t"), ("p3", [1], "t")]) == [{"id": "p1"}, None]
+    assert memo.get_many([]) == []

@@ -189,7 +189,7 @@ def _views_by_key(session: Session, keys: Sequence[Row[Any]], dns_domain: str,
                   settled: datetime) -> list[dict[str, Any]]:
     """views_of the ports whose PORT_KEY_COLUMNS are `keys`, reading the rows of those
     not remembered only: most of a list seen before costs three columns a port."""
-    found = [memo.get(tuple(key)) for key in keys]
+    found = memo.get_many(keys)
     missing = [key[0] for key, view in zip(keys, found, strict=True) if view is None]
     if not missing:
         return found  # type: ignore[return-value]

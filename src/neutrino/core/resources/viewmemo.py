@@ -11,6 +11,7 @@ their views again."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from itertools import islice
 from typing import Any
@@ -45,6 +46,15 @@ class ViewMemo:
             return self._views.get(key)
         except TypeError:  # a value that cannot be hashed: never remembered
             return None
+
+    def get_many(self, keys: Iterable[Sequence[Any]]) -> list[dict[str, Any] | None]:
+        """`get` of each key (given as any sequence of its values), in one pass: a list
+        of a thousand ports looks up a thousand keys."""
+        views = self._views
+        try:
+            return [views.get(tuple(key)) for key in keys]
+        except TypeError:  # a value that cannot be hashed somewhere: one at a time
+            return [self.get(tuple(key)) for key in keys]
 
     def put(self, key: tuple[Any, ...], view: dict[str, Any]) -> None:
         try:
