@@ -86,10 +86,6 @@ def has_dhcp_subnet(session: Session, network_id: str) -> bool:
     return dhcp_state(session, network_id)[0]
 
 
-def has_binding(session: Session, network_id: str) -> bool:
-    return dhcp_state(session, network_id)[1]
-
-
 def dhcp_state(session: Session, network_id: str) -> tuple[bool, bool]:
     """(whether the network has a subnet with DHCP, whether an agent is bound to it), in
     one query."""

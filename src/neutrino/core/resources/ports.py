@@ -696,7 +696,7 @@ class ProjectReads(NamedTuple):
 
 
 # The ports' networks, and the project's port quota and default group, in one statement
-# (three round trips were a quarter of a port create's).
+# (three statements, three round trips, before).
 _NETWORKS_AND_PROJECT = select(
     *networks.PORT_NETWORK_COLUMNS, quotas.own_limit(quotas.PORT),
     securitygroups.DEFAULT_GROUP_OF_PROJECT,

@@ -101,7 +101,7 @@ class PortService:
         def work(session: Session) -> tuple[list[Body], Outbox]:
             # Read once, for the policy check and the creates; with the project's quota and
             # default group when the bodies name one project.
-            read, project = ports.networks_for_create(session, {
+            read, project_reads = ports.networks_for_create(session, {
                 b["network_id"] for b in bodies if isinstance(b.get("network_id"), str)},
                 ports.creating_project(ctx, bodies))
             if authorize is not None:
@@ -110,8 +110,10 @@ class PortService:
             # (dhcp_plugin) are not, as in Neutron, though they count as the project's.
             quotas.enforce_create(
                 session, ctx, env.settings.quotas, quotas.PORT, bodies,
-                None if project is None else {project.project_id: project.own_limit})
-            created = [ports.create(session, ctx, env.settings, env.clock, b, read, project)
+                None if project_reads is None
+                else {project_reads.project_id: project_reads.own_limit})
+            created = [ports.create(session, ctx, env.settings, env.clock, b, read,
+                                    project_reads)
                        for b in bodies]
             network_ids = {p.network_id for p in created}
             schedulable = {p.network_id for p in created
