@@ -147,6 +147,8 @@ class Controller:
                 if not check(rule, {}):
                     continue
                 rule = None
+            elif rule is not None and self.policy.holds_for_any_target(rule, check):
+                rule = None  # an admin's admin_or_owner: no row to look at
             plan.append((attr.name, rule))
         return plan
 

@@ -348,6 +348,31 @@ class Policy:
             self._reads[name] = None if found is None else frozenset(found)
         return self._reads[name]
 
+    def holds_for_any_target(self, name: str,
+                             check: Callable[[str, dict[str, Any]], bool]) -> bool:
+        """Whether rule `name` holds for `check`'s caller whatever the target: it names,
+        or is an `or` (or `and`) of, rules that read nothing of the target and hold (an
+        admin's `rule:admin_or_owner`: its `rule:context_is_admin` branch). False when
+        that cannot be told from the rules' structure alone (a `not`, a check reading the
+        target): the target then decides, as before."""
+        self._sync()
+        return self._always(self._enforcer.rules.get(name), check, frozenset({name}))
+
+    def _always(self, rule: Any, check: Callable[[str, dict[str, Any]], bool],
+                seen: frozenset[str]) -> bool:
+        if isinstance(rule, oslo_checks.OrCheck):
+            return any(self._always(sub, check, seen) for sub in rule.rules)
+        if isinstance(rule, oslo_checks.AndCheck):
+            return all(self._always(sub, check, seen) for sub in rule.rules)
+        if isinstance(rule, oslo_checks.RuleCheck):
+            name = rule.match
+            if name in seen or name not in self._enforcer.rules:
+                return False
+            if self.reads(name) == frozenset():
+                return check(name, {})
+            return self._always(self._enforcer.rules[name], check, seen | {name})
+        return False
+
     def enforce(self, action: str, target: dict[str, Any], ctx: Context) -> None:
         if not self.check(action, target, ctx):
             raise PolicyNotAuthorized(action=action)

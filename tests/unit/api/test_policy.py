@@ -123,3 +123,28 @@ def test_memo_forgets_when_the_policy_file_changes(tmp_path, monkeypatch):
     later = path.stat().st_mtime + 10  # a newer mtime, however fast the rewrite was
     os.utime(path, (later, later))
     assert policy.check("get_agent", {}, MEMBER)
+
+
+def test_a_rule_holding_whatever_the_target_is_told_from_its_structure(tmp_path):
+    # An admin's admin_or_owner holds for any port (its context_is_admin branch reads no
+    # target); a member's depends on the port; a `not` or a target check is never assumed.
+    policy = Policy()
+    admin, member = policy.checker(ADMIN), policy.checker(MEMBER)
+    assert policy.holds_for_any_target("get_port:binding:vnic_type", admin)
+    assert not policy.holds_for_any_target("get_port:binding:vnic_type", member)
+    assert policy.holds_for_any_target("get_port", admin)  # ... or admin_or_network_owner
+    assert not policy.holds_for_any_target("get_port", member)
+    path = tmp_path / "policy.yaml"
+    path.write_text('"get_port:binding:vnic_type": "project_id:%(project_id)s"\n'
+                    '"get_port:name": "not rule:owner"\n'
+                    '"get_port:description": "rule:context_is_admin and rule:regular_user"\n'
+                    '"get_port:device_id": "rule:context_is_admin and rule:owner"\n'
+                    '"loop": "rule:loop or rule:owner"\n')
+    changed = Policy(str(path))
+    admin = changed.checker(ADMIN)
+    assert not changed.holds_for_any_target("get_port:binding:vnic_type", admin)
+    assert not changed.holds_for_any_target("get_port:name", admin)
+    assert changed.holds_for_any_target("get_port:description", admin)
+    assert not changed.holds_for_any_target("get_port:device_id", admin)
+    assert not changed.holds_for_any_target("loop", admin)
+    assert not changed.holds_for_any_target("no such rule", admin)
