@@ -158,7 +158,7 @@ def views_of(session: Session, rows: Sequence[Row[Any]], dns_domain: str,
     (viewmemo.SETTLE says why not the newer ones)."""
     if memo is None:
         return _build_views(session, rows, dns_domain, where)
-    found = [memo.get(views.port_key(row)) for row in rows]
+    found = memo.get_many(views.port_key(row) for row in rows)
     missing = [row for row, view in zip(rows, found, strict=True) if view is None]
     if not missing:
         return found  # type: ignore[return-value]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -179,12 +180,9 @@ class PortService:
         check and the change it allows cannot be split by another writer."""
         env = self.env
 
-        # The new row of a rename and the like, and its dict: remembered once committed.
-        written: list[tuple[list[object], Body]] = []
-
-        def work(session: Session) -> tuple[Body, Outbox]:
+        def work(session: Session) -> tuple[Body, Outbox, list[Any] | None]:
             after: Body | None = None
-            written.clear()  # an attempt retried
+            changed: list[Any] | None = None
             if guard is None and body.keys() <= ports.COLUMN_ONLY:
                 # A rename and the like: no Port object, read or written.
                 found, before = ports.locked_view(session, ctx, id, env.settings.dns_domain,
@@ -195,7 +193,6 @@ class PortService:
                 if changed is not None:
                     after = views.port_view(changed, env.settings.dns_domain,
                                             views.view_parts(before))
-                    written.append((changed, after))
             if after is None:
                 row, before = self._locked(session, ctx, id, authorize)
                 if guard is not None:
@@ -208,11 +205,13 @@ class PortService:
             outbox = tell_dhcp_agents(session, before, after, env.now())
             outbox.port_security(before, after)
             outbox.members_changed(secgroup_view.dhcp_servers_changed(session, before, after))
-            return after, outbox
+            return after, outbox, changed
 
-        port, outbox = env.tx.run(work)
-        for row, view in written:
-            ports.remember(self.memo, row, view, self._settled())
+        port, outbox, changed = env.tx.run(work)
+        if changed is not None:
+            # A rename's new row and dict, remembered once committed: a rolled-back change
+            # must not leave a view under a revision another change will take.
+            ports.remember(self.memo, changed, port, self._settled())
         env.send(outbox)
         return port
 
