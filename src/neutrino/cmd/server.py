@@ -42,6 +42,7 @@ from neutrino.api.app import create_app, request_threads
 from neutrino.api.auth import KeystoneAuth
 from neutrino.api.health import Probe
 from neutrino.cmd.common import catch_stop_signals, setup_logging, wait_for_signal
+from neutrino.cmd.http_protocol import HttpProtocol
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ApiSettings,
@@ -156,14 +157,15 @@ def cast_loop(services: Services, sweep: bool = True) -> PeriodicLoop:
 
 
 def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
-    # uvicorn's compiled HTTP parser and event loop, named rather than left to "auto" (which
-    # falls back to pure-Python h11 and asyncio when they are missing): together they take
-    # about 80 us of CPU off every request. httptools is stricter than h11 about malformed
-    # requests (unknown or lower-case methods, bare LF line ends, folded headers and
-    # Content-Length with Transfer-Encoding are a 400) and keeps a header value's trailing
-    # whitespace, which api.app.EdgeMiddleware strips as h11 did.
+    # uvicorn's compiled HTTP parser (under http_protocol's one write per response) and
+    # event loop, named rather than left to "auto" (which falls back to pure-Python h11 and
+    # asyncio when they are missing): together they take about 80 us of CPU off every
+    # request. httptools is stricter than h11 about malformed requests (unknown or
+    # lower-case methods, bare LF line ends, folded headers and Content-Length with
+    # Transfer-Encoding are a 400) and keeps a header value's trailing whitespace, which
+    # api.app.EdgeMiddleware strips as h11 did.
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off",
-                                         http="httptools", loop="uvloop",
+                                         http=HttpProtocol, loop="uvloop",
                                          log_config=None, access_log=False,
                                          server_header=False))
 

@@ -168,11 +168,15 @@ def test_the_api_is_served_by_httptools_on_uvloop():
     import uvloop
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    from neutrino.cmd.http_protocol import HttpProtocol
+
     async def app(scope, receive, send):  # pragma: no cover - never called
         pass
 
     config = _uvicorn(app, "127.0.0.1", 9696).config
-    assert (config.http, config.loop) == ("httptools", "uvloop")
+    assert config.loop == "uvloop"
     config.load()
-    assert config.http_protocol_class is HttpToolsProtocol
+    # httptools' protocol, each response in one write (cmd/http_protocol.py).
+    assert config.http_protocol_class is HttpProtocol
+    assert issubclass(HttpProtocol, HttpToolsProtocol)
     assert config.get_loop_factory() is uvloop.new_event_loop
