@@ -5,7 +5,7 @@ these in worker threads."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any, cast
 
@@ -336,8 +336,10 @@ class Controller:
         item, target = self._get_visible(ctx, resource, id_, self._reads_network(rules))
         return {resource.singular: self.view(ctx, resource, item, target, fields, rules)}
 
-    def _check_attrs(self, ctx: Context, action: str, resource: Resource, body: Item,
-                     given: Item, target: Item) -> None:
+    def _attr_rules(self, action: str, resource: Resource, given: Item
+                    ) -> builtins.list[str]:
+        """The `<action>:<attribute>` rules that exist for the attributes `given`."""
+        found: builtins.list[str] = []
         for name, value in given.items():
             attr = resource.get(name)
             if attr is None or not attr.enforce_policy:
@@ -346,10 +348,34 @@ class Controller:
             if name == "fixed_ips" and isinstance(value, list):
                 names += [f"fixed_ips:{k}" for k in ("ip_address", "subnet_id")
                           if any(isinstance(ip, dict) and k in ip for ip in value)]
-            for sub in names:
-                rule = self._attr_rule(action, sub)
-                if rule:
-                    self.policy.enforce(rule, {**target, **body}, ctx)
+            found += [rule for rule in (self._attr_rule(action, sub) for sub in names) if rule]
+        return found
+
+    def _check_attrs(self, ctx: Context, action: str, resource: Resource, body: Item,
+                     given: Item, target: Item) -> None:
+        for rule in self._attr_rules(action, resource, given):
+            self.policy.enforce(rule, {**target, **body}, ctx)
+
+    def _network_needed(self, ctx: Context, rules: Iterable[str]) -> bool:
+        """Whether deciding `rules` for this caller may look at what `_target` adds from
+        the network: a rule reading it, unless it holds whatever the target (an admin's);
+        an undefined rule falls back to the policy's default one, unknown here."""
+        check = self.policy.checker(ctx)
+        for rule in rules:
+            if not self.policy.has_rule(rule):
+                return True
+            keys = self.policy.reads(rule)
+            if (keys is None or keys & _NETWORK_KEYS) \
+                    and not self.policy.holds_for_any_target(rule, check):
+                return True
+        return False
+
+    def _core_target(self, resource: Resource, item: Item, network: Callable[[], Item],
+                     needed: bool) -> Item:
+        """The policy target of a port core read for a change; its network read through
+        `network` (in core's transaction) only when `needed`."""
+        networks = {item.get("network_id") or "": network()} if needed else {}
+        return self._target(resource, item, networks)
 
     def _authorize_create(self, ctx: Context, resource: Resource, body: Item, given: Item,
                           networks: dict[str, Item]) -> None:
@@ -429,9 +455,12 @@ class Controller:
             targets.append(target)
 
         if self._checked_in_core(ctx, resource, id_):
+            needed = self._network_needed(ctx, [
+                action, *self._attr_rules(action, resource, body),
+                *self._view_rules(resource).values()])
             updated = self.services.ports.update(
-                ctx, id_, body, authorize=lambda item, network: check(self._target(
-                    resource, item, {item.get("network_id") or "": network})))
+                ctx, id_, body, authorize=lambda item, network: check(
+                    self._core_target(resource, item, network, needed)))
         else:
             check(self._get_visible(ctx, resource, id_)[1])
             updated = self._collections[resource.plural].update(ctx, id_, body)
@@ -441,9 +470,10 @@ class Controller:
     def delete(self, ctx: Context, resource: Resource, id_: str) -> None:
         action = f"delete_{resource.singular}"
         if self._checked_in_core(ctx, resource, id_):
+            needed = self._network_needed(ctx, [action])
             self.services.ports.delete(ctx, id_, authorize=lambda item, network: (
-                self.policy.enforce(action, self._target(
-                    resource, item, {item.get("network_id") or "": network}), ctx)))
+                self.policy.enforce(action, self._core_target(
+                    resource, item, network, needed), ctx)))
             return
         _, target = self._get_visible(ctx, resource, id_)
         self.policy.enforce(action, target, ctx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
+
 from neutrino.lib import constants
 
 
@@ -50,6 +52,40 @@ def test_port_changes_are_decided_with_the_network_owner(api):
     response = api.call("PUT", f"/v2.0/ports/{demos['id']}", "demo",
                         json={"port": {"binding:host_id": "hostA"}})
     assert error(response)[:2] == (403, "PolicyNotAuthorized")
+
+
+def test_a_ports_network_is_read_for_a_change_only_when_a_rule_looks_at_it(api, core,
+                                                                          sqlite_database):
+    """update_port reads the port's owner only, and every default rule holds for an
+    admin whatever the target: the network's row is read only for a member's delete
+    (delete_port is also the network owner's)."""
+    net = api.create("network", "demo", name="n")
+    api.create("subnet", "demo", network_id=net["id"], cidr="10.4.0.0/24", ip_version=4)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    def network_reads(method, port, who, **kwargs):
+        seen.clear()
+        event.listen(sqlite_database.engine, "before_cursor_execute", record)
+        try:
+            response = api.call(method, f"/v2.0/ports/{port}", who, **kwargs)
+        finally:
+            event.remove(sqlite_database.engine, "before_cursor_execute", record)
+        assert response.status_code < 300, response.text
+        return [s for s in seen if s.startswith("SELECT networks.")]
+
+    rename = {"json": {"port": {"name": "renamed"}}}
+    for who in ("admin", "demo"):
+        port = api.create("port", who, network_id=net["id"])
+        assert network_reads("PUT", port["id"], who, **rename) == []
+        reads = network_reads("DELETE", port["id"], who)
+        assert (reads == []) if who == "admin" else (len(reads) == 1), reads
+    # A rule that does look at the network on an update: it is read, for a member.
+    port = api.create("port", "demo", network_id=net["id"])
+    assert len(network_reads("PUT", port["id"], "demo",
+                             json={"port": {"device_owner": "compute:nova"}})) == 1
 
 
 def test_provider_attributes_admin_only(api):

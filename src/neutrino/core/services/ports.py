@@ -33,9 +33,10 @@ from neutrino.lib import payloads
 # Checks the locked row before an update writes, in the same transaction.
 Guard = Callable[[Session, Port], None]
 # The caller's right to change a port, decided in the change's own transaction on the
-# locked row: (the port's dict, its network's policy_targets entry); raises to refuse. One
-# transaction instead of a read for the check and another for the change.
-Authorize = Callable[[Body, Body], None]
+# locked row: (the port's dict, a reader of its network's policy_targets entry); raises
+# to refuse. One transaction instead of a read for the check and another for the change;
+# the network is read only if the caller's rules look at it (an admin's do not).
+Authorize = Callable[[Body, Callable[[], Body]], None]
 
 
 def rebind(session: Session, row: Port) -> None:
@@ -71,7 +72,8 @@ def _check(session: Session, authorize: Authorize | None, port: Body) -> None:
     """`authorize` on a port read for a change, with its network's policy target."""
     if authorize is not None:
         network_id = port["network_id"]
-        authorize(port, networks.policy_targets(session, [network_id]).get(network_id, {}))
+        authorize(port, lambda: networks.policy_targets(session, [network_id]).get(
+            network_id, {}))
 
 
 class PortService:
