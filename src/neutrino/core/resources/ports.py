@@ -180,6 +180,20 @@ def remember(memo: ViewMemo, row: Sequence[Any], view: dict[str, Any], settled: 
         memo.put(views.port_key(row), view)
 
 
+def new_key(session: Session, port: models.Port) -> tuple[Any, ...] | None:
+    """The key a port this session has just written will be read under once committed
+    (PORT_KEY_COLUMNS as the driver gives them: SQLite's text is what the DateTime type
+    writes), so that its view is remembered without reading it back; None for a stamp
+    without a fraction of a second, which may not be the port's own (viewmemo.SETTLE)."""
+    created = port.created_at
+    if not created.microsecond:
+        return None
+    dialect = session.get_bind().dialect
+    write = models.Port.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(
+        dialect)
+    return port.id, port.revision_number, write(created) if write is not None else created
+
+
 _PORTS_BY_ID = select(*views.PORT_KEYED_COLUMNS).where(
     models.Port.id.in_(bindparam("port_ids", expanding=True)))
 

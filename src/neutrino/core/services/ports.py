@@ -101,7 +101,8 @@ class PortService:
         env = self.env
         now = env.now()
 
-        def work(session: Session) -> tuple[list[Body], Outbox]:
+        def work(session: Session
+                 ) -> tuple[list[Body], list[tuple[Any, ...] | None], Outbox]:
             # Read once, for the policy check and the creates; with the project's quota and
             # default group when the bodies name one project.
             read, project_reads = ports.networks_for_create(session, {
@@ -135,6 +136,7 @@ class PortService:
             if rows:
                 session.execute(insert(ProvisioningBlock.__table__), rows)
             shown = [self._view(p) for p in created]
+            keys = [ports.new_key(session, p) for p in created]
             outbox = Outbox()
             for host, network_id in new_hosts:
                 outbox.add(host, const.NETWORK_CREATE_END, payloads.network_create(network_id))
@@ -143,11 +145,16 @@ class PortService:
                                 payloads.port_event(port))
                 outbox.port_security(None, port)
                 outbox.members_changed(secgroup_view.dhcp_servers_changed(session, None, port))
-            return shown, record_and_bump(session, outbox, network_ids, now)
+            return shown, keys, record_and_bump(session, outbox, network_ids, now)
 
         net_id = bodies[0].get("network_id") if bodies else None
-        created, outbox = env.tx.run(
+        created, keys, outbox = env.tx.run(
             work, lambda: exc.IpAddressGenerationFailure(net_id=net_id))
+        # Remembered once committed: a list or the delete that follows reads no more of
+        # them than their keys.
+        for key, port in zip(keys, created, strict=True):
+            if key is not None:
+                self.memo.put(key, port)
         env.send(outbox)
         return created
 
