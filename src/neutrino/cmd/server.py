@@ -42,7 +42,6 @@ from neutrino.api.app import create_app, request_threads
 from neutrino.api.auth import KeystoneAuth
 from neutrino.api.health import Probe
 from neutrino.cmd.common import catch_stop_signals, setup_logging, wait_for_signal
-from neutrino.cmd.http_protocol import HttpProtocol
 from neutrino.conf import opts
 from neutrino.conf.settings import (
     ApiSettings,
@@ -163,7 +162,9 @@ def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
     # request. httptools is stricter than h11 about malformed requests (unknown or
     # lower-case methods, bare LF line ends, folded headers and Content-Length with
     # Transfer-Encoding are a 400) and keeps a header value's trailing whitespace, which
-    # api.app.EdgeMiddleware strips as h11 did.
+    # api.app.EdgeMiddleware strips as h11 did. Imported here: only a process serving the
+    # API loads httptools (not a server's main process, which forks the API workers).
+    from neutrino.cmd.http_protocol import HttpProtocol
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off",
                                          http=HttpProtocol, loop="uvloop",
                                          log_config=None, access_log=False,
