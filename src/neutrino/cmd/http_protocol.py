@@ -33,12 +33,14 @@ class CoalescingTransport:
         self._pending.append(bytes(data))
 
     def flush(self) -> None:
-        if not self._pending:
+        pending, self._pending = self._pending, []
+        if not pending or self._transport.is_closing():
             return
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        self._pending.clear()
-        if not self._transport.is_closing():
-            self._transport.write(data)
+        if len(pending) == 1:
+            self._transport.write(pending[0])
+        else:
+            # One writev: a list's body is not copied to join it to its head.
+            self._transport.writelines(pending)
 
     def close(self) -> None:
         self.flush()  # what was written before the close is sent, as a transport does
