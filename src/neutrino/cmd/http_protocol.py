@@ -1,12 +1,11 @@
-"""uvicorn's HTTP protocol, sending each response in one write.
+"""uvicorn's HTTP protocol, sending a response's head and the start of its body in one write.
 
 uvicorn writes a response's head when the application starts it and its body when the
 application sends it: two send(2) calls, two TCP segments and, on a kept-alive connection,
-two wake-ups of the client. On loopback the kernel delivers to the receiver inside the
-sender's call, so under load those writes were about a tenth of the API's CPU for a port
-shown. Writes made within one turn of the event loop are joined and handed to the socket
-once, at the end of that turn: the head and body of a response the application sends
-without waiting in between go out together.
+two wake-ups of the client. Here the head waits for what follows it: the first body write
+(the whole body, for the API's answers), the end of the response (a HEAD's or a 304's,
+which have no body to write) or the connection's close. An interim `100 Continue` goes out
+at once: the client waits for it before it sends the body.
 """
 
 from __future__ import annotations
@@ -17,30 +16,36 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
-class CoalescingTransport:
-    """A transport whose writes wait for the end of the event loop's turn, in order."""
+def _is_final_head(data: bytes) -> bool:
+    return data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 1") \
+        and data.endswith(b"\r\n\r\n")
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+
+class CoalescingTransport:
+    """A transport that holds a response's head until the next write, `flush` or close."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
+        self._head: bytes | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
+        if self._head is not None:
+            head, self._head = self._head, None
+            if data:
+                # One writev: a list's body is not copied to join it to its head.
+                self._transport.writelines([head, data])
+            else:
+                self._transport.write(head)
             return
-        if not self._pending:
-            self._loop.call_soon(self.flush)
-        self._pending.append(bytes(data))
+        if isinstance(data, bytes) and _is_final_head(data):
+            self._head = data
+            return
+        self._transport.write(data)
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        if not pending or self._transport.is_closing():
-            return
-        if len(pending) == 1:
-            self._transport.write(pending[0])
-        else:
-            # One writev: a list's body is not copied to join it to its head.
-            self._transport.writelines(pending)
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
 
     def close(self) -> None:
         self.flush()  # what was written before the close is sent, as a transport does
@@ -55,5 +60,9 @@ class HttpProtocol(HttpToolsProtocol):
     """httptools' protocol over a CoalescingTransport."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(
-            CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        super().connection_made(CoalescingTransport(transport))  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        # A response with no body write (HEAD, 304) has only its head to send.
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().on_response_complete()
