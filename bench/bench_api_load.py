@@ -9,7 +9,7 @@ show port, a list of 1,000 ports, and `limit=50` on a network of `--fill` ports 
 SQL, not the API). Every figure is printed beside the issue's target.
 
     python bench/bench_api_load.py [--db sqlite,postgresql] [--duration 30] [--clients 8]
-        [--ports 300] [--workers N] [--fill 100000] [--profile]
+        [--ports 300] [--workers N] [--fill 100000] [--set SECTION.key=value] [--profile]
 
 `--profile` samples the server's processes with py-spy during the load and prints the
 functions holding the most samples. Everything made is removed at the end: the server
@@ -437,6 +437,10 @@ def bench(kind: str, args: argparse.Namespace) -> None:
             "quotas": {"quota_port": -1, "quota_network": -1, "quota_subnet": -1}}
         if args.workers:
             options["DEFAULT"]["api_workers"] = args.workers
+        for setting in args.set:
+            name, _, value = setting.partition("=")
+            section, _, key = name.rpartition(".")
+            options.setdefault(section or "DEFAULT", {})[key] = value
         server = stack.enter_context(NeutrinoServer(
             workdir / "server", transport_url=vhost.url, database_url=db_url,
             options=options))
@@ -463,6 +467,8 @@ def main() -> None:
                         help="api_workers (default: the server's own default)")
     parser.add_argument("--fill", type=int, default=100000,
                         help="ports inserted by SQL into one network for limit=50 (0: skip)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.key=value",
+                        help="a server option, e.g. DEFAULT.wsgi_default_pool_size=8")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server processes during the load")
     args = parser.parse_args()

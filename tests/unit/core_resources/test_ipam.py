@@ -172,13 +172,13 @@ def test_ip_to_int_v6(value: int) -> None:
     assert ipam.ip_to_int(str(ipaddress.IPv6Address(value))) == value
 
 
-def test_lowest_free_from_summary() -> None:
+def test_lowest_free_offset() -> None:
     pool = ipam.Pool(2, 10)
-    assert ipam.lowest_free_from_summary(pool, 0, None, None) == (ipam.FREE, 2)
-    assert ipam.lowest_free_from_summary(pool, 2, 4, 5) == (ipam.FREE, 2)
-    assert ipam.lowest_free_from_summary(pool, 3, 2, 4) == (ipam.FREE, 5)
-    assert ipam.lowest_free_from_summary(pool, 9, 2, 10) == (ipam.FULL, None)
-    assert ipam.lowest_free_from_summary(pool, 3, 2, 6) == (ipam.GAP, None)
+    assert ipam.lowest_free_offset(pool, None, None) == 2  # nothing taken
+    assert ipam.lowest_free_offset(pool, 4, 6) == 2  # the first is free
+    assert ipam.lowest_free_offset(pool, 2, 5) == 5  # a hole, or one past the highest
+    assert ipam.lowest_free_offset(pool, 2, 10) == 10
+    assert ipam.lowest_free_offset(pool, 2, 11) is None  # full
 
 
 def test_offsets() -> None:

@@ -255,16 +255,10 @@ def offset_pool(pool: Pool, network: IPNetwork) -> Pool | None:
     return Pool(first, last)
 
 
-FREE, FULL, GAP = "free", "full", "gap"
-
-
-def lowest_free_from_summary(pool: Pool, count: int, lowest: int | None,
-                             highest: int | None) -> tuple[str, int | None]:
-    """What the taken addresses of `pool` (their count, lowest and highest) say about its
-    lowest free one: (FREE, value), (FULL, None), or (GAP, None) when there is a hole below
-    the highest taken address that has to be looked up."""
-    if count == 0 or lowest is None or highest is None or lowest > pool.first:
-        return FREE, pool.first
-    if count == highest - lowest + 1:  # packed from the pool's first address
-        return (FREE, highest + 1) if highest < pool.last else (FULL, None)
-    return GAP, None
+def lowest_free_offset(pool: Pool, lowest: int | None, past_run: int | None) -> int | None:
+    """The lowest free offset of `pool`, from its lowest taken offset and the offset just
+    past the run of taken ones that starts there (the first hole, or one past the
+    highest): None when the pool is full."""
+    if lowest is None or lowest > pool.first:
+        return pool.first
+    return past_run if past_run is not None and past_run <= pool.last else None

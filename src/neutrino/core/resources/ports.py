@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     func,
     null,
+    or_,
     select,
     union_all,
 )
@@ -367,54 +368,45 @@ def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: st
     return True
 
 
-def _span_statements() -> tuple[Any, Any]:
-    """The queries of `_lowest_free`, built once and run with parameters."""
-    alloc = models.IPAllocation
-
-    def scalar(*columns: Any) -> Any:
-        return select(*columns).where(
-            alloc.subnet_id == bindparam("subnet_id"), alloc.ip_offset >= bindparam("first"),
-            alloc.ip_offset <= bindparam("last")).scalar_subquery()
-
-    # Separate subqueries: min and max are one index seek each, only the count walks.
-    summary = select(scalar(func.count()), scalar(func.min(alloc.ip_offset)),
-                     scalar(func.max(alloc.ip_offset)))
-    # The lowest taken offset whose next one is free: each taken offset beside the next,
-    # in index order (a window, not a join, so no planner's guess can make it quadratic).
+def _lowest_free_statement() -> Select[Any]:
+    """The lowest taken offset of a span and the offset past the run of taken ones that
+    starts there, in one statement: both walk the (subnet_id, ip_offset) index in order and
+    stop at what they look for (the first row; the first hole), so a pool packed up to a
+    hole near its start costs a few index entries, and no planner's statistics are needed
+    (min() and count() cost a walk of every taken address where a table was never
+    analysed)."""
     table = models.IPAllocation.__table__
+    in_span = (table.c.subnet_id == bindparam("subnet_id"),
+               table.c.ip_offset >= bindparam("first"), table.c.ip_offset <= bindparam("last"))
+    lowest = (select(table.c.ip_offset).where(*in_span).order_by(table.c.ip_offset).limit(1)
+              .scalar_subquery())
+    # Each taken offset beside the next, in index order (a window, not a self-join, so no
+    # planner's guess can make it quadratic); the last one's next is NULL.
     span = (select(table.c.ip_offset,
                    func.lead(table.c.ip_offset).over(order_by=table.c.ip_offset).label("after"))
-            .where(table.c.subnet_id == bindparam("subnet_id"),
-                   table.c.ip_offset >= bindparam("first"), table.c.ip_offset <= bindparam("last"))
-            .subquery("span"))
-    hole = (select(span.c.ip_offset + 1).where(span.c.after > span.c.ip_offset + 1)
-            .order_by(span.c.ip_offset).limit(1))
-    return summary, hole
+            .where(*in_span).subquery("span"))
+    past_run = (select(span.c.ip_offset + 1)
+                .where(or_(span.c.after.is_(None), span.c.after > span.c.ip_offset + 1))
+                .order_by(span.c.ip_offset).limit(1).scalar_subquery())
+    return select(lowest, past_run)
 
 
-_SUMMARY, _FIRST_HOLE = _span_statements()
+_LOWEST_FREE = _lowest_free_statement()
 
 
 def _lowest_free(session: Session, subnet: AddressSpace) -> tuple[bool, int | None]:
     """The lowest free address of the pools, found by the database through the
-    (subnet_id, ip_offset) index: (True, value or None when all are taken), or (False,
-    None) when a pool lies beyond what offsets can express."""
+    (subnet_id, ip_offset) index, one statement a pool: (True, value or None when all are
+    taken), or (False, None) when a pool lies beyond what offsets can express."""
     network = ipaddress.ip_network(subnet.cidr)
     for pool in sorted(subnet.pools, key=lambda p: p.first):
         span = ipam.offset_pool(pool, network)
         if span is None:
             return False, None
-        params = {"subnet_id": subnet.id, "first": span.first, "last": span.last}
-        count, lowest, highest = execute(session, _SUMMARY, params).one()
-        verdict, offset = ipam.lowest_free_from_summary(span, count, lowest, highest)
-        if verdict == ipam.GAP:
-            # A hole below the highest taken address, the lowest one taken: one query.
-            offset = execute(session, _FIRST_HOLE, {"subnet_id": subnet.id, "first": lowest,
-                                                 "last": highest}).scalar()
-            if offset is None:
-                return False, None  # filled since the summary: the caller reads them all
-            verdict = ipam.FREE
-        if verdict == ipam.FREE and offset is not None:
+        lowest, past_run = execute(session, _LOWEST_FREE, {
+            "subnet_id": subnet.id, "first": span.first, "last": span.last}).one()
+        offset = ipam.lowest_free_offset(span, lowest, past_run)
+        if offset is not None:
             return True, int(network.network_address) + offset
         if span.last - span.first != pool.last - pool.first:
             return False, None  # the rest of the pool is beyond the offsets
