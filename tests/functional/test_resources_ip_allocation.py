@@ -5,8 +5,11 @@ existing rows. On every backend."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, func, insert, select, text
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.context import Context
@@ -145,7 +148,7 @@ def _losing_races(monkeypatch: pytest.MonkeyPatch, losses: int) -> list[str]:
     lost: list[str] = []
     real = ports._insert_ip
 
-    def racing_insert(session, port, subnet, ip):  # type: ignore[no-untyped-def]
+    def racing_insert(session, port, subnet, ip, claim=False):  # type: ignore[no-untyped-def]
         if len(lost) < losses:
             lost.append(ip)
             winner = session.scalars(select(models.Port.id)
@@ -153,7 +156,7 @@ def _losing_races(monkeypatch: pytest.MonkeyPatch, losses: int) -> list[str]:
             session.execute(insert(models.IPAllocation.__table__), {
                 "ip_address": ip, "subnet_id": subnet.id, "port_id": winner,
                 "network_id": port.network_id, "ip_offset": int(ip.rsplit(".", 1)[1])})
-        return real(session, port, subnet, ip)
+        return real(session, port, subnet, ip, claim)
 
     monkeypatch.setattr(ports, "_insert_ip", racing_insert)
     return lost
@@ -185,6 +188,47 @@ def test_racing_again_reads_every_address_and_spreads_out(
     # One of the lowest few free addresses, at random, so racers stop picking the same one.
     free = [f"10.0.0.{i}" for i in range(7, 7 + ipam.SPREAD_AFTER_COLLISION)]
     assert got in free
+
+
+# Sessions of this database waiting for a lock another transaction holds.
+_PG_LOCK_WAITS = text("SELECT count(*) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+
+
+def test_a_creator_in_flight_with_the_lowest_address(server_database: Database) -> None:
+    """Another creator is inserting 10.0.0.3 and has not committed: a create takes
+    10.0.0.4. On PostgreSQL at once, without waiting for the creator in flight (which
+    holds its claim on the address); on MariaDB once the creator in flight committed."""
+    res = _services(server_database, CoreSettings(tenant_network_type="local"))
+    net_id, subnet_id = _net(res)
+    owner = _port(res, net_id)
+    assert _ip(owner) == "10.0.0.2"
+    postgresql = server_database.backend == "postgresql"
+    engine = server_database.engine
+    made: dict = {}
+    creator = threading.Thread(target=lambda: made.update(port=_port(res, net_id)))
+    with engine.connect() as in_flight, \
+            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+        in_flight.begin()
+        if postgresql:
+            in_flight.execute(select(func.pg_advisory_xact_lock(
+                ipam.claim_key(subnet_id, ipam.ip_to_int("10.0.0.3")))))
+        in_flight.execute(insert(models.IPAllocation.__table__), {
+            "ip_address": "10.0.0.3", "subnet_id": subnet_id, "port_id": owner["id"],
+            "network_id": net_id, "ip_offset": 3})
+        creator.start()
+        waited = False
+        deadline = time.monotonic() + 30
+        while postgresql and creator.is_alive() and not waited \
+                and time.monotonic() < deadline:
+            waited = watch.execute(_PG_LOCK_WAITS).scalar() > 0
+            time.sleep(0.02)
+        done_in_flight = not creator.is_alive()
+        in_flight.commit()
+    creator.join(60)
+    assert _ip(made["port"]) == "10.0.0.4"
+    if postgresql:
+        assert (waited, done_in_flight) == (False, True)
 
 
 def test_migration_fills_offsets_of_existing_addresses(res: Services,

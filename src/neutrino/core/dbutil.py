@@ -9,7 +9,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Result, String, Table, insert, literal_column
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    Executable,
+    Result,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -108,6 +120,29 @@ def insert_row_unless_duplicate(session: Session, table: Table, values: dict[str
         raise
     savepoint.commit()
     return True
+
+
+@functools.lru_cache(maxsize=16)
+def _claimed_insert_statement(table: Table, columns: tuple[str, ...]) -> Executable:
+    """PostgreSQL's INSERT of one row that first claims an advisory lock for the
+    transaction, without waiting: a row whose claim another transaction holds is not
+    written (nor waited for)."""
+    row = select(*[bindparam(name, type_=table.c[name].type) for name in columns]).where(
+        func.pg_try_advisory_xact_lock(bindparam("claim", type_=BigInteger)))
+    return pg_insert(table).from_select(list(columns), row).on_conflict_do_nothing() \
+        .returning(*table.primary_key.columns)
+
+
+def insert_claimed_unless_duplicate(session: Session, table: Table, values: dict[str, Any],
+                                    claim: int) -> bool:
+    """`insert_row_unless_duplicate`, and on PostgreSQL also False, at once, when another
+    transaction holds the claim `claim` (a 64-bit advisory lock key): a creator in flight
+    with the same row. Without it an insert of a row another uncommitted transaction has
+    written waits for that transaction's end, only to find the row taken."""
+    if session.get_bind().dialect.name != "postgresql":
+        return insert_row_unless_duplicate(session, table, values)
+    stmt = _claimed_insert_statement(table, tuple(values))
+    return execute(session, stmt, {**values, "claim": claim}).first() is not None
 
 
 def dumps(value: Any) -> str:

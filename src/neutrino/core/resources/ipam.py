@@ -3,6 +3,7 @@ addresses. Pure functions; the database side lives in `ports.py`."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import random
 import socket
@@ -253,6 +254,14 @@ def offset_pool(pool: Pool, network: IPNetwork) -> Pool | None:
     if first < 0 or first > last:
         return None
     return Pool(first, last)
+
+
+def claim_key(subnet_id: str, value: int) -> int:
+    """The advisory lock key a creator claims an address of a subnet under: 64 bits, signed
+    (PostgreSQL's bigint). Two addresses sharing a key only make one creator pass over a
+    free address."""
+    digest = hashlib.blake2b(f"ip/{subnet_id}/{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def lowest_free_offset(pool: Pool, lowest: int | None, past_run: int | None) -> int | None:

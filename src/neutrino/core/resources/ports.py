@@ -40,6 +40,7 @@ from neutrino.core.dbutil import (
     check_lengths,
     dumps,
     execute,
+    insert_claimed_unless_duplicate,
     insert_row_unless_duplicate,
     kind_column,
     new_id,
@@ -349,17 +350,25 @@ def _taken(session: Session, subnet_id: str) -> set[int]:
     return {ipam.ip_to_int(ip) for ip in rows}
 
 
-def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: str) -> bool:
+def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: str,
+               claim: bool = False) -> bool:
     """Insert one address (the primary key settles races); on success the row joins the
-    session and the port's loaded fixed_ips without being read back."""
+    session and the port's loaded fixed_ips without being read back. `claim`: an address
+    chosen here, not asked for, so one a concurrent creator is inserting is passed over
+    at once (see insert_claimed_unless_duplicate) rather than waited for."""
     network = ipaddress.ip_network(subnet.cidr)
+    value = ipam.ip_to_int(ip)
     row = models.IPAllocation(
         ip_address=ip, subnet_id=subnet.id, port_id=port.id, network_id=port.network_id,
-        ip_offset=ipam.offset_of(ipam.ip_to_int(ip), network))
+        ip_offset=ipam.offset_of(value, network))
     values = {"ip_address": row.ip_address, "subnet_id": row.subnet_id,
               "port_id": row.port_id, "network_id": row.network_id,
               "ip_offset": row.ip_offset}
-    if not insert_row_unless_duplicate(session, models.IPAllocation.__table__, values):
+    table = models.IPAllocation.__table__
+    inserted = insert_claimed_unless_duplicate(
+        session, table, values, ipam.claim_key(subnet.id, value)) if claim \
+        else insert_row_unless_duplicate(session, table, values)
+    if not inserted:
         return False
     make_transient_to_detached(row)
     session.add(row)
@@ -394,12 +403,18 @@ def _lowest_free_statement() -> Select[Any]:
 _LOWEST_FREE = _lowest_free_statement()
 
 
-def _lowest_free(session: Session, subnet: AddressSpace) -> tuple[bool, int | None]:
-    """The lowest free address of the pools, found by the database through the
-    (subnet_id, ip_offset) index, one statement a pool: (True, value or None when all are
-    taken), or (False, None) when a pool lies beyond what offsets can express."""
+def _lowest_free(session: Session, subnet: AddressSpace, above: int | None = None
+                 ) -> tuple[bool, int | None]:
+    """The lowest free address of the pools (above `above` if given), found by the
+    database through the (subnet_id, ip_offset) index, one statement a pool: (True, value
+    or None when all are taken), or (False, None) when a pool lies beyond what offsets can
+    express."""
     network = ipaddress.ip_network(subnet.cidr)
     for pool in sorted(subnet.pools, key=lambda p: p.first):
+        if above is not None:
+            if pool.last <= above:
+                continue
+            pool = ipam.Pool(max(pool.first, above + 1), pool.last)
         span = ipam.offset_pool(pool, network)
         if span is None:
             return False, None
@@ -443,14 +458,14 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
             return None
         ip = str(ipaddress.ip_address(value) if subnet.ip_version == 4
                  else ipaddress.IPv6Address(value))
-        if _insert_ip(session, port, subnet, ip):
+        if _insert_ip(session, port, subnet, ip, claim=True):
             return ip
         lost.add(value)
         if len(lost) == 1 and taken is None:
-            # A concurrent creator took it, and the insert waited for its commit (READ
-            # COMMITTED): the next lowest free address is again one query away.
-            known, value = _lowest_free(session, subnet)
-            if known and value not in lost:
+            # A concurrent creator took it or is taking it (its row is not visible until
+            # it commits): the next free address above is again one query away.
+            known, value = _lowest_free(session, subnet, above=value)
+            if known and value is not None:
                 continue
         # Several creators race for the same addresses: read them all and spread out.
         taken = _taken(session, subnet.id)
