@@ -7,8 +7,8 @@ the network)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 from support.core_world import World
+from support.statements import of_verbs, recorded
 
 from neutrino.conf.settings import QuotaSettings
 from neutrino.core.context import Context
@@ -19,17 +19,9 @@ MEMBER = Context(user_id="u", project_id="proj", roles=("member",))
 
 
 def statements_of(world: World, act):  # noqa: ANN001, ANN201
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
-        seen.append(" ".join(statement.split()))
-
-    event.listen(world.db.engine, "before_cursor_execute", record)
-    try:
+    with recorded(world.db.engine) as seen:
         result = act()
-    finally:
-        event.remove(world.db.engine, "before_cursor_execute", record)
-    return result, [s for s in seen if s.split(" ", 1)[0] in ("SELECT", "INSERT", "UPDATE")]
+    return result, of_verbs(seen, "SELECT", "INSERT", "UPDATE")
 
 
 def reads_before_insert(statements: list[str]) -> list[str]:

@@ -3,8 +3,8 @@ attributes change also moves its revision, so a list or show after any of them e
 fresh read, and a list of ports read before reads only those three columns of them."""
 
 import pytest
-from sqlalchemy import event
 from support.core_world import World
+from support.statements import of_verbs, recorded
 
 from neutrino.core.resources.paging import PageRequest
 from neutrino.core.services import ports as service_ports
@@ -79,18 +79,9 @@ def test_every_change_shows_after_the_port_was_remembered(world):
 
 def selects_of(world, read):
     """What `read()` returns, and the SELECTs it ran."""
-    statements = []
-
-    def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
-        statements.append(statement)
-
-    engine = world.db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded(world.db.engine) as statements:
         result = read()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    return result, [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    return result, of_verbs(statements, "SELECT")
 
 
 def test_a_list_read_before_reads_only_the_ports_table(world):
@@ -122,7 +113,7 @@ def test_a_port_changed_a_moment_ago_is_remembered_at_once(world):
     # and tags, by id, not joined to the whole list.
     assert len(selects) == 4, selects
     assert selects[0].startswith("SELECT ports.id, ports.revision_number, ports.created_at "
-                                 "AS key_created_at \nFROM ports"), selects
+                                 "AS key_created_at FROM ports"), selects
     assert "WHERE ports.id IN" in selects[1], selects
     assert all("part_" in s for s in selects[2:]), selects
 

@@ -9,7 +9,8 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
+from support.statements import recorded
 
 from neutrino.conf.settings import CoreSettings
 from neutrino.core.context import Context
@@ -90,26 +91,18 @@ def test_ipv6_stateful_addresses(res: Services) -> None:
 def test_statements_per_port_do_not_grow_with_the_subnet(res: Services,
                                                           database: Database) -> None:
     net_id, _ = _net(res, cidr="10.0.0.0/20")
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    def cost() -> int:
-        statements.clear()
-        _port(res, net_id)
-        return len(statements)
-
     # The project's first port also makes its default security group: not what is measured.
     _port(res, net_id)
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
+    with recorded(database.engine) as statements:
+        def cost() -> int:
+            statements.clear()
+            _port(res, net_id)
+            return len(statements)
+
         early = cost()
         for _ in range(60):
             _port(res, net_id)
         late = cost()
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
     assert late == early
     assert not any("SELECT ipallocations.ip_address FROM" in s for s in statements)
 
@@ -118,25 +111,17 @@ def test_a_hole_is_found_by_one_query_wherever_it_lies(res: Services,
                                                        database: Database) -> None:
     net_id, _ = _net(res, cidr="10.0.0.0/22")
     made = [_port(res, net_id) for _ in range(300)]
-    statements: list[str] = []
+    with recorded(database.engine) as statements:
+        def cost() -> tuple[str, int]:
+            statements.clear()
+            ip = _ip(_port(res, net_id))
+            return ip, len(statements)
 
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    def cost() -> tuple[str, int]:
-        statements.clear()
-        ip = _ip(_port(res, net_id))
-        return ip, len(statements)
-
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
         _, packed = cost()  # no hole: the next address is one past the highest
         res.ports.delete(ADMIN, made[250]["id"])  # 10.0.0.252
         high = cost()
         res.ports.delete(ADMIN, made[5]["id"])  # 10.0.0.7
         low = cost()
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
     assert high == ("10.0.0.252", packed)
     assert low == ("10.0.0.7", packed)
 

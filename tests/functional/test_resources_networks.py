@@ -4,7 +4,7 @@ filters, deletion (SQLite; the constraint-backed conflicts also on MariaDB/Postg
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from support.statements import of_verbs, recorded
 
 from neutrino.conf.settings import CoreSettings, VlanRange
 from neutrino.core.context import Context
@@ -293,20 +293,12 @@ def test_network_listing_costs_the_same_for_one_or_many(sqlite_database: Databas
     assert zones["n1"] == ["az1"] and zones["n5"] == []
     assert all(len(n["subnets"]) == 2 for n in res.networks.list(ALICE))
 
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
-        statements.append(statement)
-
-    event.listen(sqlite_database.engine, "before_cursor_execute", count)
-    try:
+    with recorded(sqlite_database.engine) as statements:
         res.networks.list(ALICE, {"name": ["n0"]})
         one = len(statements)
         statements.clear()
         res.networks.list(ALICE)
-        assert len(statements) == one  # six networks cost what one does
-    finally:
-        event.remove(sqlite_database.engine, "before_cursor_execute", count)
+    assert len(statements) == one  # six networks cost what one does
 
 
 def test_a_page_read_as_rows_shows_what_the_objects_show(database: Database,
@@ -361,17 +353,9 @@ def test_a_page_of_networks_is_two_statements(database: Database, clock) -> None
         for i, host in enumerate(("h1", "h2", "h3", "h4")):
             s.add(models.NetworkDhcpAgentBinding(network_id=nets[0]["id"], dhcp_agent_id=host,
                                                  binding_index=i + 1))
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
-        statements.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
+    with recorded(database.engine) as statements:
         paged = res.networks.list_page(ADMIN, None, PageRequest()).items
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    selects = of_verbs(statements, "SELECT")
     assert len(selects) == 2, statements  # (SQLite's BEGIN aside)
     assert paged == sorted(res.networks.list(ADMIN), key=lambda n: n["id"])
     shown = {n["name"]: n for n in paged}

@@ -7,8 +7,8 @@ an agent's full sync covers all its networks: none of them may scan or loop per 
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 from support.core_world import World, dhcp_report
+from support.statements import of_verbs, recorded
 
 from neutrino.lib.naming import tap_name
 
@@ -20,18 +20,10 @@ def world(sqlite_database):
 
 @contextmanager
 def statements(db):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
-        verb = statement.lstrip().split(None, 1)[0].upper()
-        if verb in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    """The SELECTs, INSERTs, UPDATEs and DELETEs run in the block (read after it)."""
+    with recorded(db.engine) as seen:
         yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    seen[:] = of_verbs(seen, "SELECT", "INSERT", "UPDATE", "DELETE")
 
 
 def test_heartbeat_of_a_live_agent_is_one_update(world):

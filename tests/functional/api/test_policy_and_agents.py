@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from support.statements import recorded
 
 from neutrino.lib import constants
 
@@ -61,18 +61,9 @@ def test_a_ports_network_is_read_for_a_change_only_when_a_rule_looks_at_it(api, 
     (delete_port is also the network owner's)."""
     net = api.create("network", "demo", name="n")
     api.create("subnet", "demo", network_id=net["id"], cidr="10.4.0.0/24", ip_version=4)
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
     def network_reads(method, port, who, **kwargs):
-        seen.clear()
-        event.listen(sqlite_database.engine, "before_cursor_execute", record)
-        try:
+        with recorded(sqlite_database.engine) as seen:
             response = api.call(method, f"/v2.0/ports/{port}", who, **kwargs)
-        finally:
-            event.remove(sqlite_database.engine, "before_cursor_execute", record)
         assert response.status_code < 300, response.text
         return [s for s in seen if s.startswith("SELECT networks.")]
 
