@@ -216,6 +216,24 @@ def test_a_creator_in_flight_with_the_lowest_address(server_database: Database) 
         assert (waited, done_in_flight) == (False, True)
 
 
+def test_a_bulk_create_claims_its_first_few_addresses_only(res: Services,
+                                                           database: Database) -> None:
+    # Each claim holds a PostgreSQL lock slot until the commit: a bulk create must not run
+    # out of them. Elsewhere nothing is claimed.
+    net_id, _ = _net(res)
+    count = ports.MAX_CLAIMS + 4
+    with recorded(database.engine) as statements:
+        made = res.ports.create_bulk(ADMIN, [{"network_id": net_id, "tenant_id": "t"}
+                                             for _ in range(count)])
+    assert [_ip(p) for p in made] == [f"10.0.0.{i}" for i in range(2, 2 + count)]
+    claims = [s for s in statements if "pg_try_advisory_xact_lock" in s]
+    inserts = [s for s in statements if s.startswith("INSERT INTO ipallocations")]
+    if database.backend == "postgresql":
+        assert (len(claims), len(inserts)) == (ports.MAX_CLAIMS, count)
+    else:
+        assert (len(claims), len(inserts)) == (0, count)
+
+
 def test_migration_fills_offsets_of_existing_addresses(res: Services,
                                                        database: Database) -> None:
     net_id, _ = _net(res)

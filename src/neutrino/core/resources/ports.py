@@ -71,6 +71,13 @@ UPDATABLE = attributes.PORT.updatable
 LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
+# Addresses one transaction claims at most (see _insert_ip). A claim holds one of
+# PostgreSQL's shared lock slots until the commit (max_locks_per_transaction, 64 a
+# connection by default), so a bulk create of thousands of ports claims its first few
+# addresses only and inserts the rest unclaimed: those wait on a key a concurrent creator
+# is inserting, as every insert did before claims.
+MAX_CLAIMS = 16
+_CLAIMS = "neutrino.ip_claims"
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
 ROUTER_OWNERS = constants.DEVICE_OWNERS_ROUTER_INTERFACE
 
@@ -365,6 +372,10 @@ def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: st
               "port_id": row.port_id, "network_id": row.network_id,
               "ip_offset": row.ip_offset}
     table = models.IPAllocation.__table__
+    if claim:
+        claims = session.info.get(_CLAIMS, 0)
+        claim = claims < MAX_CLAIMS
+        session.info[_CLAIMS] = claims + 1
     inserted = insert_claimed_unless_duplicate(
         session, table, values, ipam.claim_key(subnet.id, value)) if claim \
         else insert_row_unless_duplicate(session, table, values)
