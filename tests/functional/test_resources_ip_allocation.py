@@ -216,6 +216,74 @@ def test_a_creator_in_flight_with_the_lowest_address(server_database: Database) 
         assert (waited, done_in_flight) == (False, True)
 
 
+def test_an_address_at_the_highest_offset_is_no_overflow(res: Services) -> None:
+    # A /64's pool is cut at the highest offset a column holds (2**63 - 1); an address
+    # there must not make the search for the next free one overflow.
+    net_id, subnet_id = _net(res, ip_version=6, cidr="fd00:9::/64",
+                             ipv6_ra_mode="dhcpv6-stateful",
+                             ipv6_address_mode="dhcpv6-stateful")
+    top = "fd00:9::7fff:ffff:ffff:ffff"
+    assert _ip(_port(res, net_id, fixed_ips=[{"ip_address": top}])) == top
+    assert [_ip(_port(res, net_id)) for _ in range(3)] == \
+        ["fd00:9::2", "fd00:9::3", "fd00:9::4"]
+
+
+def test_a_lost_race_for_a_pools_last_address_goes_on_to_the_next_pool(
+        res: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    net_id, _ = _net(res, allocation_pools=[{"start": "10.0.0.2", "end": "10.0.0.3"},
+                                            {"start": "10.0.0.10", "end": "10.0.0.12"}])
+    assert _ip(_port(res, net_id)) == "10.0.0.2"
+    read_all = []
+    monkeypatch.setattr(ports, "_taken", lambda *a: read_all.append(a) or set())
+    lost = _losing_races(monkeypatch, 1)
+    assert _ip(_port(res, net_id)) == "10.0.0.10"
+    assert (lost, read_all) == (["10.0.0.3"], [])
+
+
+def test_the_last_free_address_a_creator_in_flight_gives_up_is_taken(
+        server_database: Database) -> None:
+    """The pool's one free address is being inserted by another creator, which then rolls
+    back: a create waits for it on the address's key (on PostgreSQL after passing over
+    the claimed address and finding no other) and takes it, rather than failing."""
+    res = _services(server_database, CoreSettings(tenant_network_type="local"))
+    net_id, subnet_id = _net(res, allocation_pools=[{"start": "10.0.0.2", "end": "10.0.0.3"}])
+    owner = _port(res, net_id)
+    assert _ip(owner) == "10.0.0.2"
+    postgresql = server_database.backend == "postgresql"
+    engine = server_database.engine
+    made: dict = {}
+
+    def create() -> None:
+        try:
+            made["port"] = _port(res, net_id)
+        except Exception as err:  # noqa: BLE001 - the assertion below shows it
+            made["error"] = err
+
+    creator = threading.Thread(target=create)
+    with engine.connect() as in_flight, \
+            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+        in_flight.begin()
+        if postgresql:
+            in_flight.execute(select(func.pg_advisory_xact_lock(
+                ipam.claim_key(subnet_id, ipam.ip_to_int("10.0.0.3")))))
+        in_flight.execute(insert(models.IPAllocation.__table__), {
+            "ip_address": "10.0.0.3", "subnet_id": subnet_id, "port_id": owner["id"],
+            "network_id": net_id, "ip_offset": 3})
+        creator.start()
+        waited = False
+        deadline = time.monotonic() + 30
+        while postgresql and creator.is_alive() and not waited \
+                and time.monotonic() < deadline:
+            waited = watch.execute(_PG_LOCK_WAITS).scalar() > 0
+            time.sleep(0.02)
+        in_flight.rollback()
+    creator.join(60)
+    assert "error" not in made, made
+    assert _ip(made["port"]) == "10.0.0.3"
+    if postgresql:
+        assert waited
+
+
 def test_a_bulk_create_claims_its_first_few_addresses_only(res: Services,
                                                            database: Database) -> None:
     # Each claim holds a PostgreSQL lock slot until the commit: a bulk create must not run

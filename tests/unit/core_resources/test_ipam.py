@@ -176,9 +176,9 @@ def test_lowest_free_offset() -> None:
     pool = ipam.Pool(2, 10)
     assert ipam.lowest_free_offset(pool, None, None) == 2  # nothing taken
     assert ipam.lowest_free_offset(pool, 4, 6) == 2  # the first is free
-    assert ipam.lowest_free_offset(pool, 2, 5) == 5  # a hole, or one past the highest
-    assert ipam.lowest_free_offset(pool, 2, 10) == 10
-    assert ipam.lowest_free_offset(pool, 2, 11) is None  # full
+    assert ipam.lowest_free_offset(pool, 2, 4) == 5  # a hole, or one past the highest
+    assert ipam.lowest_free_offset(pool, 2, 9) == 10
+    assert ipam.lowest_free_offset(pool, 2, 10) is None  # full
 
 
 def test_offsets() -> None:

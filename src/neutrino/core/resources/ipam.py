@@ -264,10 +264,10 @@ def claim_key(subnet_id: str, value: int) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def lowest_free_offset(pool: Pool, lowest: int | None, past_run: int | None) -> int | None:
-    """The lowest free offset of `pool`, from its lowest taken offset and the offset just
-    past the run of taken ones that starts there (the first hole, or one past the
-    highest): None when the pool is full."""
+def lowest_free_offset(pool: Pool, lowest: int | None, run_end: int | None) -> int | None:
+    """The lowest free offset of `pool`, from its lowest taken offset and the last offset
+    of the run of taken ones that starts there (the first hole is the next one): None when
+    the pool is full."""
     if lowest is None or lowest > pool.first:
         return pool.first
-    return past_run if past_run is not None and past_run <= pool.last else None
+    return run_end + 1 if run_end is not None and run_end < pool.last else None

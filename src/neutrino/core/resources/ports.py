@@ -389,7 +389,7 @@ def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: st
 
 
 def _lowest_free_statement() -> Select[Any]:
-    """The lowest taken offset of a span and the offset past the run of taken ones that
+    """The lowest taken offset of a span and the last offset of the run of taken ones that
     starts there, in one statement: both walk the (subnet_id, ip_offset) index in order and
     stop at what they look for (the first row; the first hole), so a pool packed up to a
     hole near its start costs a few index entries, and no planner's statistics are needed
@@ -405,10 +405,11 @@ def _lowest_free_statement() -> Select[Any]:
     span = (select(table.c.ip_offset,
                    func.lead(table.c.ip_offset).over(order_by=table.c.ip_offset).label("after"))
             .where(*in_span).subquery("span"))
-    past_run = (select(span.c.ip_offset + 1)
-                .where(or_(span.c.after.is_(None), span.c.after > span.c.ip_offset + 1))
-                .order_by(span.c.ip_offset).limit(1).scalar_subquery())
-    return select(lowest, past_run)
+    # No offset + 1 in SQL: the highest offset a column holds (2**63 - 1) would overflow.
+    run_end = (select(span.c.ip_offset)
+               .where(or_(span.c.after.is_(None), span.c.after - span.c.ip_offset > 1))
+               .order_by(span.c.ip_offset).limit(1).scalar_subquery())
+    return select(lowest, run_end)
 
 
 _LOWEST_FREE = _lowest_free_statement()
@@ -429,9 +430,9 @@ def _lowest_free(session: Session, subnet: AddressSpace, above: int | None = Non
         span = ipam.offset_pool(pool, network)
         if span is None:
             return False, None
-        lowest, past_run = execute(session, _LOWEST_FREE, {
+        lowest, run_end = execute(session, _LOWEST_FREE, {
             "subnet_id": subnet.id, "first": span.first, "last": span.last}).one()
-        offset = ipam.lowest_free_offset(span, lowest, past_run)
+        offset = ipam.lowest_free_offset(span, lowest, run_end)
         if offset is not None:
             return True, int(network.network_address) + offset
         if span.last - span.first != pool.last - pool.first:
@@ -458,6 +459,10 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
         if not _insert_ip(session, port, subnet, ip):
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
         return ip
+    def ip_text(value: int) -> str:
+        return str(ipaddress.IPv4Address(value) if subnet.ip_version == 4
+                   else ipaddress.IPv6Address(value))
+
     known, value = _lowest_free(session, subnet)
     # Every address taken, read only when the database cannot say which is lowest free.
     taken = None if known else _taken(session, subnet.id)
@@ -466,9 +471,12 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
         if taken is not None:
             value = ipam.pick_address(subnet.pools, taken | lost, bool(lost))
         if value is None:
-            return None
-        ip = str(ipaddress.ip_address(value) if subnet.ip_version == 4
-                 else ipaddress.IPv6Address(value))
+            # Only addresses lost to other creators may be left. Wait on their keys, as an
+            # unclaimed insert does: one whose creator was still inserting it when it was
+            # passed over is free again if that creator rolls back.
+            return next((ip for ip in map(ip_text, sorted(lost))
+                         if _insert_ip(session, port, subnet, ip)), None)
+        ip = ip_text(value)
         if _insert_ip(session, port, subnet, ip, claim=True):
             return ip
         lost.add(value)
