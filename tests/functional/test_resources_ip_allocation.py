@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, insert, select, text
@@ -180,27 +181,38 @@ _PG_LOCK_WAITS = text("SELECT count(*) FROM pg_stat_activity "
                       "WHERE datname = current_database() AND wait_event_type = 'Lock'")
 
 
-def test_a_creator_in_flight_with_the_lowest_address(server_database: Database) -> None:
-    """Another creator is inserting 10.0.0.3 and has not committed: a create takes
-    10.0.0.4. On PostgreSQL at once, without waiting for the creator in flight (which
-    holds its claim on the address); on MariaDB once the creator in flight committed."""
-    res = _services(server_database, CoreSettings(tenant_network_type="local"))
-    net_id, subnet_id = _net(res)
-    owner = _port(res, net_id)
-    assert _ip(owner) == "10.0.0.2"
-    postgresql = server_database.backend == "postgresql"
-    engine = server_database.engine
+@dataclass
+class BesideInFlight:
+    made: dict  # "port" or "error"
+    waited: bool  # the create waited on a lock (looked for on PostgreSQL only)
+    done_in_flight: bool  # the create had finished before the other transaction ended
+
+
+def _create_beside_a_creator_in_flight(db: Database, res: Services, net_id: str,
+                                       subnet_id: str, owner_id: str, ip: str,
+                                       commit: bool) -> BesideInFlight:
+    """A port create while another transaction has inserted `ip` for `owner_id` (holding
+    its claim on PostgreSQL) and not committed. That transaction commits (or rolls back)
+    once the create has finished or, on PostgreSQL, waits on a lock."""
+    postgresql = db.backend == "postgresql"
     made: dict = {}
-    creator = threading.Thread(target=lambda: made.update(port=_port(res, net_id)))
-    with engine.connect() as in_flight, \
-            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+
+    def create() -> None:
+        try:
+            made["port"] = _port(res, net_id)
+        except Exception as err:  # noqa: BLE001 - the test's assertions show it
+            made["error"] = err
+
+    creator = threading.Thread(target=create)
+    with db.engine.connect() as in_flight, \
+            db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
         in_flight.begin()
         if postgresql:
             in_flight.execute(select(func.pg_advisory_xact_lock(
-                ipam.claim_key(subnet_id, ipam.ip_to_int("10.0.0.3")))))
+                ipam.claim_key(subnet_id, ipam.ip_to_int(ip)))))
         in_flight.execute(insert(models.IPAllocation.__table__), {
-            "ip_address": "10.0.0.3", "subnet_id": subnet_id, "port_id": owner["id"],
-            "network_id": net_id, "ip_offset": 3})
+            "ip_address": ip, "subnet_id": subnet_id, "port_id": owner_id,
+            "network_id": net_id, "ip_offset": int(ip.rsplit(".", 1)[1])})
         creator.start()
         waited = False
         deadline = time.monotonic() + 30
@@ -209,11 +221,44 @@ def test_a_creator_in_flight_with_the_lowest_address(server_database: Database) 
             waited = watch.execute(_PG_LOCK_WAITS).scalar() > 0
             time.sleep(0.02)
         done_in_flight = not creator.is_alive()
-        in_flight.commit()
+        if commit:
+            in_flight.commit()
+        else:
+            in_flight.rollback()
     creator.join(60)
-    assert _ip(made["port"]) == "10.0.0.4"
-    if postgresql:
-        assert (waited, done_in_flight) == (False, True)
+    return BesideInFlight(made, waited, done_in_flight)
+
+
+def test_a_creator_in_flight_with_the_lowest_address(server_database: Database) -> None:
+    """Another creator is inserting 10.0.0.3 and has not committed: a create takes
+    10.0.0.4. On PostgreSQL at once, without waiting for the creator in flight (which
+    holds its claim on the address); on MariaDB once the creator in flight committed."""
+    res = _services(server_database, CoreSettings(tenant_network_type="local"))
+    net_id, subnet_id = _net(res)
+    owner = _port(res, net_id)
+    assert _ip(owner) == "10.0.0.2"
+    run = _create_beside_a_creator_in_flight(server_database, res, net_id, subnet_id,
+                                             owner["id"], "10.0.0.3", commit=True)
+    assert _ip(run.made["port"]) == "10.0.0.4"
+    if server_database.backend == "postgresql":
+        assert (run.waited, run.done_in_flight) == (False, True)
+
+
+def test_the_last_free_address_a_creator_in_flight_gives_up_is_taken(
+        server_database: Database) -> None:
+    """The pool's one free address is being inserted by another creator, which then rolls
+    back: a create waits for it on the address's key (on PostgreSQL after passing over
+    the claimed address and finding no other) and takes it, rather than failing."""
+    res = _services(server_database, CoreSettings(tenant_network_type="local"))
+    net_id, subnet_id = _net(res, allocation_pools=[{"start": "10.0.0.2", "end": "10.0.0.3"}])
+    owner = _port(res, net_id)
+    assert _ip(owner) == "10.0.0.2"
+    run = _create_beside_a_creator_in_flight(server_database, res, net_id, subnet_id,
+                                             owner["id"], "10.0.0.3", commit=False)
+    assert "error" not in run.made, run.made
+    assert _ip(run.made["port"]) == "10.0.0.3"
+    if server_database.backend == "postgresql":
+        assert run.waited
 
 
 def test_an_address_at_the_highest_offset_is_no_overflow(res: Services) -> None:
@@ -238,50 +283,6 @@ def test_a_lost_race_for_a_pools_last_address_goes_on_to_the_next_pool(
     lost = _losing_races(monkeypatch, 1)
     assert _ip(_port(res, net_id)) == "10.0.0.10"
     assert (lost, read_all) == (["10.0.0.3"], [])
-
-
-def test_the_last_free_address_a_creator_in_flight_gives_up_is_taken(
-        server_database: Database) -> None:
-    """The pool's one free address is being inserted by another creator, which then rolls
-    back: a create waits for it on the address's key (on PostgreSQL after passing over
-    the claimed address and finding no other) and takes it, rather than failing."""
-    res = _services(server_database, CoreSettings(tenant_network_type="local"))
-    net_id, subnet_id = _net(res, allocation_pools=[{"start": "10.0.0.2", "end": "10.0.0.3"}])
-    owner = _port(res, net_id)
-    assert _ip(owner) == "10.0.0.2"
-    postgresql = server_database.backend == "postgresql"
-    engine = server_database.engine
-    made: dict = {}
-
-    def create() -> None:
-        try:
-            made["port"] = _port(res, net_id)
-        except Exception as err:  # noqa: BLE001 - the assertion below shows it
-            made["error"] = err
-
-    creator = threading.Thread(target=create)
-    with engine.connect() as in_flight, \
-            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
-        in_flight.begin()
-        if postgresql:
-            in_flight.execute(select(func.pg_advisory_xact_lock(
-                ipam.claim_key(subnet_id, ipam.ip_to_int("10.0.0.3")))))
-        in_flight.execute(insert(models.IPAllocation.__table__), {
-            "ip_address": "10.0.0.3", "subnet_id": subnet_id, "port_id": owner["id"],
-            "network_id": net_id, "ip_offset": 3})
-        creator.start()
-        waited = False
-        deadline = time.monotonic() + 30
-        while postgresql and creator.is_alive() and not waited \
-                and time.monotonic() < deadline:
-            waited = watch.execute(_PG_LOCK_WAITS).scalar() > 0
-            time.sleep(0.02)
-        in_flight.rollback()
-    creator.join(60)
-    assert "error" not in made, made
-    assert _ip(made["port"]) == "10.0.0.3"
-    if postgresql:
-        assert waited
 
 
 def test_a_bulk_create_claims_its_first_few_addresses_only(res: Services,
