@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, text
 from support.statements import recorded
 
 from neutrino.conf.settings import CoreSettings
+from neutrino.core import dbutil
 from neutrino.core.context import Context
 from neutrino.core.interfaces import RecordingNotifier
 from neutrino.core.resources import ipam, ports
@@ -290,7 +291,7 @@ def test_a_bulk_create_claims_its_first_few_addresses_only(res: Services,
     # Each claim holds a PostgreSQL lock slot until the commit: a bulk create must not run
     # out of them. Elsewhere nothing is claimed.
     net_id, _ = _net(res)
-    count = ports.MAX_CLAIMS + 4
+    count = dbutil.MAX_CLAIMS + 4
     with recorded(database.engine) as statements:
         made = res.ports.create_bulk(ADMIN, [{"network_id": net_id, "tenant_id": "t"}
                                              for _ in range(count)])
@@ -298,7 +299,7 @@ def test_a_bulk_create_claims_its_first_few_addresses_only(res: Services,
     claims = [s for s in statements if "pg_try_advisory_xact_lock" in s]
     inserts = [s for s in statements if s.startswith("INSERT INTO ipallocations")]
     if database.backend == "postgresql":
-        assert (len(claims), len(inserts)) == (ports.MAX_CLAIMS, count)
+        assert (len(claims), len(inserts)) == (dbutil.MAX_CLAIMS, count)
     else:
         assert (len(claims), len(inserts)) == (0, count)
 

@@ -122,6 +122,14 @@ def insert_row_unless_duplicate(session: Session, table: Table, values: dict[str
     return True
 
 
+# Claims one transaction takes at most. A claim holds one of PostgreSQL's shared lock slots
+# until the commit (max_locks_per_transaction, 64 a connection by default), so a bulk
+# create of thousands of rows claims its first few only and inserts the rest unclaimed:
+# those wait on a key a concurrent writer is inserting, as inserts without claims do.
+MAX_CLAIMS = 16
+_CLAIMS = "neutrino.claims"
+
+
 @functools.lru_cache(maxsize=16)
 def _claimed_insert_statement(table: Table, columns: tuple[str, ...]) -> Executable:
     """PostgreSQL's INSERT of one row that first claims an advisory lock for the
@@ -138,9 +146,12 @@ def insert_claimed_unless_duplicate(session: Session, table: Table, values: dict
     """`insert_row_unless_duplicate`, and on PostgreSQL also False, at once, when another
     transaction holds the claim `claim` (a 64-bit advisory lock key): a creator in flight
     with the same row. Without it an insert of a row another uncommitted transaction has
-    written waits for that transaction's end, only to find the row taken."""
-    if session.get_bind().dialect.name != "postgresql":
+    written waits for that transaction's end, only to find the row taken. Past MAX_CLAIMS
+    in a transaction, an insert without a claim."""
+    claims = session.info.get(_CLAIMS, 0)
+    if claims >= MAX_CLAIMS or session.get_bind().dialect.name != "postgresql":
         return insert_row_unless_duplicate(session, table, values)
+    session.info[_CLAIMS] = claims + 1
     stmt = _claimed_insert_statement(table, tuple(values))
     return execute(session, stmt, {**values, "claim": claim}).first() is not None
 

@@ -132,12 +132,12 @@ def default_pools(network: IPNetwork, gateway: str | None) -> list[Pool]:
     return pools
 
 
-def _address(value: int, version: int) -> str:
+def address_text(value: int, version: int) -> str:
     return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
 
 
 def pool_dicts(pools: Iterable[Pool], version: int) -> list[dict[str, str]]:
-    return [{"start": _address(p.first, version), "end": _address(p.last, version)}
+    return [{"start": address_text(p.first, version), "end": address_text(p.last, version)}
             for p in pools]
 
 
@@ -176,7 +176,7 @@ def validate_pools(network: IPNetwork, given: Sequence[dict[str, Any]], gateway:
 
 
 def range_text(pool: Pool, version: int) -> str:
-    return f"{_address(pool.first, version)}-{_address(pool.last, version)}"
+    return f"{address_text(pool.first, version)}-{address_text(pool.last, version)}"
 
 
 def free_addresses(pools: Iterable[Pool], taken: set[int]) -> Iterator[int]:

@@ -71,13 +71,6 @@ UPDATABLE = attributes.PORT.updatable
 LIMITS = attributes.PORT.limits
 MAC_ATTEMPTS = 16
 IP_ATTEMPTS = 64
-# Addresses one transaction claims at most (see _insert_ip). A claim holds one of
-# PostgreSQL's shared lock slots until the commit (max_locks_per_transaction, 64 a
-# connection by default), so a bulk create of thousands of ports claims its first few
-# addresses only and inserts the rest unclaimed: those wait on a key a concurrent creator
-# is inserting, as every insert did before claims.
-MAX_CLAIMS = 16
-_CLAIMS = "neutrino.ip_claims"
 _AUTO_V6_MODES = ("slaac", "dhcpv6-stateless")
 ROUTER_OWNERS = constants.DEVICE_OWNERS_ROUTER_INTERFACE
 
@@ -372,10 +365,6 @@ def _insert_ip(session: Session, port: models.Port, subnet: AddressSpace, ip: st
               "port_id": row.port_id, "network_id": row.network_id,
               "ip_offset": row.ip_offset}
     table = models.IPAllocation.__table__
-    if claim:
-        claims = session.info.get(_CLAIMS, 0)
-        claim = claims < MAX_CLAIMS
-        session.info[_CLAIMS] = claims + 1
     inserted = insert_claimed_unless_duplicate(
         session, table, values, ipam.claim_key(subnet.id, value)) if claim \
         else insert_row_unless_duplicate(session, table, values)
@@ -459,10 +448,6 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
         if not _insert_ip(session, port, subnet, ip):
             raise exc.IpAddressInUse(net_id=port.network_id, ip_address=ip)
         return ip
-    def ip_text(value: int) -> str:
-        return str(ipaddress.IPv4Address(value) if subnet.ip_version == 4
-                   else ipaddress.IPv6Address(value))
-
     known, value = _lowest_free(session, subnet)
     # Every address taken, read only when the database cannot say which is lowest free.
     taken = None if known else _taken(session, subnet.id)
@@ -474,9 +459,12 @@ def _allocate_any(session: Session, port: models.Port, subnet: AddressSpace) -> 
             # Only addresses lost to other creators may be left. Wait on their keys, as an
             # unclaimed insert does: one whose creator was still inserting it when it was
             # passed over is free again if that creator rolls back.
-            return next((ip for ip in map(ip_text, sorted(lost))
-                         if _insert_ip(session, port, subnet, ip)), None)
-        ip = ip_text(value)
+            for left in sorted(lost):
+                ip = ipam.address_text(left, subnet.ip_version)
+                if _insert_ip(session, port, subnet, ip):
+                    return ip
+            return None
+        ip = ipam.address_text(value, subnet.ip_version)
         if _insert_ip(session, port, subnet, ip, claim=True):
             return ip
         lost.add(value)
